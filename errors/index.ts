@@ -1,0 +1,2 @@
+export { Code, ImeifedError, invalidArgument } from "./imeifed-error.js";
+export type { ImeifedErrorOptions } from "./imeifed-error.js";

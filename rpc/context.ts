@@ -1,0 +1,51 @@
+/**
+ * What a handler knows about the call it serves: the method, the incoming
+ * metadata, the deadline, a signal that aborts when the caller cancels or the
+ * deadline passes, and typed values that interceptors attach (the verified
+ * caller, the trace span, ...).
+ */
+import type { Metadata } from "@grpc/grpc-js";
+
+/** A typed slot in `CallContext.values`; create one per kind of value. */
+export interface ContextKey<T> {
+  readonly id: symbol;
+  readonly defaultValue: T;
+}
+
+export function createContextKey<T>(defaultValue: T, description = "value"): ContextKey<T> {
+  return { id: Symbol(description), defaultValue };
+}
+
+export class ContextValues {
+  readonly #values = new Map<symbol, unknown>();
+  get<T>(key: ContextKey<T>): T {
+    return this.#values.has(key.id) ? (this.#values.get(key.id) as T) : key.defaultValue;
+  }
+  set<T>(key: ContextKey<T>, value: T): this {
+    this.#values.set(key.id, value);
+    return this;
+  }
+}
+
+export interface CallContext {
+  /** The service's full name, for example `imeifed.v1.RegistryService`. */
+  readonly service: string;
+  /** The method's name as in the proto, for example `CheckDevice`. */
+  readonly method: string;
+  /** `unary`, `server_streaming`, `client_streaming` or `bidi_streaming`. */
+  readonly methodKind: "unary" | "server_streaming" | "client_streaming" | "bidi_streaming";
+  readonly requestMetadata: Metadata;
+  /** Trailing metadata sent with the status (retry delays, ...). */
+  readonly responseTrailer: Metadata;
+  /** The caller's deadline, if it set one. */
+  readonly deadline: Date | undefined;
+  /** Aborts when the caller cancels or the deadline passes. */
+  readonly signal: AbortSignal;
+  readonly peer: string;
+  readonly values: ContextValues;
+}
+
+/** Milliseconds left before the call's deadline (Infinity without one). */
+export function remainingMs(ctx: Pick<CallContext, "deadline">, now = Date.now()): number {
+  return ctx.deadline === undefined ? Number.POSITIVE_INFINITY : ctx.deadline.getTime() - now;
+}

@@ -1,0 +1,104 @@
+/**
+ * Starts a grpc-js server for a set of services, with the gRPC health service
+ * and server reflection, and stops it cleanly.
+ */
+import { Server, ServerCredentials, type ChannelOptions } from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
+import type { DescService } from "@bufbuild/protobuf";
+import { Code, ImeifedError } from "../errors/index.js";
+import { addReflection } from "./reflection.js";
+import { implementService, type ServerInterceptor } from "./server.js";
+import { serviceDefinition } from "./service-definition.js";
+import type { ServiceImpl } from "./handler-types.js";
+
+/** A service and its implementation, ready to be hosted. */
+export interface HostedService {
+  service: DescService;
+  impl: object;
+}
+
+export function hosted<S extends DescService>(service: S, impl: ServiceImpl<S>): HostedService {
+  return { service, impl };
+}
+
+export interface HostOptions {
+  /** `host:port`; port 0 picks a free port. */
+  listen: string;
+  services: readonly HostedService[];
+  interceptors?: readonly ServerInterceptor[];
+  /** TLS or mutual TLS; insecure when absent. */
+  credentials?: ServerCredentials;
+  /** Allow plaintext on a non-loopback address (an explicit operator decision). */
+  allowInsecureNonLoopback?: boolean;
+  channelOptions?: ChannelOptions;
+}
+
+export interface RunningHost {
+  readonly server: Server;
+  readonly port: number;
+  /** `host:port` with the bound port. */
+  readonly address: string;
+  readonly health: HealthImplementation;
+  /** Stops accepting calls, lets running ones finish for up to `graceMs`, then cancels the rest. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+export function splitHostPort(address: string): { host: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(address);
+  if (!match) throw new ImeifedError(Code.INVALID_ARGUMENT, "BAD_ADDRESS", `listen address ${JSON.stringify(address)} is not host:port`);
+  return { host: match[1]!, port: Number(match[2]) };
+}
+
+export async function startHost(options: HostOptions): Promise<RunningHost> {
+  const { host } = splitHostPort(options.listen);
+  const credentials = options.credentials ?? ServerCredentials.createInsecure();
+  if (!credentials._isSecure() && !isLoopbackHost(host) && !options.allowInsecureNonLoopback) {
+    throw new ImeifedError(
+      Code.FAILED_PRECONDITION,
+      "INSECURE_LISTEN",
+      `refusing to listen on ${options.listen} without TLS; configure tls, listen on a loopback address, or pass the explicit insecure flag`,
+    );
+  }
+  const server = new Server({
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+    ...options.channelOptions,
+  });
+  const health = new HealthImplementation({ "": "SERVING" });
+  for (const { service, impl } of options.services) {
+    server.addService(serviceDefinition(service), implementService(service, impl as never, options.interceptors));
+    health.setStatus(service.typeName, "SERVING");
+  }
+  health.addToServer(server);
+  addReflection(server, options.services.map((s) => s.service));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(options.listen, credentials, (error, boundPort) => (error ? reject(error) : resolve(boundPort))),
+  );
+  let stopped: Promise<void> | undefined;
+  return {
+    server,
+    port,
+    address: `${host}:${port}`,
+    health,
+    shutdown(graceMs = 2_000) {
+      stopped ??= new Promise<void>((resolve) => {
+        health.setStatus("", "NOT_SERVING");
+        for (const { service } of options.services) health.setStatus(service.typeName, "NOT_SERVING");
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,11 @@
+export { createContextKey, remainingMs, ContextValues } from "./context.js";
+export type { CallContext, ContextKey } from "./context.js";
+export type { ServiceImpl, HandlerFor, Client, CallOptions } from "./handler-types.js";
+export { implementService } from "./server.js";
+export type { ServerInterceptor } from "./server.js";
+export { startHost, hosted, isLoopbackHost, splitHostPort } from "./host.js";
+export type { HostOptions, RunningHost, HostedService } from "./host.js";
+export { createClient, DEFAULT_CHANNEL_OPTIONS } from "./client.js";
+export type { ClientOptions } from "./client.js";
+export { toStatus, fromServiceError, setInternalErrorSink, RETRY_AFTER_MS_KEY, ERROR_REASON_KEY } from "./status.js";
+export { serviceDefinition, methodPath } from "./service-definition.js";

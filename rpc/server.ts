@@ -1,0 +1,140 @@
+/**
+ * Serves protobuf-es services on grpc-js. Every handler is wrapped so that
+ * whatever it throws reaches the caller as a status (never an unhandled
+ * rejection, never a hung call), and so that interceptors (authentication,
+ * quotas, tracing, audit) run around every call in one place.
+ */
+import { once } from "node:events";
+import {
+  Metadata,
+  type sendUnaryData,
+  type ServerDuplexStream,
+  type ServerReadableStream,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import type { DescMessage, DescService, MessageShape } from "@bufbuild/protobuf";
+import { ContextValues, type CallContext } from "./context.js";
+import type { ServiceImpl } from "./handler-types.js";
+import { toStatus } from "./status.js";
+
+/**
+ * Runs around a call: it may refuse it (throw), attach values to the context,
+ * or observe it. `next` settles when the handler has finished (for streams,
+ * when the last response was written).
+ */
+export type ServerInterceptor = (ctx: CallContext, next: () => Promise<void>) => Promise<void>;
+
+type AnyCall =
+  | ServerUnaryCall<unknown, unknown>
+  | ServerReadableStream<unknown, unknown>
+  | ServerWritableStream<unknown, unknown>
+  | ServerDuplexStream<unknown, unknown>;
+
+function createContext(service: DescService, methodName: string, kind: CallContext["methodKind"], call: AnyCall): { ctx: CallContext; done: () => void } {
+  const controller = new AbortController();
+  const rawDeadline = call.getDeadline();
+  const deadlineMs = rawDeadline instanceof Date ? rawDeadline.getTime() : rawDeadline;
+  const deadline = Number.isFinite(deadlineMs) ? new Date(deadlineMs) : undefined;
+  const abort = (why: string) => {
+    if (!controller.signal.aborted) controller.abort(new DOMException(why, "AbortError"));
+  };
+  (call as unknown as NodeJS.EventEmitter).on("cancelled", () => abort("the caller cancelled the call"));
+  const timer = deadline ? setTimeout(() => abort("the deadline passed"), Math.max(0, deadline.getTime() - Date.now())) : undefined;
+  timer?.unref();
+  const ctx: CallContext = {
+    service: service.typeName,
+    method: methodName,
+    methodKind: kind,
+    requestMetadata: call.metadata,
+    responseTrailer: new Metadata(),
+    deadline,
+    signal: controller.signal,
+    peer: call.getPeer(),
+    values: new ContextValues(),
+  };
+  return { ctx, done: () => clearTimeout(timer) };
+}
+
+/** Runs `run` inside the interceptor chain. */
+function intercept(interceptors: readonly ServerInterceptor[], ctx: CallContext, run: () => Promise<void>): Promise<void> {
+  const step = (i: number): Promise<void> => {
+    const interceptor = interceptors[i];
+    return interceptor ? interceptor(ctx, () => step(i + 1)) : run();
+  };
+  return step(0);
+}
+
+/** Writes each response, waiting for the transport to drain (back-pressure). */
+async function writeAll(call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>, responses: AsyncIterable<unknown>, signal: AbortSignal): Promise<void> {
+  for await (const response of responses) {
+    if (signal.aborted) return;
+    if (!call.write(response)) {
+      await Promise.race([once(call, "drain"), once(signal, "abort")]);
+    }
+  }
+}
+
+/** Implements one protobuf-es service for grpc-js. */
+export function implementService<S extends DescService>(
+  service: S,
+  impl: ServiceImpl<S>,
+  interceptors: readonly ServerInterceptor[] = [],
+): UntypedServiceImplementation {
+  const handlers: UntypedServiceImplementation = {};
+  for (const method of service.methods) {
+    const handler = (impl as Record<string, unknown>)[method.localName] as (...args: unknown[]) => unknown;
+    if (typeof handler !== "function") throw new Error(`${service.typeName} has no handler for ${method.name}`);
+    const where = `${service.typeName}/${method.name}`;
+    const fn = handler.bind(impl);
+    switch (method.methodKind) {
+      case "unary":
+        handlers[method.name] = (call: ServerUnaryCall<MessageShape<DescMessage>, unknown>, callback: sendUnaryData<unknown>) => {
+          const { ctx, done } = createContext(service, method.name, "unary", call);
+          let response: unknown;
+          intercept(interceptors, ctx, async () => {
+            response = await fn(call.request, ctx);
+          }).then(
+            () => callback(null, response, ctx.responseTrailer),
+            (error: unknown) => callback(toStatus(error, where, ctx.responseTrailer)),
+          ).finally(done);
+        };
+        break;
+      case "server_streaming":
+        handlers[method.name] = (call: ServerWritableStream<unknown, unknown>) => {
+          const { ctx, done } = createContext(service, method.name, "server_streaming", call);
+          intercept(interceptors, ctx, () => writeAll(call, fn(call.request, ctx) as AsyncIterable<unknown>, ctx.signal)).then(
+            () => call.end(ctx.responseTrailer),
+            (error: unknown) => call.emit("error", toStatus(error, where, ctx.responseTrailer)),
+          ).finally(done);
+        };
+        break;
+      case "client_streaming":
+        handlers[method.name] = (call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+          const { ctx, done } = createContext(service, method.name, "client_streaming", call);
+          let response: unknown;
+          intercept(interceptors, ctx, async () => {
+            response = await fn(call.iterator({ destroyOnReturn: false }), ctx);
+          }).then(
+            () => callback(null, response, ctx.responseTrailer),
+            (error: unknown) => callback(toStatus(error, where, ctx.responseTrailer)),
+          ).finally(done);
+        };
+        break;
+      case "bidi_streaming":
+        handlers[method.name] = (call: ServerDuplexStream<unknown, unknown>) => {
+          const { ctx, done } = createContext(service, method.name, "bidi_streaming", call);
+          // destroyOnReturn: false keeps the response side open when the handler
+          // stops reading requests (see STACK.md's traps).
+          const requests = call.iterator({ destroyOnReturn: false });
+          intercept(interceptors, ctx, () => writeAll(call, fn(requests, ctx) as AsyncIterable<unknown>, ctx.signal)).then(
+            () => call.end(ctx.responseTrailer),
+            (error: unknown) => call.emit("error", toStatus(error, where, ctx.responseTrailer)),
+          ).finally(done);
+        };
+        break;
+    }
+  }
+  return handlers;
+}

@@ -1,0 +1,43 @@
+/**
+ * Builds grpc-js service definitions from protobuf-es service descriptors, so
+ * the generated code is the only description of the wire format.
+ */
+import { fromBinary, toBinary, create, isMessage, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
+import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
+
+/** `/<package>.<Service>/<Method>`, as gRPC puts it on the wire. */
+export function methodPath(method: DescMethod): string {
+  return `/${method.parent.typeName}/${method.name}`;
+}
+
+/** Serializes a message or an init object of `schema`. */
+export function serializerFor<D extends DescMessage>(schema: D): (value: unknown) => Buffer {
+  return (value) => {
+    const message = isMessage(value, schema) ? value : create(schema, value as never);
+    const bytes = toBinary(schema, message as MessageShape<D>);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}
+
+export function deserializerFor<D extends DescMessage>(schema: D): (bytes: Buffer) => MessageShape<D> {
+  return (bytes) => fromBinary(schema, bytes);
+}
+
+export function methodDefinition(method: DescMethod): MethodDefinition<unknown, unknown> {
+  return {
+    path: methodPath(method),
+    requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
+    responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
+    requestSerialize: serializerFor(method.input),
+    requestDeserialize: deserializerFor(method.input),
+    responseSerialize: serializerFor(method.output),
+    responseDeserialize: deserializerFor(method.output),
+    originalName: method.localName,
+  };
+}
+
+export function serviceDefinition(service: DescService): ServiceDefinition {
+  const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
+  for (const method of service.methods) definition[method.name] = methodDefinition(method);
+  return definition as ServiceDefinition;
+}

@@ -1,0 +1,44 @@
+/**
+ * The one place where errors become gRPC statuses (server side) and statuses
+ * become errors (client side).
+ */
+import { Metadata, type ServiceError, type StatusObject } from "@grpc/grpc-js";
+import { Code, ImeifedError } from "../errors/index.js";
+
+/** Trailing metadata key carrying a retry delay in milliseconds (RESOURCE_EXHAUSTED). */
+export const RETRY_AFTER_MS_KEY = "retry-after-ms";
+/** Trailing metadata key carrying the stable reason of an ImeifedError. */
+export const ERROR_REASON_KEY = "imeifed-error-reason";
+
+/** Called with every error that maps to INTERNAL or UNKNOWN, so it can be logged. */
+export type InternalErrorSink = (error: unknown, where: string) => void;
+
+let internalErrorSink: InternalErrorSink = (error, where) => {
+  console.error(JSON.stringify({ level: "error", msg: "internal error", where, error: String((error as Error)?.stack ?? error) }));
+};
+
+export function setInternalErrorSink(sink: InternalErrorSink): void {
+  internalErrorSink = sink;
+}
+
+/** Maps anything a handler threw to the status the caller receives. */
+export function toStatus(thrown: unknown, where: string, trailer = new Metadata()): Partial<StatusObject> {
+  const error = ImeifedError.from(thrown);
+  if (error.code === Code.INTERNAL && !(thrown instanceof ImeifedError)) internalErrorSink(thrown, where);
+  trailer.set(ERROR_REASON_KEY, error.reason);
+  if (error.retryAfterMs !== undefined) trailer.set(RETRY_AFTER_MS_KEY, String(Math.ceil(error.retryAfterMs)));
+  return { code: error.code as number, details: error.message, metadata: trailer };
+}
+
+/** Turns a grpc-js client error into an ImeifedError with the same code and message. */
+export function fromServiceError(error: ServiceError | Error): ImeifedError {
+  if (error instanceof ImeifedError) return error;
+  const se = error as Partial<ServiceError>;
+  if (typeof se.code !== "number") return ImeifedError.from(error);
+  const reason = String(se.metadata?.get(ERROR_REASON_KEY)?.[0] ?? Code[se.code] ?? "UNKNOWN");
+  const retry = se.metadata?.get(RETRY_AFTER_MS_KEY)?.[0];
+  return new ImeifedError(se.code as number as Code, reason, se.details ?? error.message, {
+    ...(retry !== undefined ? { retryAfterMs: Number(retry) } : {}),
+    cause: error,
+  });
+}
