@@ -17,8 +17,11 @@ let internalErrorSink: InternalErrorSink = (error, where) => {
   console.error(JSON.stringify({ level: "error", msg: "internal error", where, error: String((error as Error)?.stack ?? error) }));
 };
 
-export function setInternalErrorSink(sink: InternalErrorSink): void {
+/** Replaces where internal errors are reported; returns the previous sink. */
+export function setInternalErrorSink(sink: InternalErrorSink): InternalErrorSink {
+  const previous = internalErrorSink;
   internalErrorSink = sink;
+  return previous;
 }
 
 /** Maps anything a handler threw to the status the caller receives. */
