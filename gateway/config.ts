@@ -1,0 +1,186 @@
+/**
+ * The gateway's configuration: validated once at start into a typed object, so
+ * a wrong file fails before anything listens, with a message naming the field.
+ * Relative paths in the file are resolved against the file's own directory.
+ */
+import { readFile } from "node:fs/promises";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { Code, ImeifedError } from "../errors/index.js";
+
+const country = z
+  .string()
+  .regex(/^[A-Za-z]{2}$/, "must be an ISO 3166-1 alpha-2 code such as GB")
+  .transform((c) => c.toUpperCase());
+
+const address = z.string().regex(/^(\[[^\]]+\]|[^:\s]+):\d+$/, "must be host:port");
+
+/** TLS towards an upstream: a CA to trust and, for mutual TLS, the gateway's client certificate. */
+const upstreamTlsSchema = z
+  .object({ ca: z.string().optional(), cert: z.string().optional(), key: z.string().optional() })
+  .strict()
+  .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: "cert and key go together" });
+
+/** TLS for the gateway's own listener (same shape as trust/tls.ts takes). */
+const serverTlsSchema = z
+  .object({ cert: z.string(), key: z.string(), ca: z.string().optional(), requireClientCert: z.boolean().default(false) })
+  .strict();
+
+/** One upstream: a national registry, or another gateway standing where a registry stands (a regional hub). */
+export const upstreamSchema = z
+  .object({
+    /** The country it answers for; for a gateway upstream, a label for the hub (e.g. "EU"). */
+    country,
+    /** `registry` is asked with CheckDevices and followed with WatchChanges; `gateway` is asked with Lookup. */
+    kind: z.enum(["registry", "gateway"]).default("registry"),
+    address,
+    /** Its principal id: the audience of the tokens the gateway mints for it. */
+    id: z.string().min(1),
+    /** For a gateway upstream: the countries it federates (a Lookup naming one of them is routed there). */
+    countries: z.array(country).default([]),
+    tls: upstreamTlsSchema.optional(),
+    /** The most devices one CheckDevices may carry; keep it at or below the registry's own limit. */
+    batchLimit: z.number().int().min(1).max(100_000).default(1_000),
+    /** Cap on one upstream call's deadline; defaults to deadlines.upstreamMaxMs. */
+    timeoutMs: z.number().int().min(1).optional(),
+    /** Channels to open to it; 1 unless measured to help (see bench/gateway.ts). */
+    channels: z.number().int().min(1).max(16).default(1),
+  })
+  .strict();
+
+export const gatewayConfigSchema = z
+  .object({
+    /** The gateway's principal id: `iss` of the tokens it mints, audience of the tokens it accepts. */
+    id: z.string().min(1),
+    listen: address,
+    tls: serverTlsSchema.optional(),
+    /** Plaintext on a non-loopback address: an explicit operator decision. */
+    allowInsecure: z.boolean().default(false),
+    trustFile: z.string().min(1),
+    /** The gateway's private JWK file: its identity for upstream calls. */
+    key: z.string().min(1),
+    registries: z
+      .array(upstreamSchema)
+      .min(1, "name at least one registry")
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>();
+        list.forEach((r, i) => {
+          if (seen.has(r.country)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, "country"], message: `${r.country} is listed twice` });
+          seen.add(r.country);
+        });
+      }),
+    deadlines: z
+      .object({
+        /** The longest any upstream call may take (also the budget when the caller sets no deadline). */
+        upstreamMaxMs: z.number().int().min(1).default(2_000),
+        /** Kept back from the caller's deadline so the answer leaves before it passes. */
+        marginMs: z.number().int().min(0).default(25),
+      })
+      .strict()
+      .default({}),
+    cache: z
+      .object({
+        /** Devices held (each with the answers of every registry asked about it). */
+        maxEntries: z.number().int().min(0).default(1_000_000),
+        /** PROHIBITED / TRACKED answers: kept long, since WatchChanges keeps them true (also bounded by the registry's cache_max_age). */
+        listedTtlMs: z.number().int().min(0).default(3_600_000),
+        /** "Not listed" answers: kept briefly, so a flood of checks on one clean phone does not reach the registries. */
+        unlistedTtlMs: z.number().int().min(0).default(5_000),
+      })
+      .strict()
+      .default({}),
+    breaker: z
+      .object({
+        /** Consecutive failed calls that open a registry's circuit. */
+        failureThreshold: z.number().int().min(1).default(5),
+        /** How long an open circuit fails fast before one probe call is let through. */
+        coolDownMs: z.number().int().min(1).default(1_000),
+      })
+      .strict()
+      .default({}),
+    batching: z
+      .object({
+        /** Upstream calls in flight per registry before misses wait for a slot (and so gather into batches). */
+        maxInFlight: z.number().int().min(1).default(4),
+        /** The longest a miss waits for a batch to close when every slot is busy. */
+        maxWaitMs: z.number().int().min(0).default(10),
+      })
+      .strict()
+      .default({}),
+    freshness: z
+      .object({
+        /** First and last delay between WatchChanges reconnect attempts (exponential backoff). */
+        reconnectMinMs: z.number().int().min(1).default(100),
+        reconnectMaxMs: z.number().int().min(1).default(2_000),
+      })
+      .strict()
+      .default({}),
+    /** Osmocom-format TAC CSV (make and model per TAC). */
+    tacFile: z.string().optional(),
+    /** Per-principal quotas (trust/quota.ts validates the inner shape). */
+    quotas: z.unknown().optional(),
+    audit: z
+      .union([
+        z.object({ sqlite: z.string().min(1) }).strict(),
+        z.object({ postgres: z.string().min(1), schema: z.string().optional() }).strict(),
+      ])
+      .optional(),
+  })
+  .strict();
+
+/** The validated gateway configuration. */
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
+/** One validated upstream entry. */
+export type UpstreamConfig = z.infer<typeof upstreamSchema>;
+/** What a config file may say (defaults not yet applied). */
+export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
+
+function pathOf(path: (string | number)[]): string {
+  return path.reduce<string>((out, p) => (typeof p === "number" ? `${out}[${p}]` : out ? `${out}.${p}` : p), "");
+}
+
+/** Validates a config object; `baseDir` anchors relative paths. Throws INVALID_ARGUMENT naming the first bad field. */
+export function parseGatewayConfig(input: unknown, baseDir = process.cwd(), source = "gateway config"): GatewayConfig {
+  const parsed = gatewayConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${pathOf(i.path) || "(root)"}: ${i.message}`);
+    throw new ImeifedError(Code.INVALID_ARGUMENT, "BAD_CONFIG", `${source}: ${issues.join("; ")}`, {
+      field: pathOf(parsed.error.issues[0]?.path ?? []),
+    });
+  }
+  const config = parsed.data;
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const tlsAt = <T extends { ca?: string | undefined; cert?: string | undefined; key?: string | undefined }>(t: T): T => ({
+    ...t,
+    ...(t.ca !== undefined ? { ca: at(t.ca) } : {}),
+    ...(t.cert !== undefined ? { cert: at(t.cert) } : {}),
+    ...(t.key !== undefined ? { key: at(t.key) } : {}),
+  });
+  return {
+    ...config,
+    trustFile: at(config.trustFile),
+    key: at(config.key),
+    ...(config.tls ? { tls: tlsAt(config.tls) } : {}),
+    ...(config.tacFile ? { tacFile: at(config.tacFile) } : {}),
+    ...(config.audit && "sqlite" in config.audit ? { audit: { sqlite: at(config.audit.sqlite) } } : {}),
+    registries: config.registries.map((r) => (r.tls ? { ...r, tls: tlsAt(r.tls) } : r)),
+  };
+}
+
+/** Reads and validates a JSON or YAML gateway config file (YAML is a superset of JSON, so one parser reads both). */
+export async function loadGatewayConfig(path: string): Promise<GatewayConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new ImeifedError(Code.INVALID_ARGUMENT, "BAD_CONFIG", `cannot read gateway config ${path}: ${(error as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    throw new ImeifedError(Code.INVALID_ARGUMENT, "BAD_CONFIG", `${path} is neither JSON nor YAML: ${(error as Error).message}`);
+  }
+  return parseGatewayConfig(raw, dirname(resolve(path)), path);
+}

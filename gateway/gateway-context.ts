@@ -1,0 +1,73 @@
+/**
+ * What every FederationService handler is built from: the config, one link per
+ * upstream registry, the single upstream path (FederationChecker), the token
+ * minter and the optional pieces other modules supply (TAC data, tripwire,
+ * audit, metrics). Handlers get this and nothing else, so a handler never
+ * opens its own connections or reads config files.
+ */
+import type { DeviceKey } from "../device/index.js";
+import type { RegistryFinding } from "../gen/imeifed/v1/federation_pb.js";
+import type { SightingKind } from "../gen/imeifed/v1/registry_pb.js";
+import type { Actor, Scope } from "../trust/principal.js";
+import type { GatewayConfig } from "./config.js";
+import type { FederationChecker } from "./federation-checker.js";
+import type { RegistryLink } from "./registry-link.js";
+
+/**
+ * Mints the gateway's own tokens for upstream calls (trust/token-minter.ts's
+ * TokenMinter fits it); `act` names the real requester of a delegated call.
+ */
+export interface UpstreamTokenMinter {
+  token(request: { audience: string; scopes: Scope[]; act?: Actor }): Promise<string>;
+}
+
+/** Make and model per TAC (device/tac-database.ts's TacDatabase fits it). */
+export interface TacLookup {
+  lookup(tac: string): { make: string; model: string } | undefined;
+}
+
+/** One hit a foreign partner got: the owning registries are told (issue 7's tripwire). */
+export interface TripwireHit {
+  key: DeviceKey;
+  /** The findings the requester was given (one per owning registry). */
+  findings: readonly RegistryFinding[];
+  requester: Actor;
+  kind: SightingKind;
+  purpose: string;
+}
+
+/** Tells owning registries where their listed devices surfaced; never throws and never delays an answer. */
+export interface Tripwire {
+  hit(hit: TripwireHit): void;
+}
+
+/** The gateway's metric instruments (observability/metrics.ts); every method is optional so a partial API fits. */
+export interface GatewayMetrics {
+  lookup?(verdict: string): void;
+  cacheHit?(country: string): void;
+  cacheMiss?(country: string): void;
+  upstreamLatency?(country: string, ms: number, outcome: string): void;
+  circuitState?(country: string, state: "closed" | "open" | "half-open"): void;
+}
+
+/** The audit log the gateway writes to (trust/audit's AuditLog fits it); the audit interceptor does the writing. */
+export interface GatewayAuditLog {
+  append(entry: never): void | Promise<void>;
+  close(): void | Promise<void>;
+}
+
+/** Everything a FederationService handler factory receives. */
+export interface GatewayContext {
+  readonly config: GatewayConfig;
+  /** One per configured upstream, in config order. */
+  readonly links: readonly RegistryLink[];
+  /** The link answering for a country (a registry's own, or a hub federating it); undefined when none does. */
+  linkFor(country: string): RegistryLink | undefined;
+  /** The single upstream path: Lookup, Screen and ReportFound all ask through it. */
+  readonly checker: FederationChecker;
+  readonly minter: UpstreamTokenMinter;
+  readonly audit?: GatewayAuditLog;
+  readonly tac?: TacLookup;
+  readonly tripwire?: Tripwire;
+  readonly metrics?: GatewayMetrics;
+}

@@ -1,0 +1,111 @@
+/**
+ * One upstream of the gateway: a national registry (or another gateway
+ * standing where a registry stands), reached over long-lived channels, guarded
+ * by its own circuit breaker, and called under the gateway's identity with an
+ * `act` claim naming the real requester.
+ */
+import { readFileSync } from "node:fs";
+import { credentials as grpcCredentials, type ChannelCredentials, type Interceptor } from "@grpc/grpc-js";
+import { FederationService } from "../gen/imeifed/v1/federation_pb.js";
+import { RegistryService } from "../gen/imeifed/v1/registry_pb.js";
+import { createClient, type Client } from "../rpc/index.js";
+import type { Actor, Scope } from "../trust/principal.js";
+import { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
+import type { GatewayConfig, UpstreamConfig } from "./config.js";
+import type { UpstreamTokenMinter } from "./gateway-context.js";
+
+export interface RegistryLinkOptions {
+  upstream: UpstreamConfig;
+  config: Pick<GatewayConfig, "breaker" | "deadlines">;
+  minter: UpstreamTokenMinter;
+  /** Client interceptors (tracing) for every channel. */
+  interceptors?: Interceptor[];
+  /** Told of circuit state changes (metrics). */
+  onCircuitState?: (country: string, state: CircuitState) => void;
+}
+
+/** Channel credentials for an upstream from its TLS entry; plaintext when it has none. */
+export function upstreamCredentials(tls: UpstreamConfig["tls"]): ChannelCredentials {
+  if (!tls) return grpcCredentials.createInsecure();
+  const read = (path: string | undefined) => (path === undefined ? null : readFileSync(path));
+  return grpcCredentials.createSsl(read(tls.ca), read(tls.key), read(tls.cert));
+}
+
+/** One upstream registry (or hub) as the gateway sees it. */
+export class RegistryLink {
+  /** The country it answers for (for a hub: its label). */
+  readonly country: string;
+  /** Its principal id: the audience of the gateway's tokens for it. */
+  readonly id: string;
+  readonly kind: UpstreamConfig["kind"];
+  readonly address: string;
+  readonly upstream: UpstreamConfig;
+  readonly breaker: CircuitBreaker;
+  /** The most devices one CheckDevices may carry. */
+  readonly batchLimit: number;
+  /** The cap on one upstream call's deadline. */
+  readonly timeoutMs: number;
+  readonly #clients: Client<typeof RegistryService>[];
+  readonly #hubs: Client<typeof FederationService>[];
+  readonly #minter: UpstreamTokenMinter;
+  #next = 0;
+
+  constructor(options: RegistryLinkOptions) {
+    const { upstream } = options;
+    this.country = upstream.country;
+    this.id = upstream.id;
+    this.kind = upstream.kind;
+    this.address = upstream.address;
+    this.upstream = upstream;
+    this.batchLimit = upstream.batchLimit;
+    this.timeoutMs = upstream.timeoutMs ?? options.config.deadlines.upstreamMaxMs;
+    this.#minter = options.minter;
+    this.breaker = new CircuitBreaker({
+      failureThreshold: options.config.breaker.failureThreshold,
+      coolDownMs: options.config.breaker.coolDownMs,
+      onStateChange: (state) => options.onCircuitState?.(this.country, state),
+    });
+    const credentials = upstreamCredentials(upstream.tls);
+    const clientOptions = { credentials, ...(options.interceptors ? { interceptors: options.interceptors } : {}) };
+    // Separate channels need distinct channel arguments, or grpc-js shares one subchannel between them.
+    const channel = (i: number) => ({ ...clientOptions, channelOptions: { "imeifed.channel_index": i } });
+    const n = upstream.channels;
+    this.#clients = upstream.kind === "registry" ? Array.from({ length: n }, (_, i) => createClient(RegistryService, upstream.address, channel(i))) : [];
+    this.#hubs = upstream.kind === "gateway" ? Array.from({ length: n }, (_, i) => createClient(FederationService, upstream.address, channel(i))) : [];
+  }
+
+  /** Whether this link answers for `country` (its own, or one a hub federates). */
+  answersFor(country: string): boolean {
+    return this.country === country || this.upstream.countries.includes(country);
+  }
+
+  /** The RegistryService client, round-robin over the link's channels. Throws for a hub upstream. */
+  get client(): Client<typeof RegistryService> {
+    const c = this.#clients[this.#next++ % Math.max(1, this.#clients.length)];
+    if (!c) throw new Error(`upstream ${this.country} is a gateway, not a registry`);
+    return c;
+  }
+
+  /** The FederationService client of a hub upstream. Throws for a registry upstream. */
+  get hub(): Client<typeof FederationService> {
+    const c = this.#hubs[this.#next++ % Math.max(1, this.#hubs.length)];
+    if (!c) throw new Error(`upstream ${this.country} is a registry, not a gateway`);
+    return c;
+  }
+
+  /**
+   * Request metadata for a call on behalf of `requester` (or as the gateway
+   * itself when absent): a bearer token with an `act` claim, which the minter
+   * reuses until it is near expiry.
+   */
+  async metadata(requester?: Actor, scopes: Scope[] = ["devices:check"]): Promise<Record<string, string>> {
+    const token = await this.#minter.token({ audience: this.id, scopes, ...(requester ? { act: requester } : {}) });
+    return { authorization: `Bearer ${token}` };
+  }
+
+  /** Closes the link's channels. */
+  close(): void {
+    for (const c of this.#clients) c.close();
+    for (const c of this.#hubs) c.close();
+  }
+}

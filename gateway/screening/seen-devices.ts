@@ -1,0 +1,85 @@
+/**
+ * The device keys a manifest has named so far, each with the index of the item
+ * that named it first: a device listed twice in one shipment is a cloning sign.
+ *
+ * A manifest can hold millions of items, so the set must stay small: a 14-digit
+ * key fits exactly in a double (< 2^53), and an open-addressing table over a
+ * Float64Array of keys and a Uint32Array of first indexes costs 12 bytes a slot
+ * (about 24 MB at a million devices, at most 3/4 full), where a JS Map of
+ * string keys would cost several times that and churn the garbage collector.
+ */
+
+const EMPTY = -1; // device keys are >= 0, so -1 marks a free slot
+const MIN_CAPACITY = 1024;
+
+/** Seen-before detection for one screening's device keys. */
+export class SeenDevices {
+  #keys: Float64Array;
+  #firstIndex: Uint32Array;
+  #mask: number;
+  #size = 0;
+
+  constructor(expected = 0) {
+    let capacity = MIN_CAPACITY;
+    while (capacity * 0.75 < expected) capacity *= 2;
+    this.#keys = new Float64Array(capacity).fill(EMPTY);
+    this.#firstIndex = new Uint32Array(capacity);
+    this.#mask = capacity - 1;
+  }
+
+  /** How many distinct devices were seen. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Bytes held by the table, for the memory tests and the benchmark. */
+  get bytes(): number {
+    return this.#keys.byteLength + this.#firstIndex.byteLength;
+  }
+
+  /**
+   * Records that item `index` names `key` (the 14-digit device key as a number)
+   * and returns undefined; or, when an earlier item named it, that item's index.
+   */
+  firstSeen(key: number, index: number): number | undefined {
+    let slot = hash(key) & this.#mask;
+    for (;;) {
+      const current = this.#keys[slot]!;
+      if (current === EMPTY) break;
+      if (current === key) return this.#firstIndex[slot];
+      slot = (slot + 1) & this.#mask;
+    }
+    this.#keys[slot] = key;
+    this.#firstIndex[slot] = index;
+    this.#size++;
+    if (this.#size > this.#keys.length * 0.75) this.#grow();
+    return undefined;
+  }
+
+  #grow(): void {
+    const keys = this.#keys;
+    const first = this.#firstIndex;
+    this.#keys = new Float64Array(keys.length * 2).fill(EMPTY);
+    this.#firstIndex = new Uint32Array(keys.length * 2);
+    this.#mask = this.#keys.length - 1;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (key === EMPTY) continue;
+      let slot = hash(key) & this.#mask;
+      while (this.#keys[slot] !== EMPTY) slot = (slot + 1) & this.#mask;
+      this.#keys[slot] = key;
+      this.#firstIndex[slot] = first[i]!;
+    }
+  }
+}
+
+/** Mixes both halves of a key below 2^53 into 32 bits (murmur3's finaliser), so serial runs spread out. */
+function hash(key: number): number {
+  let h = (key >>> 0) ^ Math.imul(Math.floor(key / 4294967296), 0x9e3779b1);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
