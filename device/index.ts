@@ -2,3 +2,7 @@ export { parseDevice, requireDevice, deviceFromKey, mask } from "./imei.js";
 export type { Device, DeviceKey, DeviceForm, DeviceParse } from "./imei.js";
 export { luhnCheckDigit } from "./luhn.js";
 export { issuingBodyOf } from "./issuing-body.js";
+export { TacDatabase } from "./tac-database.js";
+export type { TacModel } from "./tac-database.js";
+export { readCsvRecords, CsvSyntaxError } from "./csv-records.js";
+export type { CsvRecord } from "./csv-records.js";

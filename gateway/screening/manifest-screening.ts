@@ -1,0 +1,278 @@
+/**
+ * Screens a manifest's items as they arrive and streams what it finds, with
+ * memory that stays flat however long the manifest is.
+ *
+ * The flow: item batches are cut into chunks; each chunk is parsed (MALFORMED),
+ * checked against the items before it (DUPLICATE) and against the TAC data
+ * (MODEL_MISMATCH) at once, in manifest order, then its valid devices go to the
+ * registries through the gateway's one upstream path (`checkMany`: cache,
+ * batching, deadlines, breakers). At most `maxChunksInFlight` chunks wait on
+ * the registries; results leave in manifest order. This is an async generator:
+ * it reads the next batch only when the caller's stream has taken what came
+ * before (the rpc adapter waits for `drain` before asking for more) and a chunk
+ * slot is free, so a slow reader slows the reading of the manifest instead of
+ * filling memory.
+ *
+ * One outcome per item, so the counts add up to the items screened. When an
+ * item could carry several, the first of MALFORMED, DUPLICATE, PROHIBITED,
+ * TRACKED, MODEL_MISMATCH, UNANSWERED, CLEAR wins; a listed device's finding
+ * still names a make mismatch in its detail. A DUPLICATE is not checked again:
+ * its first occurrence was.
+ */
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
+import {
+  ScreeningOutcome,
+  type ManifestItem,
+  type RegistryFinding,
+  type ScreenResponseSchema,
+  type Unanswered,
+  type UnansweredPolicy,
+} from "../../gen/imeifed/v1/federation_pb.js";
+import { parseDevice, type Device, type DeviceKey, type TacDatabase } from "../../device/index.js";
+import type { Actor } from "../../trust/principal.js";
+import { makesAgree } from "./declared-make.js";
+import { SeenDevices } from "./seen-devices.js";
+import { isOutage, ScreeningTally } from "./screening-tally.js";
+
+/** A response the screening stream sends (an init shape: the rpc adapter builds the message). */
+export type ScreenResponseInit = MessageInitShape<typeof ScreenResponseSchema>;
+
+/** What one device's check returned: the registries' findings and who did not answer. */
+export interface ScreeningAnswer {
+  readonly findings: readonly RegistryFinding[];
+  readonly unanswered: readonly Unanswered[];
+}
+
+/** How screening asks the registries (the gateway's FederationChecker.checkMany fits). */
+export type CheckMany = (
+  keys: readonly DeviceKey[],
+  opts: { deadline: Date; requester: Actor; purpose: string },
+) => Promise<readonly ScreeningAnswer[]>;
+
+/** Told about every PROHIBITED or TRACKED item (the tripwire). */
+export type ScreeningHit = (device: Device, findings: readonly RegistryFinding[]) => void;
+
+export interface ManifestScreeningOptions {
+  checkMany: CheckMany;
+  tac?: TacDatabase | undefined;
+  requester: Actor;
+  /** The declaration reference: the purpose of every registry question. */
+  declarationReference: string;
+  onUnanswered: UnansweredPolicy;
+  /** The deadline for one chunk's registry answers (called when the chunk starts). */
+  chunkDeadline: () => Date;
+  /** Items checked together; 1,000 matches a registry's default batch limit. */
+  chunkSize?: number;
+  /** Chunks waiting on the registries at once; bounds memory and upstream load. */
+  maxChunksInFlight?: number;
+  /** A progress message after this many items ... */
+  progressEveryItems?: number;
+  /** ... or after this long, whichever comes first. */
+  progressEveryMs?: number;
+  /** Waits until the caller may screen `n` more devices (its devices/s quota); throws to refuse. */
+  takeDevices?: ((n: number) => Promise<void>) | undefined;
+  onHit?: ScreeningHit | undefined;
+  now?: () => number;
+}
+
+/** Defaults, chosen so a chunk fills one upstream batch and four keep every registry busy. */
+export const SCREENING_DEFAULTS = {
+  chunkSize: 1_000,
+  maxChunksInFlight: 4,
+  progressEveryItems: 10_000,
+  progressEveryMs: 1_000,
+} as const;
+
+interface Chunk {
+  readonly start: number;
+  readonly items: readonly ManifestItem[];
+}
+
+interface ChunkResult {
+  readonly responses: ScreenResponseInit[];
+  readonly outcomes: Map<ScreeningOutcome, number>;
+  readonly unanswered: readonly Unanswered[];
+  readonly items: number;
+}
+
+interface ToCheck {
+  readonly index: number;
+  readonly item: ManifestItem;
+  readonly device: Device;
+  readonly mismatch: string | undefined;
+}
+
+function findingResponse(
+  outcome: ScreeningOutcome,
+  index: number,
+  item: ManifestItem,
+  detail: string,
+  device?: Device,
+  findings: readonly RegistryFinding[] = [],
+): ScreenResponseInit {
+  return {
+    message: {
+      case: "finding",
+      value: {
+        outcome,
+        item,
+        itemIndex: BigInt(index),
+        detail,
+        findings: [...findings],
+        ...(device ? { device: { deviceKey: device.key, imei: device.imei, tac: device.tac, issuingBody: device.issuingBody } } : {}),
+      },
+    },
+  };
+}
+
+function listedDetail(outcome: ScreeningOutcome, findings: readonly RegistryFinding[], mismatch: string | undefined): string {
+  const status = outcome === ScreeningOutcome.PROHIBITED ? DeviceStatus.PROHIBITED : DeviceStatus.TRACKED;
+  const countries = findings.filter((f) => f.finding?.status === status).map((f) => f.finding!.country + (f.stale ? " (stale)" : ""));
+  const what = outcome === ScreeningOutcome.PROHIBITED ? "prohibited" : "tracked";
+  return `${what} in ${countries.join(", ")}${mismatch ? `; also ${mismatch}` : ""}`;
+}
+
+/** Screens the item batches of one manifest (the Shipment is already read); yields findings, progress, then the summary. */
+export async function* screenManifest(batches: AsyncIterator<readonly ManifestItem[]>, options: ManifestScreeningOptions): AsyncGenerator<ScreenResponseInit> {
+  const chunkSize = options.chunkSize ?? SCREENING_DEFAULTS.chunkSize;
+  const maxInFlight = options.maxChunksInFlight ?? SCREENING_DEFAULTS.maxChunksInFlight;
+  const everyItems = options.progressEveryItems ?? SCREENING_DEFAULTS.progressEveryItems;
+  const everyMs = options.progressEveryMs ?? SCREENING_DEFAULTS.progressEveryMs;
+  const now = options.now ?? Date.now;
+  const seen = new SeenDevices();
+  const tally = new ScreeningTally();
+
+  /** The synchronous part, run in manifest order when a chunk starts: MALFORMED, DUPLICATE, the TAC's make. */
+  const sortItems = (chunk: Chunk) => {
+    const early: { index: number; response: ScreenResponseInit; outcome: ScreeningOutcome }[] = [];
+    const toCheck: ToCheck[] = [];
+    chunk.items.forEach((item, offset) => {
+      const index = chunk.start + offset;
+      const parsed = parseDevice(item.deviceId, "device_id");
+      if (!parsed.ok) {
+        const outcome = ScreeningOutcome.MALFORMED;
+        early.push({ index, outcome, response: findingResponse(outcome, index, item, parsed.error.message) });
+        return;
+      }
+      const device = parsed.device;
+      const first = seen.firstSeen(Number(device.key), index);
+      if (first !== undefined) {
+        const outcome = ScreeningOutcome.DUPLICATE;
+        early.push({ index, outcome, response: findingResponse(outcome, index, item, `same device as item ${first} earlier in the manifest`, device) });
+        return;
+      }
+      let mismatch: string | undefined;
+      const known = item.declaredMake.trim() !== "" ? options.tac?.lookup(device.tac) : undefined;
+      if (known && !makesAgree(known.make, item.declaredMake)) {
+        mismatch = `TAC ${device.tac} is ${known.make}${known.model ? ` ${known.model}` : ""}, declared ${JSON.stringify(item.declaredMake.trim())}`;
+      }
+      toCheck.push({ index, item, device, mismatch });
+    });
+    return { early, toCheck };
+  };
+
+  const runChunk = async (chunk: Chunk): Promise<ChunkResult> => {
+    const { early, toCheck } = sortItems(chunk);
+    let answers: readonly ScreeningAnswer[] = [];
+    if (toCheck.length > 0) {
+      await options.takeDevices?.(toCheck.length);
+      answers = await options.checkMany(
+        toCheck.map((c) => c.device.key),
+        { deadline: options.chunkDeadline(), requester: options.requester, purpose: options.declarationReference },
+      );
+    }
+    const outcomes = new Map<ScreeningOutcome, number>();
+    const count = (o: ScreeningOutcome) => outcomes.set(o, (outcomes.get(o) ?? 0) + 1);
+    const unanswered: Unanswered[] = [];
+    const seenCountries = new Set<string>();
+    const results: { index: number; response: ScreenResponseInit }[] = [];
+    for (const e of early) {
+      count(e.outcome);
+      results.push(e);
+    }
+    toCheck.forEach((c, i) => {
+      const answer = answers[i] ?? { findings: [], unanswered: [] };
+      for (const u of answer.unanswered) {
+        if (!seenCountries.has(u.country)) {
+          seenCountries.add(u.country);
+          unanswered.push(u);
+        }
+      }
+      const statuses = new Set(answer.findings.map((f) => f.finding?.status));
+      let outcome: ScreeningOutcome;
+      if (statuses.has(DeviceStatus.PROHIBITED)) outcome = ScreeningOutcome.PROHIBITED;
+      else if (statuses.has(DeviceStatus.TRACKED)) outcome = ScreeningOutcome.TRACKED;
+      else if (c.mismatch) outcome = ScreeningOutcome.MODEL_MISMATCH;
+      else if (answer.unanswered.some(isOutage)) outcome = ScreeningOutcome.UNANSWERED;
+      else outcome = ScreeningOutcome.CLEAR;
+      count(outcome);
+      if (outcome === ScreeningOutcome.PROHIBITED || outcome === ScreeningOutcome.TRACKED) {
+        options.onHit?.(c.device, answer.findings);
+        results.push({ index: c.index, response: findingResponse(outcome, c.index, c.item, listedDetail(outcome, answer.findings, c.mismatch), c.device, answer.findings) });
+      } else if (outcome === ScreeningOutcome.MODEL_MISMATCH) {
+        results.push({ index: c.index, response: findingResponse(outcome, c.index, c.item, c.mismatch!, c.device) });
+      }
+    });
+    results.sort((a, b) => a.index - b.index);
+    return { responses: results.map((r) => r.response), outcomes, unanswered, items: chunk.items.length };
+  };
+
+  const inFlight: Promise<ChunkResult>[] = [];
+  const queued: Chunk[] = [];
+  let nextBatch: Promise<IteratorResult<readonly ManifestItem[]>> | undefined;
+  let inputDone = false;
+  let nextIndex = 0;
+  let progressAtItems = 0;
+  let progressAt = now();
+  const tagged = <T>(p: Promise<T>, tag: "chunk" | "input") => p.then(() => tag);
+
+  try {
+    for (;;) {
+      while (inFlight.length < maxInFlight && queued.length > 0) {
+        const started = runChunk(queued.shift()!);
+        // Awaited in order below; this only keeps a later chunk's failure from
+        // counting as unhandled while an earlier one is awaited.
+        started.catch(() => undefined);
+        inFlight.push(started);
+      }
+      if (!inputDone && !nextBatch && queued.length === 0 && inFlight.length < maxInFlight) {
+        nextBatch = batches.next();
+        nextBatch.catch(() => undefined);
+      }
+      const head = inFlight[0];
+      if (!head && !nextBatch) break;
+      // Whichever comes first: a finished chunk is sent even while the client is
+      // still composing its next batch (it may be waiting for our answers).
+      const first = head && nextBatch ? await Promise.race([tagged(head, "chunk"), tagged(nextBatch, "input")]) : head ? "chunk" : "input";
+      if (first === "input") {
+        const batch = await nextBatch!;
+        nextBatch = undefined;
+        if (batch.done) {
+          inputDone = true;
+          continue;
+        }
+        for (let at = 0; at < batch.value.length; at += chunkSize) {
+          const items = batch.value.slice(at, at + chunkSize);
+          queued.push({ start: nextIndex, items });
+          nextIndex += items.length;
+        }
+        continue;
+      }
+      const result = await inFlight.shift()!;
+      for (const [outcome, n] of result.outcomes) tally.add(outcome, n);
+      tally.noteUnanswered(result.unanswered);
+      yield* result.responses;
+      if (tally.itemsScreened - progressAtItems >= everyItems || now() - progressAt >= everyMs) {
+        progressAtItems = tally.itemsScreened;
+        progressAt = now();
+        yield { message: { case: "progress", value: { itemsScreened: BigInt(tally.itemsScreened), findings: BigInt(tally.findings) } } };
+      }
+    }
+  } finally {
+    // Stop reading the caller's stream when we stop early; not awaited, since a
+    // read may still be pending on a client that sends nothing more.
+    if (!inputDone) batches.return?.().catch(() => undefined);
+  }
+  yield { message: { case: "summary", value: tally.summary(options.declarationReference, options.onUnanswered) } };
+}

@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ScreeningDecision, ScreeningOutcome, UnansweredPolicy, UnansweredReason } from "../../gen/imeifed/v1/federation_pb.js";
+import { SeenDevices } from "../../gateway/screening/seen-devices.js";
+import { makesAgree } from "../../gateway/screening/declared-make.js";
+import { screeningDecision, ScreeningTally } from "../../gateway/screening/screening-tally.js";
+
+describe("screening rules", () => {
+  describe("seen devices", () => {
+    it("answers the first index of a key seen before, and agrees with a Map on random keys", () => {
+      fc.assert(
+        fc.property(fc.array(fc.integer({ min: 0, max: 3000 }), { maxLength: 4000 }), (serials) => {
+          const seen = new SeenDevices();
+          const reference = new Map<number, number>();
+          serials.forEach((serial, index) => {
+            const key = 35693803_000000 + serial;
+            assert.equal(seen.firstSeen(key, index), reference.get(key));
+            if (!reference.has(key)) reference.set(key, index);
+          });
+          assert.equal(seen.size, reference.size);
+        }),
+        { numRuns: 50 },
+      );
+    });
+
+    it("holds a million device keys in a few tens of megabytes", () => {
+      const seen = new SeenDevices();
+      for (let i = 0; i < 1_000_000; i++) assert.equal(seen.firstSeen(35693803_000000 + i * 7, i), undefined);
+      assert.equal(seen.firstSeen(35693803_000000 + 7 * 999_999, 5), 999_999);
+      assert.equal(seen.size, 1_000_000);
+      assert.ok(seen.bytes <= 2 ** 21 * 12, `${seen.bytes} bytes`);
+    });
+  });
+
+  describe("declared make", () => {
+    it("forgives case, spacing, punctuation, accents and a company suffix", () => {
+      assert.ok(makesAgree("Samsung", "SAMSUNG"));
+      assert.ok(makesAgree("Samsung", "Samsung Electronics Co., Ltd."));
+      assert.ok(makesAgree("Sony Ericsson", "sony-ericsson"));
+      assert.ok(makesAgree("Alcatel", "ALCATÉL"));
+      assert.ok(makesAgree("Apple", "")); // nothing declared: nothing to disagree with
+    });
+    it("catches a real disagreement", () => {
+      assert.ok(!makesAgree("Apple", "Samsung"));
+      assert.ok(!makesAgree("Nokia", "No")); // too short to count as a prefix
+      assert.ok(!makesAgree("Xiaomi", "Huawei"));
+    });
+  });
+
+  describe("decision", () => {
+    const counts = (entries: [ScreeningOutcome, number][]) => new Map(entries);
+    it("holds on any evidence, whatever the policy", () => {
+      for (const outcome of [ScreeningOutcome.PROHIBITED, ScreeningOutcome.TRACKED, ScreeningOutcome.MALFORMED, ScreeningOutcome.DUPLICATE, ScreeningOutcome.MODEL_MISMATCH]) {
+        assert.equal(screeningDecision(counts([[ScreeningOutcome.CLEAR, 10], [outcome, 1]]), false, UnansweredPolicy.PASS), ScreeningDecision.HOLD, ScreeningOutcome[outcome]);
+      }
+    });
+    it("holds on an outage only when the policy says hold (or says nothing)", () => {
+      const clear = counts([[ScreeningOutcome.CLEAR, 5], [ScreeningOutcome.UNANSWERED, 5]]);
+      assert.equal(screeningDecision(clear, true, UnansweredPolicy.HOLD), ScreeningDecision.HOLD);
+      assert.equal(screeningDecision(clear, true, UnansweredPolicy.UNSPECIFIED), ScreeningDecision.HOLD);
+      assert.equal(screeningDecision(clear, true, UnansweredPolicy.PASS), ScreeningDecision.RELEASE);
+      assert.equal(screeningDecision(clear, false, UnansweredPolicy.HOLD), ScreeningDecision.RELEASE);
+    });
+    it("lists a refusing registry without holding for it", () => {
+      const tally = new ScreeningTally();
+      tally.add(ScreeningOutcome.CLEAR, 3);
+      tally.noteUnanswered([{ country: "JP", reason: UnansweredReason.REFUSED, detail: "sharing policy" } as never]);
+      assert.equal(tally.decision(UnansweredPolicy.HOLD), ScreeningDecision.RELEASE);
+      tally.noteUnanswered([{ country: "ES", reason: UnansweredReason.UNAVAILABLE, detail: "down" } as never]);
+      assert.equal(tally.decision(UnansweredPolicy.HOLD), ScreeningDecision.HOLD);
+      const summary = tally.summary("DEC-1", UnansweredPolicy.HOLD);
+      assert.deepEqual(summary.unanswered.map((u) => u.country), ["ES", "JP"]);
+      assert.equal(summary.itemsScreened, 3n);
+      assert.equal(summary.counts.find((c) => c.outcome === ScreeningOutcome.CLEAR)?.count, 3n);
+    });
+  });
+});
