@@ -1,0 +1,109 @@
+/**
+ * The authentication interceptor: the door every call comes through. It reads
+ * `authorization: Bearer <JWT>`, verifies the token (or finds it among tokens
+ * verified before), checks that the token carries the scope the method needs,
+ * and puts the verified Caller into `ctx.values` under CALLER for handlers,
+ * quotas and the audit log.
+ *
+ * Health and reflection are registered outside the intercepted services, so
+ * they are never asked for a token.
+ */
+import { Code, ImeifedError } from "../errors/index.js";
+import type { CallContext, ServerInterceptor } from "../rpc/index.js";
+import { CALLER, SCOPES, type Caller, type PrincipalKind, type Scope } from "./principal.js";
+import { TokenVerifier, DEFAULT_CLOCK_TOLERANCE_SEC } from "./token-verifier.js";
+import type { TrustStore } from "./trust-store.js";
+import { VerifiedTokenCache } from "./verified-token-cache.js";
+
+/** What a method demands: a scope, or nothing (`public`: no token needed, but a token sent is still verified). */
+export type MethodAccess = Scope | "public";
+
+export interface AuthenticatorOptions {
+  trust: TrustStore;
+  /** This server's principal id (the `aud` tokens must carry), for example `registry-es`. */
+  audience: string;
+  /** Per proto method name (`CheckDevice`, `Lookup`, ...): the scope it needs. A method left out is refused to everyone. */
+  scopes: Readonly<Record<string, MethodAccess>>;
+  /** Per proto method name, the principal kinds allowed to call it (default: any kind holding the scope). */
+  kinds?: Readonly<Record<string, readonly PrincipalKind[]>>;
+  /** Accepted clock skew (default 30 s). */
+  clockToleranceSec?: number;
+  /** Longest accepted token lifetime (default 3600 s). */
+  maxTokenLifetimeSec?: number;
+  /** Most verified tokens remembered (default 10 000). */
+  cacheSize?: number;
+  /** The clock, in epoch milliseconds (default `Date.now`); tests freeze it. */
+  now?: () => number;
+}
+
+function unauthenticated(reason: string, message: string): ImeifedError {
+  return new ImeifedError(Code.UNAUTHENTICATED, reason, message);
+}
+
+/** Extracts the bearer token from the call's metadata, or undefined when no authorization header was sent. */
+export function bearerToken(ctx: Pick<CallContext, "requestMetadata">): string | undefined {
+  const values = ctx.requestMetadata.get("authorization");
+  if (values.length === 0) return undefined;
+  if (values.length > 1) throw unauthenticated("TOKEN_MALFORMED", "send exactly one authorization header");
+  const value = values[0];
+  if (typeof value !== "string") throw unauthenticated("TOKEN_MALFORMED", "the authorization header must be text: Bearer <token>");
+  const match = /^Bearer +(\S+)\s*$/i.exec(value);
+  if (!match) throw unauthenticated("TOKEN_MALFORMED", "the authorization header must read \"Bearer <token>\"");
+  return match[1]!;
+}
+
+/** Builds the interceptor that admits only callers with a valid token and the method's scope. */
+export function createAuthenticator(options: AuthenticatorOptions): ServerInterceptor {
+  for (const [method, access] of Object.entries(options.scopes)) {
+    if (access !== "public" && !(SCOPES as readonly string[]).includes(access)) {
+      throw new ImeifedError(Code.FAILED_PRECONDITION, "AUTH_CONFIG_INVALID", `method ${method} asks for unknown scope ${access}; use one of ${SCOPES.join(", ")} or "public"`);
+    }
+  }
+  const now = options.now ?? Date.now;
+  const tolerance = options.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC;
+  const verifier = new TokenVerifier({ ...options, now });
+  const cache = new VerifiedTokenCache({ max: options.cacheSize ?? 10_000, now });
+  let trustVersion = options.trust.version;
+
+  async function callerOf(token: string): Promise<Caller> {
+    if (options.trust.version !== trustVersion) {
+      // Keys or scopes changed: tokens verified under the old trust file must be checked again.
+      cache.clear();
+      trustVersion = options.trust.version;
+    }
+    const cached = cache.get(token, tolerance);
+    if (cached) return cached;
+    const caller = await verifier.verify(token);
+    cache.set(token, caller, tolerance);
+    return caller;
+  }
+
+  return async (ctx, next) => {
+    const access = options.scopes[ctx.method];
+    const token = bearerToken(ctx);
+    if (access === "public") {
+      if (token !== undefined) ctx.values.set(CALLER, await callerOf(token));
+      return next();
+    }
+    if (token === undefined) {
+      throw unauthenticated("TOKEN_MISSING", `${ctx.method} needs a token: send "authorization: Bearer <token>" (mint one with \`imeifed token\`)`);
+    }
+    const caller = await callerOf(token);
+    if (access === undefined) {
+      throw new ImeifedError(Code.PERMISSION_DENIED, "METHOD_NOT_OPEN", `${ctx.method} is not open to any partner on ${options.audience}`);
+    }
+    if (!caller.scopes.has(access)) {
+      throw new ImeifedError(Code.PERMISSION_DENIED, "SCOPE_REQUIRED", `scope ${access} is required for ${ctx.method}; mint a token with scope ${access}`);
+    }
+    const kinds = options.kinds?.[ctx.method];
+    if (kinds && !kinds.includes(caller.principal.kind)) {
+      throw new ImeifedError(
+        Code.PERMISSION_DENIED,
+        "PRINCIPAL_KIND_REFUSED",
+        `${ctx.method} is for ${kinds.join(" or ")} principals; ${caller.principal.id} is a ${caller.principal.kind}`,
+      );
+    }
+    ctx.values.set(CALLER, caller);
+    return next();
+  };
+}
