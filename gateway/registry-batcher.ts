@@ -1,0 +1,281 @@
+/**
+ * Gathers concurrent misses bound for one registry into CheckDevices batches.
+ *
+ * Why: a grpc-js client spends ~300 µs of CPU per call, so one call per device
+ * per registry caps a gateway near a few hundred lookups per second; batched,
+ * that cost is shared by every device in the batch.
+ *
+ * How the window adapts to load: while fewer than `maxInFlight` calls to the
+ * registry are in flight, a miss is sent at once (at the end of the current
+ * tick, so misses arriving together still travel together): an idle gateway
+ * adds no wait. When every slot is busy, misses queue and leave as one batch
+ * when a slot frees, when the batch is full, or after `maxWaitMs`, whichever
+ * comes first; so the busier the registry, the larger the batches.
+ *
+ * Concurrent asks for one device by one requester share one upstream item
+ * (request coalescing). Each asker keeps its own deadline: when it passes, the
+ * asker gets DEADLINE_EXCEEDED for its devices and leaves, and a queued item
+ * nobody waits for any more is not sent.
+ */
+import type { DeviceKey } from "../device/index.js";
+import { Code, ImeifedError } from "../errors/index.js";
+import type { DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
+import type { Actor } from "../trust/principal.js";
+
+/** Upstream calls are made per requester and purpose: the registry applies its sharing policy to the requester and audits the purpose. */
+export interface BatchGroup {
+  requester: Actor;
+  purpose: string;
+}
+
+/** One device's outcome from the registry. */
+export type BatchResult = { ok: true; check: DeviceCheck; answeredAt: number } | { ok: false; error: ImeifedError };
+
+/** Why a batch left when it did. */
+export type FlushReason = "idle" | "full" | "slot" | "window";
+
+/** Told of every batch sent (tests assert on it; metrics count it). */
+export interface FlushEvent {
+  reason: FlushReason;
+  size: number;
+  /** Calls in flight to this registry, this one included. */
+  inFlight: number;
+  /** How long the batch's oldest member waited in the queue (ms). */
+  waitedMs: number;
+}
+
+/** Sends one batch upstream; resolves to one DeviceCheck per key, in order. */
+export type BatchSender = (keys: DeviceKey[], group: BatchGroup, deadline: Date) => Promise<DeviceCheck[]>;
+
+export interface RegistryBatcherOptions {
+  /** The most devices one call may carry. */
+  limit: number;
+  /** Calls in flight before misses queue. */
+  maxInFlight: number;
+  /** The longest a queued miss waits for a slot. */
+  maxWaitMs: number;
+  send: BatchSender;
+  /** Decides whether the next call may go (the circuit breaker); false fails the batch as CIRCUIT_OPEN. */
+  admit?: () => boolean;
+  /** Told how each call ended (the circuit breaker, metrics). */
+  onOutcome?: (outcome: { ok: boolean; error?: ImeifedError; budgetMs: number; elapsedMs: number; size: number }) => void;
+  onFlush?: (event: FlushEvent) => void;
+}
+
+interface Waiter {
+  results: (BatchResult | undefined)[];
+  remaining: number;
+  done: boolean;
+  resolve: (results: BatchResult[]) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface Item {
+  readonly key: DeviceKey;
+  readonly coalesceKey: string;
+  /** The latest deadline among its waiters. */
+  deadline: number;
+  waiters: [Waiter, number][];
+  live: number;
+  state: "queued" | "sent" | "settled";
+  readonly queuedAt: number;
+}
+
+interface Queue {
+  readonly group: BatchGroup;
+  items: Item[];
+}
+
+/** The batching upstream path to one registry. */
+export class RegistryBatcher {
+  readonly #options: RegistryBatcherOptions;
+  readonly #pending = new Map<string, Item>();
+  readonly #queues = new Map<string, Queue>();
+  #inFlight = 0;
+  #flushScheduled = false;
+  #window: NodeJS.Timeout | undefined;
+
+  constructor(options: RegistryBatcherOptions) {
+    this.#options = options;
+  }
+
+  /** Calls to the registry in flight. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Devices waiting to be sent. */
+  get queued(): number {
+    let n = 0;
+    for (const q of this.#queues.values()) n += q.items.length;
+    return n;
+  }
+
+  /** Asks the registry about `keys` for `group`; resolves by `deadline` at the latest, one result per key in order. Never rejects. */
+  ask(keys: readonly DeviceKey[], group: BatchGroup, deadline: Date): Promise<BatchResult[]> {
+    const deadlineMs = deadline.getTime();
+    const now = Date.now();
+    if (keys.length === 0) return Promise.resolve([]);
+    if (deadlineMs <= now) return Promise.resolve(keys.map(() => deadlineResult()));
+    return new Promise<BatchResult[]>((resolve) => {
+      const waiter: Waiter = { results: new Array(keys.length), remaining: keys.length, done: false, resolve, timer: undefined };
+      const groupKey = `${group.requester.id}\u0000${group.purpose}`;
+      let queue: Queue | undefined;
+      const added: Item[] = [];
+      keys.forEach((key, index) => {
+        const coalesceKey = `${group.requester.id}\u0000${key}`;
+        let item = this.#pending.get(coalesceKey);
+        if (!item) {
+          item = { key, coalesceKey, deadline: deadlineMs, waiters: [], live: 0, state: "queued", queuedAt: now };
+          this.#pending.set(coalesceKey, item);
+          queue ??= this.#queueFor(groupKey, group);
+          queue.items.push(item);
+        } else if (item.state === "queued") {
+          item.deadline = Math.max(item.deadline, deadlineMs);
+        }
+        item.waiters.push([waiter, index]);
+        item.live += 1;
+        added.push(item);
+      });
+      waiter.timer = setTimeout(() => this.#expire(waiter, added), deadlineMs - now);
+      if (queue) this.#decide(queue);
+    });
+  }
+
+  #queueFor(groupKey: string, group: BatchGroup): Queue {
+    let queue = this.#queues.get(groupKey);
+    if (!queue) {
+      queue = { group, items: [] };
+      this.#queues.set(groupKey, queue);
+    }
+    return queue;
+  }
+
+  /** New misses arrived in `queue`: send now, or wait for a slot or the window. */
+  #decide(queue: Queue): void {
+    if (queue.items.length >= this.#options.limit) {
+      this.#flush(queue, "full");
+      return;
+    }
+    if (this.#inFlight < this.#options.maxInFlight) {
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        // End of the current tick: misses that arrive together travel together, and no wall-clock wait is added.
+        queueMicrotask(() => {
+          this.#flushScheduled = false;
+          this.#drain("idle");
+        });
+      }
+      return;
+    }
+    this.#armWindow();
+  }
+
+  #armWindow(): void {
+    if (this.#window || this.#queues.size === 0) return;
+    this.#window = setTimeout(() => {
+      this.#window = undefined;
+      const first = this.#queues.values().next().value;
+      if (first) this.#flush(first, "window");
+      this.#armWindow();
+    }, this.#options.maxWaitMs);
+  }
+
+  /** Sends queued misses while slots are free. */
+  #drain(reason: FlushReason): void {
+    while (this.#inFlight < this.#options.maxInFlight) {
+      const first = this.#queues.values().next().value;
+      if (!first) break;
+      this.#flush(first, reason);
+    }
+    if (this.#queues.size > 0) this.#armWindow();
+  }
+
+  #flush(queue: Queue, reason: FlushReason): void {
+    const limit = this.#options.limit;
+    const batch: Item[] = [];
+    let i = 0;
+    for (; i < queue.items.length && batch.length < limit; i++) {
+      const item = queue.items[i]!;
+      if (item.live > 0) batch.push(item);
+      else this.#forget(item);
+    }
+    queue.items = queue.items.slice(i);
+    if (queue.items.length === 0) {
+      for (const [k, q] of this.#queues) if (q === queue) this.#queues.delete(k);
+    }
+    if (batch.length === 0) return;
+    for (const item of batch) item.state = "sent";
+    if (this.#options.admit && !this.#options.admit()) {
+      const error = new ImeifedError(Code.UNAVAILABLE, "CIRCUIT_OPEN", "the registry's circuit is open after repeated failures");
+      for (const item of batch) this.#settle(item, { ok: false, error });
+      return;
+    }
+    const now = Date.now();
+    const deadline = batch.reduce((max, item) => Math.max(max, item.deadline), 0);
+    this.#inFlight += 1;
+    this.#options.onFlush?.({ reason, size: batch.length, inFlight: this.#inFlight, waitedMs: now - batch.reduce((min, it) => Math.min(min, it.queuedAt), now) });
+    const keys = batch.map((item) => item.key);
+    this.#options.send(keys, queue.group, new Date(deadline)).then(
+      (checks) => {
+        const answeredAt = Date.now();
+        if (checks.length !== keys.length) {
+          throw new ImeifedError(Code.UNAVAILABLE, "BATCH_MISMATCH", `the registry answered ${checks.length} checks for ${keys.length} devices`);
+        }
+        this.#options.onOutcome?.({ ok: true, budgetMs: deadline - now, elapsedMs: answeredAt - now, size: keys.length });
+        batch.forEach((item, j) => this.#settle(item, { ok: true, check: checks[j]!, answeredAt }));
+      },
+    ).catch((thrown: unknown) => {
+      const error = ImeifedError.from(thrown);
+      this.#options.onOutcome?.({ ok: false, error, budgetMs: deadline - now, elapsedMs: Date.now() - now, size: keys.length });
+      for (const item of batch) this.#settle(item, { ok: false, error });
+    }).finally(() => {
+      this.#inFlight -= 1;
+      if (this.#queues.size > 0) this.#drain("slot");
+    });
+  }
+
+  #forget(item: Item): void {
+    item.state = "settled";
+    if (this.#pending.get(item.coalesceKey) === item) this.#pending.delete(item.coalesceKey);
+  }
+
+  #settle(item: Item, result: BatchResult): void {
+    this.#forget(item);
+    for (const [waiter, index] of item.waiters) {
+      if (waiter.done || waiter.results[index] !== undefined) continue;
+      waiter.results[index] = result;
+      waiter.remaining -= 1;
+      if (waiter.remaining === 0) this.#finish(waiter);
+    }
+    item.waiters = [];
+  }
+
+  #finish(waiter: Waiter): void {
+    waiter.done = true;
+    clearTimeout(waiter.timer);
+    waiter.resolve(waiter.results as BatchResult[]);
+  }
+
+  /** The waiter's deadline passed: it leaves with DEADLINE_EXCEEDED for what is still missing; the batch goes on for the others. */
+  #expire(waiter: Waiter, items: Item[]): void {
+    if (waiter.done) return;
+    for (let i = 0; i < waiter.results.length; i++) waiter.results[i] ??= deadlineResult();
+    for (const item of items) {
+      if (item.state !== "settled") item.live -= 1;
+    }
+    this.#finish(waiter);
+  }
+
+  /** Ends every wait (gateway shutdown): queued misses are answered UNAVAILABLE. */
+  close(): void {
+    clearTimeout(this.#window);
+    const error = new ImeifedError(Code.UNAVAILABLE, "SHUTTING_DOWN", "the gateway is shutting down");
+    for (const queue of this.#queues.values()) for (const item of queue.items) this.#settle(item, { ok: false, error });
+    this.#queues.clear();
+  }
+}
+
+function deadlineResult(): BatchResult {
+  return { ok: false, error: new ImeifedError(Code.DEADLINE_EXCEEDED, "DEADLINE", "the registry did not answer before the deadline") };
+}
