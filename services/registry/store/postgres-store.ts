@@ -1,0 +1,593 @@
+/**
+ * The RegistryStore on PostgreSQL, for a country that outgrows one machine:
+ * several registry processes share one database (one schema per registry).
+ *
+ * Sequence order equals commit order: every writing transaction first takes
+ * a transaction-scoped advisory lock for this registry's change log, so the
+ * next sequence number is read and used by one transaction at a time, and
+ * the lock is released only by its COMMIT. A reader asking for `seq > n` can
+ * therefore never see n+2 before n+1.
+ *
+ * Every writing transaction also NOTIFYs this registry's channel (delivered
+ * at commit); each process LISTENs on a dedicated connection and wakes its
+ * own watchers, so a report written through one process reaches the
+ * WatchChanges streams of all of them. If that connection drops, the store
+ * reconnects with backoff and polls meanwhile.
+ */
+import { createHash } from "node:crypto";
+import pg from "pg";
+import { ChangeKind } from "../../../gen/imeifed/v1/registry_pb.js";
+import { DeviceStatus } from "../../../gen/imeifed/v1/device_pb.js";
+import { Code, ImeifedError } from "../../../errors/index.js";
+import type { DeviceKey } from "../../../device/index.js";
+import { ChangeFeed } from "../change-feed.js";
+import { caseClearedError } from "./case-cleared.js";
+import { changeFromRow, sightingFromRow, type ChangeRow, type SightingRow } from "./change-row.js";
+import { selectClearable } from "./clear-selection.js";
+import { holdingRecord } from "./holding-record.js";
+import { POSTGRES_MIGRATIONS } from "./postgres-migrations.js";
+import { RECORD_COLUMNS, recordFromRow, type RecordRow } from "./record-row.js";
+import type {
+  ClearInput,
+  ClearOutcome,
+  ImportRow,
+  ImportSummary,
+  RegistryStore,
+  ReportInput,
+  ReportOutcome,
+  SightingInput,
+  SightingOutcome,
+  StoredChange,
+  StoredRecord,
+  StoredSighting,
+} from "./registry-store.js";
+
+export interface PostgresStoreOptions {
+  /** A libpq connection string, e.g. `postgres://postgres@127.0.0.1:5432/imeifed`. */
+  readonly url: string;
+  /** The schema holding this registry's tables (created if absent). */
+  readonly schema: string;
+  readonly caseTokenSecret?: string | undefined;
+  /** Pool size (default 10). */
+  readonly poolSize?: number;
+}
+
+/** Rows per statement during an import: large enough to amortise round trips, small enough to keep memory flat. */
+const IMPORT_BATCH = 5_000;
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Opens (and migrates) a PostgreSQL registry schema. */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<RegistryStore> {
+  return PostgresRegistryStore.open(options);
+}
+
+/** The NOTIFY channel of one registry schema (an identifier of at most 63 bytes). */
+function channelOf(schema: string): string {
+  const plain = `imeifed_${schema}`;
+  return plain.length <= 63 ? plain : `imeifed_${createHash("sha256").update(schema).digest("hex").slice(0, 32)}`;
+}
+
+const q = {
+  lockChanges: "SELECT pg_advisory_xact_lock(hashtext($1))",
+  nextSeq: { name: "next-seq", text: "SELECT coalesce(max(seq), 0) + 1 AS seq FROM changes" },
+  byCase: { name: "by-case", text: `SELECT ${RECORD_COLUMNS} FROM records WHERE device_key = $1 AND agency = $2 AND case_reference = $3` },
+  forKey: { name: "for-key", text: `SELECT ${RECORD_COLUMNS} FROM records WHERE device_key = $1` },
+  openForKeys: { name: "open-for-keys", text: `SELECT ${RECORD_COLUMNS} FROM records WHERE device_key = ANY($1::text[]) AND cleared_at IS NULL` },
+  insertRecord: {
+    name: "insert-record",
+    text: `INSERT INTO records (device_key, agency, case_reference, status, reason, source_reason_code, occurred_at, reported_at,
+             make, model, crime_reference, owner_name, owner_phone, owner_email, reported_seq)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
+  },
+  insertChange: {
+    name: "insert-change",
+    text: "INSERT INTO changes (seq, kind, device_key, record_id, status, holding_record_id, changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+  },
+  clearRecord: {
+    name: "clear-record",
+    text: "UPDATE records SET cleared_at = $1, cleared_by = $2, clear_reason = $3, clear_note = $4, cleared_seq = $5 WHERE id = $6",
+  },
+  changesAfter: {
+    name: "changes-after",
+    text: "SELECT seq, kind, device_key, record_id, status, holding_record_id, changed_at, attestation FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+  },
+  recordsById: { name: "records-by-id", text: `SELECT ${RECORD_COLUMNS} FROM records WHERE id = ANY($1::bigint[])` },
+  sightingsAfter: {
+    name: "sightings-after",
+    text: `SELECT s.*, r.case_reference FROM sightings s JOIN records r ON r.id = s.record_id
+           WHERE s.agency = $1 AND s.seq > $2 ORDER BY s.seq LIMIT $3`,
+  },
+} as const;
+
+class PostgresRegistryStore implements RegistryStore {
+  readonly kind = "postgres" as const;
+  readonly changeFeed = new ChangeFeed();
+  readonly sightingFeed = new ChangeFeed();
+  readonly #pool: pg.Pool;
+  readonly #schema: string;
+  readonly #channel: string;
+  readonly #url: string;
+  #listener: pg.Client | undefined;
+  #listening = false;
+  #reconnect: NodeJS.Timeout | undefined;
+  readonly #poll: NodeJS.Timeout;
+  #closed = false;
+
+  private constructor(
+    pool: pg.Pool,
+    options: PostgresStoreOptions,
+    readonly epoch: string,
+    readonly caseTokenSecret: Buffer,
+  ) {
+    this.#pool = pool;
+    this.#schema = options.schema;
+    this.#url = options.url;
+    this.#channel = channelOf(options.schema);
+    // A safety net only while the LISTEN connection is down.
+    this.#poll = setInterval(() => {
+      if (!this.#listening && !this.#closed) {
+        if (this.changeFeed.waiting > 0) this.changeFeed.notify();
+        if (this.sightingFeed.waiting > 0) this.sightingFeed.notify();
+      }
+    }, 500);
+    this.#poll.unref();
+  }
+
+  static async open(options: PostgresStoreOptions): Promise<PostgresRegistryStore> {
+    if (!SCHEMA_NAME.test(options.schema)) {
+      throw new ImeifedError(
+        Code.INVALID_ARGUMENT,
+        "BAD_SCHEMA",
+        `schema ${JSON.stringify(options.schema)} must be a lower-case SQL identifier (letters, digits, underscores)`,
+      );
+    }
+    const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10, options: `-c search_path=${options.schema}` });
+    // An idle client that dies must not crash the process; the next query reconnects.
+    pool.on("error", () => {});
+    try {
+      await migrate(pool, options.schema);
+      const meta = await pool.query<{ key: string; value: string }>("SELECT key, value FROM registry_meta WHERE key IN ('epoch', 'case_token_secret')");
+      const value = (key: string) => meta.rows.find((r) => r.key === key)?.value ?? "";
+      const store = new PostgresRegistryStore(pool, options, value("epoch"), Buffer.from(options.caseTokenSecret ?? value("case_token_secret"), "utf8"));
+      await store.#listen();
+      return store;
+    } catch (error) {
+      await pool.end().catch(() => {});
+      throw error;
+    }
+  }
+
+  async #listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.#url });
+    const retry = () => {
+      this.#listening = false;
+      client.removeAllListeners();
+      client.on("error", () => {});
+      client.end().catch(() => {});
+      if (this.#closed || this.#reconnect) return;
+      this.#reconnect = setTimeout(() => {
+        this.#reconnect = undefined;
+        this.#listen().catch(() => retry());
+      }, 1_000);
+      this.#reconnect.unref();
+    };
+    client.on("error", retry);
+    client.on("end", retry);
+    client.on("notification", (message) => {
+      if (message.payload === "s") this.sightingFeed.notify();
+      else this.changeFeed.notify();
+    });
+    await client.connect();
+    await client.query(`LISTEN "${this.#channel}"`);
+    if (this.#closed) {
+      client.removeAllListeners();
+      await client.end().catch(() => {});
+      return;
+    }
+    this.#listener = client;
+    this.#listening = true;
+    // Whatever was committed while nobody listened is read now.
+    this.changeFeed.notify();
+    this.sightingFeed.notify();
+  }
+
+  /** Runs `work` in a transaction holding this registry's change-log lock, and NOTIFYs at commit. */
+  async #write<T>(lock: "changes" | "sightings", work: (client: pg.PoolClient) => Promise<T>, notify: (result: T) => boolean): Promise<T> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query(q.lockChanges, [`imeifed:${this.#schema}:${lock}`]);
+      const result = await work(client);
+      if (notify(result)) await client.query("SELECT pg_notify($1, $2)", [this.#channel, lock === "sightings" ? "s" : "c"]);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async report(input: ReportInput): Promise<ReportOutcome[]> {
+    const outcomes = await this.#write(
+      "changes",
+      async (client) => {
+        const now = Date.now();
+        const reportedAt = input.reportedAt ?? now;
+        let seq = Number((await client.query<{ seq: string }>(q.nextSeq)).rows[0]!.seq);
+        const outcomes: ReportOutcome[] = [];
+        for (const key of input.deviceKeys) {
+          const existing = (await client.query<RecordRow>({ ...q.byCase, values: [key, input.agency, input.caseReference] })).rows[0];
+          if (existing) {
+            const record = recordFromRow(existing);
+            if (record.cleared) throw caseClearedError(record);
+            outcomes.push({ record, created: false, sequence: record.reportedSeq });
+            continue;
+          }
+          const inserted = await client.query<{ id: string }>({
+            ...q.insertRecord,
+            values: [
+              key,
+              input.agency,
+              input.caseReference,
+              input.status,
+              input.reason,
+              input.sourceReasonCode,
+              input.occurredAt ?? null,
+              reportedAt,
+              input.make,
+              input.model,
+              input.crimeReference,
+              input.owner?.name ?? null,
+              input.owner?.phone ?? null,
+              input.owner?.email ?? null,
+              seq,
+            ],
+          });
+          const id = String(inserted.rows[0]!.id);
+          const open = (await client.query<RecordRow>({ ...q.openForKeys, values: [[key]] })).rows.map(recordFromRow);
+          const holding = holdingRecord(open);
+          await client.query({
+            ...q.insertChange,
+            values: [seq, ChangeKind.REPORTED, key, id, holding?.status ?? DeviceStatus.PERMITTED, holding?.id ?? null, now],
+          });
+          outcomes.push({ record: open.find((r) => r.id === id)!, created: true, sequence: seq });
+          seq++;
+        }
+        return outcomes;
+      },
+      (outcomes) => outcomes.some((o) => o.created),
+    );
+    if (outcomes.some((o) => o.created)) this.changeFeed.notify();
+    return outcomes;
+  }
+
+  async clear(input: ClearInput): Promise<ClearOutcome> {
+    const outcome = await this.#write(
+      "changes",
+      async (client): Promise<ClearOutcome & { wrote: boolean }> => {
+        const all = (await client.query<RecordRow>({ ...q.forKey, values: [input.deviceKey] })).rows.map(recordFromRow);
+        const selection = selectClearable(all, input);
+        if (selection.kind === "replay") {
+          const open = all.filter((r) => r.cleared === undefined);
+          const sequence = Math.max(...selection.records.map((r) => r.cleared?.seq ?? 0));
+          return { cleared: selection.records, status: holdingRecord(open)?.status ?? DeviceStatus.PERMITTED, sequence, wrote: false };
+        }
+        const at = input.clearedAt ?? Date.now();
+        let seq = Number((await client.query<{ seq: string }>(q.nextSeq)).rows[0]!.seq);
+        const stillOpen = new Map(all.filter((r) => r.cleared === undefined).map((r) => [r.id, r]));
+        const cleared: StoredRecord[] = [];
+        for (const record of selection.records) {
+          await client.query({ ...q.clearRecord, values: [at, input.requester, input.reason, input.note, seq, record.id] });
+          stillOpen.delete(record.id);
+          const holding = holdingRecord(stillOpen.values());
+          await client.query({
+            ...q.insertChange,
+            values: [seq, ChangeKind.CLEARED, input.deviceKey, record.id, holding?.status ?? DeviceStatus.PERMITTED, holding?.id ?? null, at],
+          });
+          cleared.push({ ...record, cleared: { at, by: input.requester, reason: input.reason, note: input.note, seq } });
+          seq++;
+        }
+        return { cleared, status: holdingRecord(stillOpen.values())?.status ?? DeviceStatus.PERMITTED, sequence: seq - 1, wrote: true };
+      },
+      (outcome) => outcome.wrote,
+    );
+    if (outcome.wrote) this.changeFeed.notify();
+    return { cleared: outcome.cleared, status: outcome.status, sequence: outcome.sequence };
+  }
+
+  async openRecords(keys: readonly DeviceKey[]): Promise<Map<DeviceKey, StoredRecord[]>> {
+    const found = new Map<DeviceKey, StoredRecord[]>();
+    if (keys.length === 0) return found;
+    const { rows } = await this.#pool.query<RecordRow>({ ...q.openForKeys, values: [keys] });
+    for (const row of rows) {
+      const record = recordFromRow(row);
+      const list = found.get(record.deviceKey);
+      if (list) list.push(record);
+      else found.set(record.deviceKey, [record]);
+    }
+    return found;
+  }
+
+  async changesAfter(seq: number, limit: number): Promise<StoredChange[]> {
+    const { rows } = await this.#pool.query<ChangeRow>({ ...q.changesAfter, values: [seq, limit] });
+    if (rows.length === 0) return [];
+    const ids = new Set<string>();
+    for (const row of rows) {
+      ids.add(String(row.record_id));
+      if (row.holding_record_id !== null) ids.add(String(row.holding_record_id));
+    }
+    const records = new Map<string, StoredRecord>();
+    for (const row of (await this.#pool.query<RecordRow>({ ...q.recordsById, values: [[...ids]] })).rows) {
+      const record = recordFromRow(row);
+      records.set(record.id, record);
+    }
+    return rows.map((row) => changeFromRow(row, records));
+  }
+
+  async lastSequence(): Promise<number> {
+    return Number((await this.#pool.query<{ seq: string }>(q.nextSeq)).rows[0]!.seq) - 1;
+  }
+
+  async saveChangeAttestations(signed: ReadonlyArray<{ seq: number; attestation: string }>): Promise<void> {
+    if (signed.length === 0) return;
+    await this.#pool.query(
+      `UPDATE changes c SET attestation = s.attestation
+       FROM unnest($1::bigint[], $2::text[]) AS s(seq, attestation)
+       WHERE c.seq = s.seq AND c.attestation IS NULL`,
+      [signed.map((s) => s.seq), signed.map((s) => s.attestation)],
+    );
+  }
+
+  async recordSighting(input: SightingInput): Promise<SightingOutcome> {
+    const outcome = await this.#write(
+      "sightings",
+      async (client): Promise<SightingOutcome> => {
+        const open = (await client.query<RecordRow>({ ...q.openForKeys, values: [[input.deviceKey]] })).rows.map(recordFromRow);
+        if (open.length === 0) return { recorded: false, sequence: 0 };
+        let seq = Number((await client.query<{ seq: string }>("SELECT coalesce(max(seq), 0) + 1 AS seq FROM sightings")).rows[0]!.seq);
+        for (const record of open) {
+          await client.query(
+            `INSERT INTO sightings (seq, record_id, agency, device_key, kind, seen_in_country, partner_kind, partner_id, seen_at, purpose,
+               found_location, found_holding_agency, found_contact, found_note)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+            [
+              seq,
+              record.id,
+              record.agency,
+              input.deviceKey,
+              input.kind,
+              input.seenInCountry,
+              input.partnerKind,
+              input.partnerId,
+              input.seenAt,
+              input.purpose,
+              input.found?.location ?? null,
+              input.found?.holdingAgency ?? null,
+              input.found?.contact ?? null,
+              input.found?.note ?? null,
+            ],
+          );
+          seq++;
+        }
+        return { recorded: true, sequence: seq - 1 };
+      },
+      (outcome) => outcome.recorded,
+    );
+    if (outcome.recorded) this.sightingFeed.notify();
+    return outcome;
+  }
+
+  async sightingsAfter(agency: string, seq: number, limit: number): Promise<StoredSighting[]> {
+    const { rows } = await this.#pool.query<SightingRow>({ ...q.sightingsAfter, values: [agency, seq, limit] });
+    return rows.map(sightingFromRow);
+  }
+
+  async importReports(rows: AsyncIterable<ImportRow>): Promise<ImportSummary> {
+    const summary = await this.#write(
+      "changes",
+      async (client) => {
+        const importer = new BatchImporter(client, Number((await client.query<{ seq: string }>(q.nextSeq)).rows[0]!.seq));
+        let batch: ImportRow[] = [];
+        let count = 0;
+        for await (const row of rows) {
+          count++;
+          batch.push(row);
+          if (batch.length >= IMPORT_BATCH) {
+            await importer.write(batch);
+            batch = [];
+          }
+        }
+        await importer.write(batch);
+        return { rows: count, created: importer.created, replays: importer.replays, lastSequence: importer.nextSeq - 1 };
+      },
+      (summary) => summary.created > 0,
+    );
+    if (summary.created > 0) this.changeFeed.notify();
+    return summary;
+  }
+
+  async meta(key: string): Promise<string | undefined> {
+    return (await this.#pool.query<{ value: string }>("SELECT value FROM registry_meta WHERE key = $1", [key])).rows[0]?.value;
+  }
+
+  async metaSetIfAbsent(key: string, value: string): Promise<string> {
+    await this.#pool.query("INSERT INTO registry_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", [key, value]);
+    return (await this.meta(key))!;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#poll);
+    clearTimeout(this.#reconnect);
+    const listener = this.#listener;
+    this.#listener = undefined;
+    this.#listening = false;
+    if (listener) {
+      listener.removeAllListeners();
+      listener.on("error", () => {});
+      await listener.end().catch(() => {});
+    }
+    this.changeFeed.notify();
+    this.sightingFeed.notify();
+    await this.#pool.end();
+  }
+}
+
+/** Runs the migrations under a session advisory lock. */
+async function migrate(pool: pg.Pool, schema: string): Promise<void> {
+  const client = await pool.connect();
+  const lockKey = `imeifed:${schema}:migrate`;
+  try {
+    await client.query("SELECT pg_advisory_lock(hashtext($1))", [lockKey]);
+    try {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+      await client.query("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)");
+      const current = Number((await client.query<{ v: number }>("SELECT coalesce(max(version), 0) AS v FROM schema_migrations")).rows[0]!.v);
+      const latest = POSTGRES_MIGRATIONS.at(-1)?.version ?? 0;
+      if (current > latest) {
+        throw new ImeifedError(
+          Code.FAILED_PRECONDITION,
+          "SCHEMA_TOO_NEW",
+          `the registry schema ${schema} is at version ${current} but this imeifed knows only up to ${latest}; upgrade imeifed`,
+        );
+      }
+      for (const migration of POSTGRES_MIGRATIONS) {
+        if (migration.version <= current) continue;
+        await client.query("BEGIN");
+        try {
+          await migration.apply(client);
+          await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [migration.version, migration.name, Date.now()]);
+          await client.query("COMMIT");
+        } catch (error) {
+          await client.query("ROLLBACK").catch(() => {});
+          throw error;
+        }
+      }
+    } finally {
+      await client.query("SELECT pg_advisory_unlock(hashtext($1))", [lockKey]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/** One planned new record of an import batch. */
+interface PlannedRecord {
+  readonly line: number;
+  readonly key: DeviceKey;
+  readonly report: ImportRow["report"];
+  readonly seq: number;
+}
+
+/**
+ * Writes import rows in set-based statements (unnest arrays), a few per
+ * batch instead of a few per row: the same rules as `report`, batched.
+ */
+class BatchImporter {
+  created = 0;
+  replays = 0;
+
+  constructor(
+    private readonly client: pg.PoolClient,
+    public nextSeq: number,
+  ) {}
+
+  async write(batch: readonly ImportRow[]): Promise<void> {
+    if (batch.length === 0) return;
+    const now = Date.now();
+    // 1. One entry per (device, agency, case); a repeat inside the batch is a replay.
+    const entries = new Map<string, { line: number; key: DeviceKey; report: ImportRow["report"] }>();
+    for (const row of batch) {
+      for (const key of row.report.deviceKeys) {
+        const id = `${key}\u0000${row.report.agency}\u0000${row.report.caseReference}`;
+        if (entries.has(id)) this.replays++;
+        else entries.set(id, { line: row.line, key, report: row.report });
+      }
+    }
+    const list = [...entries.entries()];
+    // 2. What is already recorded: replays, or a refusal when the case was cleared.
+    const existing = await this.client.query<RecordRow>(
+      `SELECT ${RECORD_COLUMNS} FROM records
+       WHERE (device_key, agency, case_reference) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
+      [list.map(([, e]) => e.key), list.map(([, e]) => e.report.agency), list.map(([, e]) => e.report.caseReference)],
+    );
+    const known = new Set<string>();
+    for (const row of existing.rows) {
+      const record = recordFromRow(row);
+      const id = `${record.deviceKey}\u0000${record.agency}\u0000${record.caseReference}`;
+      if (record.cleared) throw caseClearedError(record, entries.get(id)?.line);
+      known.add(id);
+      this.replays++;
+    }
+    const planned: PlannedRecord[] = [];
+    for (const [id, entry] of list) if (!known.has(id)) planned.push({ ...entry, seq: this.nextSeq++ });
+    if (planned.length === 0) return;
+    // 3. The records, in one statement.
+    const inserted = await this.client.query<{ id: string; reported_seq: string }>(
+      `INSERT INTO records (device_key, agency, case_reference, status, reason, source_reason_code, occurred_at, reported_at,
+         make, model, crime_reference, owner_name, owner_phone, owner_email, reported_seq)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::smallint[], $6::text[], $7::bigint[], $8::bigint[],
+         $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[])
+       RETURNING id, reported_seq`,
+      [
+        planned.map((p) => p.key),
+        planned.map((p) => p.report.agency),
+        planned.map((p) => p.report.caseReference),
+        planned.map((p) => p.report.status),
+        planned.map((p) => p.report.reason),
+        planned.map((p) => p.report.sourceReasonCode),
+        planned.map((p) => p.report.occurredAt ?? null),
+        planned.map((p) => p.report.reportedAt ?? now),
+        planned.map((p) => p.report.make),
+        planned.map((p) => p.report.model),
+        planned.map((p) => p.report.crimeReference),
+        planned.map((p) => p.report.owner?.name ?? null),
+        planned.map((p) => p.report.owner?.phone ?? null),
+        planned.map((p) => p.report.owner?.email ?? null),
+        planned.map((p) => p.seq),
+      ],
+    );
+    const idBySeq = new Map(inserted.rows.map((r) => [Number(r.reported_seq), String(r.id)]));
+    // 4. The status after each new record, in sequence order, starting from what was open before.
+    const keys = [...new Set(planned.map((p) => p.key))];
+    const open = (await this.client.query<RecordRow>({ ...q.openForKeys, values: [keys] })).rows.map(recordFromRow);
+    const newIds = new Set(idBySeq.values());
+    const openByKey = new Map<DeviceKey, StoredRecord[]>();
+    const newById = new Map<string, StoredRecord>();
+    for (const record of open) {
+      if (newIds.has(record.id)) newById.set(record.id, record);
+      else openByKey.set(record.deviceKey, [...(openByKey.get(record.deviceKey) ?? []), record]);
+    }
+    const status: number[] = [];
+    const holdingIds: (string | null)[] = [];
+    for (const p of planned) {
+      const record = newById.get(idBySeq.get(p.seq)!)!;
+      const list = openByKey.get(p.key) ?? [];
+      list.push(record);
+      openByKey.set(p.key, list);
+      const holding = holdingRecord(list)!;
+      status.push(holding.status);
+      holdingIds.push(holding.id);
+    }
+    // 5. The changes, in one statement.
+    await this.client.query(
+      `INSERT INTO changes (seq, kind, device_key, record_id, status, holding_record_id, changed_at)
+       SELECT s.seq, $2, s.device_key, s.record_id, s.status, s.holding_record_id, $3
+       FROM unnest($1::bigint[], $4::text[], $5::bigint[], $6::smallint[], $7::bigint[]) AS s(seq, device_key, record_id, status, holding_record_id)`,
+      [
+        planned.map((p) => p.seq),
+        ChangeKind.REPORTED,
+        now,
+        planned.map((p) => p.key),
+        planned.map((p) => idBySeq.get(p.seq)!),
+        status,
+        holdingIds,
+      ],
+    );
+    this.created += planned.length;
+  }
+}
