@@ -8,6 +8,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { Code, ImeifedError } from "../errors/index.js";
+import { clientTlsSchema, serverTlsSchema } from "../trust/tls.js";
 
 const country = z
   .string()
@@ -15,17 +16,6 @@ const country = z
   .transform((c) => c.toUpperCase());
 
 const address = z.string().regex(/^(\[[^\]]+\]|[^:\s]+):\d+$/, "must be host:port");
-
-/** TLS towards an upstream: a CA to trust and, for mutual TLS, the gateway's client certificate. */
-const upstreamTlsSchema = z
-  .object({ ca: z.string().optional(), cert: z.string().optional(), key: z.string().optional() })
-  .strict()
-  .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: "cert and key go together" });
-
-/** TLS for the gateway's own listener (same shape as trust/tls.ts takes). */
-const serverTlsSchema = z
-  .object({ cert: z.string(), key: z.string(), ca: z.string().optional(), requireClientCert: z.boolean().default(false) })
-  .strict();
 
 /** One upstream: a national registry, or another gateway standing where a registry stands (a regional hub). */
 export const upstreamSchema = z
@@ -39,7 +29,8 @@ export const upstreamSchema = z
     id: z.string().min(1),
     /** For a gateway upstream: the countries it federates (a Lookup naming one of them is routed there). */
     countries: z.array(country).default([]),
-    tls: upstreamTlsSchema.optional(),
+    /** TLS towards it: the CA to trust and, for mutual TLS, the gateway's client certificate. */
+    tls: clientTlsSchema.optional(),
     /** The most devices one CheckDevices may carry; keep it at or below the registry's own limit. */
     batchLimit: z.number().int().min(1).max(100_000).default(1_000),
     /** Cap on one upstream call's deadline; defaults to deadlines.upstreamMaxMs. */

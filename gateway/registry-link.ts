@@ -4,8 +4,7 @@
  * by its own circuit breaker, and called under the gateway's identity with an
  * `act` claim naming the real requester.
  */
-import { readFileSync } from "node:fs";
-import { credentials as grpcCredentials, type ChannelCredentials, type Interceptor } from "@grpc/grpc-js";
+import type { ChannelCredentials, Interceptor } from "@grpc/grpc-js";
 import { FederationService } from "../gen/imeifed/v1/federation_pb.js";
 import { RegistryService } from "../gen/imeifed/v1/registry_pb.js";
 import { createClient, type Client } from "../rpc/index.js";
@@ -18,17 +17,12 @@ export interface RegistryLinkOptions {
   upstream: UpstreamConfig;
   config: Pick<GatewayConfig, "breaker" | "deadlines">;
   minter: UpstreamTokenMinter;
+  /** TLS towards the upstream (trust/tls.ts's channelCredentials); plaintext when absent. */
+  credentials?: ChannelCredentials;
   /** Client interceptors (tracing) for every channel. */
   interceptors?: Interceptor[];
   /** Told of circuit state changes (metrics). */
   onCircuitState?: (country: string, state: CircuitState) => void;
-}
-
-/** Channel credentials for an upstream from its TLS entry; plaintext when it has none. */
-export function upstreamCredentials(tls: UpstreamConfig["tls"]): ChannelCredentials {
-  if (!tls) return grpcCredentials.createInsecure();
-  const read = (path: string | undefined) => (path === undefined ? null : readFileSync(path));
-  return grpcCredentials.createSsl(read(tls.ca), read(tls.key), read(tls.cert));
 }
 
 /** One upstream registry (or hub) as the gateway sees it. */
@@ -65,8 +59,7 @@ export class RegistryLink {
       coolDownMs: options.config.breaker.coolDownMs,
       onStateChange: (state) => options.onCircuitState?.(this.country, state),
     });
-    const credentials = upstreamCredentials(upstream.tls);
-    const clientOptions = { credentials, ...(options.interceptors ? { interceptors: options.interceptors } : {}) };
+    const clientOptions = { ...(options.credentials ? { credentials: options.credentials } : {}), ...(options.interceptors ? { interceptors: options.interceptors } : {}) };
     // Separate channels need distinct channel arguments, or grpc-js shares one subchannel between them.
     const channel = (i: number) => ({ ...clientOptions, channelOptions: { "imeifed.channel_index": i } });
     const n = upstream.channels;

@@ -1,0 +1,181 @@
+/**
+ * Starts a federation gateway: loads its identity and trust, opens a link per
+ * upstream, follows every registry's change stream, and serves
+ * FederationService behind authentication (and quotas when configured), with
+ * health and reflection. Several gateways can run side by side with no shared
+ * state: each keeps its own cache true from the same change streams.
+ */
+import type { Interceptor } from "@grpc/grpc-js";
+import type { JWK } from "jose";
+import { FederationService } from "../gen/imeifed/v1/federation_pb.js";
+import { hosted, startHost, type ServerInterceptor } from "../rpc/index.js";
+import { createAuthenticator } from "../trust/authenticator.js";
+import { readPrivateJwk } from "../trust/keys.js";
+import { createQuotaInterceptor, QuotaLimiter, type QuotaConfig } from "../trust/quota.js";
+import { channelCredentials, serverCredentials } from "../trust/tls.js";
+import { TokenMinter } from "../trust/token-minter.js";
+import { TrustStore } from "../trust/trust-store.js";
+import { TacDatabase } from "../device/tac-database.js";
+import type { CircuitState } from "./circuit-breaker.js";
+import { ChangeFollower } from "./change-follower.js";
+import type { GatewayConfig } from "./config.js";
+import { FederationChecker } from "./federation-checker.js";
+import { createFederationService, FEDERATION_HANDLERS, FEDERATION_SCOPES, type HandlerFactories } from "./federation-service.js";
+import { FindingCache } from "./finding-cache.js";
+import type { GatewayAuditLog, GatewayContext, GatewayMetrics, TacLookup, Tripwire, UpstreamTokenMinter } from "./gateway-context.js";
+import type { FlushEvent } from "./registry-batcher.js";
+import { RegistryLink } from "./registry-link.js";
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  /** Already loaded trust (tests); default: loaded from `config.trustFile`. */
+  trust?: TrustStore;
+  /** The gateway's private key (tests); default: read from `config.key`. */
+  privateJwk?: JWK;
+  /** Run before authentication (tracing). */
+  outerInterceptors?: ServerInterceptor[];
+  /** Run after authentication and quotas (audit). */
+  innerInterceptors?: ServerInterceptor[];
+  /** grpc-js client interceptors for every upstream channel (tracing). */
+  clientInterceptors?: Interceptor[];
+  tac?: TacLookup;
+  /** The tripwire; default: the registry tripwire when that module is present; `false` turns it off. */
+  tripwire?: Tripwire | false;
+  metrics?: GatewayMetrics;
+  audit?: GatewayAuditLog;
+  /** Overrides the handler factory table (tests). */
+  factories?: HandlerFactories;
+  /** Told of every batch sent upstream (tests, diagnostics). */
+  onFlush?: (country: string, event: FlushEvent) => void;
+  /** Told of circuit state changes (logs). */
+  onCircuitState?: (country: string, state: CircuitState) => void;
+}
+
+/** A running gateway. */
+export interface RunningGateway {
+  readonly address: string;
+  readonly port: number;
+  readonly context: GatewayContext;
+  /** The change follower of each registry, by country. */
+  readonly followers: ReadonlyMap<string, ChangeFollower>;
+  /** Resolves when every registry's change stream has caught up (false after `timeoutMs`). */
+  ready(timeoutMs?: number): Promise<boolean>;
+  /** Stops serving (in-flight calls get `graceMs` to finish), stops following, closes every channel. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+function isOptions(x: GatewayConfig | GatewayOptions): x is GatewayOptions {
+  return "config" in x && typeof (x as GatewayOptions).config === "object";
+}
+
+/** Starts a gateway from a validated config (or from options around one). */
+export async function startGateway(configOrOptions: GatewayConfig | GatewayOptions): Promise<RunningGateway> {
+  const options: GatewayOptions = isOptions(configOrOptions) ? configOrOptions : { config: configOrOptions };
+  const { config } = options;
+  const trust = options.trust ?? (await TrustStore.load(config.trustFile));
+  const privateJwk = options.privateJwk ?? (await readPrivateJwk(config.key));
+  const minter: UpstreamTokenMinter = new TokenMinter({ issuer: config.id, privateJwk });
+  const metrics = options.metrics;
+  const onCircuitState = (country: string, state: CircuitState) => {
+    metrics?.circuitState?.(country, state);
+    options.onCircuitState?.(country, state);
+    // A registry seen answering again: reconnect its change stream now rather than after the backoff.
+    if (state === "closed") followers.get(country)?.nudge();
+  };
+  const links = await Promise.all(
+    config.registries.map(
+      async (upstream) =>
+        new RegistryLink({
+          upstream,
+          config,
+          minter,
+          ...(upstream.tls ? { credentials: await channelCredentials(upstream.tls) } : {}),
+          ...(options.clientInterceptors ? { interceptors: options.clientInterceptors } : {}),
+          onCircuitState,
+        }),
+    ),
+  );
+  const cache = new FindingCache(config.cache);
+  const followers = new Map<string, ChangeFollower>();
+  for (const link of links) {
+    if (link.kind !== "registry") continue;
+    followers.set(link.country, new ChangeFollower({ link, cache, reconnectMinMs: config.freshness.reconnectMinMs, reconnectMaxMs: config.freshness.reconnectMaxMs }));
+  }
+  const checker = new FederationChecker({
+    links,
+    cache,
+    config,
+    freshness: { live: (country) => followers.get(country)?.live ?? false },
+    ...(metrics ? { metrics } : {}),
+    ...(options.onFlush ? { onFlush: options.onFlush } : {}),
+  });
+  const tac = options.tac ?? (config.tacFile ? await TacDatabase.load(config.tacFile) : undefined);
+  const gw: GatewayContext & { tripwire?: Tripwire } = {
+    config,
+    links,
+    linkFor: (country) => links.find((l) => l.country === country) ?? links.find((l) => l.answersFor(country)),
+    checker,
+    minter,
+    ...(options.audit ? { audit: options.audit } : {}),
+    ...(tac ? { tac } : {}),
+    ...(metrics ? { metrics } : {}),
+  };
+  let closeTripwire: (() => Promise<void>) | undefined;
+  if (options.tripwire) gw.tripwire = options.tripwire;
+  else if (options.tripwire === undefined) {
+    const tripwire = await loadTripwire(gw);
+    if (tripwire) {
+      gw.tripwire = tripwire;
+      closeTripwire = () => tripwire.close();
+    }
+  }
+  const service = await createFederationService(gw, options.factories ?? FEDERATION_HANDLERS);
+  const interceptors: ServerInterceptor[] = [
+    ...(options.outerInterceptors ?? []),
+    createAuthenticator({ trust, audience: config.id, scopes: FEDERATION_SCOPES, kinds: { WatchStolen: ["manufacturer"] } }),
+    ...(config.quotas !== undefined ? [createQuotaInterceptor(new QuotaLimiter(config.quotas as QuotaConfig))] : []),
+    ...(options.innerInterceptors ?? []),
+  ];
+  const host = await startHost({
+    listen: config.listen,
+    services: [hosted(FederationService, service)],
+    interceptors,
+    ...(config.tls ? { credentials: await serverCredentials(config.tls) } : {}),
+    allowInsecureNonLoopback: config.allowInsecure,
+  });
+  for (const follower of followers.values()) follower.start();
+  let stopped: Promise<void> | undefined;
+  return {
+    address: host.address,
+    port: host.port,
+    context: gw,
+    followers,
+    async ready(timeoutMs = 5_000) {
+      const all = await Promise.all([...followers.values()].map((f) => f.waitLive(timeoutMs)));
+      return all.every(Boolean);
+    },
+    shutdown(graceMs = 2_000) {
+      stopped ??= (async () => {
+        await host.shutdown(graceMs);
+        checker.close();
+        await Promise.all([...followers.values()].map((f) => f.stop()));
+        await closeTripwire?.();
+        for (const link of links) link.close();
+        await options.audit?.close();
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** The registry tripwire (issue 7), loaded when its module is present so the gateway runs without it too. */
+async function loadTripwire(gw: GatewayContext): Promise<(Tripwire & { close(): Promise<void> }) | undefined> {
+  const path = "./tripwire/registry-tripwire.js";
+  try {
+    const module = (await import(path)) as { createTripwire?: (gw: GatewayContext) => Tripwire & { close(): Promise<void> } };
+    return module.createTripwire?.(gw);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND") return undefined;
+    throw error;
+  }
+}
