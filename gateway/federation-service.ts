@@ -21,8 +21,8 @@ export type HandlerFactories = { [K in keyof Methods]?: () => Promise<HandlerFac
 export const FEDERATION_HANDLERS: HandlerFactories = {
   lookup: () => import("./lookup-handler.js").then((m) => m.createLookupHandler),
   getRegistryKeys: () => import("./registry-keys-handler.js").then((m) => m.createGetRegistryKeysHandler),
-  // screen: () => import("./screening/screen-handler.js").then((m) => m.createScreenHandler),
-  // reportFound: () => import("./found/report-found-handler.js").then((m) => m.createReportFoundHandler),
+  screen: () => import("./screening/screen-handler.js").then((m) => m.createScreenHandler),
+  reportFound: () => import("./found/report-found-handler.js").then((m) => m.createReportFoundHandler),
   // watchStolen: () => import("./stolen-feed/watch-stolen-handler.js").then((m) => m.createWatchStolenHandler),
 };
 

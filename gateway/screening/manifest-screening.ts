@@ -55,7 +55,7 @@ export type ScreeningHit = (device: Device, findings: readonly RegistryFinding[]
 
 export interface ManifestScreeningOptions {
   checkMany: CheckMany;
-  tac?: TacDatabase | undefined;
+  tac?: Pick<TacDatabase, "lookup"> | undefined;
   requester: Actor;
   /** The declaration reference: the purpose of every registry question. */
   declarationReference: string;

@@ -1,0 +1,50 @@
+/**
+ * FederationService.Screen: a customs officer streams a shipment's manifest
+ * and hears, as they are found, the devices to look at, then the decision.
+ * The stream's shape and its checks live in shipment-request.ts; the
+ * screening itself in manifest-screening.ts; this module wires them to the
+ * gateway (the single upstream path, the TAC data, the quota, the tripwire).
+ */
+import { FederationService } from "../../gen/imeifed/v1/federation_pb.js";
+import { SightingKind } from "../../gen/imeifed/v1/registry_pb.js";
+import type { HandlerFor } from "../../rpc/index.js";
+import { requesterOf } from "../../trust/principal.js";
+import type { GatewayContext } from "../gateway-context.js";
+import { callerOf } from "../lookup-handler.js";
+import { itemBatches, readShipment } from "./shipment-request.js";
+import { screenManifest, type ManifestScreeningOptions } from "./manifest-screening.js";
+import { devicePacer, type DeviceQuota } from "./screening-quota.js";
+
+/** Tuning a gateway (or a test) may pass; the defaults are in SCREENING_DEFAULTS. */
+export type ScreenHandlerOptions = Partial<Pick<ManifestScreeningOptions, "chunkSize" | "maxChunksInFlight" | "progressEveryItems" | "progressEveryMs">> & {
+  /** The caller's devices/s quota (trust/quota.ts's QuotaLimiter fits); unlimited when absent. */
+  quota?: DeviceQuota | undefined;
+};
+
+/** Builds the Screen handler. */
+export function createScreenHandler(gw: GatewayContext, options: ScreenHandlerOptions = {}): HandlerFor<(typeof FederationService)["method"]["screen"]> {
+  const { capMs, marginMs } = { capMs: gw.config.deadlines.upstreamMaxMs, marginMs: gw.config.deadlines.marginMs };
+  const quota = options.quota ?? (gw as GatewayContext & { quota?: DeviceQuota }).quota;
+  return async function* screen(requests, ctx) {
+    const caller = callerOf(ctx);
+    const requester = requesterOf(caller);
+    const stream = requests[Symbol.asyncIterator]();
+    const shipment = await readShipment(stream);
+    yield* screenManifest(itemBatches(stream), {
+      ...options,
+      checkMany: (keys, opts) => gw.checker.checkMany(keys, opts),
+      tac: gw.tac,
+      requester,
+      declarationReference: shipment.declarationReference,
+      onUnanswered: shipment.onUnanswered,
+      // A chunk may wait behind other chunks for an upstream slot, so it gets
+      // two upstream budgets; never beyond the stream's own deadline.
+      chunkDeadline: () => {
+        const budget = Date.now() + 2 * capMs + marginMs;
+        return new Date(ctx.deadline ? Math.min(ctx.deadline.getTime(), budget) : budget);
+      },
+      takeDevices: quota ? devicePacer(quota, requester.id, ctx.signal) : undefined,
+      onHit: (device, findings) => gw.tripwire?.hit({ key: device.key, findings, requester, kind: SightingKind.SCREENING_HIT, purpose: shipment.declarationReference }),
+    });
+  };
+}

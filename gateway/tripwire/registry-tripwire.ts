@@ -1,0 +1,193 @@
+/**
+ * The tripwire: every PROHIBITED or TRACKED hit a foreign partner gets (from
+ * Lookup or Screen) is sent to the registry that owns the record as a sighting,
+ * so the reporting police learn where their stolen phone surfaced, as
+ * CheckMEND's alerts tell UK police today.
+ *
+ * It runs beside the caller's path, never on it: `hit` only filters and
+ * enqueues (no await, no throw); a drain loop sends the queue in batches of
+ * concurrent RecordSighting calls, each with its own deadline. The queue is
+ * bounded: when it is full a sighting is dropped and counted, because a slow
+ * or dead registry must never slow a police lookup or a customs screening.
+ * Repeats of one (device, registry, partner, kind) within `repeatWindowMs` are
+ * sent once: a partner re-checking the same phone every minute tells the
+ * owning agency nothing new.
+ *
+ * "Foreign" means the requester's country differs from the registry's: a
+ * country's own police checking their own register is not news to it.
+ */
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { LRUCache } from "lru-cache";
+import { deviceFromKey, mask } from "../../device/index.js";
+import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
+import type { RecordSightingRequestSchema } from "../../gen/imeifed/v1/registry_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { Actor } from "../../trust/principal.js";
+import type { GatewayContext, Tripwire, TripwireHit } from "../gateway-context.js";
+
+/** One sighting on its way to one owning registry. */
+export interface PendingSighting {
+  readonly country: string;
+  readonly requester: Actor;
+  readonly request: MessageInitShape<typeof RecordSightingRequestSchema>;
+}
+
+/** Delivers one sighting to the registry of `sighting.country`; rejects when it could not. */
+export type SightingSender = (sighting: PendingSighting) => Promise<void>;
+
+export interface TripwireOptions {
+  send: SightingSender;
+  /** Sightings waiting to be sent; beyond it, new ones are dropped (default 10,000). */
+  maxQueued?: number;
+  /** Sightings sent at once by the drain loop (default 16). */
+  batchSize?: number;
+  /** One (device, registry, partner, kind) is sent once per window (default 60 s; 0 sends every hit). */
+  repeatWindowMs?: number;
+  /** Told of each failed delivery, for the operator's log (IMEIs masked). */
+  onFailure?: (sighting: PendingSighting, error: unknown) => void;
+  now?: () => number;
+}
+
+/** What the tripwire did, for metrics and tests. */
+export interface TripwireStats {
+  /** Sightings accepted into the queue. */
+  queued: number;
+  /** Delivered to the owning registry. */
+  sent: number;
+  /** Delivery failed (registry down, refused, too slow). */
+  failed: number;
+  /** Dropped because the queue was full. */
+  dropped: number;
+  /** Skipped as repeats within the window. */
+  repeats: number;
+}
+
+const LISTED = new Set([DeviceStatus.PROHIBITED, DeviceStatus.TRACKED]);
+
+/** The queue and drain loop behind `GatewayContext.tripwire`. */
+export class RegistryTripwire implements Tripwire {
+  readonly stats: TripwireStats = { queued: 0, sent: 0, failed: 0, dropped: 0, repeats: 0 };
+  readonly #send: SightingSender;
+  readonly #maxQueued: number;
+  readonly #batchSize: number;
+  readonly #now: () => number;
+  readonly #onFailure: TripwireOptions["onFailure"];
+  readonly #recent: LRUCache<string, true> | undefined;
+  #queue: PendingSighting[] = [];
+  #draining: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(options: TripwireOptions) {
+    this.#send = options.send;
+    this.#maxQueued = options.maxQueued ?? 10_000;
+    this.#batchSize = options.batchSize ?? 16;
+    this.#now = options.now ?? Date.now;
+    this.#onFailure = options.onFailure;
+    const window = options.repeatWindowMs ?? 60_000;
+    // No ttlAutopurge: entries expire when read, which is all a repeat check needs.
+    this.#recent = window > 0 ? new LRUCache({ max: 50_000, ttl: window, perf: { now: () => this.#now() } }) : undefined;
+  }
+
+  /** Queues a sighting for every owning registry of a foreign partner's hit; returns at once and never throws. */
+  hit(hit: TripwireHit): void {
+    try {
+      if (this.#closed) return;
+      const seenAt = timestampFromDate(new Date(this.#now()));
+      let imei: string | undefined;
+      for (const registryFinding of hit.findings) {
+        const finding = registryFinding.finding;
+        if (!finding || !LISTED.has(finding.status)) continue;
+        const country = finding.country;
+        if (country === "" || country === hit.requester.country) continue;
+        const repeatKey = `${country}|${hit.key}|${hit.requester.id}|${hit.kind}`;
+        if (this.#recent?.has(repeatKey)) {
+          this.stats.repeats++;
+          continue;
+        }
+        if (this.#queue.length >= this.#maxQueued) {
+          this.stats.dropped++;
+          continue;
+        }
+        this.#recent?.set(repeatKey, true);
+        imei ??= deviceFromKey(hit.key).imei;
+        this.#queue.push({
+          country,
+          requester: hit.requester,
+          request: {
+            imei,
+            kind: hit.kind,
+            seenInCountry: hit.requester.country,
+            partnerKind: hit.requester.kind,
+            partnerId: hit.requester.id,
+            seenAt,
+            purpose: hit.purpose,
+          },
+        });
+        this.stats.queued++;
+      }
+      if (this.#queue.length > 0 && !this.#draining) this.#draining = this.#drain();
+    } catch (error) {
+      // A tripwire fault must not fail the lookup that tripped it.
+      this.#onFailure?.({ country: "", requester: hit.requester, request: {} }, error);
+    }
+  }
+
+  async #drain(): Promise<void> {
+    // Leave the caller's turn first: the hit's answer goes out before any sighting.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, this.#batchSize);
+        const results = await Promise.allSettled(batch.map((s) => this.#send(s)));
+        results.forEach((result, i) => {
+          if (result.status === "fulfilled") this.stats.sent++;
+          else {
+            this.stats.failed++;
+            this.#onFailure?.(batch[i]!, result.reason);
+          }
+        });
+      }
+    } finally {
+      this.#draining = undefined;
+    }
+  }
+
+  /** Resolves when everything queued so far has been sent or has failed (tests, shutdown). */
+  async flush(): Promise<void> {
+    while (this.#draining) await this.#draining;
+  }
+
+  /** Stops taking hits and waits for the queue to drain. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.flush();
+  }
+}
+
+/** A sender over the gateway's links: RecordSighting under the gateway's identity, on behalf of the partner. */
+export function linkSightingSender(gw: Pick<GatewayContext, "linkFor">, timeoutMs: number): SightingSender {
+  return async ({ country, requester, request }) => {
+    const link = gw.linkFor(country);
+    if (!link || link.kind !== "registry") throw new Error(`no registry link for ${country}`);
+    const metadata = await link.metadata(requester, ["devices:found"]);
+    await link.client.recordSighting(request, { deadline: Date.now() + timeoutMs, metadata });
+  };
+}
+
+/** The tripwire a gateway runs: sightings go to the owning registries over the gateway's links. */
+export function createTripwire(gw: Pick<GatewayContext, "linkFor" | "config">, options: Partial<Omit<TripwireOptions, "send">> = {}): RegistryTripwire {
+  return new RegistryTripwire({
+    send: linkSightingSender(gw, gw.config.deadlines.upstreamMaxMs),
+    onFailure: (sighting, error) =>
+      console.error(
+        JSON.stringify({
+          level: "warn",
+          msg: "tripwire sighting not delivered",
+          country: sighting.country,
+          imei: typeof sighting.request.imei === "string" ? mask(sighting.request.imei) : undefined,
+          error: (error as Error)?.message ?? String(error),
+        }),
+      ),
+    ...options,
+  });
+}
