@@ -1,0 +1,173 @@
+/**
+ * The federation's named metrics, behind a small typed API that the gateway,
+ * registries, screening and trust code call (`metrics.lookup(verdict)`, ...).
+ *
+ * Until `startTelemetry` installs a meter, every method is an empty function:
+ * code may call them on its hottest paths (one call per screened batch, per
+ * lookup) without a measurable cost when nobody reads the metrics.
+ */
+import { ValueType, type Attributes, type Meter } from "@opentelemetry/api";
+import { ScreeningOutcome, Verdict } from "../gen/imeifed/v1/federation_pb.js";
+
+/** A registry link's circuit breaker state, as the breaker reports it. */
+export type CircuitState = "closed" | "open" | "half_open";
+export const CIRCUIT_STATES: readonly CircuitState[] = ["closed", "open", "half_open"];
+
+/** How an upstream call to a registry ended; a closed set so the histogram's series stay few. */
+export const UPSTREAM_OUTCOMES = ["ok", "deadline", "unavailable", "refused", "error"] as const;
+export type UpstreamOutcome = (typeof UPSTREAM_OUTCOMES)[number];
+
+/** The instruments of imeifed, named for what operators ask of a federation. */
+export interface ImeifedMetrics {
+  /** One federated lookup answered, by its verdict. */
+  lookup(verdict: Verdict): void;
+  /** `items` screened manifest items with this outcome; their rate is the screening throughput. */
+  screened(outcome: ScreeningOutcome, items?: number): void;
+  /** Verdict cache hits (count them per batch rather than per item on bulk paths). */
+  cacheHit(count?: number): void;
+  /** Verdict cache misses. */
+  cacheMiss(count?: number): void;
+  /** How long one upstream call to a registry took, and how it ended. */
+  upstreamLatency(country: string, ms: number, outcome: UpstreamOutcome): void;
+  /** The breaker of the registry of `country` is now in `state` (call it on every transition). */
+  circuitState(country: string, state: CircuitState): void;
+  /** A call refused by authentication or authorisation, by the error's stable reason. */
+  authFailure(reason: string): void;
+  /** One served RPC (recorded by the server tracing interceptor). */
+  rpcServer(service: string, method: string, code: number, ms: number): void;
+  /** One upstream RPC (recorded by the client tracing interceptor). */
+  rpcClient(service: string, method: string, code: number, ms: number): void;
+}
+
+/** Metric names, exported so dashboards, alerts and tests name the same series. */
+export const METRIC = {
+  lookups: "imeifed.lookups",
+  screeningItems: "imeifed.screening.items",
+  cacheRequests: "imeifed.cache.requests",
+  upstreamDuration: "imeifed.upstream.duration",
+  circuitState: "imeifed.registry.circuit.state",
+  authFailures: "imeifed.auth.failures",
+  rpcServerDuration: "rpc.server.duration",
+  rpcClientDuration: "rpc.client.duration",
+} as const;
+
+/** Attribute keys of the metrics above. */
+export const METRIC_ATTRIBUTE = {
+  verdict: "imeifed.verdict",
+  screeningOutcome: "imeifed.screening.outcome",
+  cacheResult: "imeifed.cache.result",
+  country: "imeifed.registry.country",
+  upstreamOutcome: "imeifed.upstream.outcome",
+  circuitState: "imeifed.circuit.state",
+  authReason: "imeifed.auth.reason",
+} as const;
+
+/** Milliseconds: registry calls are expected in the 1 ms to 3 s band (3 s is CheckMEND's advised timeout). */
+const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000];
+
+/** The last known state of each breaker; kept even while silent, so a meter installed later reports it. */
+const circuitStates = new Map<string, CircuitState>();
+
+/** "MODEL_MISMATCH" -> "model_mismatch"; values a newer contract adds still get a label. */
+function enumLabel(names: Record<number, string>, value: number): string {
+  return names[value]?.toLowerCase() ?? `value_${value}`;
+}
+
+/** Attribute objects are built once per distinct value, not on every call. */
+function memo<K>(build: (key: K) => Attributes): (key: K) => Attributes {
+  const cache = new Map<K, Attributes>();
+  return (key) => {
+    let attributes = cache.get(key);
+    if (!attributes) {
+      attributes = Object.freeze(build(key));
+      cache.set(key, attributes);
+    }
+    return attributes;
+  };
+}
+
+/** Instruments on `meter`; tests pass a meter of their own provider, processes use `installMetrics`. */
+export function createMetrics(meter: Meter, states: Map<string, CircuitState> = new Map()): ImeifedMetrics {
+  const lookups = meter.createCounter(METRIC.lookups, { description: "Federated lookups answered, by verdict", unit: "{lookup}", valueType: ValueType.INT });
+  const screening = meter.createCounter(METRIC.screeningItems, { description: "Manifest items screened, by outcome", unit: "{item}", valueType: ValueType.INT });
+  const cache = meter.createCounter(METRIC.cacheRequests, { description: "Verdict cache look-ups, by hit or miss", unit: "{request}", valueType: ValueType.INT });
+  const upstream = meter.createHistogram(METRIC.upstreamDuration, {
+    description: "Duration of upstream calls to a registry, by country and outcome",
+    unit: "ms",
+    advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
+  });
+  const auth = meter.createCounter(METRIC.authFailures, { description: "Calls refused by authentication or authorisation, by reason", unit: "{call}", valueType: ValueType.INT });
+  const rpcOptions = { unit: "ms", advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS } };
+  const rpcServerDuration = meter.createHistogram(METRIC.rpcServerDuration, { ...rpcOptions, description: "Duration of served RPCs" });
+  const rpcClientDuration = meter.createHistogram(METRIC.rpcClientDuration, { ...rpcOptions, description: "Duration of outgoing RPCs" });
+  const circuit = meter.createObservableGauge(METRIC.circuitState, {
+    description: "1 for the current state of each registry's circuit breaker, 0 for the others",
+    valueType: ValueType.INT,
+  });
+  const circuitAttributes = memo((key: string) => {
+    const [country, state] = key.split("\u0000") as [string, CircuitState];
+    return { [METRIC_ATTRIBUTE.country]: country, [METRIC_ATTRIBUTE.circuitState]: state };
+  });
+  circuit.addCallback((result) => {
+    for (const [country, current] of states) {
+      for (const state of CIRCUIT_STATES) result.observe(state === current ? 1 : 0, circuitAttributes(`${country}\u0000${state}`));
+    }
+  });
+
+  const verdictAttributes = memo((v: Verdict) => ({ [METRIC_ATTRIBUTE.verdict]: enumLabel(Verdict, v) }));
+  const outcomeAttributes = memo((o: ScreeningOutcome) => ({ [METRIC_ATTRIBUTE.screeningOutcome]: enumLabel(ScreeningOutcome, o) }));
+  const hit = Object.freeze({ [METRIC_ATTRIBUTE.cacheResult]: "hit" });
+  const miss = Object.freeze({ [METRIC_ATTRIBUTE.cacheResult]: "miss" });
+  const upstreamAttributes = memo((key: string) => {
+    const [country, outcome] = key.split("\u0000") as [string, string];
+    return { [METRIC_ATTRIBUTE.country]: country, [METRIC_ATTRIBUTE.upstreamOutcome]: outcome };
+  });
+  const authAttributes = memo((reason: string) => ({ [METRIC_ATTRIBUTE.authReason]: reason }));
+  const rpcAttributes = memo((key: string) => {
+    const [service, method, code] = key.split("\u0000") as [string, string, string];
+    return { "rpc.system": "grpc", "rpc.service": service, "rpc.method": method, "rpc.grpc.status_code": Number(code) };
+  });
+
+  return {
+    lookup: (verdict) => lookups.add(1, verdictAttributes(verdict)),
+    screened: (outcome, items = 1) => screening.add(items, outcomeAttributes(outcome)),
+    cacheHit: (count = 1) => cache.add(count, hit),
+    cacheMiss: (count = 1) => cache.add(count, miss),
+    upstreamLatency: (country, ms, outcome) => upstream.record(ms, upstreamAttributes(`${country}\u0000${outcome}`)),
+    circuitState: (country, state) => void states.set(country, state),
+    authFailure: (reason) => auth.add(1, authAttributes(reason)),
+    rpcServer: (service, method, code, ms) => rpcServerDuration.record(ms, rpcAttributes(`${service}\u0000${method}\u0000${code}`)),
+    rpcClient: (service, method, code, ms) => rpcClientDuration.record(ms, rpcAttributes(`${service}\u0000${method}\u0000${code}`)),
+  };
+}
+
+function silentMetrics(): ImeifedMetrics {
+  const nothing = () => {};
+  return {
+    lookup: nothing,
+    screened: nothing,
+    cacheHit: nothing,
+    cacheMiss: nothing,
+    upstreamLatency: nothing,
+    circuitState: (country, state) => void circuitStates.set(country, state),
+    authFailure: nothing,
+    rpcServer: nothing,
+    rpcClient: nothing,
+  };
+}
+
+/**
+ * The process's metrics: import it and call it from anywhere. Its methods are
+ * swapped in place by `installMetrics`, so a reference taken early stays valid.
+ */
+export const metrics: ImeifedMetrics = silentMetrics();
+
+/** Points `metrics` at instruments of `meter` (called by startTelemetry). */
+export function installMetrics(meter: Meter): void {
+  Object.assign(metrics, createMetrics(meter, circuitStates));
+}
+
+/** Makes `metrics` silent again (called when telemetry shuts down). */
+export function uninstallMetrics(): void {
+  Object.assign(metrics, silentMetrics());
+}
