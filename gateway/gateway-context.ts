@@ -70,4 +70,6 @@ export interface GatewayContext {
   readonly tac?: TacLookup;
   readonly tripwire?: Tripwire;
   readonly metrics?: GatewayMetrics;
+  /** The per-principal quotas (trust/quota.ts's QuotaLimiter); Screen counts devices against it. */
+  readonly quota?: { takeDevices(principalId: string, n: number): void };
 }

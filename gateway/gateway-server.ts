@@ -110,6 +110,7 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
     ...(options.onFlush ? { onFlush: options.onFlush } : {}),
   });
   const tac = options.tac ?? (config.tacFile ? await TacDatabase.load(config.tacFile) : undefined);
+  const quota = config.quotas !== undefined ? new QuotaLimiter(config.quotas as QuotaConfig) : undefined;
   const gw: GatewayContext & { tripwire?: Tripwire } = {
     config,
     links,
@@ -119,6 +120,7 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
     ...(options.audit ? { audit: options.audit } : {}),
     ...(tac ? { tac } : {}),
     ...(metrics ? { metrics } : {}),
+    ...(quota ? { quota } : {}),
   };
   let closeTripwire: (() => Promise<void>) | undefined;
   if (options.tripwire) gw.tripwire = options.tripwire;
@@ -133,7 +135,7 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
   const interceptors: ServerInterceptor[] = [
     ...(options.outerInterceptors ?? []),
     createAuthenticator({ trust, audience: config.id, scopes: FEDERATION_SCOPES, kinds: { WatchStolen: ["manufacturer"] } }),
-    ...(config.quotas !== undefined ? [createQuotaInterceptor(new QuotaLimiter(config.quotas as QuotaConfig))] : []),
+    ...(quota ? [createQuotaInterceptor(quota)] : []),
     ...(options.innerInterceptors ?? []),
   ];
   const host = await startHost({

@@ -24,7 +24,7 @@ export type ScreenHandlerOptions = Partial<Pick<ManifestScreeningOptions, "chunk
 /** Builds the Screen handler. */
 export function createScreenHandler(gw: GatewayContext, options: ScreenHandlerOptions = {}): HandlerFor<(typeof FederationService)["method"]["screen"]> {
   const { capMs, marginMs } = { capMs: gw.config.deadlines.upstreamMaxMs, marginMs: gw.config.deadlines.marginMs };
-  const quota = options.quota ?? (gw as GatewayContext & { quota?: DeviceQuota }).quota;
+  const quota = options.quota ?? gw.quota;
   return async function* screen(requests, ctx) {
     const caller = callerOf(ctx);
     const requester = requesterOf(caller);
