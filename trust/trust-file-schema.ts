@@ -40,7 +40,9 @@ const keysSchema = z
     /** A JWKS file, relative to the trust file. */
     jwksFile: z.string().min(1).optional(),
     /** Inline public JWKs: a list, or a JWKS object. */
-    jwks: z.union([z.array(publicJwkSchema), z.object({ keys: z.array(publicJwkSchema) })]).optional(),
+    jwks: z
+      .preprocess((v) => (typeof v === "object" && v !== null && !Array.isArray(v) && "keys" in v ? (v as { keys: unknown }).keys : v), z.array(publicJwkSchema))
+      .optional(),
     /** A JWKS URL, fetched and cached; an unknown kid triggers a (rate-limited) refetch, so rotation works. */
     jwksUrl: jwksUrlSchema.optional(),
   })

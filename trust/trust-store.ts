@@ -130,8 +130,7 @@ export class TrustStore {
         }
         keys = await importLocalKeys(entry, jwks.keys, `${where}.jwksFile ${file} keys`);
       } else {
-        const inline = entry.keys.jwks!;
-        keys = await importLocalKeys(entry, (Array.isArray(inline) ? inline : inline.keys) as JWK[], `${where}.jwks`);
+        keys = await importLocalKeys(entry, entry.keys.jwks as JWK[], `${where}.jwks`);
       }
       const principal: Principal = {
         id: entry.id,
