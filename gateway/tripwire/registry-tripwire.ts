@@ -85,7 +85,7 @@ export class RegistryTripwire implements Tripwire {
     this.#onFailure = options.onFailure;
     const window = options.repeatWindowMs ?? 60_000;
     // No ttlAutopurge: entries expire when read, which is all a repeat check needs.
-    this.#recent = window > 0 ? new LRUCache({ max: 50_000, ttl: window, perf: { now: () => this.#now() } }) : undefined;
+    this.#recent = window > 0 ? new LRUCache({ max: 50_000, ttl: window, ttlResolution: 0, perf: { now: () => this.#now() } }) : undefined;
   }
 
   /** Queues a sighting for every owning registry of a foreign partner's hit; returns at once and never throws. */
