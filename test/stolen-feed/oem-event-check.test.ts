@@ -23,7 +23,7 @@ function statement(over: Partial<AttestationStatement> = {}): AttestationStateme
   };
 }
 
-function event(kind: StolenEventKind, attestation: string, over: Partial<StolenEvent> = {}): StolenEvent {
+function event(kind: StolenEventKind, attestation: string, over: { country?: string; eventId?: string } = {}): StolenEvent {
   return create(StolenEventSchema, {
     eventId: "GB:epoch-1:7",
     kind,
