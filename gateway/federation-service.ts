@@ -23,7 +23,7 @@ export const FEDERATION_HANDLERS: HandlerFactories = {
   getRegistryKeys: () => import("./registry-keys-handler.js").then((m) => m.createGetRegistryKeysHandler),
   screen: () => import("./screening/screen-handler.js").then((m) => m.createScreenHandler),
   reportFound: () => import("./found/report-found-handler.js").then((m) => m.createReportFoundHandler),
-  // watchStolen: () => import("./stolen-feed/watch-stolen-handler.js").then((m) => m.createWatchStolenHandler),
+  watchStolen: () => import("./stolen-feed/watch-stolen-handler.js").then((m) => m.createWatchStolenHandler),
 };
 
 function unimplemented(kind: string, name: string): unknown {
