@@ -1,0 +1,111 @@
+/**
+ * Keeps appends off the call path: entries wait in memory and are written
+ * together every `flushIntervalMs` or as soon as `maxBatch` are waiting, in
+ * one small transaction each. A failed write keeps its entries (in order) and
+ * is retried; `close()` writes everything before it returns.
+ */
+import { Code, ImeifedError } from "../../errors/index.js";
+import type { AuditEntry } from "./audit-entry.js";
+
+/** Tuning of the append path; every field has a default. */
+export interface AuditBufferOptions {
+  /** Longest an entry waits before it is written (default 50 ms: small enough to lose nothing that matters on a crash, large enough to batch). */
+  readonly flushIntervalMs?: number;
+  /** Entries per transaction; reaching it flushes at once (default 500). */
+  readonly maxBatch?: number;
+  /** Entries that may wait while the store fails before `append` refuses (default 100,000: minutes of traffic, tens of MB). */
+  readonly maxPending?: number;
+  /** Delay before retrying a failed write (default 1,000 ms). */
+  readonly retryDelayMs?: number;
+  /** Told about every failed background write (default: one JSON line on stderr). */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** Writes one batch, in order, in one transaction: all or nothing. */
+export type AuditBatchWriter = (entries: readonly AuditEntry[]) => Promise<void>;
+
+/** The queue between the interceptor and the store. */
+export class AuditBuffer {
+  readonly #write: AuditBatchWriter;
+  readonly #flushIntervalMs: number;
+  readonly #maxBatch: number;
+  readonly #maxPending: number;
+  readonly #retryDelayMs: number;
+  readonly #onError: (error: unknown) => void;
+  #pending: AuditEntry[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #draining: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(write: AuditBatchWriter, options: AuditBufferOptions = {}) {
+    this.#write = write;
+    this.#flushIntervalMs = options.flushIntervalMs ?? 50;
+    this.#maxBatch = options.maxBatch ?? 500;
+    this.#maxPending = options.maxPending ?? 100_000;
+    this.#retryDelayMs = options.retryDelayMs ?? 1_000;
+    this.#onError =
+      options.onError ?? ((error) => console.error(JSON.stringify({ level: "error", msg: "audit write failed; entries kept and retried", error: String((error as Error)?.message ?? error) })));
+  }
+
+  /** Entries waiting to be written. */
+  get pending(): number {
+    return this.#pending.length;
+  }
+
+  /** Queues an entry. */
+  add(entry: AuditEntry): void {
+    if (this.#closed) throw new Error("the audit log is closed");
+    if (this.#pending.length >= this.#maxPending) {
+      throw new ImeifedError(Code.UNAVAILABLE, "AUDIT_UNAVAILABLE", "the audit log cannot record this call right now; retry later", { retryAfterMs: this.#retryDelayMs });
+    }
+    this.#pending.push(entry);
+    if (this.#pending.length >= this.#maxBatch) this.#schedule(0);
+    else this.#schedule(this.#flushIntervalMs);
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#timer !== undefined) {
+      if (delayMs > 0) return;
+      clearTimeout(this.#timer);
+    }
+    // Unref'd: an idle log must not keep a process alive; clean shutdown calls close().
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.flush().catch((error: unknown) => {
+        this.#onError(error);
+        if (!this.#closed && this.#pending.length > 0) this.#schedule(this.#retryDelayMs);
+      });
+    }, delayMs);
+    this.#timer.unref();
+  }
+
+  /** Writes everything queued; rejects (keeping the entries) when the store fails. */
+  flush(): Promise<void> {
+    this.#draining ??= this.#drain().finally(() => {
+      this.#draining = undefined;
+    });
+    return this.#draining;
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0, this.#maxBatch);
+      try {
+        await this.#write(batch);
+      } catch (error) {
+        this.#pending.unshift(...batch);
+        throw error;
+      }
+    }
+  }
+
+  /** Stops accepting entries and writes the rest; rejects if they cannot be written. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    // A background flush may be running: wait for it, then write what is left.
+    await this.#draining?.catch(() => undefined);
+    await this.flush();
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Puts every call that touched a device on record. The handler knows what the
+ * call was about (device key or batch, purpose, verdict) and writes it into
+ * the call's `AUDIT_DETAILS`; this interceptor knows who asked, how the call
+ * ended and when, and appends one entry after the call, success or failure.
+ * Calls that touched no device (health, keys, watch streams) leave no entry.
+ */
+import { Code, ImeifedError } from "../../errors/index.js";
+import { createContextKey, type CallContext } from "../../rpc/context.js";
+import type { ServerInterceptor } from "../../rpc/server.js";
+import { CALLER } from "../principal.js";
+import type { AuditEntry } from "./audit-entry.js";
+import type { AuditLog } from "./audit-log.js";
+
+/** What a handler tells the audit about its call; set the fields it knows, leave the rest. */
+export interface AuditDetails {
+  /** The device key of a one-device call. */
+  deviceKey?: string;
+  /** `batchDigest(keys)` of a batch call, with `batchSize`. */
+  batchDigest?: string;
+  batchSize?: number;
+  /** The case or declaration reference from the request. */
+  purpose?: string;
+  /** The countries asked or answering. */
+  countries?: string[];
+  /** The answer in a word (`PROHIBITED`, `CLEAN`, ...) or a short batch summary (`PROHIBITED:2 PERMITTED:998`). */
+  verdict?: string;
+}
+
+/** Where the audit interceptor puts the call's fresh, mutable AuditDetails (undefined when no audit runs). */
+export const AUDIT_DETAILS = createContextKey<AuditDetails | undefined>(undefined, "audit-details");
+/** The same key under its short name. */
+export const AUDIT = AUDIT_DETAILS;
+
+/**
+ * The call's AuditDetails, or a throw-away object when the server runs without
+ * an audit log, so handlers can write to it unconditionally.
+ */
+export function auditDetails(ctx: Pick<CallContext, "values">): AuditDetails {
+  return ctx.values.get(AUDIT_DETAILS) ?? {};
+}
+
+/** Options of the audit interceptor. */
+export interface AuditInterceptorOptions {
+  /** This server's id, recorded in every entry (e.g. `registry-gb`, `gateway`). */
+  readonly server: string;
+  /** The clock (tests). */
+  readonly now?: () => Date;
+}
+
+function touchedDevice(details: AuditDetails): boolean {
+  return details.deviceKey !== undefined || details.batchDigest !== undefined;
+}
+
+/**
+ * The interceptor: put it anywhere in the chain (it reads the caller after the
+ * call, so it works before or after the authenticator). If the entry cannot be
+ * queued (the store has been failing too long) a unary call fails with
+ * UNAVAILABLE rather than answering a question nobody recorded.
+ */
+export function createAuditInterceptor(log: Pick<AuditLog, "append">, options: AuditInterceptorOptions): ServerInterceptor {
+  const now = options.now ?? (() => new Date());
+  return async (ctx, next) => {
+    const details: AuditDetails = {};
+    ctx.values.set(AUDIT_DETAILS, details);
+    const at = now();
+    let statusCode: number = Code.OK;
+    let failure: unknown;
+    try {
+      await next();
+    } catch (error) {
+      failure = error;
+      statusCode = ImeifedError.from(error).code;
+    }
+    if (touchedDevice(details)) {
+      const caller = ctx.values.get(CALLER);
+      const entry: AuditEntry = {
+        at,
+        server: options.server,
+        principal: caller?.principal.id ?? "",
+        actor: caller?.actor?.id,
+        purpose: details.purpose,
+        method: ctx.method,
+        deviceKey: details.deviceKey,
+        batchDigest: details.batchDigest,
+        batchSize: details.batchSize,
+        countries: details.countries,
+        verdict: details.verdict,
+        statusCode,
+      };
+      await log.append(entry);
+    }
+    if (failure !== undefined) throw failure;
+  };
+}

@@ -1,0 +1,9 @@
+/** The record of every question: hash-chained audit logs, their verifier and the interceptor that feeds them. */
+export { GENESIS_HASH, batchDigest, entryHash, type AuditEntry, type AuditRecord } from "./audit-entry.js";
+export { queryAudit, type AuditChainSource, type AuditLog, type AuditQuery } from "./audit-log.js";
+export { AuditBuffer, type AuditBufferOptions } from "./audit-buffer.js";
+export { SqliteAuditLog, type SqliteAuditLogOptions } from "./sqlite-audit-log.js";
+export { PostgresAuditLog, type PostgresAuditLogOptions } from "./postgres-audit-log.js";
+export { verifyAuditChain, type AuditChainReport, type AuditProblem, type VerifyAuditChainOptions } from "./verify-audit-chain.js";
+export { AUDIT, AUDIT_DETAILS, auditDetails, createAuditInterceptor, type AuditDetails, type AuditInterceptorOptions } from "./audit-interceptor.js";
+export { auditConfigSchema, openAuditLog, type AuditConfig } from "./open-audit-log.js";
