@@ -10,6 +10,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<{ command: Command }>>> = 
   // Add a command here when its file exists in cli/commands/.
   "keys generate": () => import("./commands/keys-generate.js"),
   token: () => import("./commands/token.js"),
+  "oem watch": () => import("./commands/oem-watch.js"),
 };
 
 function resolve(argv: string[]): { name: string; rest: string[] } | undefined {
