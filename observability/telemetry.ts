@@ -134,14 +134,28 @@ const DIAG_LEVEL: Record<TelemetryConfig["diagLevel"], DiagLogLevel> = {
   all: DiagLogLevel.ALL,
 };
 
+/** The SDK reports failed exports as a serialised error; log it as a readable line with the error as a field. */
+function diagLine(msg: string, args: unknown[]): [string, Record<string, unknown>] {
+  const fields: Record<string, unknown> = { component: "opentelemetry" };
+  if (args.length > 0) fields.details = args;
+  if (msg.startsWith("{")) {
+    try {
+      const error = JSON.parse(msg) as Record<string, unknown>;
+      return [`telemetry: ${String(error.message ?? "export failed")}`, { ...fields, error }];
+    } catch {
+      // Not JSON after all: log it as it came.
+    }
+  }
+  return [msg, fields];
+}
+
 function diagLoggerOf(logger: Logger): DiagLogger {
-  const fields = (args: unknown[]) => (args.length > 0 ? { component: "opentelemetry", details: args } : { component: "opentelemetry" });
   return {
-    error: (msg, ...args) => logger.error(msg, fields(args)),
-    warn: (msg, ...args) => logger.warn(msg, fields(args)),
-    info: (msg, ...args) => logger.info(msg, fields(args)),
-    debug: (msg, ...args) => logger.debug(msg, fields(args)),
-    verbose: (msg, ...args) => logger.debug(msg, fields(args)),
+    error: (msg, ...args) => logger.error(...diagLine(msg, args)),
+    warn: (msg, ...args) => logger.warn(...diagLine(msg, args)),
+    info: (msg, ...args) => logger.info(...diagLine(msg, args)),
+    debug: (msg, ...args) => logger.debug(...diagLine(msg, args)),
+    verbose: (msg, ...args) => logger.debug(...diagLine(msg, args)),
   };
 }
 
@@ -205,12 +219,13 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
         propagation.disable();
         context.disable();
         contextManager?.disable();
-        try {
-          await Promise.all([tracerProvider?.shutdown(), meterProvider?.shutdown()]);
-        } finally {
-          diag.disable();
-          running = undefined;
+        // A collector that is down must not stop the process from stopping.
+        const results = await Promise.allSettled([tracerProvider?.shutdown(), meterProvider?.shutdown()]);
+        for (const result of results) {
+          if (result.status === "rejected") options.logger?.warn("telemetry could not be flushed at shutdown", { error: result.reason });
         }
+        diag.disable();
+        running = undefined;
       })();
       return stopped;
     },
