@@ -24,6 +24,7 @@ import {
 } from "../../gen/imeifed/v1/federation_pb.js";
 import { SightingKind } from "../../gen/imeifed/v1/registry_pb.js";
 import type { HandlerFor } from "../../rpc/index.js";
+import { auditDetails } from "../../trust/audit/audit-interceptor.js";
 import { requesterOf } from "../../trust/principal.js";
 import type { GatewayContext } from "../gateway-context.js";
 import { callerOf } from "../lookup-handler.js";
@@ -54,6 +55,9 @@ export function createReportFoundHandler(gw: GatewayContext): HandlerFor<(typeof
     const requester = requesterOf(caller);
     const purpose = text(request.purpose, "purpose", true);
     const device = requireDevice(request.imei, "imei");
+    const audit = auditDetails(ctx);
+    audit.deviceKey = device.key;
+    audit.purpose = purpose;
     const details = request.found;
     if (!details) throw invalidArgument("found", "FOUND_DETAILS_REQUIRED", "is required: say where the device is, which agency holds it and how to reach them");
     const found = {
@@ -108,6 +112,8 @@ export function createReportFoundHandler(gw: GatewayContext): HandlerFor<(typeof
         }
       }),
     );
+    audit.countries = [...notified].sort();
+    audit.verdict = notified.length > 0 ? "FOUND_NOTIFIED" : owners.length > 0 ? "FOUND_UNDELIVERED" : "FOUND_UNLISTED";
     return create(ReportFoundResponseSchema, {
       device: create(DeviceIdentitySchema, { deviceKey: device.key, imei: device.imei, tac: device.tac, issuingBody: device.issuingBody }),
       notifiedCountries: notified.sort(),

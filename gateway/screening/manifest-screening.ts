@@ -73,6 +73,8 @@ export interface ManifestScreeningOptions {
   /** Waits until the caller may screen `n` more devices (its devices/s quota); throws to refuse. */
   takeDevices?: ((n: number) => Promise<void>) | undefined;
   onHit?: ScreeningHit | undefined;
+  /** Told of the devices each chunk checks, in manifest order (the audit's digest). */
+  onDevices?: ((keys: readonly DeviceKey[]) => void) | undefined;
   now?: () => number;
 }
 
@@ -174,11 +176,13 @@ export async function* screenManifest(batches: AsyncIterator<readonly ManifestIt
 
   const runChunk = async (chunk: Chunk): Promise<ChunkResult> => {
     const { early, toCheck } = sortItems(chunk);
+    const keys = toCheck.map((c) => c.device.key);
+    options.onDevices?.(keys);
     let answers: readonly ScreeningAnswer[] = [];
     if (toCheck.length > 0) {
       await options.takeDevices?.(toCheck.length);
       answers = await options.checkMany(
-        toCheck.map((c) => c.device.key),
+        keys,
         { deadline: options.chunkDeadline(), requester: options.requester, purpose: options.declarationReference },
       );
     }

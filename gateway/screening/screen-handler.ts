@@ -5,7 +5,10 @@
  * screening itself in manifest-screening.ts; this module wires them to the
  * gateway (the single upstream path, the TAC data, the quota, the tripwire).
  */
-import { FederationService } from "../../gen/imeifed/v1/federation_pb.js";
+import { createHash } from "node:crypto";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { FederationService, ScreeningDecision, ScreeningOutcome, type ScreeningSummarySchema } from "../../gen/imeifed/v1/federation_pb.js";
+import { auditDetails } from "../../trust/audit/audit-interceptor.js";
 import { SightingKind } from "../../gen/imeifed/v1/registry_pb.js";
 import type { HandlerFor } from "../../rpc/index.js";
 import { requesterOf } from "../../trust/principal.js";
@@ -21,6 +24,12 @@ export type ScreenHandlerOptions = Partial<Pick<ManifestScreeningOptions, "chunk
   quota?: DeviceQuota | undefined;
 };
 
+/** The audit's one-line verdict of a screening: the decision and the non-zero counts. */
+function auditVerdict(summary: MessageInitShape<typeof ScreeningSummarySchema>): string {
+  const counts = (summary.counts ?? []).filter((c) => Number(c.count ?? 0) > 0).map((c) => `${ScreeningOutcome[c.outcome ?? 0]}:${c.count}`);
+  return [ScreeningDecision[summary.decision ?? 0], ...counts].join(" ");
+}
+
 /** Builds the Screen handler. */
 export function createScreenHandler(gw: GatewayContext, options: ScreenHandlerOptions = {}): HandlerFor<(typeof FederationService)["method"]["screen"]> {
   const { capMs, marginMs } = { capMs: gw.config.deadlines.upstreamMaxMs, marginMs: gw.config.deadlines.marginMs };
@@ -30,7 +39,15 @@ export function createScreenHandler(gw: GatewayContext, options: ScreenHandlerOp
     const requester = requesterOf(caller);
     const stream = requests[Symbol.asyncIterator]();
     const shipment = await readShipment(stream);
-    yield* screenManifest(itemBatches(stream), {
+    // The audit records the declaration and a digest of the devices asked
+    // about: SHA-256 over their keys in manifest order, streamed, so a
+    // million-item manifest needs no sorted copy (the customs office holding
+    // the manifest can recompute it).
+    const audit = auditDetails(ctx);
+    audit.purpose = shipment.declarationReference;
+    const digest = createHash("sha256");
+    let checked = 0;
+    const screening = screenManifest(itemBatches(stream), {
       ...options,
       checkMany: (keys, opts) => gw.checker.checkMany(keys, opts),
       tac: gw.tac,
@@ -45,6 +62,19 @@ export function createScreenHandler(gw: GatewayContext, options: ScreenHandlerOp
       },
       takeDevices: quota ? devicePacer(quota, requester.id, ctx.signal) : undefined,
       onHit: (device, findings) => gw.tripwire?.hit({ key: device.key, findings, requester, kind: SightingKind.SCREENING_HIT, purpose: shipment.declarationReference }),
+      onDevices: (keys) => {
+        for (const key of keys) digest.update(`${key}\n`);
+        checked += keys.length;
+      },
     });
+    try {
+      for await (const response of screening) {
+        if (response.message?.case === "summary") audit.verdict = auditVerdict(response.message.value);
+        yield response;
+      }
+    } finally {
+      audit.batchDigest = digest.digest("hex");
+      audit.batchSize = checked;
+    }
   };
 }
