@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Client as GrpcClient, credentials, Metadata } from "@grpc/grpc-js";
 import { base64url, decodeJwt, SignJWT } from "jose";
 import { RegistryService } from "../../../gen/imeifed/v1/registry_pb.js";
 import { Code } from "../../../errors/index.js";
@@ -92,6 +93,19 @@ describe("authentication interceptor (real sockets)", () => {
     it("a public method without any token, and names no caller", async () => {
       const answer = await gb.getKeys({});
       assert.equal(echoed(answer.jwksJson).principal, null);
+    });
+
+    it("health checks without a token (health is not behind the authenticator)", async () => {
+      const grpcClient = new GrpcClient(registryGb.address, credentials.createInsecure());
+      try {
+        // grpc.health.v1.HealthCheckRequest { service: "" } is the empty message; SERVING is field 1 = 1.
+        const status = await new Promise<Buffer>((resolve, reject) =>
+          grpcClient.makeUnaryRequest("/grpc.health.v1.Health/Check", (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), new Metadata(), (e, r) => (e ? reject(e) : resolve(r!))),
+        );
+        assert.deepEqual([...status], [0x08, 0x01]);
+      } finally {
+        grpcClient.close();
+      }
     });
 
     it("a public method with a token, and names its caller", async () => {
