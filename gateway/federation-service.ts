@@ -1,13 +1,23 @@
 /**
  * Builds the FederationService implementation from one handler factory per
- * method, each given the GatewayContext. Every factory is loaded lazily from
- * the table below (one line per method, owned by the engineer of that method);
+ * method, each given the GatewayContext. The factories sit in the table below
+ * (one import and one line per method, owned by the engineer of that method);
  * a method without a factory answers UNIMPLEMENTED.
+ *
+ * The imports are static on purpose: a dynamic import() of a module that a
+ * test has already loaded through tsx's require hook yields a second copy of
+ * it (a second ImeifedError class, a second CALLER key), which breaks error
+ * mapping and authentication in subtle ways.
  */
 import { FederationService } from "../gen/imeifed/v1/federation_pb.js";
 import { Code, ImeifedError } from "../errors/index.js";
 import type { HandlerFor, ServiceImpl } from "../rpc/index.js";
+import { createReportFoundHandler } from "./found/report-found-handler.js";
 import type { GatewayContext } from "./gateway-context.js";
+import { createLookupHandler } from "./lookup-handler.js";
+import { createGetRegistryKeysHandler } from "./registry-keys-handler.js";
+import { createScreenHandler } from "./screening/screen-handler.js";
+import { createWatchStolenHandler } from "./stolen-feed/watch-stolen-handler.js";
 
 type Methods = (typeof FederationService)["method"];
 
@@ -15,15 +25,15 @@ type Methods = (typeof FederationService)["method"];
 export type HandlerFactory<K extends keyof Methods> = (gw: GatewayContext) => HandlerFor<Methods[K]>;
 
 /** Where each method's factory comes from; undefined = not built yet (UNIMPLEMENTED). */
-export type HandlerFactories = { [K in keyof Methods]?: () => Promise<HandlerFactory<K>> };
+export type HandlerFactories = { [K in keyof Methods]?: HandlerFactory<K> };
 
 /** The factories of the FederationService methods. Edit only your own line. */
 export const FEDERATION_HANDLERS: HandlerFactories = {
-  lookup: () => import("./lookup-handler.js").then((m) => m.createLookupHandler),
-  getRegistryKeys: () => import("./registry-keys-handler.js").then((m) => m.createGetRegistryKeysHandler),
-  screen: () => import("./screening/screen-handler.js").then((m) => m.createScreenHandler),
-  reportFound: () => import("./found/report-found-handler.js").then((m) => m.createReportFoundHandler),
-  watchStolen: () => import("./stolen-feed/watch-stolen-handler.js").then((m) => m.createWatchStolenHandler),
+  lookup: createLookupHandler,
+  getRegistryKeys: createGetRegistryKeysHandler,
+  screen: createScreenHandler,
+  reportFound: createReportFoundHandler,
+  watchStolen: (gw) => createWatchStolenHandler(gw),
 };
 
 function unimplemented(kind: string, name: string): unknown {
@@ -42,8 +52,8 @@ function unimplemented(kind: string, name: string): unknown {
 export async function createFederationService(gw: GatewayContext, factories: HandlerFactories = FEDERATION_HANDLERS): Promise<ServiceImpl<typeof FederationService>> {
   const impl: Record<string, unknown> = {};
   for (const method of FederationService.methods) {
-    const load = (factories as Record<string, (() => Promise<(gw: GatewayContext) => unknown>) | undefined>)[method.localName];
-    impl[method.localName] = load ? (await load())(gw) : unimplemented(method.methodKind, method.name);
+    const factory = (factories as Record<string, ((gw: GatewayContext) => unknown) | undefined>)[method.localName];
+    impl[method.localName] = factory ? factory(gw) : unimplemented(method.methodKind, method.name);
   }
   return impl as ServiceImpl<typeof FederationService>;
 }

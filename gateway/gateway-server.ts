@@ -25,6 +25,7 @@ import { FindingCache } from "./finding-cache.js";
 import type { GatewayAuditLog, GatewayContext, GatewayMetrics, TacLookup, Tripwire, UpstreamTokenMinter } from "./gateway-context.js";
 import type { FlushEvent } from "./registry-batcher.js";
 import { RegistryLink } from "./registry-link.js";
+import { createTripwire } from "./tripwire/registry-tripwire.js";
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -39,7 +40,7 @@ export interface GatewayOptions {
   /** grpc-js client interceptors for every upstream channel (tracing). */
   clientInterceptors?: Interceptor[];
   tac?: TacLookup;
-  /** The tripwire; default: the registry tripwire when that module is present; `false` turns it off. */
+  /** The tripwire; default: the registry tripwire (gateway/tripwire); `false` turns it off. */
   tripwire?: Tripwire | false;
   metrics?: GatewayMetrics;
   audit?: GatewayAuditLog;
@@ -125,11 +126,9 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
   let closeTripwire: (() => Promise<void>) | undefined;
   if (options.tripwire) gw.tripwire = options.tripwire;
   else if (options.tripwire === undefined) {
-    const tripwire = await loadTripwire(gw);
-    if (tripwire) {
-      gw.tripwire = tripwire;
-      closeTripwire = () => tripwire.close();
-    }
+    const tripwire = createTripwire(gw);
+    gw.tripwire = tripwire;
+    closeTripwire = () => tripwire.close();
   }
   const service = await createFederationService(gw, options.factories ?? FEDERATION_HANDLERS);
   const interceptors: ServerInterceptor[] = [
@@ -170,14 +169,3 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
   };
 }
 
-/** The registry tripwire (issue 7), loaded when its module is present so the gateway runs without it too. */
-async function loadTripwire(gw: GatewayContext): Promise<(Tripwire & { close(): Promise<void> }) | undefined> {
-  const path = "./tripwire/registry-tripwire.js";
-  try {
-    const module = (await import(path)) as { createTripwire?: (gw: GatewayContext) => Tripwire & { close(): Promise<void> } };
-    return module.createTripwire?.(gw);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND") return undefined;
-    throw error;
-  }
-}
