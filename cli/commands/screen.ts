@@ -1,0 +1,270 @@
+/**
+ * `imeifed screen`: the customs command line. Streams a manifest file to the
+ * gateway's Screen (never loading it whole), shows progress, writes the
+ * findings to a report file, and ends with an exit status an export pipeline
+ * can branch on.
+ */
+import { readFile, stat } from "node:fs/promises";
+import { parseFlags, required } from "../args.js";
+import { EXIT_OK, UsageError, type Command } from "../command.js";
+import { Code, ImeifedError } from "../../errors/index.js";
+import { mask } from "../../device/index.js";
+import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
+import {
+  FederationService,
+  ScreeningDecision,
+  ScreeningOutcome,
+  UnansweredPolicy,
+  UnansweredReason,
+  type ManifestItem,
+  type ScreeningFinding,
+  type ScreeningSummary,
+  type ScreenRequestSchema,
+} from "../../gen/imeifed/v1/federation_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { createClient } from "../../rpc/index.js";
+import { channelCredentials, tlsChannelOptions } from "../../trust/tls.js";
+import { readManifestBatches, type ManifestReadProgress } from "../../gateway/screening/manifest-csv.js";
+import { openScreeningReport, outcomeName, reportFormatOf, type ScreeningReport } from "../../gateway/screening/screening-report.js";
+
+/** Findings were found: the shipment is held; look at the report. */
+export const EXIT_FINDINGS = 2;
+/** Nothing was found, but some registry did not answer and the policy is hold: screen again later. */
+export const EXIT_UNANSWERED = 3;
+
+const USAGE = `usage: imeifed screen MANIFEST.csv --destination CC --declaration REF
+                      (--gateway ADDR --token FILE | --demo DIR --as ID)
+                      [--on-unanswered hold|pass] [--report FILE.csv|FILE.json]
+                      [--exporter NAME] [--batch 1000]
+
+Screens a shipment manifest against every registry of the federation.
+
+The manifest is a CSV file with a header row naming its columns (any order,
+case-insensitive; other columns are ignored):
+  device_id        required: the IMEI (15 digits), IMEISV (16) or 14-digit body
+                   as printed on the manifest
+  declared_make    optional: checked against the TAC's known make (MODEL_MISMATCH)
+  declared_model   optional
+  line_reference   optional: your line reference, echoed in findings (default:
+                   "line N", the CSV line)
+
+  --destination CC        ISO 3166-1 alpha-2 destination country, for example HK
+  --declaration REF       the export declaration reference (recorded in every
+                          registry's audit as the purpose)
+  --gateway ADDR          the gateway, host:port
+  --token FILE            a file holding your bearer token (scope devices:screen)
+  --demo DIR --as ID      take the gateway address and ID's token from a running demo
+  --on-unanswered POLICY  hold (default): a registry that does not answer holds the
+                          shipment; pass: decide on what the answering registries said
+  --report FILE           write every finding to FILE: .csv (one row per finding,
+                          with the registries' attestations) or .json (findings and
+                          summary). Without it, findings are printed on stdout.
+  --exporter NAME         the exporter, sent with the shipment
+  --batch N               items per message to the gateway (default 1000, at most 10000)
+  --ca, --cert, --key, --server-name   TLS (and mutual TLS) to the gateway
+
+Progress goes to stderr: a bar on a terminal, plain lines otherwise.
+
+Exit status:
+  0   RELEASE: nothing found (clean)
+  2   HOLD: findings (PROHIBITED, TRACKED, MALFORMED, DUPLICATE, MODEL_MISMATCH);
+      see the report
+  3   HOLD only because a registry did not answer (policy hold): screen again later
+  1   error: unreadable manifest, gateway unreachable, token refused, ...
+  64  usage error`;
+
+/** Where to connect and with which token file. */
+interface Target {
+  address: string;
+  tokenFile: string;
+}
+
+/** Reads `DIR/demo.json` through the shared resolver (cli/client-target.ts). */
+async function demoTarget(dir: string, principal: string): Promise<Target> {
+  const path = "../client-target.js";
+  try {
+    const module = (await import(path)) as { resolveClientTarget?: (o: { demo: string; as: string }) => Promise<Target> };
+    if (module.resolveClientTarget) return await module.resolveClientTarget({ demo: dir, as: principal });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw error;
+  }
+  throw new UsageError("--demo is not available in this build; use --gateway and --token");
+}
+
+async function readToken(file: string): Promise<string> {
+  let token: string;
+  try {
+    token = (await readFile(file, "utf8")).trim();
+  } catch (error) {
+    throw new ImeifedError(Code.UNAUTHENTICATED, "TOKEN_UNREADABLE", `cannot read the token file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  if (!token) throw new ImeifedError(Code.UNAUTHENTICATED, "TOKEN_EMPTY", `the token file ${file} is empty; mint one with imeifed token --scope devices:screen`);
+  return token.replace(/^Bearer\s+/i, "");
+}
+
+/** Progress on stderr: a redrawn bar on a terminal, a plain line every few seconds otherwise. */
+class ProgressDisplay {
+  readonly #tty = process.stderr.isTTY === true;
+  readonly #started = Date.now();
+  #lastDraw = 0;
+
+  constructor(
+    readonly totalBytes: number,
+    readonly read: ManifestReadProgress,
+  ) {}
+
+  update(items: bigint, findings: bigint, final = false): void {
+    const now = Date.now();
+    if (!final && now - this.#lastDraw < (this.#tty ? 100 : 2_000)) return;
+    this.#lastDraw = now;
+    const seconds = Math.max(0.001, (now - this.#started) / 1000);
+    const rate = Math.round(Number(items) / seconds).toLocaleString("en");
+    const fraction = this.totalBytes > 0 ? Math.min(1, this.read.bytesRead / this.totalBytes) : 0;
+    const counts = `${items.toLocaleString("en")} items screened, ${findings.toLocaleString("en")} findings, ${rate} items/s`;
+    if (this.#tty) {
+      const width = 24;
+      const filled = Math.round(fraction * width);
+      process.stderr.write(`\r[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${String(Math.round(fraction * 100)).padStart(3)}%  ${counts}\x1b[K`);
+      if (final) process.stderr.write("\n");
+    } else {
+      process.stderr.write(`screening: ${counts}\n`);
+    }
+  }
+}
+
+function findingLine(f: ScreeningFinding): string {
+  const where = f.findings.filter((r) => r.finding).map((r) => `${r.finding!.country}:${DeviceStatus[r.finding!.status]}`).join(",");
+  const device = f.device?.deviceKey ? mask(f.device.deviceKey) : JSON.stringify(f.item?.deviceId ?? "");
+  return `${outcomeName(f.outcome).padEnd(15)} item ${f.itemIndex}  ${f.item?.lineReference ?? ""}  ${device}  ${f.detail}${where ? `  [${where}]` : ""}`;
+}
+
+function summaryText(summary: ScreeningSummary, reportPath: string | undefined): string {
+  const lines = [`declaration ${summary.declarationReference}: ${ScreeningDecision[summary.decision] ?? summary.decision}`, `  items screened   ${summary.itemsScreened.toLocaleString("en")}`];
+  for (const c of summary.counts) if (c.count > 0n) lines.push(`  ${(ScreeningOutcome[c.outcome] ?? String(c.outcome)).padEnd(16)} ${c.count.toLocaleString("en")}`);
+  for (const u of summary.unanswered) lines.push(`  did not answer: ${u.country} (${UnansweredReason[u.reason] ?? u.reason}${u.detail ? `: ${u.detail}` : ""})`);
+  if (reportPath) lines.push(`  report           ${reportPath}`);
+  return lines.join("\n");
+}
+
+/** The exit status of a finished screening (see the usage). */
+export function exitStatusOf(summary: ScreeningSummary): number {
+  if (summary.decision === ScreeningDecision.RELEASE) return EXIT_OK;
+  const findings = summary.counts.some((c) => c.count > 0n && c.outcome !== ScreeningOutcome.CLEAR && c.outcome !== ScreeningOutcome.UNANSWERED);
+  return findings ? EXIT_FINDINGS : EXIT_UNANSWERED;
+}
+
+export const command: Command = {
+  summary: "screen a shipment manifest (customs); exit 0 clean, 2 findings, 3 unanswered, 1 error",
+  usage: USAGE,
+  async run(argv) {
+    const { values, positionals } = parseFlags(argv, {
+      destination: { type: "string" },
+      declaration: { type: "string" },
+      gateway: { type: "string" },
+      token: { type: "string" },
+      demo: { type: "string" },
+      as: { type: "string" },
+      "on-unanswered": { type: "string" },
+      report: { type: "string" },
+      exporter: { type: "string" },
+      batch: { type: "string" },
+      ca: { type: "string" },
+      cert: { type: "string" },
+      key: { type: "string" },
+      "server-name": { type: "string" },
+    });
+    if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? "name the manifest file" : `one manifest at a time; got ${positionals.join(" ")}`);
+    const manifest = positionals[0]!;
+    const destination = required(values.destination, "destination").trim().toUpperCase();
+    if (!/^[A-Z]{2}$/.test(destination)) throw new UsageError(`--destination: ${values.destination} is not an ISO 3166-1 alpha-2 code such as HK`);
+    const declaration = required(values.declaration, "declaration").trim();
+    const policyFlag = (values["on-unanswered"] ?? "hold").toLowerCase();
+    if (policyFlag !== "hold" && policyFlag !== "pass") throw new UsageError(`--on-unanswered: hold or pass, not ${values["on-unanswered"]}`);
+    const batchSize = Number(values.batch ?? "1000");
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new UsageError(`--batch: a whole number from 1 to 10000, got ${values.batch}`);
+    const reportPath = values.report;
+    if (reportPath !== undefined && reportFormatOf(reportPath) === undefined) throw new UsageError(`--report: name a .csv or .json file, not ${reportPath}`);
+    let target: Target;
+    if (values.demo !== undefined) {
+      if (values.gateway !== undefined || values.token !== undefined) throw new UsageError("give either --demo DIR --as ID, or --gateway and --token");
+      target = await demoTarget(values.demo, required(values.as, "as"));
+    } else {
+      target = { address: required(values.gateway, "gateway"), tokenFile: required(values.token, "token") };
+    }
+    const token = await readToken(target.tokenFile);
+
+    // Read the header and first batch before calling: a bad manifest fails here, not half-way.
+    const read: ManifestReadProgress = { bytesRead: 0, itemsRead: 0 };
+    const totalBytes = await stat(manifest).then(
+      (s) => s.size,
+      (error: NodeJS.ErrnoException) => {
+        throw new ImeifedError(Code.INVALID_ARGUMENT, "BAD_MANIFEST", `${manifest}: cannot read the manifest: ${error.code ?? error.message}`);
+      },
+    );
+    const batches = readManifestBatches(manifest, batchSize, read);
+    const first = await batches.next();
+    let manifestError: unknown;
+    async function* requests(): AsyncGenerator<MessageInitShape<typeof ScreenRequestSchema>> {
+      yield {
+        message: {
+          case: "shipment",
+          value: {
+            declarationReference: declaration,
+            destinationCountry: destination,
+            exporter: values.exporter ?? "",
+            onUnanswered: policyFlag === "pass" ? UnansweredPolicy.PASS : UnansweredPolicy.HOLD,
+          },
+        },
+      };
+      const send = (items: ManifestItem[]) => ({ message: { case: "items" as const, value: { items } } });
+      if (!first.done) yield send(first.value);
+      try {
+        for await (const batch of batches) yield send(batch);
+      } catch (error) {
+        manifestError = error;
+        throw error;
+      }
+    }
+
+    const tlsConfig = {
+      ...(values.ca ? { ca: values.ca } : {}),
+      ...(values.cert ? { cert: values.cert } : {}),
+      ...(values.key ? { key: values.key } : {}),
+      ...(values["server-name"] ? { serverName: values["server-name"] } : {}),
+    };
+    const tls = Object.keys(tlsConfig).length > 0;
+    const client = createClient(FederationService, target.address, {
+      ...(tls ? { credentials: await channelCredentials(tlsConfig), channelOptions: tlsChannelOptions(tlsConfig) } : {}),
+      metadata: () => ({ authorization: `Bearer ${token}` }),
+    });
+    const report: ScreeningReport | undefined = reportPath ? await openScreeningReport(reportPath) : undefined;
+    const progress = new ProgressDisplay(totalBytes, read);
+    let summary: ScreeningSummary | undefined;
+    let findings = 0n;
+    try {
+      for await (const response of client.screen(requests())) {
+        const message = response.message;
+        if (message.case === "finding") {
+          findings++;
+          if (report) await report.finding(message.value);
+          else console.log(findingLine(message.value));
+        } else if (message.case === "progress") {
+          progress.update(message.value.itemsScreened, message.value.findings);
+        } else if (message.case === "summary") {
+          summary = message.value;
+        }
+      }
+      if (!summary) throw new ImeifedError(Code.UNAVAILABLE, "NO_SUMMARY", "the gateway ended the screening without a summary; screen again");
+    } catch (error) {
+      const cause = manifestError ?? error;
+      await report?.close({ error: (cause as Error)?.message ?? String(cause) });
+      throw cause;
+    } finally {
+      client.close();
+    }
+    progress.update(summary.itemsScreened, findings, true);
+    await report?.close({ summary });
+    console.log(summaryText(summary, reportPath));
+    return exitStatusOf(summary);
+  },
+};
