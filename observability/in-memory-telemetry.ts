@@ -38,10 +38,10 @@ export interface InMemoryTelemetry extends Telemetry {
 }
 
 /** Starts telemetry that records every span and metric in memory, ignoring OTEL_* variables. */
-export function startInMemoryTelemetry(serviceName = "imeifed-test"): InMemoryTelemetry {
+export async function startInMemoryTelemetry(serviceName = "imeifed-test"): Promise<InMemoryTelemetry> {
   const exporter = new InMemorySpanExporter();
   const reader = new OnDemandMetricReader();
-  const telemetry = startTelemetry({ serviceName, env: {}, spanExporter: exporter, metricReader: reader });
+  const telemetry = await startTelemetry({ serviceName, env: {}, spanExporter: exporter, metricReader: reader });
   const collect = async () => {
     const { resourceMetrics, errors } = await reader.collect();
     if (errors.length > 0) throw new AggregateError(errors, "collecting metrics failed");

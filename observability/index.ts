@@ -1,13 +1,14 @@
 /**
  * Observability of imeifed: OpenTelemetry traces and metrics, exported over
  * OTLP when OTEL_* say so, and structured JSON logs carrying the trace id.
+ *
+ * Tests import `startInMemoryTelemetry` from `./in-memory-telemetry.js`
+ * directly: it loads the SDK, which a process without telemetry never does.
  */
 export { startTelemetry } from "./telemetry.js";
 export type { Telemetry, TelemetryOptions } from "./telemetry.js";
 export { parseTelemetryEnv } from "./telemetry-config.js";
 export type { TelemetryConfig, Environment } from "./telemetry-config.js";
-export { startInMemoryTelemetry } from "./in-memory-telemetry.js";
-export type { InMemoryTelemetry, CollectedPoint } from "./in-memory-telemetry.js";
 export { serverTracing, clientTracing, traceOfFailure, TRACER_NAME } from "./rpc-tracing.js";
 export { RPC_ATTRIBUTE } from "./rpc-attributes.js";
 export { recordDevice, DEVICE_ATTRIBUTE } from "./device-span.js";

@@ -1,38 +1,19 @@
 /**
  * Starts OpenTelemetry for one imeifed process from the standard OTEL_*
  * variables (the only place that reads them). With none set, nothing is
- * installed: spans come from the API's no-op tracer and `metrics.*` are empty
- * functions, so an unobserved pilot pays next to nothing.
+ * installed, not even loaded: spans come from the API's no-op tracer and
+ * `metrics.*` are empty functions, so an unobserved pilot pays next to nothing.
  *
  * Call it first thing in a process, before servers start, and call
  * `shutdown()` before exit so the last spans and metrics are flushed.
  */
-import { context, diag, DiagLogLevel, metrics as metricsApi, propagation, trace, type DiagLogger, type TextMapPropagator } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-proto";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import { defaultResource, resourceFromAttributes, type Resource } from "@opentelemetry/resources";
-import { AggregationTemporality, ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics";
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  ConsoleSpanExporter,
-  ParentBasedSampler,
-  SimpleSpanProcessor,
-  TraceIdRatioBasedSampler,
-  type Sampler,
-  type SpanExporter,
-  type SpanProcessor,
-} from "@opentelemetry/sdk-trace-base";
+import type { IMetricReader } from "@opentelemetry/sdk-metrics";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { Code, ImeifedError } from "../errors/index.js";
 import type { Logger } from "./logger.js";
 import { installMetrics, uninstallMetrics } from "./metrics.js";
-import { RedactingSpanExporter } from "./redacting-span-exporter.js";
 import { TRACER_NAME } from "./rpc-tracing.js";
-import { parseTelemetryEnv, type Environment, type OtlpTarget, type TelemetryConfig } from "./telemetry-config.js";
+import { parseTelemetryEnv, type Environment, type TelemetryConfig } from "./telemetry-config.js";
 
 export interface TelemetryOptions {
   /** `service.name` of this process (`imeifed-gateway`, `imeifed-registry-gb`); OTEL_SERVICE_NAME overrides it. */
@@ -61,115 +42,15 @@ export interface Telemetry {
 
 const NOTHING: Telemetry = { tracing: false, metrics: false, forceFlush: async () => {}, shutdown: async () => {} };
 
-let running: Telemetry | undefined;
-
-function samplerOf(config: TelemetryConfig["traces"]): Sampler {
-  const ratio = () => new TraceIdRatioBasedSampler(config.samplerRatio);
-  switch (config.sampler) {
-    case "always_on":
-      return new AlwaysOnSampler();
-    case "always_off":
-      return new AlwaysOffSampler();
-    case "traceidratio":
-      return ratio();
-    case "parentbased_always_off":
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
-    case "parentbased_traceidratio":
-      return new ParentBasedSampler({ root: ratio() });
-    case "parentbased_always_on":
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-  }
-}
-
-function otlpOptions(target: OtlpTarget) {
-  // The exporter's option type is an enum of the same strings ("gzip" | "none").
-  return { url: target.url, headers: target.headers, timeoutMillis: target.timeoutMillis, compression: target.compression as never };
-}
-
-function resourceOf(config: TelemetryConfig, serviceName: string): Resource {
-  const name = config.serviceName ?? config.resourceAttributes["service.name"] ?? serviceName;
-  return defaultResource().merge(resourceFromAttributes({ ...config.resourceAttributes, "service.name": name, "process.pid": process.pid }));
-}
-
-function spanProcessorsOf(config: TelemetryConfig, testExporter: SpanExporter | undefined): SpanProcessor[] {
-  const processors: SpanProcessor[] = [];
-  for (const exporter of config.traces.exporters) {
-    if (exporter === "otlp") processors.push(new BatchSpanProcessor(new RedactingSpanExporter(new OTLPTraceExporter(otlpOptions(config.traces.otlp))), config.batch));
-    else processors.push(new SimpleSpanProcessor(new RedactingSpanExporter(new ConsoleSpanExporter())));
-  }
-  if (testExporter) processors.push(new SimpleSpanProcessor(new RedactingSpanExporter(testExporter)));
-  return processors;
-}
-
-const TEMPORALITY = {
-  cumulative: AggregationTemporality.CUMULATIVE,
-  delta: AggregationTemporality.DELTA,
-  // The exporter's AggregationTemporalityPreference.LOWMEMORY; its enum is not re-exported.
-  lowmemory: 2 as AggregationTemporality,
-};
-
-function metricReadersOf(config: TelemetryConfig, testReader: IMetricReader | undefined): IMetricReader[] {
-  const readers: IMetricReader[] = [];
-  const { intervalMillis } = config.metrics;
-  // The reader refuses a timeout longer than its interval.
-  const timeoutMillis = Math.min(config.metrics.timeoutMillis, intervalMillis);
-  for (const exporter of config.metrics.exporters) {
-    const push: PushMetricExporter =
-      exporter === "otlp"
-        ? new OTLPMetricExporter({ ...otlpOptions(config.metrics.otlp), temporalityPreference: TEMPORALITY[config.metrics.temporality] })
-        : new ConsoleMetricExporter();
-    readers.push(new PeriodicExportingMetricReader({ exporter: push, exportIntervalMillis: intervalMillis, exportTimeoutMillis: timeoutMillis }));
-  }
-  if (testReader) readers.push(testReader);
-  return readers;
-}
-
-const DIAG_LEVEL: Record<TelemetryConfig["diagLevel"], DiagLogLevel> = {
-  none: DiagLogLevel.NONE,
-  error: DiagLogLevel.ERROR,
-  warn: DiagLogLevel.WARN,
-  info: DiagLogLevel.INFO,
-  debug: DiagLogLevel.DEBUG,
-  verbose: DiagLogLevel.VERBOSE,
-  all: DiagLogLevel.ALL,
-};
-
-/** The SDK reports failed exports as a serialised error; log it as a readable line with the error as a field. */
-function diagLine(msg: string, args: unknown[]): [string, Record<string, unknown>] {
-  const fields: Record<string, unknown> = { component: "opentelemetry" };
-  if (args.length > 0) fields.details = args;
-  if (msg.startsWith("{")) {
-    try {
-      const error = JSON.parse(msg) as Record<string, unknown>;
-      return [`telemetry: ${String(error.message ?? "export failed")}`, { ...fields, error }];
-    } catch {
-      // Not JSON after all: log it as it came.
-    }
-  }
-  return [msg, fields];
-}
-
-function diagLoggerOf(logger: Logger): DiagLogger {
-  return {
-    error: (msg, ...args) => logger.error(...diagLine(msg, args)),
-    warn: (msg, ...args) => logger.warn(...diagLine(msg, args)),
-    info: (msg, ...args) => logger.info(...diagLine(msg, args)),
-    debug: (msg, ...args) => logger.debug(...diagLine(msg, args)),
-    verbose: (msg, ...args) => logger.debug(...diagLine(msg, args)),
-  };
-}
-
-function propagatorOf(config: TelemetryConfig): TextMapPropagator {
-  const propagators: TextMapPropagator[] = config.propagators.map((p) => (p === "tracecontext" ? new W3CTraceContextPropagator() : new W3CBaggagePropagator()));
-  return new CompositePropagator({ propagators });
-}
+/** Set from the moment a start begins, so two starts cannot race. */
+let running: boolean = false;
 
 /**
- * Installs tracing and metrics as OTEL_* (or the test hooks) ask. Throws
- * FAILED_PRECONDITION naming the variable when one is invalid, and when
+ * Installs tracing and metrics as OTEL_* (or the test hooks) ask. Rejects
+ * with FAILED_PRECONDITION naming the variable when one is invalid, and when
  * telemetry is already running in this process.
  */
-export function startTelemetry(options: TelemetryOptions): Telemetry {
+export async function startTelemetry(options: TelemetryOptions): Promise<Telemetry> {
   if (running) throw new ImeifedError(Code.FAILED_PRECONDITION, "TELEMETRY_RUNNING", "telemetry is already started in this process; shut it down before starting it again");
   // The one read of the OTEL_* variables: the rest of imeifed gets typed config.
   const config = parseTelemetryEnv(options.env ?? process.env);
@@ -178,58 +59,27 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   const effective: TelemetryConfig = fromEnv
     ? config
     : { ...config, traces: { ...config.traces, exporters: [] }, metrics: { ...config.metrics, exporters: [] } };
-  const wantsTraces = options.spanExporter !== undefined || effective.traces.exporters.length > 0;
-  const wantsMetrics = options.metricReader !== undefined || effective.metrics.exporters.length > 0;
-  if (!wantsTraces && !wantsMetrics) return NOTHING;
-  const resource = resourceOf(effective, options.serviceName);
-
-  if (options.logger && effective.diagLevel !== "none") diag.setLogger(diagLoggerOf(options.logger), { logLevel: DIAG_LEVEL[effective.diagLevel], suppressOverrideMessage: true });
-
-  let tracerProvider: BasicTracerProvider | undefined;
-  let contextManager: AsyncLocalStorageContextManager | undefined;
-  if (wantsTraces) {
-    tracerProvider = new BasicTracerProvider({ resource, sampler: samplerOf(effective.traces), spanProcessors: spanProcessorsOf(effective, options.spanExporter) });
-    // Handlers must run inside their call's span for client calls and log lines to find it.
-    contextManager = new AsyncLocalStorageContextManager().enable();
-    context.setGlobalContextManager(contextManager);
-    propagation.setGlobalPropagator(propagatorOf(effective));
-    trace.setGlobalTracerProvider(tracerProvider);
+  const wanted = options.spanExporter !== undefined || options.metricReader !== undefined || effective.traces.exporters.length > 0 || effective.metrics.exporters.length > 0;
+  if (!wanted) return NOTHING;
+  running = true;
+  try {
+    const { installTelemetrySdk } = await import("./telemetry-sdk.js");
+    const { telemetry, meter } = installTelemetrySdk(effective, options, TRACER_NAME);
+    if (meter) installMetrics(meter);
+    let stopped: Promise<void> | undefined;
+    return {
+      tracing: telemetry.tracing,
+      metrics: telemetry.metrics,
+      forceFlush: () => telemetry.forceFlush(),
+      shutdown: () =>
+        (stopped ??= (async () => {
+          uninstallMetrics();
+          await telemetry.shutdown();
+          running = false;
+        })()),
+    };
+  } catch (error) {
+    running = false;
+    throw error;
   }
-
-  let meterProvider: MeterProvider | undefined;
-  if (wantsMetrics) {
-    meterProvider = new MeterProvider({ resource, readers: metricReadersOf(effective, options.metricReader) });
-    metricsApi.setGlobalMeterProvider(meterProvider);
-    installMetrics(meterProvider.getMeter(TRACER_NAME));
-  }
-
-  let stopped: Promise<void> | undefined;
-  const telemetry: Telemetry = {
-    tracing: wantsTraces,
-    metrics: wantsMetrics,
-    async forceFlush() {
-      await Promise.all([tracerProvider?.forceFlush(), meterProvider?.forceFlush()]);
-    },
-    shutdown() {
-      stopped ??= (async () => {
-        // Unhook first so nothing new reaches the providers, then flush them.
-        uninstallMetrics();
-        trace.disable();
-        metricsApi.disable();
-        propagation.disable();
-        context.disable();
-        contextManager?.disable();
-        // A collector that is down must not stop the process from stopping.
-        const results = await Promise.allSettled([tracerProvider?.shutdown(), meterProvider?.shutdown()]);
-        for (const result of results) {
-          if (result.status === "rejected") options.logger?.warn("telemetry could not be flushed at shutdown", { error: result.reason });
-        }
-        diag.disable();
-        running = undefined;
-      })();
-      return stopped;
-    },
-  };
-  running = telemetry;
-  return telemetry;
 }

@@ -3,7 +3,8 @@ import { SpanKind, trace } from "@opentelemetry/api";
 import { mask } from "../../device/index.js";
 import { Code, ImeifedError } from "../../errors/index.js";
 import { setInternalErrorSink } from "../../rpc/index.js";
-import { createLogger, logInternalErrors, logLevelSchema, startInMemoryTelemetry, type InMemoryTelemetry, type LoggerOptions } from "../../observability/index.js";
+import { createLogger, logInternalErrors, logLevelSchema, type LoggerOptions } from "../../observability/index.js";
+import { startInMemoryTelemetry, type InMemoryTelemetry } from "../../observability/in-memory-telemetry.js";
 import { startTracedPair, type TracedPair } from "./traced-pair.js";
 
 const IMEI = "490154203237518";
@@ -87,7 +88,7 @@ describe("structured logs", () => {
     let telemetry: InMemoryTelemetry;
     let pair: TracedPair;
     before(async () => {
-      telemetry = startInMemoryTelemetry();
+      telemetry = await startInMemoryTelemetry();
       pair = await startTracedPair();
     });
     after(async () => {

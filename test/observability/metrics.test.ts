@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ScreeningOutcome, Verdict } from "../../gen/imeifed/v1/federation_pb.js";
-import { METRIC, METRIC_ATTRIBUTE, metrics, startInMemoryTelemetry, type CollectedPoint, type InMemoryTelemetry } from "../../observability/index.js";
+import { METRIC, METRIC_ATTRIBUTE, metrics } from "../../observability/index.js";
+import { startInMemoryTelemetry, type CollectedPoint, type InMemoryTelemetry } from "../../observability/in-memory-telemetry.js";
 import { startTracedPair } from "./traced-pair.js";
 
 const IMEI = "490154203237518";
@@ -13,8 +14,8 @@ function valueOf(points: CollectedPoint[], match: Record<string, string | number
 describe("metrics", () => {
   describe("with a reader installed", () => {
     let telemetry: InMemoryTelemetry;
-    beforeEach(() => {
-      telemetry = startInMemoryTelemetry();
+    beforeEach(async () => {
+      telemetry = await startInMemoryTelemetry();
     });
     afterEach(() => telemetry.shutdown());
 
@@ -109,7 +110,7 @@ describe("metrics", () => {
       metrics.upstreamLatency("GB", 5, "ok");
       metrics.authFailure("TOKEN_EXPIRED");
       metrics.circuitState("BR", "open");
-      const telemetry = startInMemoryTelemetry();
+      const telemetry = await startInMemoryTelemetry();
       try {
         assert.deepEqual(await telemetry.points(METRIC.lookups), []);
         assert.deepEqual(await telemetry.points(METRIC.screeningItems), []);

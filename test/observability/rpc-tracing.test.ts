@@ -5,7 +5,8 @@ import { Code, ImeifedError, invalidArgument } from "../../errors/index.js";
 import { mask } from "../../device/index.js";
 import { CALLER, type Caller } from "../../trust/principal.js";
 import type { ServerInterceptor } from "../../rpc/index.js";
-import { DEVICE_ATTRIBUTE, RPC_ATTRIBUTE, startInMemoryTelemetry, TRACER_NAME, type InMemoryTelemetry } from "../../observability/index.js";
+import { DEVICE_ATTRIBUTE, RPC_ATTRIBUTE, TRACER_NAME } from "../../observability/index.js";
+import { startInMemoryTelemetry, type InMemoryTelemetry } from "../../observability/in-memory-telemetry.js";
 import { startTracedPair, type TracedPair } from "./traced-pair.js";
 
 const IMEI = "490154203237518";
@@ -45,7 +46,7 @@ describe("RPC tracing across servers", () => {
   };
 
   before(async () => {
-    telemetry = startInMemoryTelemetry();
+    telemetry = await startInMemoryTelemetry();
     pair = await startTracedPair([fakeAuthentication]);
   });
   after(async () => {

@@ -4,10 +4,11 @@ import { once } from "node:events";
 import { gunzipSync } from "node:zlib";
 import type { AddressInfo } from "node:net";
 import { trace } from "@opentelemetry/api";
+import { startInMemoryTelemetry } from "../../observability/in-memory-telemetry.js";
 import { Verdict } from "../../gen/imeifed/v1/federation_pb.js";
 import { mask } from "../../device/index.js";
 import { Code, ImeifedError } from "../../errors/index.js";
-import { metrics, parseTelemetryEnv, startInMemoryTelemetry, startTelemetry, createLogger } from "../../observability/index.js";
+import { metrics, parseTelemetryEnv, startTelemetry, createLogger } from "../../observability/index.js";
 
 const IMEI = "490154203237518";
 
@@ -98,7 +99,7 @@ describe("telemetry", () => {
 
   describe("starting", () => {
     it("installs nothing without variables: spans do not record and metrics stay silent", async () => {
-      const telemetry = startTelemetry({ serviceName: "imeifed-test", env: {} });
+      const telemetry = await startTelemetry({ serviceName: "imeifed-test", env: {} });
       try {
         assert.equal(telemetry.tracing, false);
         assert.equal(telemetry.metrics, false);
@@ -106,23 +107,23 @@ describe("telemetry", () => {
         assert.equal(span.isRecording(), false);
         span.end();
         // A second start is allowed: nothing is running.
-        await startTelemetry({ serviceName: "imeifed-test", env: {} }).shutdown();
+        await (await startTelemetry({ serviceName: "imeifed-test", env: {} })).shutdown();
       } finally {
         await telemetry.shutdown();
       }
     });
 
     it("installs nothing when OTEL_SDK_DISABLED is true, even with an endpoint", async () => {
-      const telemetry = startTelemetry({ serviceName: "imeifed-test", env: { OTEL_SDK_DISABLED: "true", OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9" } });
+      const telemetry = await startTelemetry({ serviceName: "imeifed-test", env: { OTEL_SDK_DISABLED: "true", OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9" } });
       assert.equal(telemetry.tracing, false);
       await telemetry.shutdown();
     });
 
     it("refuses a second start while one runs, and starts again after shutdown", async () => {
-      const first = startInMemoryTelemetry();
-      assert.throws(() => startInMemoryTelemetry(), (e: ImeifedError) => e.reason === "TELEMETRY_RUNNING");
+      const first = await startInMemoryTelemetry();
+      await assert.rejects(startInMemoryTelemetry(), (e: ImeifedError) => e.reason === "TELEMETRY_RUNNING");
       await first.shutdown();
-      const second = startInMemoryTelemetry();
+      const second = await startInMemoryTelemetry();
       trace.getTracer("test").startSpan("after restart").end();
       assert.deepEqual(second.spans().map((s) => s.name), ["after restart"]);
       await second.shutdown();
@@ -131,7 +132,7 @@ describe("telemetry", () => {
     it("exports spans and metrics over OTLP http/protobuf to the configured collector, IMEIs masked, on shutdown", async () => {
       const collector = await startCollector();
       try {
-        const telemetry = startTelemetry({
+        const telemetry = await startTelemetry({
           serviceName: "imeifed-registry-gb",
           env: {
             OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
@@ -174,7 +175,7 @@ describe("telemetry", () => {
       await collector.close(); // nothing listens there any more
       const lines: string[] = [];
       const logger = createLogger("imeifed-test", { write: (l) => lines.push(l) });
-      const telemetry = startTelemetry({ serviceName: "imeifed-test", env: { OTEL_TRACES_EXPORTER: "otlp", OTEL_EXPORTER_OTLP_ENDPOINT: url, OTEL_EXPORTER_OTLP_TIMEOUT: "300", OTEL_METRICS_EXPORTER: "none" }, logger });
+      const telemetry = await startTelemetry({ serviceName: "imeifed-test", env: { OTEL_TRACES_EXPORTER: "otlp", OTEL_EXPORTER_OTLP_ENDPOINT: url, OTEL_EXPORTER_OTLP_TIMEOUT: "300", OTEL_METRICS_EXPORTER: "none" }, logger });
       trace.getTracer("test").startSpan("lost").end();
       await telemetry.shutdown();
       assert.ok(lines.some((l) => JSON.parse(l).level === "error" || JSON.parse(l).level === "warn"), `nothing logged: ${lines.join("\n")}`);
