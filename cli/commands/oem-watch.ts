@@ -5,16 +5,16 @@
  * does not act on it); drops repeats by event id; and keeps its cursor in a
  * file so a restart resumes where it stopped. See oem/README.md.
  */
-import { readFile } from "node:fs/promises";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { FederationService, StolenEventKind, type StolenEvent } from "../../gen/imeifed/v1/federation_pb.js";
-import { Code, ImeifedError } from "../../errors/index.js";
+import { Code } from "../../errors/index.js";
 import { mask } from "../../device/index.js";
 import { createClient, type Client } from "../../rpc/index.js";
 import { channelCredentials, tlsChannelOptions } from "../../trust/tls.js";
 import type { AttestationClaims } from "../../trust/attestation.js";
 import { consumeStolenFeed, fileKeySource, gatewayKeySource, type ConsumerNotice, type RegistryKeySource } from "../../oem/index.js";
 import { parseFlags, required } from "../args.js";
+import { clientTargetFromFlags, readTokenFile } from "../client-target.js";
 import { EXIT_OK, UsageError, type Command } from "../command.js";
 
 const USAGE = `usage: imeifed oem watch (--gateway ADDR --token FILE | --demo DIR --as ID)
@@ -41,36 +41,6 @@ Lines: STOLEN_VERIFIED / TRACKED / CLEARED for verified events (the device is
 shown masked), REFUSED for events whose attestation does not verify or does not
 match (not acted on; the cursor moves past them). Repeats and reconnections go
 to stderr.`;
-
-/** Where to connect and with which token file. */
-interface Target {
-  address: string;
-  tokenFile: string;
-}
-
-/** Reads `DIR/demo.json`: the demo writes the gateway address and each principal's token file there. */
-async function demoTarget(dir: string, principal: string): Promise<Target> {
-  // The shared resolver (cli/client-target.ts) is used when it exists, so every client command reads the demo alike.
-  const path = "../client-target.js";
-  try {
-    const module = (await import(path)) as { resolveClientTarget?: (o: { demo: string; as: string }) => Promise<Target> };
-    if (module.resolveClientTarget) return await module.resolveClientTarget({ demo: dir, as: principal });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw error;
-  }
-  throw new UsageError("--demo is not available in this build; use --gateway and --token");
-}
-
-async function readToken(file: string): Promise<string> {
-  let token: string;
-  try {
-    token = (await readFile(file, "utf8")).trim();
-  } catch (error) {
-    throw new ImeifedError(Code.UNAUTHENTICATED, "TOKEN_UNREADABLE", `cannot read the token file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
-  if (!token) throw new ImeifedError(Code.UNAUTHENTICATED, "TOKEN_EMPTY", `the token file ${file} is empty; mint one with imeifed token --scope devices:watch`);
-  return token.replace(/^Bearer\s+/i, "");
-}
 
 /** The line printed for an event; the device is masked unless the output is JSON for a program. */
 function eventLine(notice: Extract<ConsumerNotice, { type: "acted" | "refused" }>, json: boolean): string {
@@ -118,13 +88,7 @@ export const command: Command = {
       false,
     );
     const cursorFile = required(values["cursor-file"], "cursor-file");
-    let target: Target;
-    if (values.demo !== undefined) {
-      if (values.gateway !== undefined || values.token !== undefined) throw new UsageError("give either --demo DIR --as ID, or --gateway and --token");
-      target = await demoTarget(values.demo, required(values.as, "as"));
-    } else {
-      target = { address: required(values.gateway, "gateway"), tokenFile: required(values.token, "token") };
-    }
+    const target = await clientTargetFromFlags(values);
     let maxEvents: number | undefined;
     if (values["max-events"] !== undefined) {
       maxEvents = Number(values["max-events"]);
@@ -140,7 +104,7 @@ export const command: Command = {
     const client: Client<typeof FederationService> = createClient(FederationService, target.address, {
       ...(tls !== undefined ? { credentials: await channelCredentials(tlsConfig), channelOptions: tlsChannelOptions(tlsConfig) } : {}),
       // Re-read per call: an operator renews the token file without restarting the consumer.
-      metadata: async () => ({ authorization: `Bearer ${await readToken(target.tokenFile)}` }),
+      metadata: async () => ({ authorization: `Bearer ${await readTokenFile(target.tokenFile)}` }),
     });
     const stop = new AbortController();
     const onSignal = () => stop.abort();
