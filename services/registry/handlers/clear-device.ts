@@ -1,0 +1,54 @@
+/**
+ * ClearDevice: the reporting agency (or this registry's administrator) makes
+ * a listed device PERMITTED again. The record stays, with who cleared it,
+ * when and why.
+ */
+import { ClearReason } from "../../../gen/imeifed/v1/device_pb.js";
+import type { ClearDeviceRequest, RegistryService } from "../../../gen/imeifed/v1/registry_pb.js";
+import { invalidArgument } from "../../../errors/index.js";
+import { requireDevice } from "../../../device/index.js";
+import type { CallContext, HandlerFor } from "../../../rpc/index.js";
+import { requesterOf, type Caller } from "../../../trust/principal.js";
+import { auditDetails } from "../../../trust/audit/index.js";
+import { DeviceStatus } from "../../../gen/imeifed/v1/device_pb.js";
+import { callerOf, type RegistryContext } from "../registry-context.js";
+import { identityOf } from "./device-identity.js";
+
+const NOTE_LIMIT = 500;
+
+/**
+ * This registry's administrator: a principal (not an actor relayed by a
+ * gateway) of this registry's country holding `registry:admin`.
+ */
+export function isRegistryAdmin(caller: Caller, country: string): boolean {
+  return caller.actor === undefined && caller.scopes.has("registry:admin") && caller.principal.country === country;
+}
+
+export function clearDevice(rc: RegistryContext): HandlerFor<typeof RegistryService.method.clearDevice> {
+  return async (request: ClearDeviceRequest, ctx: CallContext) => {
+    const caller = callerOf(ctx);
+    const device = requireDevice(request.imei, "imei");
+    if (request.reason === ClearReason.UNSPECIFIED || ClearReason[request.reason] === undefined) {
+      throw invalidArgument("reason", "CLEAR_REASON_MISSING", "must say why: RECOVERED, RETURNED, REPORTED_IN_ERROR or RESOLVED");
+    }
+    if (request.note.length > NOTE_LIMIT) throw invalidArgument("note", "TOO_LONG", `is ${request.note.length} characters long; at most ${NOTE_LIMIT} are kept`);
+    const audit = auditDetails(ctx);
+    audit.deviceKey = device.key;
+    audit.purpose = request.caseReference;
+    const outcome = await rc.store.clear({
+      deviceKey: device.key,
+      requester: requesterOf(caller).id,
+      isAdmin: isRegistryAdmin(caller, rc.country),
+      caseReference: request.caseReference.trim(),
+      reason: request.reason,
+      note: request.note.trim(),
+    });
+    audit.verdict = DeviceStatus[outcome.status];
+    return {
+      device: identityOf(device),
+      clearedRecordIds: outcome.cleared.map((r) => r.id),
+      status: outcome.status,
+      sequence: BigInt(outcome.sequence),
+    };
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * Bulk import of a country's existing stolen list from CSV (format in
+ * README.md beside this file). Rows are checked by the same rules as
+ * ReportDevice and written by the store in one transaction: the first bad
+ * row stops the import with its line number and problem, and nothing of that
+ * import is kept, so a corrected file can simply be imported again (rows
+ * already recorded are replays and write nothing).
+ */
+import { DeviceStatus, Reason } from "../../../gen/imeifed/v1/device_pb.js";
+import { Code, ImeifedError } from "../../../errors/index.js";
+import { CsvSyntaxError, readCsvRecords, type CsvRecord } from "../../../device/csv-records.js";
+import { reportInputFrom } from "../report-input.js";
+import type { ImportRow, ImportSummary, RegistryStore } from "../store/registry-store.js";
+
+/** Columns a file must have. */
+export const REQUIRED_COLUMNS = ["imei", "status", "reason", "agency", "case_reference"] as const;
+/** Columns a file may have; cells may be empty. */
+export const OPTIONAL_COLUMNS = ["source_reason_code", "occurred_at", "reported_at", "make", "model", "crime_reference"] as const;
+type Column = (typeof REQUIRED_COLUMNS)[number] | (typeof OPTIONAL_COLUMNS)[number];
+const ALL_COLUMNS: readonly string[] = [...REQUIRED_COLUMNS, ...OPTIONAL_COLUMNS];
+
+/** ISO 8601 date or date-time, e.g. 2025-03-01 or 2025-03-01T10:00:00Z. */
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+const AGENCY_LIMIT = 100;
+
+function bad(line: number, problem: string): ImeifedError {
+  return new ImeifedError(Code.INVALID_ARGUMENT, "IMPORT_ROW_INVALID", `line ${line}: ${problem}`);
+}
+
+function enumValue<E extends Record<string, string | number>>(e: E, cell: string, line: number, column: string, allowed: readonly string[]): E[keyof E] {
+  const name = cell.trim().toUpperCase().replace(/^(DEVICE_STATUS_|REASON_)/, "");
+  if (!allowed.includes(name)) throw bad(line, `column ${column}: ${JSON.stringify(cell)} is not one of ${allowed.join(", ")}`);
+  return e[name as keyof E];
+}
+
+function dateValue(cell: string, line: number, column: string): number | undefined {
+  const text = cell.trim();
+  if (text === "") return undefined;
+  const ms = ISO_8601.test(text) ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(ms)) throw bad(line, `column ${column}: ${JSON.stringify(cell)} is not an ISO 8601 date such as 2025-03-01 or 2025-03-01T10:00:00Z`);
+  return ms;
+}
+
+const REASONS = Object.keys(Reason).filter((k) => Number.isNaN(Number(k)) && k !== "UNSPECIFIED");
+
+/** Reads the header and turns each further record into an ImportRow, or throws naming the line. */
+export async function* importRowsOf(records: AsyncIterable<CsvRecord>): AsyncGenerator<ImportRow> {
+  let columns: Map<Column, number> | undefined;
+  let width = 0;
+  try {
+    for await (const record of records) {
+      if (!columns) {
+        columns = headerOf(record);
+        width = record.fields.length;
+        continue;
+      }
+      const { line, fields } = record;
+      if (fields.length !== width) throw bad(line, `has ${fields.length} fields but the header has ${width}; quote cells that hold commas`);
+      const cell = (c: Column) => {
+        const i = columns!.get(c);
+        return i === undefined ? "" : fields[i]!;
+      };
+      const agency = cell("agency").trim();
+      if (agency === "") throw bad(line, "column agency: is empty; name the reporting agency's principal id, e.g. police-gb");
+      if (agency.length > AGENCY_LIMIT) throw bad(line, `column agency: is longer than ${AGENCY_LIMIT} characters`);
+      const imeis = cell("imei")
+        .split("|")
+        .map((s) => s.trim())
+        .filter((s) => s !== "");
+      try {
+        const reportedAt = dateValue(cell("reported_at"), line, "reported_at");
+        const report = reportInputFrom(
+          {
+            imeis,
+            status: enumValue(DeviceStatus, cell("status"), line, "status", ["PROHIBITED", "TRACKED"]),
+            reason: enumValue(Reason, cell("reason"), line, "reason", REASONS),
+            sourceReasonCode: cell("source_reason_code"),
+            caseReference: cell("case_reference"),
+            occurredAt: dateValue(cell("occurred_at"), line, "occurred_at"),
+            make: cell("make"),
+            model: cell("model"),
+            crimeReference: cell("crime_reference"),
+            owner: undefined,
+            ...(reportedAt !== undefined ? { reportedAt } : {}),
+          },
+          agency,
+          (field) => columnOf(field, imeis.length),
+        );
+        yield { line, report };
+      } catch (error) {
+        if (error instanceof ImeifedError && !error.message.startsWith("line ")) throw bad(line, error.message);
+        throw error;
+      }
+    }
+  } catch (error) {
+    if (error instanceof CsvSyntaxError) throw new ImeifedError(Code.INVALID_ARGUMENT, "IMPORT_CSV_INVALID", error.message);
+    throw error;
+  }
+  if (!columns) throw new ImeifedError(Code.INVALID_ARGUMENT, "IMPORT_CSV_EMPTY", `the file is empty; it needs a header row naming at least ${REQUIRED_COLUMNS.join(", ")}`);
+}
+
+/** Names a report field by the CSV column it came from. */
+function columnOf(field: string, imeiCount: number): string {
+  const imei = /^imeis\[(\d+)\]$/.exec(field);
+  if (imei) return imeiCount > 1 ? `column imei (IMEI ${Number(imei[1]) + 1} of ${imeiCount})` : "column imei";
+  if (field === "imeis") return "column imei";
+  if (field === "verification.crime_reference") return "column crime_reference";
+  return `column ${field}`;
+}
+
+function headerOf(record: CsvRecord): Map<Column, number> {
+  const columns = new Map<Column, number>();
+  record.fields.forEach((raw, i) => {
+    const name = raw.trim().toLowerCase();
+    if (!ALL_COLUMNS.includes(name)) throw bad(record.line, `unknown column ${JSON.stringify(raw)}; the columns are ${ALL_COLUMNS.join(", ")}`);
+    if (columns.has(name as Column)) throw bad(record.line, `column ${name} appears twice`);
+    columns.set(name as Column, i);
+  });
+  const missing = REQUIRED_COLUMNS.filter((c) => !columns.has(c));
+  if (missing.length > 0) throw bad(record.line, `the header lacks ${missing.join(", ")}; the first row must name the columns`);
+  return columns;
+}
+
+/** Imports a CSV (text or bytes) into the store; see the module comment. */
+export async function importCsv(store: RegistryStore, source: AsyncIterable<string | Uint8Array> | Iterable<string>): Promise<ImportSummary> {
+  return store.importReports(importRowsOf(readCsvRecords(source)));
+}

@@ -1,0 +1,113 @@
+/**
+ * A registry's configuration, validated once at start into a typed object so
+ * a wrong file (or flag) fails before anything listens, with a message naming
+ * the field. `imeifed registry serve` flags map onto the same schema.
+ * Relative paths in a config file are resolved against the file's directory.
+ */
+import { readFile } from "node:fs/promises";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { Code, ImeifedError } from "../../errors/index.js";
+import { auditConfigSchema } from "../../trust/audit/index.js";
+import { quotaConfigSchema } from "../../trust/quota.js";
+import { sharingPolicySchema } from "../../trust/sharing-policy.js";
+import { serverTlsSchema } from "../../trust/tls.js";
+
+const country = z
+  .string()
+  .regex(/^[A-Za-z]{2}$/, "must be an ISO 3166-1 alpha-2 code such as GB")
+  .transform((c) => c.toUpperCase());
+
+const address = z.string().regex(/^(\[[^\]]+\]|[^:\s]+):\d+$/, "must be host:port");
+
+/** Where the records live: one SQLite file (the default), or a PostgreSQL schema shared by several registry processes. */
+export const registryDbSchema = z.union([
+  z.object({ sqlite: z.string().min(1) }).strict(),
+  z
+    .object({
+      postgres: z.string().min(1),
+      /** Default `registry_<country>`, e.g. `registry_gb`. */
+      schema: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case SQL identifier")
+        .optional(),
+    })
+    .strict(),
+]);
+
+export const registryConfigSchema = z
+  .object({
+    country,
+    /** The registry's principal id: the audience of its tokens, the issuer of its attestations. Default `registry-<country>`. */
+    id: z.string().min(1).optional(),
+    listen: address.default("127.0.0.1:50061"),
+    db: registryDbSchema,
+    /** The trust file (principals and their keys); optional only when a TrustStore is handed to startRegistry. */
+    trustFile: z.string().min(1).optional(),
+    /** Private JWK that signs attestations; generated if the file does not exist (default: next to the SQLite file, or kept in the PostgreSQL schema). */
+    attestationKey: z.string().min(1).optional(),
+    /** Key of the opaque case tokens; default: a random key made at the first migration and kept in the database. */
+    caseTokenSecret: z.string().min(16, "must be at least 16 characters").optional(),
+    /** Most IMEIs in one CheckDevices call. */
+    batchLimit: z.number().int().min(1).max(100_000).default(10_000),
+    /** How long callers may keep an answer, in seconds; 0 forbids copies (as some sources require). */
+    cacheMaxAgeSec: z.number().int().min(0).default(300),
+    /** What each kind of partner may see (trust/sharing-policy.ts documents the defaults). */
+    sharing: sharingPolicySchema.default({}),
+    quotas: quotaConfigSchema.optional(),
+    tls: serverTlsSchema.optional(),
+    /** Plaintext on a non-loopback address: an explicit operator decision. */
+    allowInsecure: z.boolean().default(false),
+    /** Where the audit log goes; default: `<db>.audit.sqlite` beside a SQLite file, or the registry's PostgreSQL schema. */
+    audit: auditConfigSchema.optional(),
+  })
+  .strict()
+  .transform((config) => ({ ...config, id: config.id ?? `registry-${config.country.toLowerCase()}` }));
+
+/** The validated registry configuration. */
+export type RegistryConfig = z.output<typeof registryConfigSchema>;
+/** What a config file (or the CLI) may say, before defaults. */
+export type RegistryConfigInput = z.input<typeof registryConfigSchema>;
+
+function pathOf(path: (string | number)[]): string {
+  return path.reduce<string>((out, p) => (typeof p === "number" ? `${out}[${p}]` : out ? `${out}.${p}` : p), "");
+}
+
+/** Validates a config object; `baseDir` anchors relative paths. Throws INVALID_ARGUMENT naming the first bad field. */
+export function parseRegistryConfig(input: unknown, baseDir = process.cwd(), source = "registry config"): RegistryConfig {
+  const parsed = registryConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${pathOf(i.path) || "(root)"}: ${i.message}`);
+    throw new ImeifedError(Code.INVALID_ARGUMENT, "BAD_CONFIG", `${source}: ${issues.join("; ")}`, { field: pathOf(parsed.error.issues[0]?.path ?? []) });
+  }
+  const config = parsed.data;
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  return {
+    ...config,
+    db: "sqlite" in config.db ? { sqlite: at(config.db.sqlite) } : config.db,
+    ...(config.trustFile !== undefined ? { trustFile: at(config.trustFile) } : {}),
+    ...(config.attestationKey !== undefined ? { attestationKey: at(config.attestationKey) } : {}),
+    ...(config.tls
+      ? { tls: { ...config.tls, cert: at(config.tls.cert), key: at(config.tls.key), ...(config.tls.ca !== undefined ? { ca: at(config.tls.ca) } : {}) } }
+      : {}),
+    ...(config.audit && "sqlite" in config.audit ? { audit: { sqlite: at(config.audit.sqlite) } } : {}),
+  };
+}
+
+/** Reads and validates a JSON or YAML registry config file (YAML is a superset of JSON). */
+export async function loadRegistryConfig(path: string): Promise<RegistryConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new ImeifedError(Code.INVALID_ARGUMENT, "BAD_CONFIG", `cannot read registry config ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    throw new ImeifedError(Code.INVALID_ARGUMENT, "BAD_CONFIG", `${path} is neither JSON nor YAML: ${(error as Error).message}`);
+  }
+  return parseRegistryConfig(raw, dirname(resolve(path)), path);
+}

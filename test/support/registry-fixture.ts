@@ -1,0 +1,239 @@
+/**
+ * Real registries for tests: `startTestRegistry` runs one in this process
+ * (SQLite in a temp dir, or a fresh PostgreSQL schema) on 127.0.0.1 port 0;
+ * `spawnRegistryProcess` runs `imeifed registry serve` as a child process,
+ * for kill -9, restart and several-processes tests. Everything they start,
+ * `cleanup()` / `stop()` take down again (servers, processes, temp dirs,
+ * schemas).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import pg from "pg";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { DeviceStatus, Reason } from "../../gen/imeifed/v1/device_pb.js";
+import { RegistryService, type ReportDeviceResponse } from "../../gen/imeifed/v1/registry_pb.js";
+import { createClient, type Client, type ServerInterceptor } from "../../rpc/index.js";
+import type { Actor, Scope } from "../../trust/principal.js";
+import { startRegistry, type RunningRegistry } from "../../services/registry/registry-server.js";
+import type { RegistryConfigInput } from "../../services/registry/registry-config.js";
+import type { TestTrust } from "./trust-fixture.js";
+
+/** The machine's PostgreSQL (trust auth, database `test`). */
+export const TEST_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test";
+
+/** A report to seed or send; everything but the IMEIs has a default. */
+export interface TestReport {
+  imeis: string[];
+  /** The reporting agency's principal id; default `police-<country>`. */
+  by?: string;
+  status?: DeviceStatus;
+  reason?: Reason;
+  caseReference?: string;
+  /** Default: a crime reference (a verified report); "" for an unverified one. */
+  crimeReference?: string;
+  sourceReasonCode?: string;
+  occurredAt?: Date;
+  make?: string;
+  model?: string;
+}
+
+export interface TestRegistryOptions {
+  /** ISO 3166-1 alpha-2; the registry's id is `registry-<country>`. */
+  country: string;
+  trust: TestTrust;
+  db?: "sqlite" | "postgres";
+  /** Reports written (through gRPC, as their agencies) before the registry is handed over. */
+  seed?: TestReport[];
+  /** Config fields to set (cacheMaxAgeSec, batchLimit, sharing, quotas, ...). */
+  config?: Partial<RegistryConfigInput>;
+  /** Extra server interceptors (for example a call counter). */
+  interceptors?: ServerInterceptor[];
+}
+
+export interface TestRegistry {
+  readonly registry: RunningRegistry;
+  /** The registry's principal id (`registry-gb`): the audience of its tokens. */
+  readonly id: string;
+  /** A typed client calling as `principalId` (closed by cleanup). */
+  client(principalId: string, options?: { scopes?: Scope[]; act?: Actor }): Client<typeof RegistryService>;
+  /** Reports a device through gRPC as its agency. */
+  report(report: TestReport): Promise<ReportDeviceResponse>;
+  /** Stops the registry and removes its data. */
+  cleanup(): Promise<void>;
+}
+
+let caseCounter = 0;
+
+/** The ReportDevice request of a TestReport. */
+export function reportRequest(report: TestReport) {
+  caseCounter++;
+  return {
+    imeis: report.imeis,
+    status: report.status ?? DeviceStatus.PROHIBITED,
+    reason: report.reason ?? Reason.STOLEN,
+    sourceReasonCode: report.sourceReasonCode ?? "",
+    caseReference: report.caseReference ?? `CASE-${process.pid}-${caseCounter}`,
+    ...(report.occurredAt ? { occurredAt: timestampFromDate(report.occurredAt) } : {}),
+    make: report.make ?? "",
+    model: report.model ?? "",
+    ...(report.crimeReference !== "" ? { verification: { crimeReference: report.crimeReference ?? `CR-${caseCounter}` } } : {}),
+  };
+}
+
+/** A fresh PostgreSQL schema name and a function that drops it. */
+export function testPostgresSchema(prefix = "t_registry"): { schema: string; drop(): Promise<void> } {
+  const schema = `${prefix}_${process.pid}_${randomBytes(4).toString("hex")}`;
+  return {
+    schema,
+    async drop() {
+      const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+      await client.connect();
+      try {
+        await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/** Starts a registry in this process; see the module comment. */
+export async function startTestRegistry(options: TestRegistryOptions): Promise<TestRegistry> {
+  const country = options.country.toUpperCase();
+  const id = `registry-${country.toLowerCase()}`;
+  const dir = mkdtempSync(join(tmpdir(), `imeifed-registry-${country.toLowerCase()}-`));
+  const pgSchema = options.db === "postgres" ? testPostgresSchema() : undefined;
+  const clients: Client<typeof RegistryService>[] = [];
+  let registry: RunningRegistry | undefined;
+  const cleanup = async () => {
+    for (const c of clients) c.close();
+    await registry?.shutdown(1_000);
+    await pgSchema?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    registry = await startRegistry({
+      country,
+      id,
+      listen: "127.0.0.1:0",
+      db: pgSchema ? { postgres: TEST_POSTGRES_URL, schema: pgSchema.schema } : { sqlite: join(dir, `${country.toLowerCase()}.sqlite`) },
+      trust: options.trust.trust,
+      ...options.config,
+    });
+    const running = registry;
+    const client = (principalId: string, clientOptions: { scopes?: Scope[]; act?: Actor } = {}) => {
+      const c = createClient(RegistryService, running.address, {
+        metadata: options.trust.metadataFor(principalId, id, clientOptions.scopes, clientOptions.act),
+      });
+      clients.push(c);
+      return c;
+    };
+    const agencyClients = new Map<string, Client<typeof RegistryService>>();
+    const report = (r: TestReport) => {
+      const by = r.by ?? `police-${country.toLowerCase()}`;
+      let c = agencyClients.get(by);
+      if (!c) agencyClients.set(by, (c = client(by)));
+      return c.reportDevice(reportRequest(r));
+    };
+    for (const r of options.seed ?? []) await report(r);
+    return { registry: running, id, client, report, cleanup };
+  } catch (error) {
+    await cleanup().catch(() => {});
+    throw error;
+  }
+}
+
+export interface RegistryProcessOptions {
+  country: string;
+  trust: TestTrust;
+  /** `{ sqlite: path }` or `{ postgres: url, schema }`; the caller owns (and removes) the data. */
+  db: { sqlite: string } | { postgres: string; schema: string };
+  /** Default 127.0.0.1:0; pass a previous run's address to restart on the same port. */
+  listen?: string;
+  /** More `registry serve` flags. */
+  args?: string[];
+}
+
+export interface RegistryProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** The address it printed when serving. */
+  readonly address: string;
+  readonly epoch: string;
+  /** Everything it wrote to stderr so far (for failure messages). */
+  stderr(): string;
+  /** Resolves with the exit code and signal once it has exited. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL, and wait for the exit. */
+  kill(): Promise<void>;
+  /** SIGTERM, and wait for the exit; resolves to the exit code. */
+  stop(): Promise<number | null>;
+}
+
+const CLI = resolve(import.meta.dirname, "../../cli/bin.js");
+
+/** Runs `node cli/bin.js registry serve ...` and waits until it prints its address. */
+export async function spawnRegistryProcess(options: RegistryProcessOptions): Promise<RegistryProcess> {
+  const country = options.country.toUpperCase();
+  const args = [
+    CLI,
+    "registry",
+    "serve",
+    "--country",
+    country,
+    "--trust",
+    options.trust.trustFile,
+    "--listen",
+    options.listen ?? "127.0.0.1:0",
+    ...("sqlite" in options.db ? ["--db", options.db.sqlite] : ["--postgres", options.db.postgres, "--schema", options.db.schema]),
+    ...(options.args ?? []),
+  ];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) => {
+    child.once("exit", (code, signal) => resolveExit({ code, signal }));
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const ready = new Promise<{ address: string; epoch: string }>((resolveReady, reject) => {
+    lines.on("line", (line) => {
+      try {
+        const message = JSON.parse(line) as { msg?: string; address?: string; epoch?: string };
+        if (message.msg === "registry serving" && message.address) resolveReady({ address: message.address, epoch: message.epoch ?? "" });
+      } catch {
+        // Not a JSON line: ignore.
+      }
+    });
+    void exited.then(({ code, signal }) => reject(new Error(`registry process exited (code ${code}, signal ${signal}) before serving:\n${stderr}`)));
+  });
+  const timeout = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  try {
+    const { address, epoch } = await ready;
+    return {
+      child,
+      pid: child.pid!,
+      address,
+      epoch,
+      stderr: () => stderr,
+      exited,
+      async kill() {
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+        await exited;
+      },
+      async stop() {
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+        return (await exited).code;
+      },
+    };
+  } catch (error) {
+    child.kill("SIGKILL");
+    await exited;
+    throw error;
+  } finally {
+    clearTimeout(timeout);
+  }
+}
