@@ -12,6 +12,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<{ command: Command }>>> = 
   token: () => import("./commands/token.js"),
   screen: () => import("./commands/screen.js"),
   "oem watch": () => import("./commands/oem-watch.js"),
+  "registry serve": () => import("./commands/registry-serve.js"),
+  "registry import": () => import("./commands/registry-import.js"),
 };
 
 function resolve(argv: string[]): { name: string; rest: string[] } | undefined {
