@@ -8,6 +8,8 @@ import { ImeifedError } from "../errors/index.js";
 
 const COMMANDS: Readonly<Record<string, () => Promise<{ command: Command }>>> = {
   // Add a command here when its file exists in cli/commands/.
+  "gateway serve": () => import("./commands/gateway-serve.js"),
+  lookup: () => import("./commands/lookup.js"),
   "keys generate": () => import("./commands/keys-generate.js"),
   token: () => import("./commands/token.js"),
   screen: () => import("./commands/screen.js"),

@@ -8,6 +8,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { Code, ImeifedError } from "../errors/index.js";
+import { auditConfigSchema } from "../trust/audit/index.js";
 import { clientTlsSchema, serverTlsSchema } from "../trust/tls.js";
 
 const country = z
@@ -111,12 +112,8 @@ export const gatewayConfigSchema = z
     tacFile: z.string().optional(),
     /** Per-principal quotas (trust/quota.ts validates the inner shape). */
     quotas: z.unknown().optional(),
-    audit: z
-      .union([
-        z.object({ sqlite: z.string().min(1) }).strict(),
-        z.object({ postgres: z.string().min(1), schema: z.string().optional() }).strict(),
-      ])
-      .optional(),
+    /** Where the gateway's hash-chained audit log lives: `{ sqlite: path }` or `{ postgres: url, schema? }`. */
+    audit: auditConfigSchema.optional(),
   })
   .strict();
 

@@ -8,6 +8,7 @@
 import type { DeviceKey } from "../device/index.js";
 import type { RegistryFinding } from "../gen/imeifed/v1/federation_pb.js";
 import type { SightingKind } from "../gen/imeifed/v1/registry_pb.js";
+import type { AuditLog } from "../trust/audit/index.js";
 import type { Actor, Scope } from "../trust/principal.js";
 import type { GatewayConfig } from "./config.js";
 import type { FederationChecker } from "./federation-checker.js";
@@ -50,12 +51,6 @@ export interface GatewayMetrics {
   circuitState?(country: string, state: "closed" | "open" | "half-open"): void;
 }
 
-/** The audit log the gateway writes to (trust/audit's AuditLog fits it); the audit interceptor does the writing. */
-export interface GatewayAuditLog {
-  append(entry: never): void | Promise<void>;
-  close(): void | Promise<void>;
-}
-
 /** Everything a FederationService handler factory receives. */
 export interface GatewayContext {
   readonly config: GatewayConfig;
@@ -66,7 +61,8 @@ export interface GatewayContext {
   /** The single upstream path: Lookup, Screen and ReportFound all ask through it. */
   readonly checker: FederationChecker;
   readonly minter: UpstreamTokenMinter;
-  readonly audit?: GatewayAuditLog;
+  /** The gateway's audit log (the audit interceptor writes to it; handlers fill AUDIT_DETAILS). */
+  readonly audit?: AuditLog;
   readonly tac?: TacLookup;
   readonly tripwire?: Tripwire;
   readonly metrics?: GatewayMetrics;

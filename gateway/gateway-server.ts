@@ -9,6 +9,7 @@ import type { Interceptor } from "@grpc/grpc-js";
 import type { JWK } from "jose";
 import { FederationService } from "../gen/imeifed/v1/federation_pb.js";
 import { hosted, startHost, type ServerInterceptor } from "../rpc/index.js";
+import { createAuditInterceptor, openAuditLog, type AuditLog } from "../trust/audit/index.js";
 import { createAuthenticator } from "../trust/authenticator.js";
 import { readPrivateJwk } from "../trust/keys.js";
 import { createQuotaInterceptor, QuotaLimiter, type QuotaConfig } from "../trust/quota.js";
@@ -22,7 +23,7 @@ import type { GatewayConfig } from "./config.js";
 import { FederationChecker } from "./federation-checker.js";
 import { createFederationService, FEDERATION_HANDLERS, FEDERATION_SCOPES, type HandlerFactories } from "./federation-service.js";
 import { FindingCache } from "./finding-cache.js";
-import type { GatewayAuditLog, GatewayContext, GatewayMetrics, TacLookup, Tripwire, UpstreamTokenMinter } from "./gateway-context.js";
+import type { GatewayContext, GatewayMetrics, TacLookup, Tripwire, UpstreamTokenMinter } from "./gateway-context.js";
 import type { FlushEvent } from "./registry-batcher.js";
 import { RegistryLink } from "./registry-link.js";
 import { createTripwire } from "./tripwire/registry-tripwire.js";
@@ -43,7 +44,8 @@ export interface GatewayOptions {
   /** The tripwire; default: the registry tripwire (gateway/tripwire); `false` turns it off. */
   tripwire?: Tripwire | false;
   metrics?: GatewayMetrics;
-  audit?: GatewayAuditLog;
+  /** The audit log (tests); default: opened from `config.audit` when set. */
+  audit?: AuditLog;
   /** Overrides the handler factory table (tests). */
   factories?: HandlerFactories;
   /** Told of every batch sent upstream (tests, diagnostics). */
@@ -110,6 +112,7 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
     ...(metrics ? { metrics } : {}),
     ...(options.onFlush ? { onFlush: options.onFlush } : {}),
   });
+  const audit = options.audit ?? (config.audit ? await openAuditLog(config.audit) : undefined);
   const tac = options.tac ?? (config.tacFile ? await TacDatabase.load(config.tacFile) : undefined);
   const quota = config.quotas !== undefined ? new QuotaLimiter(config.quotas as QuotaConfig) : undefined;
   const gw: GatewayContext & { tripwire?: Tripwire } = {
@@ -118,7 +121,7 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
     linkFor: (country) => links.find((l) => l.country === country) ?? links.find((l) => l.answersFor(country)),
     checker,
     minter,
-    ...(options.audit ? { audit: options.audit } : {}),
+    ...(audit ? { audit } : {}),
     ...(tac ? { tac } : {}),
     ...(metrics ? { metrics } : {}),
     ...(quota ? { quota } : {}),
@@ -135,6 +138,7 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
     ...(options.outerInterceptors ?? []),
     createAuthenticator({ trust, audience: config.id, scopes: FEDERATION_SCOPES, kinds: { WatchStolen: ["manufacturer"] } }),
     ...(quota ? [createQuotaInterceptor(quota)] : []),
+    ...(audit ? [createAuditInterceptor(audit, { server: config.id })] : []),
     ...(options.innerInterceptors ?? []),
   ];
   const host = await startHost({
@@ -162,7 +166,7 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
         await Promise.all([...followers.values()].map((f) => f.stop()));
         await closeTripwire?.();
         for (const link of links) link.close();
-        await options.audit?.close();
+        await audit?.close();
       })();
       return stopped;
     },

@@ -11,6 +11,7 @@ import { DeviceIdentitySchema } from "../gen/imeifed/v1/device_pb.js";
 import { FederationService, LookupResponseSchema, UnansweredReason, UnansweredSchema, type LookupResponse } from "../gen/imeifed/v1/federation_pb.js";
 import { SightingKind } from "../gen/imeifed/v1/registry_pb.js";
 import type { CallContext, HandlerFor } from "../rpc/index.js";
+import { auditDetails } from "../trust/audit/index.js";
 import { CALLER, requesterOf, type Caller } from "../trust/principal.js";
 import type { GatewayContext } from "./gateway-context.js";
 import { defaultCallerDeadline } from "./upstream-deadline.js";
@@ -48,10 +49,14 @@ export function createLookupHandler(gw: GatewayContext): HandlerFor<(typeof Fede
   const rule = { capMs: gw.config.deadlines.upstreamMaxMs, marginMs: gw.config.deadlines.marginMs };
   return async (request, ctx): Promise<LookupResponse> => {
     const caller = callerOf(ctx);
+    const audit = auditDetails(ctx);
     const purpose = request.purpose.trim();
+    audit.purpose = purpose;
     if (purpose === "") throw invalidArgument("purpose", "PURPOSE_REQUIRED", "is empty; give the case or declaration reference you act under (it is audited)");
     const device = requireDevice(request.imei, "imei");
+    audit.deviceKey = device.key;
     const { known, unknown } = resolveCountries(gw, request.countries);
+    audit.countries = known ?? gw.links.map((l) => l.country);
     const requester = requesterOf(caller);
     const answer =
       known === undefined || known.length > 0
@@ -67,7 +72,8 @@ export function createLookupHandler(gw: GatewayContext): HandlerFor<(typeof Fede
       ...unknown.map((country) => create(UnansweredSchema, { country, reason: UnansweredReason.UNKNOWN_COUNTRY, detail: `${country} is not part of this federation` })),
     ];
     const verdict = verdictOf({ findings: answer.findings, unanswered });
-    gw.metrics?.lookup?.(verdictName(verdict));
+    audit.verdict = verdictName(verdict);
+    gw.metrics?.lookup?.(audit.verdict);
     const fresh = answer.findings.filter((f) => !f.stale);
     if (fresh.length > 0) gw.tripwire?.hit({ key: device.key, findings: fresh, requester, kind: SightingKind.LOOKUP_HIT, purpose });
     const tac = gw.tac?.lookup(device.tac);
