@@ -12,7 +12,7 @@ export type { TelemetryConfig, Environment } from "./telemetry-config.js";
 export { serverTracing, clientTracing, traceOfFailure, TRACER_NAME } from "./rpc-tracing.js";
 export { RPC_ATTRIBUTE } from "./rpc-attributes.js";
 export { recordDevice, DEVICE_ATTRIBUTE } from "./device-span.js";
-export { metrics, createMetrics, installMetrics, uninstallMetrics, METRIC, METRIC_ATTRIBUTE, CIRCUIT_STATES, UPSTREAM_OUTCOMES } from "./metrics.js";
+export { metrics, createMetrics, installMetrics, uninstallMetrics, METRIC, METRIC_ATTRIBUTE, CIRCUIT_STATES, MAX_LABEL_VALUES } from "./metrics.js";
 export type { ImeifedMetrics, CircuitState, UpstreamOutcome } from "./metrics.js";
 export { createLogger, logLevelSchema, LOG_LEVELS } from "./logger.js";
 export type { Logger, LoggerOptions, LogLevel, LogFields } from "./logger.js";

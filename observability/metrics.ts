@@ -9,24 +9,33 @@
 import { ValueType, type Attributes, type Meter } from "@opentelemetry/api";
 import { ScreeningOutcome, Verdict } from "../gen/imeifed/v1/federation_pb.js";
 
-/** A registry link's circuit breaker state, as the breaker reports it. */
-export type CircuitState = "closed" | "open" | "half_open";
-export const CIRCUIT_STATES: readonly CircuitState[] = ["closed", "open", "half_open"];
+/** A registry link's circuit breaker state as reported (gateway/circuit-breaker.ts spells it `half-open`). */
+export type CircuitState = "closed" | "open" | "half_open" | "half-open";
+/** The states the gauge reports, in the attribute spelling of OpenTelemetry (snake_case). */
+export const CIRCUIT_STATES = ["closed", "open", "half_open"] as const;
+type ReportedCircuitState = (typeof CIRCUIT_STATES)[number];
 
-/** How an upstream call to a registry ended; a closed set so the histogram's series stay few. */
-export const UPSTREAM_OUTCOMES = ["ok", "deadline", "unavailable", "refused", "error"] as const;
-export type UpstreamOutcome = (typeof UPSTREAM_OUTCOMES)[number];
+/**
+ * How an upstream call to a registry ended: `ok`, or the stable reason of the
+ * ImeifedError it failed with (`DEADLINE_EXCEEDED`, `UNAVAILABLE`, ...).
+ * Values are lower-cased; past a bound, new ones are counted as `other` so a
+ * bug cannot flood the backend with series.
+ */
+export type UpstreamOutcome = string;
+
+/** Distinct values one label may take before further ones become `other`. */
+export const MAX_LABEL_VALUES = 256;
 
 /** The instruments of imeifed, named for what operators ask of a federation. */
 export interface ImeifedMetrics {
-  /** One federated lookup answered, by its verdict. */
-  lookup(verdict: Verdict): void;
+  /** One federated lookup answered, by its verdict (the enum, or its name as gateway/verdict.ts's verdictName gives it). */
+  lookup(verdict: Verdict | string): void;
   /** `items` screened manifest items with this outcome; their rate is the screening throughput. */
   screened(outcome: ScreeningOutcome, items?: number): void;
-  /** Verdict cache hits (count them per batch rather than per item on bulk paths). */
-  cacheHit(count?: number): void;
-  /** Verdict cache misses. */
-  cacheMiss(count?: number): void;
+  /** Verdict cache hits, per registry whose answer was cached (pass `count` to count a batch at once). */
+  cacheHit(country?: string, count?: number): void;
+  /** Verdict cache misses, per registry. */
+  cacheMiss(country?: string, count?: number): void;
   /** How long one upstream call to a registry took, and how it ended. */
   upstreamLatency(country: string, ms: number, outcome: UpstreamOutcome): void;
   /** The breaker of the registry of `country` is now in `state` (call it on every transition). */
@@ -66,11 +75,31 @@ export const METRIC_ATTRIBUTE = {
 const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000];
 
 /** The last known state of each breaker; kept even while silent, so a meter installed later reports it. */
-const circuitStates = new Map<string, CircuitState>();
+const circuitStates = new Map<string, ReportedCircuitState>();
+
+function normalState(state: CircuitState): ReportedCircuitState {
+  return state === "half-open" ? "half_open" : state;
+}
 
 /** "MODEL_MISMATCH" -> "model_mismatch"; values a newer contract adds still get a label. */
 function enumLabel(names: Record<number, string>, value: number): string {
   return names[value]?.toLowerCase() ?? `value_${value}`;
+}
+
+/** A verdict given as the enum, `PROHIBITED` or `VERDICT_PROHIBITED`, as one label. */
+function verdictLabel(verdict: Verdict | string): string {
+  return typeof verdict === "number" ? enumLabel(Verdict, verdict) : verdict.toLowerCase().replace(/^verdict_/, "");
+}
+
+/** Keeps a free-form label (error reasons, countries) to a bounded set of values. */
+function boundedLabels(): (value: string) => string {
+  const seen = new Set<string>();
+  return (value) => {
+    if (seen.has(value)) return value;
+    if (seen.size >= MAX_LABEL_VALUES) return "other";
+    seen.add(value);
+    return value;
+  };
 }
 
 /** Attribute objects are built once per distinct value, not on every call. */
@@ -87,7 +116,7 @@ function memo<K>(build: (key: K) => Attributes): (key: K) => Attributes {
 }
 
 /** Instruments on `meter`; tests pass a meter of their own provider, processes use `installMetrics`. */
-export function createMetrics(meter: Meter, states: Map<string, CircuitState> = new Map()): ImeifedMetrics {
+export function createMetrics(meter: Meter, states: Map<string, ReportedCircuitState> = new Map()): ImeifedMetrics {
   const lookups = meter.createCounter(METRIC.lookups, { description: "Federated lookups answered, by verdict", unit: "{lookup}", valueType: ValueType.INT });
   const screening = meter.createCounter(METRIC.screeningItems, { description: "Manifest items screened, by outcome", unit: "{item}", valueType: ValueType.INT });
   const cache = meter.createCounter(METRIC.cacheRequests, { description: "Verdict cache look-ups, by hit or miss", unit: "{request}", valueType: ValueType.INT });
@@ -105,7 +134,7 @@ export function createMetrics(meter: Meter, states: Map<string, CircuitState> = 
     valueType: ValueType.INT,
   });
   const circuitAttributes = memo((key: string) => {
-    const [country, state] = key.split("\u0000") as [string, CircuitState];
+    const [country, state] = key.split("\u0000") as [string, ReportedCircuitState];
     return { [METRIC_ATTRIBUTE.country]: country, [METRIC_ATTRIBUTE.circuitState]: state };
   });
   circuit.addCallback((result) => {
@@ -114,14 +143,19 @@ export function createMetrics(meter: Meter, states: Map<string, CircuitState> = 
     }
   });
 
-  const verdictAttributes = memo((v: Verdict) => ({ [METRIC_ATTRIBUTE.verdict]: enumLabel(Verdict, v) }));
+  const verdictAttributes = memo((v: string) => ({ [METRIC_ATTRIBUTE.verdict]: v }));
   const outcomeAttributes = memo((o: ScreeningOutcome) => ({ [METRIC_ATTRIBUTE.screeningOutcome]: enumLabel(ScreeningOutcome, o) }));
-  const hit = Object.freeze({ [METRIC_ATTRIBUTE.cacheResult]: "hit" });
-  const miss = Object.freeze({ [METRIC_ATTRIBUTE.cacheResult]: "miss" });
+  const countryLabel = boundedLabels();
+  const cacheAttributes = memo((key: string) => {
+    const [result, country] = key.split("\u0000") as [string, string];
+    return country ? { [METRIC_ATTRIBUTE.cacheResult]: result, [METRIC_ATTRIBUTE.country]: country } : { [METRIC_ATTRIBUTE.cacheResult]: result };
+  });
+  const outcomeLabel = boundedLabels();
   const upstreamAttributes = memo((key: string) => {
     const [country, outcome] = key.split("\u0000") as [string, string];
     return { [METRIC_ATTRIBUTE.country]: country, [METRIC_ATTRIBUTE.upstreamOutcome]: outcome };
   });
+  const reasonLabel = boundedLabels();
   const authAttributes = memo((reason: string) => ({ [METRIC_ATTRIBUTE.authReason]: reason }));
   const rpcAttributes = memo((key: string) => {
     const [service, method, code] = key.split("\u0000") as [string, string, string];
@@ -129,13 +163,13 @@ export function createMetrics(meter: Meter, states: Map<string, CircuitState> = 
   });
 
   return {
-    lookup: (verdict) => lookups.add(1, verdictAttributes(verdict)),
+    lookup: (verdict) => lookups.add(1, verdictAttributes(verdictLabel(verdict))),
     screened: (outcome, items = 1) => screening.add(items, outcomeAttributes(outcome)),
-    cacheHit: (count = 1) => cache.add(count, hit),
-    cacheMiss: (count = 1) => cache.add(count, miss),
-    upstreamLatency: (country, ms, outcome) => upstream.record(ms, upstreamAttributes(`${country}\u0000${outcome}`)),
-    circuitState: (country, state) => void states.set(country, state),
-    authFailure: (reason) => auth.add(1, authAttributes(reason)),
+    cacheHit: (country, count = 1) => cache.add(count, cacheAttributes(`hit\u0000${country ? countryLabel(country) : ""}`)),
+    cacheMiss: (country, count = 1) => cache.add(count, cacheAttributes(`miss\u0000${country ? countryLabel(country) : ""}`)),
+    upstreamLatency: (country, ms, outcome) => upstream.record(ms, upstreamAttributes(`${countryLabel(country)}\u0000${outcomeLabel(outcome.toLowerCase())}`)),
+    circuitState: (country, state) => void states.set(country, normalState(state)),
+    authFailure: (reason) => auth.add(1, authAttributes(reasonLabel(reason))),
     rpcServer: (service, method, code, ms) => rpcServerDuration.record(ms, rpcAttributes(`${service}\u0000${method}\u0000${code}`)),
     rpcClient: (service, method, code, ms) => rpcClientDuration.record(ms, rpcAttributes(`${service}\u0000${method}\u0000${code}`)),
   };
@@ -149,7 +183,7 @@ function silentMetrics(): ImeifedMetrics {
     cacheHit: nothing,
     cacheMiss: nothing,
     upstreamLatency: nothing,
-    circuitState: (country, state) => void circuitStates.set(country, state),
+    circuitState: (country, state) => void circuitStates.set(country, normalState(state)),
     authFailure: nothing,
     rpcServer: nothing,
     rpcClient: nothing,

@@ -47,7 +47,8 @@ function annotateCaller(span: Span, ctx: CallContext): void {
  * caller's trace from its metadata, and runs the handler (and the
  * interceptors after it) inside that span. Put it first:
  * `interceptors: [serverTracing(), authenticator, ...]`, so refused calls
- * are traced too.
+ * are traced too. It also records `rpc.server.duration` and, for calls
+ * refused with UNAUTHENTICATED or PERMISSION_DENIED, `imeifed.auth.failures`.
  */
 export function serverTracing(): ServerInterceptor {
   return async (ctx, next) => {
@@ -70,6 +71,9 @@ export function serverTracing(): ServerInterceptor {
       code = failure.code;
       message = failure.message;
       span.setAttribute(RPC_ATTRIBUTE.errorReason, failure.reason);
+      // Every refusal passes here, whichever interceptor or handler refused, so
+      // the authenticator needs no metrics code of its own.
+      if (failure.code === Code.UNAUTHENTICATED || failure.code === Code.PERMISSION_DENIED) metrics.authFailure(failure.reason);
       if (!(error instanceof ImeifedError) && failure.code === Code.INTERNAL) {
         // The caller sees only "internal error"; the operator's trace keeps the cause.
         span.recordException(error instanceof Error ? error : String(error));

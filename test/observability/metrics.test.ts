@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { ScreeningOutcome, Verdict } from "../../gen/imeifed/v1/federation_pb.js";
-import { METRIC, METRIC_ATTRIBUTE, metrics } from "../../observability/index.js";
+import type { GatewayMetrics } from "../../gateway/gateway-context.js";
+import { Code, ImeifedError } from "../../errors/index.js";
+import type { ServerInterceptor } from "../../rpc/index.js";
+import { MAX_LABEL_VALUES, METRIC, METRIC_ATTRIBUTE, metrics, type ImeifedMetrics } from "../../observability/index.js";
 import { startInMemoryTelemetry, type CollectedPoint, type InMemoryTelemetry } from "../../observability/in-memory-telemetry.js";
 import { startTracedPair } from "./traced-pair.js";
 
@@ -10,6 +13,10 @@ const IMEI = "490154203237518";
 function valueOf(points: CollectedPoint[], match: Record<string, string | number>): CollectedPoint["value"] | undefined {
   return points.find((p) => Object.entries(match).every(([k, v]) => p.attributes[k] === v))?.value;
 }
+
+/** Compile-time check: the gateway can take `metrics` as its GatewayMetrics as is. */
+const _fitsGateway: GatewayMetrics = metrics satisfies ImeifedMetrics;
+void _fitsGateway;
 
 describe("metrics", () => {
   describe("with a reader installed", () => {
@@ -23,8 +30,9 @@ describe("metrics", () => {
       metrics.lookup(Verdict.PROHIBITED);
       metrics.lookup(Verdict.PROHIBITED);
       metrics.lookup(Verdict.UNKNOWN);
+      metrics.lookup("PROHIBITED"); // as gateway/verdict.ts's verdictName spells it
       const points = await telemetry.points(METRIC.lookups);
-      assert.equal(valueOf(points, { [METRIC_ATTRIBUTE.verdict]: "prohibited" }), 2);
+      assert.equal(valueOf(points, { [METRIC_ATTRIBUTE.verdict]: "prohibited" }), 3);
       assert.equal(valueOf(points, { [METRIC_ATTRIBUTE.verdict]: "unknown" }), 1);
       assert.equal(valueOf(points, { [METRIC_ATTRIBUTE.verdict]: "permitted" }), undefined);
     });
@@ -39,32 +47,35 @@ describe("metrics", () => {
       assert.equal(valueOf(points, { [METRIC_ATTRIBUTE.screeningOutcome]: "model_mismatch" }), 1);
     });
 
-    it("counts cache hits and misses", async () => {
-      metrics.cacheHit();
-      metrics.cacheHit(41);
-      metrics.cacheMiss(7);
+    it("counts cache hits and misses, per registry when told which", async () => {
+      metrics.cacheHit("GB");
+      metrics.cacheHit("GB", 41);
+      metrics.cacheMiss("ES", 7);
+      metrics.cacheMiss();
       const points = await telemetry.points(METRIC.cacheRequests);
-      assert.equal(valueOf(points, { [METRIC_ATTRIBUTE.cacheResult]: "hit" }), 42);
-      assert.equal(valueOf(points, { [METRIC_ATTRIBUTE.cacheResult]: "miss" }), 7);
+      assert.equal(valueOf(points, { [METRIC_ATTRIBUTE.cacheResult]: "hit", [METRIC_ATTRIBUTE.country]: "GB" }), 42);
+      assert.equal(valueOf(points, { [METRIC_ATTRIBUTE.cacheResult]: "miss", [METRIC_ATTRIBUTE.country]: "ES" }), 7);
+      const countryless = points.filter((p) => p.attributes[METRIC_ATTRIBUTE.country] === undefined);
+      assert.deepEqual(countryless.map((p) => [p.attributes[METRIC_ATTRIBUTE.cacheResult], p.value]), [["miss", 1]]);
     });
 
     it("records upstream latency per registry and outcome in a histogram", async () => {
       metrics.upstreamLatency("GB", 12, "ok");
       metrics.upstreamLatency("GB", 30, "ok");
-      metrics.upstreamLatency("JP", 3_000, "deadline");
+      metrics.upstreamLatency("JP", 3_000, "DEADLINE_EXCEEDED");
       const points = await telemetry.points(METRIC.upstreamDuration);
       const gb = valueOf(points, { [METRIC_ATTRIBUTE.country]: "GB", [METRIC_ATTRIBUTE.upstreamOutcome]: "ok" }) as { count: number; sum: number; buckets: { boundaries: number[] } };
       assert.equal(gb.count, 2);
       assert.equal(gb.sum, 42);
       assert.ok(gb.buckets.boundaries.includes(2_500), "millisecond buckets, up to CheckMEND's 3 s advice");
-      const jp = valueOf(points, { [METRIC_ATTRIBUTE.country]: "JP", [METRIC_ATTRIBUTE.upstreamOutcome]: "deadline" }) as { count: number };
+      const jp = valueOf(points, { [METRIC_ATTRIBUTE.country]: "JP", [METRIC_ATTRIBUTE.upstreamOutcome]: "deadline_exceeded" }) as { count: number };
       assert.equal(jp.count, 1);
     });
 
     it("reports each registry's circuit state as a gauge, 1 for the current state", async () => {
       metrics.circuitState("GB", "open");
       metrics.circuitState("ES", "closed");
-      metrics.circuitState("ES", "half_open");
+      metrics.circuitState("ES", "half-open"); // gateway/circuit-breaker.ts's spelling
       const points = await telemetry.points(METRIC.circuitState);
       const state = (country: string, s: string) => valueOf(points, { [METRIC_ATTRIBUTE.country]: country, [METRIC_ATTRIBUTE.circuitState]: s });
       assert.deepEqual([state("GB", "open"), state("GB", "closed"), state("GB", "half_open")], [1, 0, 0]);
@@ -74,10 +85,38 @@ describe("metrics", () => {
     it("counts auth failures by reason", async () => {
       metrics.authFailure("TOKEN_EXPIRED");
       metrics.authFailure("TOKEN_EXPIRED");
-      metrics.authFailure("SCOPE_MISSING");
+      metrics.authFailure("SCOPE_REQUIRED");
       const points = await telemetry.points(METRIC.authFailures);
       assert.equal(valueOf(points, { [METRIC_ATTRIBUTE.authReason]: "TOKEN_EXPIRED" }), 2);
-      assert.equal(valueOf(points, { [METRIC_ATTRIBUTE.authReason]: "SCOPE_MISSING" }), 1);
+      assert.equal(valueOf(points, { [METRIC_ATTRIBUTE.authReason]: "SCOPE_REQUIRED" }), 1);
+    });
+
+    it("counts the calls refused by any interceptor as auth failures, from the server tracing interceptor", async () => {
+      const refuse: ServerInterceptor = async (ctx, next) => {
+        const token = ctx.requestMetadata.get("authorization")[0];
+        if (token === undefined) throw new ImeifedError(Code.UNAUTHENTICATED, "TOKEN_MISSING", "send authorization: Bearer <token>");
+        if (token !== "Bearer ok") throw new ImeifedError(Code.PERMISSION_DENIED, "SCOPE_REQUIRED", "scope devices:check is required");
+        await next();
+      };
+      const pair = await startTracedPair([refuse]);
+      try {
+        await assert.rejects(pair.partner.lookup({ imei: IMEI, purpose: "case 1" }), (e: ImeifedError) => e.code === Code.UNAUTHENTICATED);
+        await assert.rejects(pair.partner.lookup({ imei: IMEI, purpose: "case 1" }, { metadata: { authorization: "Bearer no" } }));
+        await pair.partner.lookup({ imei: IMEI, purpose: "case 1" }, { metadata: { authorization: "Bearer ok" } });
+      } finally {
+        await pair.close();
+      }
+      const points = await telemetry.points(METRIC.authFailures);
+      assert.equal(valueOf(points, { [METRIC_ATTRIBUTE.authReason]: "TOKEN_MISSING" }), 1);
+      assert.equal(valueOf(points, { [METRIC_ATTRIBUTE.authReason]: "SCOPE_REQUIRED" }), 1);
+      assert.equal(points.length, 2);
+    });
+
+    it("keeps free-form labels to a bounded number of series", async () => {
+      for (let i = 0; i < MAX_LABEL_VALUES + 10; i++) metrics.upstreamLatency("GB", 1, `REASON_${i}`);
+      const points = await telemetry.points(METRIC.upstreamDuration);
+      assert.equal(points.length, MAX_LABEL_VALUES + 1);
+      assert.equal((valueOf(points, { [METRIC_ATTRIBUTE.upstreamOutcome]: "other" }) as { count: number }).count, 10);
     });
 
     it("records served and outgoing RPC durations from the tracing interceptors, with the status code", async () => {
