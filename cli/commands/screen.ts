@@ -4,8 +4,9 @@
  * findings to a report file, and ends with an exit status an export pipeline
  * can branch on.
  */
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { parseFlags, required } from "../args.js";
+import { clientTargetFromFlags, readTokenFile } from "../client-target.js";
 import { EXIT_OK, UsageError, type Command } from "../command.js";
 import { Code, ImeifedError } from "../../errors/index.js";
 import { mask } from "../../device/index.js";
@@ -72,35 +73,6 @@ Exit status:
   3   HOLD only because a registry did not answer (policy hold): screen again later
   1   error: unreadable manifest, gateway unreachable, token refused, ...
   64  usage error`;
-
-/** Where to connect and with which token file. */
-interface Target {
-  address: string;
-  tokenFile: string;
-}
-
-/** Reads `DIR/demo.json` through the shared resolver (cli/client-target.ts). */
-async function demoTarget(dir: string, principal: string): Promise<Target> {
-  const path = "../client-target.js";
-  try {
-    const module = (await import(path)) as { resolveClientTarget?: (o: { demo: string; as: string }) => Promise<Target> };
-    if (module.resolveClientTarget) return await module.resolveClientTarget({ demo: dir, as: principal });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw error;
-  }
-  throw new UsageError("--demo is not available in this build; use --gateway and --token");
-}
-
-async function readToken(file: string): Promise<string> {
-  let token: string;
-  try {
-    token = (await readFile(file, "utf8")).trim();
-  } catch (error) {
-    throw new ImeifedError(Code.UNAUTHENTICATED, "TOKEN_UNREADABLE", `cannot read the token file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
-  if (!token) throw new ImeifedError(Code.UNAUTHENTICATED, "TOKEN_EMPTY", `the token file ${file} is empty; mint one with imeifed token --scope devices:screen`);
-  return token.replace(/^Bearer\s+/i, "");
-}
 
 /** Progress on stderr: a redrawn bar on a terminal, a plain line every few seconds otherwise. */
 class ProgressDisplay {
@@ -184,14 +156,8 @@ export const command: Command = {
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new UsageError(`--batch: a whole number from 1 to 10000, got ${values.batch}`);
     const reportPath = values.report;
     if (reportPath !== undefined && reportFormatOf(reportPath) === undefined) throw new UsageError(`--report: name a .csv or .json file, not ${reportPath}`);
-    let target: Target;
-    if (values.demo !== undefined) {
-      if (values.gateway !== undefined || values.token !== undefined) throw new UsageError("give either --demo DIR --as ID, or --gateway and --token");
-      target = await demoTarget(values.demo, required(values.as, "as"));
-    } else {
-      target = { address: required(values.gateway, "gateway"), tokenFile: required(values.token, "token") };
-    }
-    const token = await readToken(target.tokenFile);
+    const target = await clientTargetFromFlags(values);
+    const token = await readTokenFile(target.tokenFile);
 
     // Read the header and first batch before calling: a bad manifest fails here, not half-way.
     const read: ManifestReadProgress = { bytesRead: 0, itemsRead: 0 };
