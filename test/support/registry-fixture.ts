@@ -123,6 +123,7 @@ export async function startTestRegistry(options: TestRegistryOptions): Promise<T
       db: pgSchema ? { postgres: TEST_POSTGRES_URL, schema: pgSchema.schema } : { sqlite: join(dir, `${country.toLowerCase()}.sqlite`) },
       trust: options.trust.trust,
       ...options.config,
+      ...(options.interceptors ? { interceptors: options.interceptors } : {}),
     });
     const running = registry;
     const client = (principalId: string, clientOptions: { scopes?: Scope[]; act?: Actor } = {}) => {
