@@ -62,6 +62,8 @@ export async function* followRegistryChanges(source: ChangeSource, from: Registr
   const country = source.country;
   let position = from;
   let waitMs = backoff.initialMs;
+  // Logged on transitions only (lost, resumed), so a registry that stays down writes two lines, not one per retry.
+  let down = false;
   while (!signal.aborted) {
     let progressed = false;
     let retryInMs = 0;
@@ -69,6 +71,10 @@ export async function* followRegistryChanges(source: ChangeSource, from: Registr
       const stream = source.watchChanges({ afterSequence: position.seq, epoch: position.epoch }, { signal });
       for await (const response of stream) {
         progressed = true;
+        if (down) {
+          down = false;
+          log({ level: "info", msg: "registry change stream resumed", country, detail: `after sequence ${position.seq}` });
+        }
         if (position.epoch !== "" && response.epoch !== position.epoch) {
           // The registry should refuse a stale epoch itself; if it streams anyway, its sequences restarted.
           position = START;
@@ -89,7 +95,10 @@ export async function* followRegistryChanges(source: ChangeSource, from: Registr
         }
       }
       // The registry ended the stream (a clean shutdown): reconnect.
-      if (!signal.aborted) log({ level: "info", msg: "registry change stream ended; reconnecting", country });
+      if (!signal.aborted && !down) {
+        down = true;
+        log({ level: "warn", msg: "registry change stream lost; reconnecting with backoff", country, detail: "the registry ended the stream" });
+      }
     } catch (thrown) {
       if (signal.aborted) return;
       const error = ImeifedError.from(thrown);
@@ -100,7 +109,10 @@ export async function* followRegistryChanges(source: ChangeSource, from: Registr
         continue;
       }
       retryInMs = REFUSALS.has(error.code) ? backoff.maxMs : waitMs;
-      log({ level: "warn", msg: "registry change stream failed", country, detail: `${Code[error.code] ?? error.code}: ${error.message}`, retryInMs });
+      if (!down) {
+        down = true;
+        log({ level: "warn", msg: "registry change stream lost; reconnecting with backoff", country, detail: `${Code[error.code] ?? error.code}: ${error.message}`, retryInMs });
+      }
     }
     if (progressed) waitMs = backoff.initialMs;
     const delay = retryInMs || waitMs;

@@ -9,6 +9,7 @@ import type { CallContext, HandlerFor } from "../../rpc/index.js";
 import { CALLER, type Actor, type Caller } from "../../trust/principal.js";
 import type { GatewayContext } from "../gateway-context.js";
 import type { RegistryLink } from "../registry-link.js";
+import { createLogger, type Logger } from "../../observability/logger.js";
 import { decodeFeedCursor } from "./feed-cursor.js";
 import type { ChangeSource, FollowBackoff, FollowLog } from "./registry-change-follower.js";
 import { stolenFeed } from "./stolen-feed.js";
@@ -20,10 +21,10 @@ export interface WatchStolenOptions {
   readonly log?: FollowLog;
 }
 
-/** Writes one JSON line per follower notice to stderr (no IMEIs: followers log countries and statuses only). */
-const stderrLog: FollowLog = (entry) => {
-  console.error(JSON.stringify({ ...entry, component: "stolen-feed", at: new Date().toISOString() }));
-};
+/** The feed's log lines go through the gateway's structured logger (followers log countries and statuses, never IMEIs). */
+function loggerLog(logger: Logger): FollowLog {
+  return ({ level, msg, ...fields }) => logger[level](msg, fields);
+}
 
 /** Refuses anyone but a manufacturer calling for itself with `devices:watch`; returns the manufacturer. */
 function admitManufacturer(caller: Caller | undefined): Caller["principal"] {
@@ -62,7 +63,7 @@ function changeSourceOf(link: RegistryLink, manufacturer: Actor): ChangeSource {
 
 /** Builds the WatchStolen handler for the gateway (FEDERATION_HANDLERS' `watchStolen` factory). */
 export function createWatchStolenHandler(gw: GatewayContext, options: WatchStolenOptions = {}): HandlerFor<(typeof FederationService)["method"]["watchStolen"]> {
-  const log = options.log ?? stderrLog;
+  const log = options.log ?? loggerLog(createLogger("gateway").child({ component: "stolen-feed" }));
   return async function* watchStolen(request, ctx: CallContext) {
     const principal = admitManufacturer(ctx.values.get(CALLER));
     const from = decodeFeedCursor(request.cursor);

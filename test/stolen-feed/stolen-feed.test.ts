@@ -120,7 +120,7 @@ describe("stolen feed over registry change streams", () => {
       await gb.start();
       const events = await feed.waitFor(2);
       assert.equal(events[1]!.eventId, "GB:epoch-GB-1:1");
-      assert.ok(feed.notices.some((n) => n.startsWith("GB: registry change stream failed")));
+      assert.ok(feed.notices.some((n) => n.startsWith("GB: registry change stream lost")));
     } finally {
       await feed.stop();
     }
@@ -138,6 +138,8 @@ describe("stolen feed over registry change streams", () => {
       const events = await feed.waitFor(3);
       assert.deepEqual(events.map((e) => e.eventId), ["GB:epoch-GB-1:1", "GB:epoch-GB-1:2", "GB:epoch-GB-1:3"]);
       assert.deepEqual(gb.requests.at(-1), { afterSequence: 1n, epoch: "epoch-GB-1" });
+      // One line when the stream was lost and one when it resumed, not one per retry.
+      assert.deepEqual(feed.notices.filter((n) => n.startsWith("GB:")), ["GB: registry change stream lost; reconnecting with backoff", "GB: registry change stream resumed"]);
     } finally {
       await feed.stop();
     }
