@@ -19,3 +19,5 @@ export type { Logger, LoggerOptions, LogLevel, LogFields } from "./logger.js";
 export { logInternalErrors } from "./internal-errors.js";
 export { redactImeis } from "./imei-redaction.js";
 export { RedactingSpanExporter } from "./redacting-span-exporter.js";
+export { startObservability } from "./process-observability.js";
+export type { ObservabilityOptions, ProcessObservability } from "./process-observability.js";
