@@ -73,6 +73,7 @@ const q = {
   nextSeq: { name: "next-seq", text: "SELECT coalesce(max(seq), 0) + 1 AS seq FROM changes" },
   byCase: { name: "by-case", text: `SELECT ${RECORD_COLUMNS} FROM records WHERE device_key = $1 AND agency = $2 AND case_reference = $3` },
   forKey: { name: "for-key", text: `SELECT ${RECORD_COLUMNS} FROM records WHERE device_key = $1` },
+  forKeys: { name: "for-keys", text: `SELECT ${RECORD_COLUMNS} FROM records WHERE device_key = ANY($1::text[])` },
   openForKeys: { name: "open-for-keys", text: `SELECT ${RECORD_COLUMNS} FROM records WHERE device_key = ANY($1::text[]) AND cleared_at IS NULL` },
   insertRecord: {
     name: "insert-record",
@@ -475,17 +476,13 @@ async function migrate(pool: pg.Pool, schema: string): Promise<void> {
   }
 }
 
-/** One planned new record of an import batch. */
-interface PlannedRecord {
-  readonly line: number;
-  readonly key: DeviceKey;
-  readonly report: ImportRow["report"];
-  readonly seq: number;
-}
-
 /**
- * Writes import rows in set-based statements (unnest arrays), a few per
- * batch instead of a few per row: the same rules as `report`, batched.
+ * Writes import rows in set-based statements, three per batch instead of a
+ * few per row: the same rules as `report`, batched. It reads every record of
+ * the batch's device keys once (replays, refusals and the records already
+ * holding each device), takes a block of record ids from the id sequence
+ * (safe: every writer holds the change-log lock), works out each new
+ * record's change in memory, and sends records and changes as JSON.
  */
 class BatchImporter {
   created = 0;
@@ -499,95 +496,97 @@ class BatchImporter {
   async write(batch: readonly ImportRow[]): Promise<void> {
     if (batch.length === 0) return;
     const now = Date.now();
-    // 1. One entry per (device, agency, case); a repeat inside the batch is a replay.
-    const entries = new Map<string, { line: number; key: DeviceKey; report: ImportRow["report"] }>();
+    const keys = [...new Set(batch.flatMap((row) => row.report.deviceKeys))];
+    const known = (await this.client.query<RecordRow>({ ...q.forKeys, values: [keys] })).rows.map(recordFromRow);
+    const byCase = new Map<string, StoredRecord>();
+    const openByKey = new Map<DeviceKey, StoredRecord[]>();
+    for (const record of known) {
+      byCase.set(caseKey(record.deviceKey, record.agency, record.caseReference), record);
+      if (record.cleared === undefined) openByKey.set(record.deviceKey, [...(openByKey.get(record.deviceKey) ?? []), record]);
+    }
+    const planned: Array<{ line: number; record: StoredRecord; owner: ImportRow["report"]["owner"] }> = [];
     for (const row of batch) {
-      for (const key of row.report.deviceKeys) {
-        const id = `${key}\u0000${row.report.agency}\u0000${row.report.caseReference}`;
-        if (entries.has(id)) this.replays++;
-        else entries.set(id, { line: row.line, key, report: row.report });
+      const { report } = row;
+      for (const key of report.deviceKeys) {
+        const id = caseKey(key, report.agency, report.caseReference);
+        const existing = byCase.get(id);
+        if (existing) {
+          if (existing.cleared) throw caseClearedError(existing, row.line);
+          this.replays++;
+          continue;
+        }
+        const record: StoredRecord = {
+          id: "",
+          deviceKey: key,
+          agency: report.agency,
+          caseReference: report.caseReference,
+          status: report.status,
+          reason: report.reason,
+          sourceReasonCode: report.sourceReasonCode,
+          occurredAt: report.occurredAt,
+          reportedAt: report.reportedAt ?? now,
+          make: report.make,
+          model: report.model,
+          crimeReference: report.crimeReference,
+          reportedSeq: this.nextSeq++,
+          cleared: undefined,
+        };
+        byCase.set(id, record);
+        planned.push({ line: row.line, record, owner: report.owner });
       }
     }
-    const list = [...entries.entries()];
-    // 2. What is already recorded: replays, or a refusal when the case was cleared.
-    const existing = await this.client.query<RecordRow>(
-      `SELECT ${RECORD_COLUMNS} FROM records
-       WHERE (device_key, agency, case_reference) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
-      [list.map(([, e]) => e.key), list.map(([, e]) => e.report.agency), list.map(([, e]) => e.report.caseReference)],
-    );
-    const known = new Set<string>();
-    for (const row of existing.rows) {
-      const record = recordFromRow(row);
-      const id = `${record.deviceKey}\u0000${record.agency}\u0000${record.caseReference}`;
-      if (record.cleared) throw caseClearedError(record, entries.get(id)?.line);
-      known.add(id);
-      this.replays++;
-    }
-    const planned: PlannedRecord[] = [];
-    for (const [id, entry] of list) if (!known.has(id)) planned.push({ ...entry, seq: this.nextSeq++ });
     if (planned.length === 0) return;
-    // 3. The records, in one statement.
-    const inserted = await this.client.query<{ id: string; reported_seq: string }>(
-      `INSERT INTO records (device_key, agency, case_reference, status, reason, source_reason_code, occurred_at, reported_at,
+    const last = Number(
+      (await this.client.query<{ last: string }>("SELECT setval('records_id_seq', nextval('records_id_seq') + $1 - 1) AS last", [planned.length])).rows[0]!.last,
+    );
+    const first = last - planned.length + 1;
+    const changes = planned.map((p, i) => {
+      const record = Object.assign(p.record, { id: String(first + i) });
+      const open = openByKey.get(record.deviceKey) ?? [];
+      open.push(record);
+      openByKey.set(record.deviceKey, open);
+      const holding = holdingRecord(open)!;
+      return { seq: record.reportedSeq, device_key: record.deviceKey, record_id: first + i, status: holding.status, holding_record_id: Number(holding.id) };
+    });
+    await this.client.query(
+      `INSERT INTO records (id, device_key, agency, case_reference, status, reason, source_reason_code, occurred_at, reported_at,
          make, model, crime_reference, owner_name, owner_phone, owner_email, reported_seq)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::smallint[], $6::text[], $7::bigint[], $8::bigint[],
-         $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[])
-       RETURNING id, reported_seq`,
+       SELECT * FROM json_to_recordset($1::json) AS x(id bigint, device_key text, agency text, case_reference text, status smallint,
+         reason smallint, source_reason_code text, occurred_at bigint, reported_at bigint, make text, model text, crime_reference text,
+         owner_name text, owner_phone text, owner_email text, reported_seq bigint)`,
       [
-        planned.map((p) => p.key),
-        planned.map((p) => p.report.agency),
-        planned.map((p) => p.report.caseReference),
-        planned.map((p) => p.report.status),
-        planned.map((p) => p.report.reason),
-        planned.map((p) => p.report.sourceReasonCode),
-        planned.map((p) => p.report.occurredAt ?? null),
-        planned.map((p) => p.report.reportedAt ?? now),
-        planned.map((p) => p.report.make),
-        planned.map((p) => p.report.model),
-        planned.map((p) => p.report.crimeReference),
-        planned.map((p) => p.report.owner?.name ?? null),
-        planned.map((p) => p.report.owner?.phone ?? null),
-        planned.map((p) => p.report.owner?.email ?? null),
-        planned.map((p) => p.seq),
+        JSON.stringify(
+          planned.map(({ record: r, owner }) => ({
+            id: Number(r.id),
+            device_key: r.deviceKey,
+            agency: r.agency,
+            case_reference: r.caseReference,
+            status: r.status,
+            reason: r.reason,
+            source_reason_code: r.sourceReasonCode,
+            occurred_at: r.occurredAt ?? null,
+            reported_at: r.reportedAt,
+            make: r.make,
+            model: r.model,
+            crime_reference: r.crimeReference,
+            owner_name: owner?.name ?? null,
+            owner_phone: owner?.phone ?? null,
+            owner_email: owner?.email ?? null,
+            reported_seq: r.reportedSeq,
+          })),
+        ),
       ],
     );
-    const idBySeq = new Map(inserted.rows.map((r) => [Number(r.reported_seq), String(r.id)]));
-    // 4. The status after each new record, in sequence order, starting from what was open before.
-    const keys = [...new Set(planned.map((p) => p.key))];
-    const open = (await this.client.query<RecordRow>({ ...q.openForKeys, values: [keys] })).rows.map(recordFromRow);
-    const newIds = new Set(idBySeq.values());
-    const openByKey = new Map<DeviceKey, StoredRecord[]>();
-    const newById = new Map<string, StoredRecord>();
-    for (const record of open) {
-      if (newIds.has(record.id)) newById.set(record.id, record);
-      else openByKey.set(record.deviceKey, [...(openByKey.get(record.deviceKey) ?? []), record]);
-    }
-    const status: number[] = [];
-    const holdingIds: (string | null)[] = [];
-    for (const p of planned) {
-      const record = newById.get(idBySeq.get(p.seq)!)!;
-      const list = openByKey.get(p.key) ?? [];
-      list.push(record);
-      openByKey.set(p.key, list);
-      const holding = holdingRecord(list)!;
-      status.push(holding.status);
-      holdingIds.push(holding.id);
-    }
-    // 5. The changes, in one statement.
     await this.client.query(
       `INSERT INTO changes (seq, kind, device_key, record_id, status, holding_record_id, changed_at)
-       SELECT s.seq, $2, s.device_key, s.record_id, s.status, s.holding_record_id, $3
-       FROM unnest($1::bigint[], $4::text[], $5::bigint[], $6::smallint[], $7::bigint[]) AS s(seq, device_key, record_id, status, holding_record_id)`,
-      [
-        planned.map((p) => p.seq),
-        ChangeKind.REPORTED,
-        now,
-        planned.map((p) => p.key),
-        planned.map((p) => idBySeq.get(p.seq)!),
-        status,
-        holdingIds,
-      ],
+       SELECT x.seq, $2, x.device_key, x.record_id, x.status, x.holding_record_id, $3
+       FROM json_to_recordset($1::json) AS x(seq bigint, device_key text, record_id bigint, status smallint, holding_record_id bigint)`,
+      [JSON.stringify(changes), ChangeKind.REPORTED, now],
     );
     this.created += planned.length;
   }
+}
+
+function caseKey(key: string, agency: string, caseReference: string): string {
+  return `${key}\u0000${agency}\u0000${caseReference}`;
 }

@@ -91,7 +91,6 @@ function migrate(db: Database.Database): void {
 /** The prepared statements of one connection (the server's, or an import's own). */
 class Statements {
   readonly nextSeq;
-  readonly byCase;
   readonly forKey;
   readonly openForKey;
   readonly insertRecord;
@@ -99,7 +98,6 @@ class Statements {
   readonly clearRecord;
   constructor(readonly db: Database.Database) {
     this.nextSeq = db.prepare("SELECT coalesce(max(seq), 0) + 1 AS seq FROM changes").pluck();
-    this.byCase = db.prepare(`SELECT ${RECORD_COLUMNS} FROM records WHERE device_key = ? AND agency = ? AND case_reference = ?`);
     this.forKey = db.prepare(`SELECT ${RECORD_COLUMNS} FROM records WHERE device_key = ?`);
     this.openForKey = db.prepare(`SELECT ${RECORD_COLUMNS} FROM records WHERE device_key = ? AND cleared_at IS NULL`);
     this.insertRecord = db.prepare(
@@ -115,18 +113,22 @@ class Statements {
     );
   }
 
-  /** Writes one report inside the caller's transaction; `line` names an import row in errors. */
-  writeReport(input: ReportInput, line?: number): ReportOutcome[] {
+  /**
+   * Writes one report inside the caller's transaction, numbering its changes
+   * from `seq` (the caller holds the write lock, so nobody else numbers
+   * meanwhile); `line` names an import row in errors. One read per device key
+   * (all its records) decides replay, refusal and the status afterwards.
+   */
+  writeReport(input: ReportInput, seq: number, line?: number): { outcomes: ReportOutcome[]; nextSeq: number } {
     const now = Date.now();
     const reportedAt = input.reportedAt ?? now;
     const outcomes: ReportOutcome[] = [];
-    let seq = this.nextSeq.get() as number;
     for (const key of input.deviceKeys) {
-      const existing = this.byCase.get(key, input.agency, input.caseReference) as RecordRow | undefined;
+      const all = (this.forKey.all(key) as RecordRow[]).map(recordFromRow);
+      const existing = all.find((r) => r.agency === input.agency && r.caseReference === input.caseReference);
       if (existing) {
-        const record = recordFromRow(existing);
-        if (record.cleared) throw caseClearedError(record, line);
-        outcomes.push({ record, created: false, sequence: record.reportedSeq });
+        if (existing.cleared) throw caseClearedError(existing, line);
+        outcomes.push({ record: existing, created: false, sequence: existing.reportedSeq });
         continue;
       }
       const { lastInsertRowid } = this.insertRecord.run(
@@ -146,15 +148,28 @@ class Statements {
         input.owner?.email ?? null,
         seq,
       );
-      const open = (this.openForKey.all(key) as RecordRow[]).map(recordFromRow);
-      const holding = holdingRecord(open);
-      const id = String(lastInsertRowid);
-      this.insertChange.run(seq, ChangeKind.REPORTED, key, id, holding?.status ?? DeviceStatus.PERMITTED, holding?.id ?? null, now);
-      const record = open.find((r) => r.id === id)!;
+      const record: StoredRecord = {
+        id: String(lastInsertRowid),
+        deviceKey: key,
+        agency: input.agency,
+        caseReference: input.caseReference,
+        status: input.status,
+        reason: input.reason,
+        sourceReasonCode: input.sourceReasonCode,
+        occurredAt: input.occurredAt,
+        reportedAt,
+        make: input.make,
+        model: input.model,
+        crimeReference: input.crimeReference,
+        reportedSeq: seq,
+        cleared: undefined,
+      };
+      const holding = holdingRecord([...all.filter((r) => r.cleared === undefined), record]);
+      this.insertChange.run(seq, ChangeKind.REPORTED, key, record.id, holding?.status ?? DeviceStatus.PERMITTED, holding?.id ?? null, now);
       outcomes.push({ record, created: true, sequence: seq });
       seq++;
     }
-    return outcomes;
+    return { outcomes, nextSeq: seq };
   }
 }
 
@@ -204,7 +219,7 @@ class SqliteRegistryStore implements RegistryStore {
   }
 
   async report(input: ReportInput): Promise<ReportOutcome[]> {
-    const outcomes = this.#db.transaction(() => this.#st.writeReport(input)).immediate();
+    const outcomes = this.#db.transaction(() => this.#st.writeReport(input, this.#st.nextSeq.get() as number).outcomes).immediate();
     if (outcomes.some((o) => o.created)) this.changeFeed.notify();
     return outcomes;
   }
@@ -341,6 +356,8 @@ class SqliteRegistryStore implements RegistryStore {
     // Its own connection, so reads on the server's connection never see the
     // import's uncommitted rows while the import awaits the next chunk of its file.
     const db = connect(this.#path);
+    // A large page cache keeps the growing indexes in memory for the whole transaction.
+    db.pragma("cache_size = -131072");
     const st = new Statements(db);
     let count = 0;
     let created = 0;
@@ -348,9 +365,12 @@ class SqliteRegistryStore implements RegistryStore {
     let lastSequence = 0;
     try {
       db.exec("BEGIN IMMEDIATE");
+      let seq = st.nextSeq.get() as number;
       for await (const row of rows) {
         count++;
-        for (const outcome of st.writeReport(row.report, row.line)) {
+        const written = st.writeReport(row.report, seq, row.line);
+        seq = written.nextSeq;
+        for (const outcome of written.outcomes) {
           if (outcome.created) {
             created++;
             lastSequence = outcome.sequence;
