@@ -16,10 +16,7 @@ export async function* mergeStreams<T>(sources: readonly AsyncIterable<T>[]): As
   type Pulled = { index: number; result: IteratorResult<T, unknown> };
   const pending = new Map<number, Promise<Pulled>>();
   const pull = (index: number) => {
-    pending.set(
-      index,
-      iterators[index]!.next().then((result) => ({ index, result })),
-    );
+    pending.set(index, iterators[index]!.next().then((result) => ({ index, result })));
   };
   iterators.forEach((_, index) => pull(index));
   // Rotating the order handed to Promise.race gives each source a turn when several are ready at once.
@@ -30,11 +27,8 @@ export async function* mergeStreams<T>(sources: readonly AsyncIterable<T>[]): As
       const rotated = indexes.slice(turn % indexes.length).concat(indexes.slice(0, turn % indexes.length));
       turn++;
       const { index, result } = await Promise.race(rotated.map((i) => pending.get(i)!));
-      if (result.done) {
-        pending.delete(index);
-        continue;
-      }
       pending.delete(index);
+      if (result.done) continue;
       yield result.value;
       pull(index);
     }
