@@ -393,15 +393,31 @@ class PostgresRegistryStore implements RegistryStore {
         const importer = new BatchImporter(client, Number((await client.query<{ seq: string }>(q.nextSeq)).rows[0]!.seq));
         let batch: ImportRow[] = [];
         let count = 0;
-        for await (const row of rows) {
-          count++;
-          batch.push(row);
-          if (batch.length >= IMPORT_BATCH) {
-            await importer.write(batch);
-            batch = [];
+        // One batch is written while the next is read and checked: PostgreSQL and
+        // the file parsing overlap instead of taking turns.
+        let writing: Promise<void> = Promise.resolve();
+        let failed = false;
+        const settle = (p: Promise<void>) => {
+          p.catch(() => (failed = true));
+          return p;
+        };
+        try {
+          for await (const row of rows) {
+            count++;
+            batch.push(row);
+            if (batch.length >= IMPORT_BATCH) {
+              await writing;
+              writing = settle(importer.write(batch));
+              batch = [];
+            }
+            if (failed) break;
           }
+          await writing;
+          await importer.write(batch);
+        } finally {
+          // Never leave a write running on the connection that is about to roll back.
+          await writing.catch(() => {});
         }
-        await importer.write(batch);
         return { rows: count, created: importer.created, replays: importer.replays, lastSequence: importer.nextSeq - 1 };
       },
       (summary) => summary.created > 0,
