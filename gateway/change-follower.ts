@@ -104,7 +104,7 @@ export class ChangeFollower {
           const event = message.event;
           if (event.case === "change") {
             const change = event.value;
-            cache.dropDevice(change.deviceKey, link.country);
+            cache.dropDevice(change.deviceKey, link.country, change.status);
             if (change.sequence > this.#sequence) this.#sequence = change.sequence;
             this.#options.onChange?.(change, message.epoch);
           } else if (event.case === "caughtUp") {

@@ -67,7 +67,7 @@ export const gatewayConfigSchema = z
         /** The longest any upstream call may take (also the budget when the caller sets no deadline). */
         upstreamMaxMs: z.number().int().min(1).default(2_000),
         /** Kept back from the caller's deadline so the answer leaves before it passes. */
-        marginMs: z.number().int().min(0).default(25),
+        marginMs: z.number().int().min(0).default(50),
       })
       .strict()
       .default({}),

@@ -58,8 +58,8 @@ export class FindingCache {
   readonly #generations = new Map<string, number>();
   /** Per registry: the tick of its last generation bump. */
   readonly #generationTicks = new Map<string, number>();
-  /** `country|key` → tick of the last change applied. */
-  readonly #recentDrops: LRUCache<string, number>;
+  /** `country|key` → tick of the last change applied, and the device's status after it. */
+  readonly #recentDrops: LRUCache<string, { tick: number; status: DeviceStatus | undefined }>;
   #tick = 0;
 
   constructor(options: FindingCacheOptions) {
@@ -105,7 +105,10 @@ export class FindingCache {
     const listed = isListed(answer.status);
     const ttl = Math.min(listed ? this.#options.listedTtlMs : this.#options.unlistedTtlMs, answer.cacheMaxAgeMs ?? Number.POSITIVE_INFINITY);
     if (!(ttl > 0)) return;
-    if ((this.#recentDrops.get(`${country}|${key}`) ?? -1) > ticket || (this.#generationTicks.get(country) ?? -1) > ticket) return;
+    if ((this.#generationTicks.get(country) ?? -1) > ticket) return;
+    const change = this.#recentDrops.get(`${country}|${key}`);
+    // The device changed while the registry was being asked: the answer may predate the change, unless it says what the change says.
+    if (change && change.tick > ticket && change.status !== answer.status) return;
     const part: CachedAnswer = {
       country,
       requesterId,
@@ -125,10 +128,15 @@ export class FindingCache {
     else parts.push(part);
   }
 
-  /** A change for `key` arrived from `country`'s change stream: forget every requester's answer from it. */
-  dropDevice(key: string, country: string): void {
+  /**
+   * A change for `key` arrived from `country`'s change stream: forget every
+   * requester's answer from it. `status` is the device's status after the
+   * change (unknown: undefined), so an answer asked during the change is kept
+   * only when it agrees with it.
+   */
+  dropDevice(key: string, country: string, status?: DeviceStatus): void {
     this.#tick += 1;
-    this.#recentDrops.set(`${country}|${key}`, this.#tick);
+    this.#recentDrops.set(`${country}|${key}`, { tick: this.#tick, status });
     const parts = this.#lru?.peek(key);
     if (!parts) return;
     const kept = parts.filter((p) => p.country !== country);

@@ -18,6 +18,8 @@ import { defaultCallerDeadline } from "./upstream-deadline.js";
 import { verdictName, verdictOf } from "./verdict.js";
 
 const COUNTRY = /^[A-Z]{2}$/;
+/** The longest purpose the registries accept (and audit). */
+export const PURPOSE_LIMIT = 200;
 
 /** The verified caller, or UNAUTHENTICATED when no authenticator admitted the call. */
 export function callerOf(ctx: CallContext): Caller {
@@ -53,6 +55,7 @@ export function createLookupHandler(gw: GatewayContext): HandlerFor<(typeof Fede
     const purpose = request.purpose.trim();
     audit.purpose = purpose;
     if (purpose === "") throw invalidArgument("purpose", "PURPOSE_REQUIRED", "is empty; give the case or declaration reference you act under (it is audited)");
+    if (purpose.length > PURPOSE_LIMIT) throw invalidArgument("purpose", "PURPOSE_TOO_LONG", `is ${purpose.length} characters long; give a case or declaration reference of at most ${PURPOSE_LIMIT}`);
     const device = requireDevice(request.imei, "imei");
     audit.deviceKey = device.key;
     const { known, unknown } = resolveCountries(gw, request.countries);

@@ -60,6 +60,16 @@ describe("gateway finding cache", () => {
     assert.ok(cache.get(OTHER, "GB", "police-es", now), "other devices are unaffected");
   });
 
+  it("keeps an answer asked during a change when it agrees with the status after the change", () => {
+    const cache = new FindingCache(options);
+    const ticket = cache.ticket();
+    cache.dropDevice(KEY, "GB", DeviceStatus.PROHIBITED);
+    cache.put(KEY, "GB", "police-es", clean, ticket, now);
+    assert.equal(cache.get(KEY, "GB", "police-es", now), undefined, "a clean answer from before the report is refused");
+    cache.put(KEY, "GB", "police-es", prohibited, ticket, now);
+    assert.ok(cache.get(KEY, "GB", "police-es", now), "the PROHIBITED answer agrees with the report");
+  });
+
   it("a new epoch voids everything held from that registry, and answers asked before it", () => {
     const cache = new FindingCache(options);
     const ticket = cache.ticket();

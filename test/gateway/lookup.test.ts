@@ -127,9 +127,8 @@ describe("gateway Lookup over sockets (toy registries)", function () {
     reg("BR").hang(true);
     const imei = fresh();
     reg("GB").list(imei);
-    const started = Date.now();
+    // Resolving at all proves it: past its deadline the client fails the call with DEADLINE_EXCEEDED.
     const r = await gw.client("police-es").lookup({ imei, purpose: "case ES-6" }, { deadline: 400 });
-    assert.ok(Date.now() - started < 400, "answered within the deadline");
     assert.deepEqual(unanswered(r), ["BR:DEADLINE"]);
     assert.equal(verdict(r), "PROHIBITED");
   });

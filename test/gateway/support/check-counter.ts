@@ -1,0 +1,40 @@
+/**
+ * Counts the device checks a real registry serves, from inside the registry
+ * (a server interceptor running within its audit interceptor, so the
+ * handler's audit details say what each call was about).
+ */
+import type { ServerInterceptor } from "../../../rpc/index.js";
+import { AUDIT_DETAILS } from "../../../trust/audit/index.js";
+import { CALLER } from "../../../trust/principal.js";
+
+/** One CheckDevice(s) call a registry served. */
+export interface ServedCheck {
+  method: string;
+  deviceKey: string | undefined;
+  batchDigest: string | undefined;
+  batchSize: number;
+  /** The real requester named by the gateway's `act` claim. */
+  actor: string | undefined;
+  purpose: string | undefined;
+}
+
+/** A counter and the interceptor that feeds it. */
+export function checkCounter(): { served: ServedCheck[]; interceptor: ServerInterceptor } {
+  const served: ServedCheck[] = [];
+  return {
+    served,
+    interceptor: async (ctx, next) => {
+      await next();
+      if (ctx.method !== "CheckDevice" && ctx.method !== "CheckDevices") return;
+      const details = ctx.values.get(AUDIT_DETAILS);
+      served.push({
+        method: ctx.method,
+        deviceKey: details?.deviceKey,
+        batchDigest: details?.batchDigest,
+        batchSize: details?.batchSize ?? 1,
+        actor: ctx.values.get(CALLER)?.actor?.id,
+        purpose: details?.purpose,
+      });
+    },
+  };
+}
