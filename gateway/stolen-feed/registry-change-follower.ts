@@ -108,10 +108,12 @@ export async function* followRegistryChanges(source: ChangeSource, from: Registr
         yield { type: "reset", country, position, detail: `registry refused the position (${error.message}); resuming from sequence 0` };
         continue;
       }
-      retryInMs = REFUSALS.has(error.code) ? backoff.maxMs : waitMs;
+      const refused = REFUSALS.has(error.code);
+      retryInMs = refused ? backoff.maxMs : waitMs;
       if (!down) {
         down = true;
-        log({ level: "warn", msg: "registry change stream lost; reconnecting with backoff", country, detail: `${Code[error.code] ?? error.code}: ${error.message}`, retryInMs });
+        const msg = refused ? "registry refused the change stream; retrying slowly" : "registry change stream lost; reconnecting with backoff";
+        log({ level: "warn", msg, country, detail: `${Code[error.code] ?? error.code}: ${error.message}`, retryInMs });
       }
     }
     if (progressed) waitMs = backoff.initialMs;

@@ -85,7 +85,15 @@ describe("WatchStolen end to end (real registries, gateway and tokens)", functio
 
   before(async () => {
     trust = await createTestTrust(PRINCIPALS);
-    gb = await startTestRegistry({ country: "GB", trust });
+    // GB hides make and model from manufacturers only: seeing them withheld proves GB applied its policy to the
+    // manufacturer named in the gateway's act claim, not to the gateway (which falls under the default).
+    const sharing = {
+      rules: [
+        { kind: "police" as const, withhold: [] },
+        { kind: "manufacturer" as const, withhold: ["reporting_agency" as const, "case_token" as const, "make" as const, "model" as const] },
+      ],
+    };
+    gb = await startTestRegistry({ country: "GB", trust, config: { sharing } });
     es = await startTestRegistry({ country: "ES", trust });
     gw = await startTestGateway({ trust, registries: [{ country: "GB", address: gb.registry.address }, { country: "ES", address: es.registry.address }] });
   });
@@ -101,7 +109,7 @@ describe("WatchStolen end to end (real registries, gateway and tokens)", functio
     const other = watch(gw, "oem-other");
     try {
       const stolen = device();
-      await gb.report({ imeis: [stolen] });
+      await gb.report({ imeis: [stolen], make: "Acme", model: "A1" });
       const event = await demo.eventFor(stolen);
       assert.equal(event.kind, StolenEventKind.STOLEN_VERIFIED);
       assert.equal(event.country, "GB");
@@ -111,9 +119,10 @@ describe("WatchStolen end to end (real registries, gateway and tokens)", functio
       const check = await checkEventAttestation(event, registryKeySetFromJson({ registries: { GB: gb.registry.jwks } }, "GB keys"));
       assert.ok(check.ok, check.ok ? "" : check.problem);
       assert.equal(check.claims.iss, "registry-gb");
-      // The sharing policy for manufacturers withholds who reported it and the case.
+      // The registry's sharing policy was applied to the manufacturer (the act claim), and the attestation still came untouched.
       assert.equal(event.finding?.reportingAgency, "");
-      assert.deepEqual([...(event.finding?.withheldFields ?? [])].sort(), ["case_token", "reporting_agency"]);
+      assert.equal(event.finding?.make, "");
+      assert.deepEqual([...(event.finding?.withheldFields ?? [])].sort(), ["case_token", "make", "model", "reporting_agency"]);
       // oem-other's marker, reported after: once it arrives, oem-other has passed the theft above without being told.
       const marker = device("35111111");
       await gb.report({ imeis: [marker] });
@@ -206,7 +215,7 @@ describe("WatchStolen end to end (real registries, gateway and tokens)", functio
   });
 });
 
-describe("stolen feed across restarts (nothing lost)", function () {
+describe("stolen feed through restarts, refusals and tampering (nothing lost, nothing forged)", function () {
   this.timeout(60_000);
   let trust: TestTrust;
   let dir: string;
@@ -355,6 +364,28 @@ describe("stolen feed across restarts (nothing lost)", function () {
       await oem.stop();
       await gw.shutdown();
       await gb2?.cleanup();
+    }
+  });
+
+  it("keeps flowing when a registry's sharing policy refuses manufacturers (that registry's events never reach them)", async () => {
+    const gb = await startTestRegistry({ country: "GB", trust });
+    const es = await startTestRegistry({ country: "ES", trust, config: { sharing: { rules: [{ kind: "manufacturer", share: "none" }] } } });
+    const gw = await startTestGateway({ trust, registries: [{ country: "ES", address: es.registry.address }, { country: "GB", address: gb.registry.address }] });
+    const feed = watch(gw, "oem-demo");
+    try {
+      const spanish = device();
+      await es.report({ imeis: [spanish] });
+      const british = device();
+      await gb.report({ imeis: [british] });
+      await feed.eventFor(british);
+      assert.deepEqual(feed.events.map((e) => e.country), ["GB"]);
+      // The refusing registry keeps its (empty) position: the manufacturer gets its events if the policy changes.
+      assert.equal(decodeFeedCursor(feed.events[0]!.cursor).has("ES"), false);
+    } finally {
+      await feed.close();
+      await gw.shutdown();
+      await gb.cleanup();
+      await es.cleanup();
     }
   });
 
