@@ -6,7 +6,7 @@
  * file so a restart resumes where it stopped. See oem/README.md.
  */
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { FederationService, StolenEventKind, type StolenEvent } from "../../gen/imeifed/v1/federation_pb.js";
+import { FederationService, StolenEventKind } from "../../gen/imeifed/v1/federation_pb.js";
 import { Code } from "../../errors/index.js";
 import { mask } from "../../device/index.js";
 import { createClient, type Client } from "../../rpc/index.js";
