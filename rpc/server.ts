@@ -71,7 +71,14 @@ async function writeAll(call: ServerWritableStream<unknown, unknown> | ServerDup
   for await (const response of responses) {
     if (signal.aborted) return;
     if (!call.write(response)) {
-      await Promise.race([once(call, "drain"), once(signal, "abort")]);
+      // Remove both listeners once either fires: a slow reader makes this wait
+      // thousands of times on one call, and leftover abort listeners would pile up.
+      const settled = new AbortController();
+      try {
+        await Promise.race([once(call, "drain", { signal: settled.signal }), once(signal, "abort", { signal: settled.signal })]);
+      } finally {
+        settled.abort();
+      }
     }
   }
 }
