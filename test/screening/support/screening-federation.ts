@@ -27,7 +27,7 @@ export interface ScreeningFederation {
   client(principalId: string): Client<typeof FederationService>;
   /** A second gateway over the same trust, for a test that needs other upstreams or settings. */
   startGateway(
-    registries: { country: string; address: string }[],
+    registries: { country: string; address: string; batchLimit?: number }[],
     config?: Partial<GatewayConfigInput>,
     options?: Partial<GatewayOptions>,
     /** How long to wait for every registry's change stream (0 when one is known to be down). */
@@ -57,14 +57,14 @@ export async function startScreeningFederation(options: ScreeningFederationOptio
     for (const r of registries.values()) await r.cleanup();
     if (ownTrust) await trust.cleanup();
   };
-  const start = async (list: { country: string; address: string }[], config: Partial<GatewayConfigInput> = {}, gatewayOptions: Partial<GatewayOptions> = {}, readyMs = 5_000) => {
+  const start = async (list: { country: string; address: string; batchLimit?: number }[], config: Partial<GatewayConfigInput> = {}, gatewayOptions: Partial<GatewayOptions> = {}, readyMs = 5_000) => {
     const gateway = await startGateway({
       config: parseGatewayConfig({
         id: "gateway",
         listen: "127.0.0.1:0",
         trustFile: trust.trustFile,
         key: trust.privateKeyFile("gateway"),
-        registries: list.map((r) => ({ country: r.country, address: r.address, id: `registry-${r.country.toLowerCase()}` })),
+        registries: list.map((r) => ({ id: `registry-${r.country.toLowerCase()}`, ...r })),
         tacFile: TAC_SAMPLE,
         deadlines: { upstreamMaxMs: 1_000, marginMs: 25 },
         breaker: { failureThreshold: 3, coolDownMs: 300 },
