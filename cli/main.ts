@@ -13,9 +13,12 @@ const COMMANDS: Readonly<Record<string, () => Promise<{ command: Command }>>> = 
   "keys generate": () => import("./commands/keys-generate.js"),
   token: () => import("./commands/token.js"),
   screen: () => import("./commands/screen.js"),
+  "attestation verify": () => import("./commands/attestation-verify.js"),
+  "audit verify": () => import("./commands/audit-verify.js"),
   "oem watch": () => import("./commands/oem-watch.js"),
   "registry serve": () => import("./commands/registry-serve.js"),
   "registry import": () => import("./commands/registry-import.js"),
+  demo: () => import("./commands/demo.js"),
 };
 
 function resolve(argv: string[]): { name: string; rest: string[] } | undefined {

@@ -50,6 +50,14 @@ export const gatewayConfigSchema = z
     /** Plaintext on a non-loopback address: an explicit operator decision. */
     allowInsecure: z.boolean().default(false),
     trustFile: z.string().min(1),
+    /** How callers' tokens are checked. */
+    auth: z
+      .object({
+        /** The longest lifetime (exp - iat) a token may have. 1 hour by default; the pilot allows a day. */
+        maxTokenLifetimeSec: z.number().int().min(60).max(7 * 86_400).default(3_600),
+      })
+      .strict()
+      .default({}),
     /** The gateway's private JWK file: its identity for upstream calls. */
     key: z.string().min(1),
     registries: z

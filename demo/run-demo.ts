@@ -1,0 +1,116 @@
+/**
+ * The pilot federation in one command: prepares the directory, starts five
+ * registries and a gateway as their own processes, writes demo.json for
+ * scripts, prints what to try next, and stops everything on Ctrl-C.
+ */
+import { writeFile } from "node:fs/promises";
+import { join, relative, resolve } from "node:path";
+import { DEMO_COUNTRIES, GATEWAY_ID, OEM_TAC_PREFIXES } from "./demo-principals.js";
+import { DEMO_TOKEN_TTL_SEC, prepareFederation, type DemoSamples } from "./prepare-federation.js";
+import { Supervisor } from "./supervisor.js";
+
+export interface DemoOptions {
+  /** Where everything is written (default `.imeifed-demo`). */
+  dir: string;
+  /** Synthetic records per registry, used on the first run only (default 100,000). */
+  records: number;
+  /** The gateway's address (default 127.0.0.1:50051). */
+  gatewayListen: string;
+  /** Registry addresses: `auto` picks free ports, otherwise the first port of five in a row (default 50061). */
+  registryPortBase: number | "auto";
+  /** Where progress goes (stdout by default). */
+  say?: (line: string) => void;
+  /** Passes each child's log lines on (quiet by default). */
+  logLine?: (name: string, line: string) => void;
+}
+
+/** What `demo.json` holds: enough for a script to drive the pilot. */
+export interface DemoManifest {
+  gateway: string;
+  registries: Record<string, string>;
+  tokens: Record<string, string>;
+  manufacturers: Record<string, string[]>;
+  samples: DemoSamples;
+  trustFile: string;
+  registryJwks: string;
+  tacFile: string;
+}
+
+export interface RunningDemo {
+  readonly manifest: DemoManifest;
+  readonly manifestFile: string;
+  stop(): Promise<void>;
+}
+
+export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
+  const say = options.say ?? ((line: string) => console.log(line));
+  const dir = resolve(options.dir);
+  const started = Date.now();
+  say(`imeifed pilot: preparing ${relative(process.cwd(), dir) || dir} (keys, trust file, ${options.records.toLocaleString("en")} records per registry on first run)`);
+  const prepared = await prepareFederation({ dir, records: options.records, gatewayAddress: options.gatewayListen });
+  const supervisor = new Supervisor({ ...(options.logLine ? { logLine: options.logLine } : {}) });
+  try {
+    const registries: Record<string, string> = {};
+    await Promise.all(
+      DEMO_COUNTRIES.map(async (country, i) => {
+        const listen = options.registryPortBase === "auto" ? "127.0.0.1:0" : `127.0.0.1:${options.registryPortBase + i}`;
+        const { serving } = await supervisor.start(`registry-${country.toLowerCase()}`, ["registry", "serve", "--config", prepared.registryConfigs[country], "--listen", listen]);
+        registries[country] = serving.address;
+      }),
+    );
+    const gatewayConfig = join(dir, "federation.json");
+    await writeFile(
+      gatewayConfig,
+      `${JSON.stringify(
+        {
+          id: GATEWAY_ID,
+          listen: options.gatewayListen,
+          trustFile: "trust.json",
+          key: relative(dir, prepared.gatewayKeyFile),
+          // Pilot tokens last a day; production partners keep the 1-hour limit.
+          auth: { maxTokenLifetimeSec: DEMO_TOKEN_TTL_SEC },
+          registries: DEMO_COUNTRIES.map((country) => ({ country, address: registries[country], id: `registry-${country.toLowerCase()}` })),
+          tacFile: "tac.csv",
+          audit: { sqlite: "data/gateway-audit.sqlite" },
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    const gateway = await supervisor.start("gateway", ["gateway", "serve", "--config", gatewayConfig]);
+    const manifest: DemoManifest = {
+      gateway: gateway.serving.address,
+      registries,
+      tokens: prepared.tokens,
+      manufacturers: { "oem-demo": [...OEM_TAC_PREFIXES] },
+      samples: prepared.samples,
+      trustFile: prepared.trustFile,
+      registryJwks: prepared.registryJwksFile,
+      tacFile: prepared.tacFile,
+    };
+    const manifestFile = join(dir, "demo.json");
+    await writeFile(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+    say(`imeifed pilot: up in ${((Date.now() - started) / 1000).toFixed(1)} s — gateway ${manifest.gateway}, registries ${Object.entries(registries).map(([c, a]) => `${c} ${a}`).join(", ")}`);
+    return { manifest, manifestFile, stop: () => supervisor.stopAll() };
+  } catch (error) {
+    await supervisor.stopAll();
+    throw error;
+  }
+}
+
+/** What to try next, printed once the pilot is up. */
+export function nextSteps(demo: RunningDemo, dir: string): string {
+  const d = relative(process.cwd(), dir) || ".";
+  const { samples } = demo.manifest;
+  return [
+    "",
+    "Try, in another terminal:",
+    `  npx imeifed lookup ${samples.prohibited[0]} --demo ${d} --as police-es --purpose CASE-1      # stolen somewhere`,
+    `  npx imeifed lookup ${samples.permitted[samples.permitted.length - 1]} --demo ${d} --as police-es --purpose CASE-1      # listed nowhere`,
+    `  npx imeifed screen MANIFEST.csv --demo ${d} --as customs-gb --destination HK --declaration DEC-1  # a shipment (columns: device_id,declared_make,declared_model,line_reference)`,
+    `  npx imeifed oem watch --demo ${d} --as oem-demo --jwks ${join(d, "registry-keys.jwks.json")} --cursor-file ${join(d, "oem.cursor")}  # the stolen-mode feed`,
+    "",
+    `Scripts: ${join(d, "demo.json")} lists the addresses, token files and sample IMEIs.`,
+    "Ctrl-C stops every process.",
+  ].join("\n");
+}
