@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { SightingKind } from "../../gen/imeifed/v1/registry_pb.js";
+import { Code, ImeifedError } from "../../errors/index.js";
+import { createTestTrust, type TestTrust } from "../support/trust-fixture.js";
+import { startTestRegistry, type TestRegistry } from "../support/registry-fixture.js";
+import { readStream } from "./stream-reader.js";
+import { testDevice } from "./test-imeis.js";
+
+const A = testDevice(31);
+const B = testDevice(32);
+const C = testDevice(33);
+
+for (const db of ["sqlite", "postgres"] as const) {
+  describe(`sightings (${db})`, function () {
+    let trust: TestTrust;
+    let gb: TestRegistry;
+    let abort: AbortController;
+
+    before(async () => {
+      trust = await createTestTrust();
+    });
+    after(async () => trust.cleanup());
+    beforeEach(async () => {
+      gb = await startTestRegistry({
+        country: "GB",
+        trust,
+        db,
+        seed: [
+          { imeis: [A.imei], by: "police-gb", caseReference: "GB-A" },
+          { imeis: [B.imei], by: "police-es", caseReference: "ES-B" },
+        ],
+      });
+      abort = new AbortController();
+    });
+    afterEach(async () => {
+      abort.abort();
+      await gb.cleanup();
+    });
+
+    it("records a gateway's hit with the partner it names, and tells only the reporting agency, with its case", async () => {
+      const seenAt = new Date("2025-06-01T12:00:00Z");
+      const gateway = gb.client("gateway", { act: { id: "customs-jp", kind: "customs", country: "JP" } });
+      const outcome = await gateway.recordSighting({
+        imei: A.imeisv,
+        kind: SightingKind.SCREENING_HIT,
+        seenInCountry: "JP",
+        partnerKind: "customs",
+        partnerId: "customs-jp",
+        seenAt: timestampFromDate(seenAt),
+        purpose: "manifest JP-77",
+      });
+      assert.equal(outcome.recorded, true);
+      const own = readStream(gb.client("police-gb").watchSightings({ afterSequence: 0n }, { signal: abort.signal }));
+      const { sighting } = await own.next();
+      assert.equal(sighting?.deviceKey, A.key);
+      assert.equal(sighting?.caseReference, "GB-A");
+      assert.equal(sighting?.seenInCountry, "JP");
+      assert.equal(sighting?.partnerKind, "customs");
+      assert.equal(sighting?.partnerId, "customs-jp");
+      assert.equal(sighting?.purpose, "manifest JP-77");
+      assert.equal(sighting?.kind, SightingKind.SCREENING_HIT);
+      assert.equal(sighting?.seenAt?.seconds, BigInt(seenAt.getTime() / 1000));
+      // police-es reported another device: it sees nothing of police-gb's case.
+      const other = readStream(gb.client("police-es").watchSightings({ afterSequence: 0n }, { signal: abort.signal }));
+      await assert.rejects(other.next(300), /no message/);
+    });
+
+    it("takes a direct caller's identity as the partner, whatever the request claims", async () => {
+      await gb.client("police-es").recordSighting({
+        imei: A.imei,
+        kind: SightingKind.FOUND,
+        partnerId: "someone-else",
+        seenInCountry: "FR",
+        found: { location: "Madrid, Comisaría Centro", holdingAgency: "police-es", contact: "+34 91 000 0000", note: "screen cracked" },
+      });
+      const own = readStream(gb.client("police-gb").watchSightings({ afterSequence: 0n }, { signal: abort.signal }));
+      const { sighting } = await own.next();
+      assert.deepEqual([sighting?.partnerId, sighting?.partnerKind, sighting?.seenInCountry], ["police-es", "police", "ES"]);
+      assert.equal(sighting?.found?.location, "Madrid, Comisaría Centro");
+      assert.equal(sighting?.found?.contact, "+34 91 000 0000");
+    });
+
+    it("answers recorded false for a device without an open record", async () => {
+      const outcome = await gb.client("police-es").recordSighting({ imei: C.imei, kind: SightingKind.LOOKUP_HIT });
+      assert.deepEqual([outcome.recorded, outcome.sequence], [false, 0n]);
+    });
+
+    it("resumes after a sequence and pushes new sightings live", async () => {
+      const found = gb.client("police-jp");
+      const first = await found.recordSighting({ imei: A.imei, kind: SightingKind.LOOKUP_HIT, purpose: "1" });
+      await found.recordSighting({ imei: A.imei, kind: SightingKind.LOOKUP_HIT, purpose: "2" });
+      const own = readStream(gb.client("police-gb").watchSightings({ afterSequence: first.sequence }, { signal: abort.signal }));
+      assert.equal((await own.next()).sighting?.purpose, "2");
+      await found.recordSighting({ imei: A.imei, kind: SightingKind.FOUND, purpose: "3" });
+      assert.equal((await own.next(1_000)).sighting?.purpose, "3");
+    });
+
+    it("needs devices:found to record and a kind to be named", async () => {
+      await assert.rejects(
+        gb.client("oem-demo").recordSighting({ imei: A.imei, kind: SightingKind.LOOKUP_HIT }),
+        (e: unknown) => e instanceof ImeifedError && e.code === Code.PERMISSION_DENIED,
+      );
+      await assert.rejects(
+        gb.client("police-es").recordSighting({ imei: A.imei }),
+        (e: unknown) => e instanceof ImeifedError && e.code === Code.INVALID_ARGUMENT && /^kind: /.test(e.message),
+      );
+    });
+  });
+}
