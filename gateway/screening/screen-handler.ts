@@ -15,7 +15,7 @@ import { requesterOf } from "../../trust/principal.js";
 import type { GatewayContext } from "../gateway-context.js";
 import { callerOf } from "../lookup-handler.js";
 import { itemBatches, readShipment } from "./shipment-request.js";
-import { screenManifest, type ManifestScreeningOptions } from "./manifest-screening.js";
+import { SCREENING_DEFAULTS, screenManifest, type ManifestScreeningOptions } from "./manifest-screening.js";
 import { devicePacer, type DeviceQuota } from "./screening-quota.js";
 
 /** Tuning a gateway (or a test) may pass; the defaults are in SCREENING_DEFAULTS. */
@@ -34,6 +34,9 @@ function auditVerdict(summary: MessageInitShape<typeof ScreeningSummarySchema>):
 export function createScreenHandler(gw: GatewayContext, options: ScreenHandlerOptions = {}): HandlerFor<(typeof FederationService)["method"]["screen"]> {
   const { capMs, marginMs } = { capMs: gw.config.deadlines.upstreamMaxMs, marginMs: gw.config.deadlines.marginMs };
   const quota = options.quota ?? gw.quota;
+  // A chunk fills one upstream batch of the most restrictive registry: one call per registry per chunk.
+  const registryLimits = gw.links.filter((l) => l.kind === "registry").map((l) => l.batchLimit);
+  const chunkSize = options.chunkSize ?? Math.min(10_000, Math.max(100, Math.min(...registryLimits, SCREENING_DEFAULTS.chunkSize * 10)));
   return async function* screen(requests, ctx) {
     const caller = callerOf(ctx);
     const requester = requesterOf(caller);
@@ -49,6 +52,7 @@ export function createScreenHandler(gw: GatewayContext, options: ScreenHandlerOp
     let checked = 0;
     const screening = screenManifest(itemBatches(stream), {
       ...options,
+      chunkSize,
       checkMany: (keys, opts) => gw.checker.checkMany(keys, opts),
       tac: gw.tac,
       requester,
