@@ -20,7 +20,7 @@ type Column = (typeof REQUIRED_COLUMNS)[number] | (typeof OPTIONAL_COLUMNS)[numb
 const ALL_COLUMNS: readonly string[] = [...REQUIRED_COLUMNS, ...OPTIONAL_COLUMNS];
 
 /** ISO 8601 date or date-time, e.g. 2025-03-01 or 2025-03-01T10:00:00Z. */
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 const AGENCY_LIMIT = 100;
 
 function bad(line: number, problem: string): ImeifedError {
@@ -36,7 +36,14 @@ function enumValue<E extends Record<string, string | number>>(e: E, cell: string
 function dateValue(cell: string, line: number, column: string): number | undefined {
   const text = cell.trim();
   if (text === "") return undefined;
-  const ms = ISO_8601.test(text) ? Date.parse(text) : Number.NaN;
+  const match = ISO_8601.exec(text);
+  const [y, m, d] = text.slice(0, 10).split("-").map(Number) as [number, number, number];
+  // Date.parse rolls 2025-02-30 over into March: refuse a day the month does not have.
+  if (match && new Date(Date.UTC(y, m - 1, d)).getUTCDate() !== d) {
+    throw bad(line, `column ${column}: ${JSON.stringify(cell)} is not a date of the calendar`);
+  }
+  // Without an offset a date-time is taken as UTC (JavaScript would read it as local time).
+  const ms = match ? Date.parse(match[1] === undefined && text.length > 10 ? `${text}Z` : text) : Number.NaN;
   if (Number.isNaN(ms)) throw bad(line, `column ${column}: ${JSON.stringify(cell)} is not an ISO 8601 date such as 2025-03-01 or 2025-03-01T10:00:00Z`);
   return ms;
 }
