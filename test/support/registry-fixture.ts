@@ -167,6 +167,8 @@ export interface RegistryProcess {
   readonly epoch: string;
   /** Everything it wrote to stderr so far (for failure messages). */
   stderr(): string;
+  /** Everything it wrote to stdout so far (its JSON log lines). */
+  stdout(): string;
   /** Resolves with the exit code and signal once it has exited. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGKILL, and wait for the exit. */
@@ -199,7 +201,9 @@ export async function spawnRegistryProcess(options: RegistryProcessOptions): Pro
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) => {
     child.once("exit", (code, signal) => resolveExit({ code, signal }));
   });
+  let stdout = "";
   const lines = createInterface({ input: child.stdout! });
+  lines.on("line", (line) => (stdout += `${line}\n`));
   const ready = new Promise<{ address: string; epoch: string }>((resolveReady, reject) => {
     lines.on("line", (line) => {
       try {
@@ -220,6 +224,7 @@ export async function spawnRegistryProcess(options: RegistryProcessOptions): Pro
       address,
       epoch,
       stderr: () => stderr,
+      stdout: () => stdout,
       exited,
       async kill() {
         if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
