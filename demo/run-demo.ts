@@ -34,6 +34,8 @@ export interface DemoManifest {
   trustFile: string;
   registryJwks: string;
   tacFile: string;
+  /** Process id of each pilot process, by name (registry-gb, ..., gateway). */
+  processes: Record<string, number>;
 }
 
 export interface RunningDemo {
@@ -87,6 +89,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       trustFile: prepared.trustFile,
       registryJwks: prepared.registryJwksFile,
       tacFile: prepared.tacFile,
+      processes: Object.fromEntries(supervisor.processes.map((p) => [p.name, p.serving.pid])),
     };
     const manifestFile = join(dir, "demo.json");
     await writeFile(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);

@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { FederationService, Verdict } from "../../gen/imeifed/v1/federation_pb.js";
+import { createClient } from "../../rpc/index.js";
+import type { DemoManifest } from "../../demo/run-demo.js";
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("the pilot federation (imeifed demo)", function () {
+  this.timeout(120_000);
+  let dir: string;
+  let demo: ChildProcess;
+  let manifest: DemoManifest;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "imeifed-demo-"));
+    demo = spawn(process.execPath, ["cli/bin.js", "demo", "--dir", dir, "--records", "400", "--gateway", "127.0.0.1:0", "--registry-port-base", "auto"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const output: string[] = [];
+    createInterface({ input: demo.stderr! }).on("line", (line) => output.push(line));
+    await new Promise<void>((resolve, reject) => {
+      demo.once("exit", (code) => reject(new Error(`demo exited with ${code}:\n${output.join("\n")}`)));
+      createInterface({ input: demo.stdout! }).on("line", (line) => {
+        output.push(line);
+        if (line.includes("Ctrl-C stops every process")) resolve();
+      });
+    });
+    demo.removeAllListeners("exit");
+    manifest = JSON.parse(await readFile(join(dir, "demo.json"), "utf8")) as DemoManifest;
+  });
+
+  after(async () => {
+    if (demo.exitCode === null && demo.signalCode === null) {
+      demo.kill("SIGKILL");
+      for (const pid of Object.values(manifest?.processes ?? {})) if (alive(pid)) process.kill(pid, "SIGKILL");
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("writes demo.json with the gateway, five registries, tokens, a manufacturer and samples", () => {
+    assert.match(manifest.gateway, /^127\.0\.0\.1:\d+$/);
+    assert.deepEqual(Object.keys(manifest.registries).sort(), ["BR", "ES", "GB", "JP", "US"]);
+    for (const id of ["police-gb", "police-jp", "police-br", "police-es", "police-us", "customs-gb", "oem-demo"]) assert.ok(manifest.tokens[id], id);
+    assert.ok((manifest.manufacturers["oem-demo"] ?? []).length > 0);
+    assert.ok(manifest.samples.prohibited.length > 0 && manifest.samples.tracked.length > 0 && manifest.samples.permitted.length > 0);
+  });
+
+  it("answers a sample prohibited and a sample permitted device from all five registries, as police-es", async () => {
+    const token = (await readFile(manifest.tokens["police-es"]!, "utf8")).trim();
+    const client = createClient(FederationService, manifest.gateway, { metadata: () => ({ authorization: `Bearer ${token}` }) });
+    try {
+      const prohibited = await client.lookup({ imei: manifest.samples.prohibited[0]!, purpose: "PILOT-TEST" }, { deadline: 10_000 });
+      assert.equal(prohibited.verdict, Verdict.PROHIBITED);
+      assert.equal(prohibited.unanswered.length, 0);
+      assert.ok(prohibited.findings[0]?.finding?.attestation);
+      const permitted = await client.lookup({ imei: manifest.samples.permitted.at(-1)!, purpose: "PILOT-TEST" }, { deadline: 10_000 });
+      // PERMITTED needs every one of the five registries to have answered.
+      assert.equal(permitted.verdict, Verdict.PERMITTED);
+      assert.equal(permitted.unanswered.length, 0);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("stops every process cleanly on Ctrl-C", async () => {
+    const pids = Object.values(manifest.processes);
+    assert.equal(pids.length, 6);
+    const exited = once(demo, "exit");
+    demo.kill("SIGINT");
+    const [code] = await exited;
+    assert.equal(code, 0);
+    for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} still runs`);
+  });
+});
