@@ -131,8 +131,8 @@ export class FederationChecker {
   }
 
   /** The links asked for `countries` (all when absent or empty). */
-  targets(countries: readonly string[] | undefined): RegistryLink[] {
-    if (!countries || countries.length === 0) return [...this.links];
+  targets(countries: readonly string[] | undefined): readonly RegistryLink[] {
+    if (!countries || countries.length === 0) return this.links;
     return this.links.filter((link) => countries.some((c) => link.answersFor(c)));
   }
 
@@ -145,26 +145,35 @@ export class FederationChecker {
   /** Answers for many devices, in the same order; misses go upstream in batches no larger than each registry's limit. */
   async checkMany(keys: readonly DeviceKey[], opts: CheckOptions): Promise<FederatedAnswer[]> {
     const pending: Pending[] = keys.map(() => ({ findings: [], unanswered: [], cached: 0, asked: 0, ageMs: 0 }));
-    await Promise.all(
-      this.targets(opts.countries).map((link) => (link.kind === "gateway" ? this.#askHub(link, keys, opts, pending) : this.#askRegistry(link, keys, opts, pending))),
-    );
+    const now = Date.now();
+    const asks: Promise<void>[] = [];
+    for (const link of this.targets(opts.countries)) {
+      if (link.kind === "gateway") {
+        asks.push(this.#askHub(link, keys, opts, pending));
+        continue;
+      }
+      // The cache pass is synchronous: a lookup answered wholly from the cache never waits on a promise per registry.
+      const misses = this.#fromCache(link, keys, opts, pending, now);
+      if (misses.length > 0) asks.push(this.#askRegistry(link, keys, misses, opts, pending, now));
+    }
+    if (asks.length > 0) await Promise.all(asks);
     return keys.map((key, i) => {
       const p = pending[i]!;
       return { key, findings: p.findings, unanswered: p.unanswered, fromCache: p.asked > 0 && p.cached === p.asked, ageMs: p.ageMs };
     });
   }
 
-  async #askRegistry(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, pending: Pending[]): Promise<void> {
+  /** Answers what the cache may answer for `link`; returns the indexes of the keys it must ask. */
+  #fromCache(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, pending: Pending[], now: number): number[] {
     const { cache } = this;
     const metrics = this.#options.metrics;
-    const now = Date.now();
     const requesterId = opts.requester.id;
     const fresh = this.#options.freshness.live(link.country);
     const misses: number[] = [];
-    keys.forEach((key, i) => {
+    for (let i = 0; i < keys.length; i++) {
       const p = pending[i]!;
       p.asked += 1;
-      const held = fresh ? cache.get(key, link.country, requesterId, now) : undefined;
+      const held = fresh ? cache.get(keys[i]!, link.country, requesterId, now) : undefined;
       if (held) {
         p.cached += 1;
         const age = now - held.answeredAt;
@@ -175,8 +184,13 @@ export class FederationChecker {
         misses.push(i);
         metrics?.cacheMiss?.(link.country);
       }
-    });
-    if (misses.length === 0) return;
+    }
+    return misses;
+  }
+
+  async #askRegistry(link: RegistryLink, keys: readonly DeviceKey[], misses: number[], opts: CheckOptions, pending: Pending[], now: number): Promise<void> {
+    const { cache } = this;
+    const requesterId = opts.requester.id;
     const deadline = upstreamDeadline(opts.deadline, { marginMs: this.#options.config.deadlines.marginMs, capMs: link.timeoutMs }, now);
     const ticket = cache.ticket();
     const missKeys = misses.map((i) => keys[i]!);
