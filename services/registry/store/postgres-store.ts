@@ -24,6 +24,7 @@ import { ChangeFeed } from "../change-feed.js";
 import { caseClearedError } from "./case-cleared.js";
 import { changeFromRow, sightingFromRow, type ChangeRow, type SightingRow } from "./change-row.js";
 import { selectClearable } from "./clear-selection.js";
+import { asStoreUnavailable } from "./store-unavailable.js";
 import { holdingRecord } from "./holding-record.js";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.js";
 import { RECORD_COLUMNS, recordFromRow, type RecordRow } from "./record-row.js";
@@ -143,7 +144,12 @@ class PostgresRegistryStore implements RegistryStore {
         `schema ${JSON.stringify(options.schema)} must be a lower-case SQL identifier (letters, digits, underscores)`,
       );
     }
-    const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10, options: `-c search_path=${options.schema}` });
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      options: `-c search_path=${options.schema}`,
+      application_name: `imeifed registry ${options.schema}`,
+    });
     // An idle client that dies must not crash the process; the next query reconnects.
     pool.on("error", () => {});
     try {
@@ -160,7 +166,7 @@ class PostgresRegistryStore implements RegistryStore {
   }
 
   async #listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.#url });
+    const client = new pg.Client({ connectionString: this.#url, application_name: `imeifed registry ${this.#schema} listen` });
     const retry = () => {
       this.#listening = false;
       client.removeAllListeners();
@@ -195,7 +201,9 @@ class PostgresRegistryStore implements RegistryStore {
 
   /** Runs `work` in a transaction holding this registry's change-log lock, and NOTIFYs at commit. */
   async #write<T>(lock: "changes" | "sightings", work: (client: pg.PoolClient) => Promise<T>, notify: (result: T) => boolean): Promise<T> {
-    const client = await this.#pool.connect();
+    const client = await this.#pool.connect().catch((error: unknown) => {
+      throw asStoreUnavailable(error);
+    });
     try {
       await client.query("BEGIN");
       await client.query(q.lockChanges, [`imeifed:${this.#schema}:${lock}`]);
@@ -205,9 +213,18 @@ class PostgresRegistryStore implements RegistryStore {
       return result;
     } catch (error) {
       await client.query("ROLLBACK").catch(() => {});
-      throw error;
+      throw asStoreUnavailable(error);
     } finally {
       client.release();
+    }
+  }
+
+  /** A query outside a write transaction, with a lost connection reported as UNAVAILABLE. */
+  async #query<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.#pool.query<R>(config);
+    } catch (error) {
+      throw asStoreUnavailable(error);
     }
   }
 
@@ -302,7 +319,7 @@ class PostgresRegistryStore implements RegistryStore {
   async openRecords(keys: readonly DeviceKey[]): Promise<Map<DeviceKey, StoredRecord[]>> {
     const found = new Map<DeviceKey, StoredRecord[]>();
     if (keys.length === 0) return found;
-    const { rows } = await this.#pool.query<RecordRow>({ ...q.openForKeys, values: [keys] });
+    const { rows } = await this.#query<RecordRow>({ ...q.openForKeys, values: [keys] });
     for (const row of rows) {
       const record = recordFromRow(row);
       const list = found.get(record.deviceKey);
@@ -313,7 +330,7 @@ class PostgresRegistryStore implements RegistryStore {
   }
 
   async changesAfter(seq: number, limit: number): Promise<StoredChange[]> {
-    const { rows } = await this.#pool.query<ChangeRow>({ ...q.changesAfter, values: [seq, limit] });
+    const { rows } = await this.#query<ChangeRow>({ ...q.changesAfter, values: [seq, limit] });
     if (rows.length === 0) return [];
     const ids = new Set<string>();
     for (const row of rows) {
@@ -321,7 +338,7 @@ class PostgresRegistryStore implements RegistryStore {
       if (row.holding_record_id !== null) ids.add(String(row.holding_record_id));
     }
     const records = new Map<string, StoredRecord>();
-    for (const row of (await this.#pool.query<RecordRow>({ ...q.recordsById, values: [[...ids]] })).rows) {
+    for (const row of (await this.#query<RecordRow>({ ...q.recordsById, values: [[...ids]] })).rows) {
       const record = recordFromRow(row);
       records.set(record.id, record);
     }
@@ -329,17 +346,17 @@ class PostgresRegistryStore implements RegistryStore {
   }
 
   async lastSequence(): Promise<number> {
-    return Number((await this.#pool.query<{ seq: string }>(q.nextSeq)).rows[0]!.seq) - 1;
+    return Number((await this.#query<{ seq: string }>(q.nextSeq)).rows[0]!.seq) - 1;
   }
 
   async saveChangeAttestations(signed: ReadonlyArray<{ seq: number; attestation: string }>): Promise<void> {
     if (signed.length === 0) return;
-    await this.#pool.query(
-      `UPDATE changes c SET attestation = s.attestation
+    await this.#query({
+      text: `UPDATE changes c SET attestation = s.attestation
        FROM unnest($1::bigint[], $2::text[]) AS s(seq, attestation)
        WHERE c.seq = s.seq AND c.attestation IS NULL`,
-      [signed.map((s) => s.seq), signed.map((s) => s.attestation)],
-    );
+      values: [signed.map((s) => s.seq), signed.map((s) => s.attestation)],
+    });
   }
 
   async recordSighting(input: SightingInput): Promise<SightingOutcome> {
@@ -382,7 +399,7 @@ class PostgresRegistryStore implements RegistryStore {
   }
 
   async sightingsAfter(agency: string, seq: number, limit: number): Promise<StoredSighting[]> {
-    const { rows } = await this.#pool.query<SightingRow>({ ...q.sightingsAfter, values: [agency, seq, limit] });
+    const { rows } = await this.#query<SightingRow>({ ...q.sightingsAfter, values: [agency, seq, limit] });
     return rows.map(sightingFromRow);
   }
 
@@ -427,11 +444,11 @@ class PostgresRegistryStore implements RegistryStore {
   }
 
   async meta(key: string): Promise<string | undefined> {
-    return (await this.#pool.query<{ value: string }>("SELECT value FROM registry_meta WHERE key = $1", [key])).rows[0]?.value;
+    return (await this.#query<{ value: string }>({ text: "SELECT value FROM registry_meta WHERE key = $1", values: [key] })).rows[0]?.value;
   }
 
   async metaSetIfAbsent(key: string, value: string): Promise<string> {
-    await this.#pool.query("INSERT INTO registry_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", [key, value]);
+    await this.#query({ text: "INSERT INTO registry_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", values: [key, value] });
     return (await this.meta(key))!;
   }
 

@@ -24,6 +24,7 @@ import type { DeviceKey } from "../../../device/index.js";
 import { ChangeFeed } from "../change-feed.js";
 import { caseClearedError } from "./case-cleared.js";
 import { selectClearable } from "./clear-selection.js";
+import { asStoreUnavailable } from "./store-unavailable.js";
 import { holdingRecord } from "./holding-record.js";
 import { changeFromRow, sightingFromRow, type ChangeRow, type SightingRow } from "./change-row.js";
 import { RECORD_COLUMNS, recordFromRow, type RecordRow } from "./record-row.js";
@@ -62,9 +63,25 @@ function connect(path: string): Database.Database {
   const db = new Database(path);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
-  // Another process (an import) may hold the write lock for a while.
+  // Another process (an import) may hold the write lock for a while; starting up or importing may wait for it.
   db.pragma("busy_timeout = 10000");
   return db;
+}
+
+/**
+ * How long the serving connection waits for another process's write lock.
+ * better-sqlite3 waits synchronously, blocking every call of the process,
+ * so a write that finds an import running gives up quickly with UNAVAILABLE.
+ */
+const SERVING_BUSY_TIMEOUT_MS = 50;
+
+/** Runs a write of the serving connection, reporting a lock held elsewhere as UNAVAILABLE. */
+function writing<T>(write: () => T): T {
+  try {
+    return write();
+  } catch (error) {
+    throw asStoreUnavailable(error);
+  }
 }
 
 function migrate(db: Database.Database): void {
@@ -194,6 +211,7 @@ class SqliteRegistryStore implements RegistryStore {
     this.epoch = meta.get("epoch") as string;
     this.caseTokenSecret = Buffer.from(options.caseTokenSecret ?? (meta.get("case_token_secret") as string), "utf8");
     this.#dataVersion = db.pragma("data_version", { simple: true }) as number;
+    db.pragma(`busy_timeout = ${SERVING_BUSY_TIMEOUT_MS}`);
     this.#poll = setInterval(() => this.#pollOtherProcesses(), options.pollMs ?? 200);
     this.#poll.unref();
   }
@@ -219,14 +237,14 @@ class SqliteRegistryStore implements RegistryStore {
   }
 
   async report(input: ReportInput): Promise<ReportOutcome[]> {
-    const outcomes = this.#db.transaction(() => this.#st.writeReport(input, this.#st.nextSeq.get() as number).outcomes).immediate();
+    const outcomes = writing(() => this.#db.transaction(() => this.#st.writeReport(input, this.#st.nextSeq.get() as number).outcomes).immediate());
     if (outcomes.some((o) => o.created)) this.changeFeed.notify();
     return outcomes;
   }
 
   async clear(input: ClearInput): Promise<ClearOutcome> {
     const st = this.#st;
-    const outcome = this.#db.transaction((): ClearOutcome & { wrote: boolean } => {
+    const outcome = writing(() => this.#db.transaction((): ClearOutcome & { wrote: boolean } => {
       const all = (st.forKey.all(input.deviceKey) as RecordRow[]).map(recordFromRow);
       const selection = selectClearable(all, input);
       if (selection.kind === "replay") {
@@ -247,7 +265,7 @@ class SqliteRegistryStore implements RegistryStore {
         seq++;
       }
       return { cleared, status: holdingRecord(stillOpen.values())?.status ?? DeviceStatus.PERMITTED, sequence: seq - 1, wrote: true };
-    }).immediate();
+    }).immediate());
     if (outcome.wrote) this.changeFeed.notify();
     return { cleared: outcome.cleared, status: outcome.status, sequence: outcome.sequence };
   }
@@ -302,9 +320,15 @@ class SqliteRegistryStore implements RegistryStore {
   async saveChangeAttestations(signed: ReadonlyArray<{ seq: number; attestation: string }>): Promise<void> {
     if (signed.length === 0) return;
     const statement = (this.#saveAttestation ??= this.#db.prepare("UPDATE changes SET attestation = ? WHERE seq = ? AND attestation IS NULL"));
-    this.#db.transaction(() => {
-      for (const { seq, attestation } of signed) statement.run(attestation, seq);
-    })();
+    try {
+      this.#db.transaction(() => {
+        for (const { seq, attestation } of signed) statement.run(attestation, seq);
+      })();
+    } catch (error) {
+      // Keeping signatures is an optimisation: if an import holds the file, they are signed again next time.
+      const mapped = asStoreUnavailable(error);
+      if (!(mapped instanceof ImeifedError && mapped.reason === "STORE_BUSY")) throw error;
+    }
   }
 
   #insertSighting: Database.Statement | undefined;
@@ -315,7 +339,7 @@ class SqliteRegistryStore implements RegistryStore {
          found_location, found_holding_agency, found_contact, found_note)
        VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM sightings), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ));
-    const outcome = this.#db.transaction((): SightingOutcome => {
+    const outcome = writing(() => this.#db.transaction((): SightingOutcome => {
       const open = (this.#st.openForKey.all(input.deviceKey) as RecordRow[]).map(recordFromRow);
       let sequence = 0;
       for (const record of open) {
@@ -337,7 +361,7 @@ class SqliteRegistryStore implements RegistryStore {
         sequence = Number(lastInsertRowid);
       }
       return { recorded: open.length > 0, sequence };
-    }).immediate();
+    }).immediate());
     if (outcome.recorded) this.sightingFeed.notify();
     return outcome;
   }
@@ -393,7 +417,7 @@ class SqliteRegistryStore implements RegistryStore {
   }
 
   async metaSetIfAbsent(key: string, value: string): Promise<string> {
-    this.#db.prepare("INSERT INTO registry_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING").run(key, value);
+    writing(() => this.#db.prepare("INSERT INTO registry_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING").run(key, value));
     return (await this.meta(key))!;
   }
 
