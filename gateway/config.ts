@@ -82,7 +82,7 @@ export const gatewayConfigSchema = z
     cache: z
       .object({
         /** Devices held (each with the answers of every registry asked about it). */
-        maxEntries: z.number().int().min(0).default(1_000_000),
+        maxEntries: z.number().int().min(0).default(250_000),
         /** PROHIBITED / TRACKED answers: kept long, since WatchChanges keeps them true (also bounded by the registry's cache_max_age). */
         listedTtlMs: z.number().int().min(0).default(3_600_000),
         /** "Not listed" answers: kept briefly, so a flood of checks on one clean phone does not reach the registries. */
