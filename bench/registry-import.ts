@@ -9,7 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { luhnCheckDigit } from "../device/index.js";
 import { importCsv } from "../services/registry/import/csv-import.js";
+import pg from "pg";
+import { openPostgresStore } from "../services/registry/store/postgres-store.js";
 import { openSqliteStore } from "../services/registry/store/sqlite-store.js";
+import type { RegistryStore } from "../services/registry/store/registry-store.js";
 import type { BenchSuite } from "./figure.js";
 
 const HEADER = "imei,status,reason,source_reason_code,agency,case_reference,occurred_at,make,model,crime_reference\n";
@@ -40,19 +43,37 @@ export function* syntheticImportCsv(rows: number): Generator<string> {
   }
 }
 
+async function rowsPerSecond(store: RegistryStore, rows: number): Promise<number> {
+  const started = process.hrtime.bigint();
+  const summary = await importCsv(store, syntheticImportCsv(rows));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (summary.rows !== rows) throw new Error(`imported ${summary.rows} rows, expected ${rows}`);
+  return rows / seconds;
+}
+
 /** Imports `rows` synthetic rows into a temp SQLite registry; resolves to rows per second. */
 export async function benchRegistryImport(rows = 1_000_000): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "imeifed-bench-import-"));
   const store = await openSqliteStore({ path: join(dir, "bench.sqlite") });
   try {
-    const started = process.hrtime.bigint();
-    const summary = await importCsv(store, syntheticImportCsv(rows));
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    if (summary.rows !== rows) throw new Error(`imported ${summary.rows} rows, expected ${rows}`);
-    return rows / seconds;
+    return await rowsPerSecond(store, rows);
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The same into a throw-away schema of a PostgreSQL database (dropped afterwards); resolves to rows per second. */
+export async function benchRegistryImportPostgres(url: string, rows = 1_000_000): Promise<number> {
+  const schema = `bench_registry_import_${process.pid}`;
+  const store = await openPostgresStore({ url, schema });
+  try {
+    return await rowsPerSecond(store, rows);
+  } finally {
+    await store.close();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => client.end());
   }
 }
 
