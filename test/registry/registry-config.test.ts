@@ -7,6 +7,8 @@ import { RegistryService } from "../../gen/imeifed/v1/registry_pb.js";
 import { createClient } from "../../rpc/index.js";
 import { loadRegistryConfig, parseRegistryConfig } from "../../services/registry/registry-config.js";
 import { startRegistry } from "../../services/registry/registry-server.js";
+import { channelCredentials } from "../../trust/tls.js";
+import { createTestPki } from "../support/tls-fixture.js";
 import { createTestTrust, type TestTrust } from "../support/trust-fixture.js";
 import { reportRequest } from "../support/registry-fixture.js";
 import { testDevice } from "./test-imeis.js";
@@ -88,6 +90,40 @@ describe("registry quotas", () => {
       client.close();
       police.close();
       await registry.shutdown();
+    }
+  });
+});
+
+describe("registry over mutual TLS", () => {
+  it("serves a client presenting a certificate from the configured CA, and refuses one without", async function () {
+    this.timeout(30_000);
+    const trust = await createTestTrust();
+    const pki = await createTestPki("police-gb");
+    const registry = await startRegistry({
+      country: "GB",
+      listen: "127.0.0.1:0",
+      db: { sqlite: join(pki.dir, "gb.sqlite") },
+      trust: trust.trust,
+      tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.ca, requireClientCert: true },
+    });
+    const withCert = createClient(RegistryService, registry.address, {
+      credentials: await channelCredentials({ ca: pki.ca, cert: pki.client.cert, key: pki.client.key }),
+      metadata: trust.metadataFor("police-gb", "registry-gb"),
+    });
+    const withoutCert = createClient(RegistryService, registry.address, {
+      credentials: await channelCredentials({ ca: pki.ca }),
+      metadata: trust.metadataFor("police-gb", "registry-gb"),
+    });
+    try {
+      const { check } = await withCert.checkDevice({ imei: testDevice(901).imei });
+      assert.equal(check?.deviceKey, testDevice(901).key);
+      await assert.rejects(withoutCert.checkDevice({ imei: testDevice(901).imei }, { deadline: 5_000 }), (e: unknown) => e instanceof ImeifedError && e.code === Code.UNAVAILABLE);
+    } finally {
+      withCert.close();
+      withoutCert.close();
+      await registry.shutdown();
+      await pki.cleanup();
+      await trust.cleanup();
     }
   });
 });
