@@ -32,7 +32,7 @@ function auditVerdict(summary: MessageInitShape<typeof ScreeningSummarySchema>):
 
 /** Builds the Screen handler. */
 export function createScreenHandler(gw: GatewayContext, options: ScreenHandlerOptions = {}): HandlerFor<(typeof FederationService)["method"]["screen"]> {
-  const { capMs, marginMs } = { capMs: gw.config.deadlines.upstreamMaxMs, marginMs: gw.config.deadlines.marginMs };
+  const { upstreamMaxMs: capMs, marginMs } = gw.config.deadlines;
   const quota = options.quota ?? gw.quota;
   // A chunk fills one upstream batch of the most restrictive registry: one call per registry per chunk.
   const registryLimits = gw.links.filter((l) => l.kind === "registry").map((l) => l.batchLimit);
@@ -67,7 +67,8 @@ export function createScreenHandler(gw: GatewayContext, options: ScreenHandlerOp
       takeDevices: quota ? devicePacer(quota, requester.id, ctx.signal) : undefined,
       onHit: (device, findings) => gw.tripwire?.hit({ key: device.key, findings, requester, kind: SightingKind.SCREENING_HIT, purpose: shipment.declarationReference }),
       onDevices: (keys) => {
-        for (const key of keys) digest.update(`${key}\n`);
+        if (keys.length === 0) return;
+        digest.update(`${keys.join("\n")}\n`);
         checked += keys.length;
       },
     });

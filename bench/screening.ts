@@ -1,0 +1,361 @@
+/**
+ * Screening's part of `npm run bench` (issue 7): a 1,000,000-item manifest
+ * screened through a real gateway against 5 real registries holding 1,000,000
+ * listed devices between them, with a cold cache and then a warm one, in items
+ * per second, with the gateway's peak memory; and, as the ceiling, the same
+ * items checked by direct in-process lookups in the same five stores. Goals:
+ * cold ≥ 1/4 of the ceiling, warm ≥ 1/2.
+ *
+ * Registries and the gateway run as child processes (as in production); this
+ * process only sends the pre-encoded manifest over one raw Screen stream, so
+ * the load generator costs the gateway almost nothing. The registries are
+ * seeded through the store's bulk import (`importReports`) before they start.
+ *
+ * Settings (reported with the figures): the gateway's upstream batch limit is
+ * 5,000 devices (registries accept 10,000), and its cache holds every answer
+ * of the run (1.1M entries, clean answers kept 10 minutes), so the warm run
+ * measures the cache, not the TTL.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { Client as GrpcClient, credentials, Metadata } from "@grpc/grpc-js";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { luhnCheckDigit, parseDevice, type DeviceKey } from "../device/index.js";
+import { DeviceStatus, Reason } from "../gen/imeifed/v1/device_pb.js";
+import {
+  LookupRequestSchema,
+  LookupResponseSchema,
+  ScreeningOutcome,
+  ScreenRequestSchema,
+  ScreenResponseSchema,
+  UnansweredPolicy,
+  type ScreeningSummary,
+} from "../gen/imeifed/v1/federation_pb.js";
+import { DEFAULT_CHANNEL_OPTIONS } from "../rpc/index.js";
+import type { ImportRow, RegistryStore } from "../services/registry/store/registry-store.js";
+import { openSqliteStore } from "../services/registry/store/sqlite-store.js";
+import { spawnRegistryProcess, type RegistryProcess } from "../test/support/registry-fixture.js";
+import { createTestTrust } from "../test/support/trust-fixture.js";
+import { ratioFigure, type BenchFigure, type BenchSuite } from "./figure.js";
+
+const COUNTRIES = ["GB", "ES", "JP", "BR", "US"];
+const CLI = resolve(import.meta.dirname, "../cli/bin.js");
+const SCREEN = "/imeifed.v1.FederationService/Screen";
+const LOOKUP = "/imeifed.v1.FederationService/Lookup";
+
+export interface ScreeningBenchOptions {
+  /** Manifest items (default 1,000,000). */
+  items?: number;
+  /** Listed devices across the five registries (default 1,000,000). */
+  listed?: number;
+  /** Share of manifest items that are listed somewhere (default 0.001: 1,000 findings). */
+  hitRate?: number;
+  /** Items per Screen message (default 1,000). */
+  batch?: number;
+  /** The gateway's upstream batch limit (default 5,000). */
+  upstreamBatchLimit?: number;
+  /** Progress lines on stderr. */
+  log?: (line: string) => void;
+  /** Node flags for the gateway process (for example --cpu-prof, to see where its time goes). */
+  gatewayNodeArgs?: string[];
+}
+
+/** What one run measured (the suite turns it into figures). */
+export interface ScreeningBenchResult {
+  items: number;
+  listed: number;
+  seedRowsPerSecond: number;
+  coldItemsPerSecond: number;
+  warmItemsPerSecond: number;
+  ceilingItemsPerSecond: number;
+  /** Peak resident memory of the gateway process after the cold run, and after the warm run (it includes the full cache). */
+  gatewayPeakRssColdBytes: number;
+  gatewayPeakRssWarmBytes: number;
+  findings: { cold: number; warm: number };
+}
+
+/** The body of the n-th listed device of registry `r` (one TAC per registry). */
+function listedBody(r: number, n: number): string {
+  return `3569381${r}${String(n).padStart(6, "0")}`;
+}
+
+/** Manifest item i: every 1/hitRate-th is listed in some registry; the rest carry a TAC no registry lists. */
+function manifestImei(i: number, hitEvery: number, perRegistry: number): string {
+  let body: string;
+  if (i % hitEvery === 0) {
+    const k = i / hitEvery;
+    body = listedBody(k % COUNTRIES.length, Math.floor(k / COUNTRIES.length) % perRegistry);
+  } else {
+    body = `86${String(100_000 + Math.floor(i / 1_000_000)).padStart(6, "0")}${String(i % 1_000_000).padStart(6, "0")}`;
+  }
+  return body + String(luhnCheckDigit(body));
+}
+
+async function* seedRows(r: number, count: number): AsyncGenerator<ImportRow> {
+  const agency = `police-${COUNTRIES[r]!.toLowerCase()}`;
+  for (let n = 0; n < count; n++) {
+    yield {
+      line: n + 2,
+      report: {
+        agency,
+        caseReference: `BENCH-${COUNTRIES[r]}-${n}`,
+        deviceKeys: [listedBody(r, n) as DeviceKey],
+        status: DeviceStatus.PROHIBITED,
+        reason: Reason.STOLEN,
+        sourceReasonCode: "0011",
+        occurredAt: undefined,
+        make: "Acme",
+        model: "Phone",
+        crimeReference: `CR/${n}`,
+        owner: undefined,
+      },
+    };
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far (Linux /proc); 0 where unavailable. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Peak resident set size of a process (Linux /proc VmHWM), in bytes; 0 where unavailable. */
+function peakRss(pid: number): number {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+interface Child {
+  readonly process: ChildProcess;
+  readonly address: string;
+  stop(): Promise<void>;
+}
+
+async function spawnGateway(configFile: string, nodeArgs: readonly string[] = []): Promise<Child> {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, "gateway", "serve", "--config", configFile], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (c: string) => (stderr = (stderr + c).slice(-20_000)));
+  const exited = once(child, "exit");
+  const address = await new Promise<string>((resolveAddress, reject) => {
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      try {
+        const message = JSON.parse(line) as { msg?: string; address?: string };
+        if (message.msg === "gateway serving" && message.address) resolveAddress(message.address);
+      } catch {
+        // not JSON
+      }
+    });
+    void exited.then(() => reject(new Error(`the gateway exited before serving:\n${stderr}`)));
+  });
+  return {
+    process: child,
+    address,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** One Screen stream of pre-encoded requests on a raw grpc-js call, honouring back-pressure; resolves to the summary and findings. */
+function screenRaw(client: GrpcClient, metadata: Metadata, requests: readonly Buffer[]): Promise<{ summary: ScreeningSummary; findings: number }> {
+  return new Promise((resolveRun, reject) => {
+    const call = client.makeBidiStreamRequest(SCREEN, (b: Buffer) => b, (b: Buffer) => b, metadata, {});
+    let summary: ScreeningSummary | undefined;
+    let findings = 0;
+    call.on("data", (bytes: Buffer) => {
+      const response = fromBinary(ScreenResponseSchema, bytes);
+      if (response.message.case === "finding") findings++;
+      else if (response.message.case === "summary") summary = response.message.value;
+    });
+    call.on("error", reject);
+    call.on("end", () => (summary ? resolveRun({ summary, findings }) : reject(new Error("the screening ended without a summary"))));
+    void (async () => {
+      for (const request of requests) {
+        if (!call.write(request)) await once(call, "drain");
+      }
+      call.end();
+    })().catch(reject);
+  });
+}
+
+/** Runs the benchmark; see the module comment. */
+export async function benchScreening(options: ScreeningBenchOptions = {}): Promise<ScreeningBenchResult> {
+  const items = options.items ?? 1_000_000;
+  const listed = options.listed ?? 1_000_000;
+  const hitEvery = Math.max(1, Math.round(1 / (options.hitRate ?? 0.001)));
+  const batch = options.batch ?? 1_000;
+  const log = options.log ?? (() => {});
+  const perRegistry = Math.floor(listed / COUNTRIES.length);
+  const dir = await mkdtemp(join(tmpdir(), "imeifed-bench-screening-"));
+  const trust = await createTestTrust();
+  const registries: RegistryProcess[] = [];
+  const stores: RegistryStore[] = [];
+  let gateway: Child | undefined;
+  let client: GrpcClient | undefined;
+  try {
+    // Seed each registry's SQLite file through the bulk import, then serve it from its own process.
+    const seedStarted = process.hrtime.bigint();
+    const dbs = COUNTRIES.map((c) => join(dir, `${c.toLowerCase()}.sqlite`));
+    for (let r = 0; r < COUNTRIES.length; r++) {
+      const store = await openSqliteStore({ path: dbs[r]! });
+      await store.importReports(seedRows(r, perRegistry));
+      await store.close();
+    }
+    const seedRowsPerSecond = (perRegistry * COUNTRIES.length) / (Number(process.hrtime.bigint() - seedStarted) / 1e9);
+    log(`seeded ${perRegistry * COUNTRIES.length} listed devices at ${Math.round(seedRowsPerSecond)} rows/s`);
+    for (let r = 0; r < COUNTRIES.length; r++) registries.push(await spawnRegistryProcess({ country: COUNTRIES[r]!, trust, db: { sqlite: dbs[r]! } }));
+
+    // The manifest, encoded once.
+    const requests: Buffer[] = [
+      Buffer.from(
+        toBinary(
+          ScreenRequestSchema,
+          create(ScreenRequestSchema, { message: { case: "shipment", value: { declarationReference: "BENCH-DEC-1", destinationCountry: "HK", onUnanswered: UnansweredPolicy.HOLD } } }),
+        ),
+      ),
+    ];
+    const imeis: string[] = [];
+    for (let start = 0; start < items; start += batch) {
+      const list = [];
+      for (let i = start; i < Math.min(items, start + batch); i++) {
+        const imei = manifestImei(i, hitEvery, perRegistry);
+        imeis.push(imei);
+        list.push({ deviceId: imei, lineReference: String(i + 1) });
+      }
+      requests.push(Buffer.from(toBinary(ScreenRequestSchema, create(ScreenRequestSchema, { message: { case: "items", value: { items: list } } }))));
+    }
+
+    const configFile = join(dir, "gateway.json");
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        id: "gateway",
+        listen: "127.0.0.1:0",
+        trustFile: trust.trustFile,
+        key: trust.privateKeyFile("gateway"),
+        registries: registries.map((reg, r) => ({
+          country: COUNTRIES[r],
+          id: `registry-${COUNTRIES[r]!.toLowerCase()}`,
+          address: reg.address,
+          batchLimit: options.upstreamBatchLimit ?? 5_000,
+        })),
+        deadlines: { upstreamMaxMs: 10_000, marginMs: 25 },
+        cache: { maxEntries: Math.ceil(items * 1.1), listedTtlMs: 3_600_000, unlistedTtlMs: 600_000 },
+      }),
+    );
+    gateway = await spawnGateway(configFile, options.gatewayNodeArgs);
+    const metadata = new Metadata();
+    metadata.set("authorization", `Bearer ${await trust.token("customs-gb", { audience: "gateway", ttlSec: 3_600 })}`);
+    client = new GrpcClient(gateway.address, credentials.createInsecure(), DEFAULT_CHANNEL_OPTIONS);
+
+    // The gateway caches only while it follows every registry's change stream: wait until it has
+    // replayed the seeded backlog (a repeated lookup then comes from the cache).
+    const probe = Buffer.from(toBinary(LookupRequestSchema, create(LookupRequestSchema, { imei: manifestImei(1, hitEvery, perRegistry), purpose: "bench warm-up" })));
+    const lookup = () =>
+      new Promise<boolean>((done, fail) =>
+        client!.makeUnaryRequest(LOOKUP, (b: Buffer) => b, (b: Buffer) => b, probe, metadata, { deadline: Date.now() + 10_000 }, (error, response) =>
+          error ? fail(error) : done(fromBinary(LookupResponseSchema, response!).fromCache),
+        ),
+      );
+    const followStarted = Date.now();
+    for (;;) {
+      await lookup();
+      if (await lookup()) break;
+      if (Date.now() - followStarted > 600_000) throw new Error("the gateway did not catch up with the registries' change streams in 10 minutes");
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    log(`gateway follows all registries after ${((Date.now() - followStarted) / 1000).toFixed(1)} s`);
+
+    const pids = { gateway: gateway.process.pid!, registries: registries.map((r) => r.pid), bench: process.pid };
+    const cpu = () => ({ gateway: cpuSeconds(pids.gateway), registries: pids.registries.reduce((sum, pid) => sum + cpuSeconds(pid), 0), bench: cpuSeconds(pids.bench) });
+    const timed = async (label: string) => {
+      const cpuBefore = cpu();
+      const started = process.hrtime.bigint();
+      const run = await screenRaw(client!, metadata, requests);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const cpuAfter = cpu();
+      log(
+        `${label}: CPU seconds: gateway ${(cpuAfter.gateway - cpuBefore.gateway).toFixed(1)}, five registries ${(cpuAfter.registries - cpuBefore.registries).toFixed(1)}, load generator ${(cpuAfter.bench - cpuBefore.bench).toFixed(1)}`,
+      );
+      if (run.summary.itemsScreened !== BigInt(items)) throw new Error(`${label}: screened ${run.summary.itemsScreened} of ${items} items`);
+      const unanswered = run.summary.counts.find((c) => c.outcome === ScreeningOutcome.UNANSWERED)?.count ?? 0n;
+      if (unanswered > 0n) throw new Error(`${label}: ${unanswered} items unanswered (${run.summary.unanswered.map((u) => u.country).join(", ")})`);
+      log(`${label}: ${items} items in ${seconds.toFixed(1)} s, ${run.findings} findings`);
+      return { rate: items / seconds, findings: run.findings };
+    };
+    const cold = await timed("cold cache");
+    const gatewayPeakRssColdBytes = peakRss(gateway.process.pid!);
+    const warm = await timed("warm cache");
+    const gatewayPeakRssWarmBytes = peakRss(gateway.process.pid!);
+
+    // The ceiling: the same items, parsed and looked up directly in the five stores, chunk by chunk.
+    for (const db of dbs) stores.push(await openSqliteStore({ path: db }));
+    const ceilingStarted = process.hrtime.bigint();
+    let hits = 0;
+    for (let start = 0; start < imeis.length; start += batch) {
+      const keys: DeviceKey[] = [];
+      for (let i = start; i < Math.min(imeis.length, start + batch); i++) {
+        const parsed = parseDevice(imeis[i]!);
+        if (parsed.ok) keys.push(parsed.device.key);
+      }
+      for (const store of stores) hits += (await store.openRecords(keys)).size;
+    }
+    const ceilingSeconds = Number(process.hrtime.bigint() - ceilingStarted) / 1e9;
+    log(`in-process ceiling: ${items} items in ${ceilingSeconds.toFixed(1)} s, ${hits} listed`);
+    return {
+      items,
+      listed: perRegistry * COUNTRIES.length,
+      seedRowsPerSecond,
+      coldItemsPerSecond: cold.rate,
+      warmItemsPerSecond: warm.rate,
+      ceilingItemsPerSecond: items / ceilingSeconds,
+      gatewayPeakRssColdBytes,
+      gatewayPeakRssWarmBytes,
+      findings: { cold: cold.findings, warm: warm.findings },
+    };
+  } finally {
+    client?.close();
+    for (const store of stores) await store.close().catch(() => {});
+    await gateway?.stop();
+    for (const reg of registries) await reg.stop().catch(() => null);
+    await trust.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The screening figures against the issue's goals (cold ≥ 0.25, warm ≥ 0.5 of the in-process ceiling). */
+export async function screeningSuite(options: ScreeningBenchOptions = {}): Promise<BenchSuite> {
+  const r = await benchScreening(options);
+  const ceiling = { name: "direct lookups in the five stores, in process", value: Math.round(r.ceilingItemsPerSecond), unit: "items/s" };
+  const figures: BenchFigure[] = [
+    ratioFigure(`Screen, ${r.items} items, 5 registries (${r.listed} listed), cold cache`, Math.round(r.coldItemsPerSecond), "items/s", ceiling, {
+      text: ">= 0.25x the in-process ceiling",
+      met: (x) => x >= 0.25,
+    }),
+    ratioFigure(`Screen, same manifest, warm cache`, Math.round(r.warmItemsPerSecond), "items/s", ceiling, {
+      text: ">= 0.5x the in-process ceiling",
+      met: (x) => x >= 0.5,
+    }),
+    { name: "gateway peak RSS during the cold screening", value: r.gatewayPeakRssColdBytes, unit: "bytes" },
+    { name: `gateway peak RSS after the warm screening (cache holding ${r.items} devices x 5 registries)`, value: r.gatewayPeakRssWarmBytes, unit: "bytes" },
+    { name: "registry seeding through the bulk import (importReports), SQLite", value: Math.round(r.seedRowsPerSecond), unit: "rows/s" },
+  ];
+  return { suite: "screening", figures };
+}
