@@ -181,6 +181,24 @@ describe("FederationService.Screen through a real gateway and five real registri
     }
   });
 
+  it("paces a screening to the caller's devices/s quota instead of failing it", async () => {
+    // 1,000 devices/s with a 0.1 s burst: 1,000 devices cannot pass in less than 0.9 s.
+    const live = ["GB", "ES", "JP", "BR", "US"].map((country) => ({ country, address: fed.registries.get(country)!.registry.address }));
+    const gateway = await fed.startGateway(live, { quotas: { default: { callsPerSecond: 100, devicesPerSecond: 1_000, burstSeconds: 0.1 } } });
+    const client = createClient(FederationService, gateway.address, { metadata: fed.trust.metadataFor("customs-gb", "gateway") });
+    try {
+      const list = Array.from({ length: 1_000 }, (_, i) => ({ deviceId: imeiOf(`3569380302${String(i).padStart(4, "0")}`) }));
+      const started = Date.now();
+      const { summary, count } = await screen(client, stream(shipment("DEC-QUOTA"), items(...list)));
+      const elapsed = Date.now() - started;
+      assert.equal(count(ScreeningOutcome.CLEAR), 1_000);
+      assert.equal(summary.decision, ScreeningDecision.RELEASE);
+      assert.ok(elapsed >= 850, `1,000 devices at 1,000/s passed in ${elapsed} ms`);
+    } finally {
+      client.close();
+    }
+  });
+
   it("refuses a stream that does not start with the shipment, or whose shipment has no declaration", async () => {
     await rejectsWith(screen(customs, stream(items({ deviceId: imeiOf(STOLEN_GB) }))), Code.INVALID_ARGUMENT, /first request must be the Shipment/);
     await rejectsWith(screen(customs, stream(shipment("  "), items({ deviceId: imeiOf(STOLEN_GB) }))), Code.INVALID_ARGUMENT, /declaration_reference: is required/);
