@@ -59,7 +59,7 @@ export interface ScreeningBenchOptions {
   batch?: number;
   /** The gateway's upstream batch limit (default 5,000). */
   upstreamBatchLimit?: number;
-  /** Progress lines on stderr. */
+  /** Where progress lines go (default: stderr). */
   log?: (line: string) => void;
   /** Node flags for the gateway process (for example --cpu-prof, to see where its time goes). */
   gatewayNodeArgs?: string[];
@@ -201,7 +201,8 @@ export async function benchScreening(options: ScreeningBenchOptions = {}): Promi
   const listed = options.listed ?? 1_000_000;
   const hitEvery = Math.max(1, Math.round(1 / (options.hitRate ?? 0.001)));
   const batch = options.batch ?? 1_000;
-  const log = options.log ?? (() => {});
+  // The run takes minutes (the gateway first replays a million changes): say where it is.
+  const log = options.log ?? ((line: string) => process.stderr.write(`screening bench: ${line}\n`));
   const perRegistry = Math.floor(listed / COUNTRIES.length);
   const dir = await mkdtemp(join(tmpdir(), "imeifed-bench-screening-"));
   const trust = await createTestTrust();
