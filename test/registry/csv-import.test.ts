@@ -8,6 +8,8 @@ import { Code, ImeifedError } from "../../errors/index.js";
 import type { DeviceKey } from "../../device/index.js";
 import { importCsv } from "../../services/registry/import/csv-import.js";
 import type { RegistryStore } from "../../services/registry/store/registry-store.js";
+import { openPostgresStore } from "../../services/registry/store/postgres-store.js";
+import { TEST_POSTGRES_URL, testPostgresSchema } from "../support/registry-fixture.js";
 import { createBackend, type TestBackend } from "./store-backends.js";
 import { testDevice } from "./test-imeis.js";
 
@@ -116,6 +118,24 @@ describe("imeifed registry import (child process)", function () {
     assert.match(stdout, /imported 1 rows into the GB registry: 2 records created, 0 already recorded; last sequence 2 \(epoch [0-9a-f-]{36}\)/);
     const store = await backend.open();
     assert.equal((await store.openRecords([A.key, B.key] as DeviceKey[])).size, 2);
+  });
+
+  it("imports into PostgreSQL with --postgres and --schema", async () => {
+    const { schema, drop } = testPostgresSchema();
+    try {
+      const file = join(backend.dir, "gb.csv");
+      writeFileSync(file, csv(`${A.imei},PROHIBITED,STOLEN,0011,police-gb,MET/1,,,,`));
+      const { stdout } = await run(process.execPath, [CLI, "registry", "import", "--country", "GB", "--postgres", TEST_POSTGRES_URL, "--schema", schema, file]);
+      assert.match(stdout, /1 records created/);
+      const store = await openPostgresStore({ url: TEST_POSTGRES_URL, schema });
+      try {
+        assert.equal((await store.openRecords([A.key as DeviceKey])).size, 1);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await drop();
+    }
   });
 
   it("exits 1 naming the bad line, and keeps nothing", async () => {

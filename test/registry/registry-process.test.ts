@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client as GrpcClient, credentials, Metadata } from "@grpc/grpc-js";
@@ -138,6 +138,19 @@ describe("imeifed registry serve (child processes)", function () {
     // The store was closed cleanly: a new process opens it with the same epoch.
     const again = await spawn({ db: { sqlite: join(dir, "gb.sqlite") } });
     assert.equal(again.epoch, p.epoch);
+  });
+
+  it("reads a config file, with flags beside it taking precedence", async () => {
+    const file = join(dir, "gb.yaml");
+    writeFileSync(file, "country: GB\ndb: { sqlite: ignored.sqlite }\nbatchLimit: 3\ncacheMaxAgeSec: 0\nlisten: 127.0.0.1:1\n");
+    const p = await spawn({ db: { sqlite: join(dir, "gb.sqlite") }, args: ["--config", file] });
+    const gateway = client(p, "gateway");
+    const four = [1, 2, 3, 4].map((i) => testDevice(650 + i).imei);
+    await assert.rejects(gateway.checkDevices({ imeis: four }), (e: unknown) => e instanceof ImeifedError && e.code === Code.INVALID_ARGUMENT && /at most 3/.test(e.message));
+    const { checks } = await gateway.checkDevices({ imeis: four.slice(0, 3) });
+    assert.deepEqual(checks.map((c) => c.cacheMaxAge?.seconds), [0n, 0n, 0n]);
+    assert.ok(existsSync(join(dir, "gb.sqlite")), "--db overrides the file's db");
+    assert.ok(!existsSync(join(dir, "ignored.sqlite")));
   });
 
   it("refuses to start on bad flags with a usage message (exit 64)", async () => {

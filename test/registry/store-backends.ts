@@ -6,15 +6,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { openPostgresStore } from "../../services/registry/store/postgres-store.js";
 import { openSqliteStore } from "../../services/registry/store/sqlite-store.js";
 import type { RegistryStore } from "../../services/registry/store/registry-store.js";
 import type { StoreLocation } from "../../services/registry/store/open-store.js";
 
-/** The machine's PostgreSQL (trust auth), as the house rules describe it. */
-export const TEST_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test";
+import { TEST_POSTGRES_URL, testPostgresSchema } from "../support/registry-fixture.js";
 
 export type BackendName = "sqlite" | "postgres";
 
@@ -61,7 +59,7 @@ export async function createBackend(name: BackendName): Promise<TestBackend> {
       },
     };
   }
-  const schema = `t_registry_${process.pid}_${randomBytes(4).toString("hex")}`;
+  const { schema, drop } = testPostgresSchema();
   return {
     name,
     dir,
@@ -82,13 +80,7 @@ export async function createBackend(name: BackendName): Promise<TestBackend> {
     },
     async cleanup() {
       for (const store of stores) await store.close();
-      const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
-      await client.connect();
-      try {
-        await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      } finally {
-        await client.end();
-      }
+      await drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
