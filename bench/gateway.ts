@@ -350,11 +350,11 @@ export async function cacheMissLatency(fed: BenchFederation, options: GatewayBen
 const UNBATCHED = { batching: { maxInFlight: 1_000_000, maxWaitMs: 0 } };
 
 /**
- * Two gateways side by side, one changed by `overrides`: cache-miss
+ * Two gateways side by side, the second changed by `variant`: cache-miss
  * throughput at `inFlight` in alternating rounds, and latency at 1 in flight
  * interleaved call by call.
  */
-async function compareGateways(
+export async function compareGateways(
   fed: BenchFederation,
   options: GatewayBenchOptions,
   variant: { gateway?: Record<string, unknown>; registry?: Record<string, unknown> },

@@ -102,7 +102,7 @@ export const gatewayConfigSchema = z
     batching: z
       .object({
         /** Upstream calls in flight per registry before misses wait for a slot (and so gather into batches). */
-        maxInFlight: z.number().int().min(1).default(4),
+        maxInFlight: z.number().int().min(1).default(1),
         /** The longest a miss waits for a batch to close when every slot is busy. */
         maxWaitMs: z.number().int().min(0).default(10),
       })
