@@ -37,8 +37,21 @@ export interface ImeifedErrorOptions {
   cause?: unknown;
 }
 
+/**
+ * Marks every ImeifedError with a process-wide symbol, so `instanceof` holds
+ * even when a module loader has made two copies of this module (tsx does, for
+ * a dynamic import() next to a static one): a status must never turn into
+ * INTERNAL because of how a module was loaded.
+ */
+const BRAND = Symbol.for("imeifed.ImeifedError");
+
 export class ImeifedError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+
   override readonly name = "ImeifedError";
+  readonly [BRAND] = true;
   readonly field: string | undefined;
   readonly retryAfterMs: number | undefined;
 

@@ -217,3 +217,15 @@ describe("rpc adapter (protobuf-es over grpc-js)", () => {
     await assert.rejects(startHost({ listen: "0.0.0.0:0", services: [] }), (error: ImeifedError) => error.reason === "INSECURE_LISTEN");
   });
 });
+
+describe("ImeifedError across module copies", () => {
+  it("is recognised by instanceof even when thrown by a second copy of the module", async () => {
+    // A query string makes the loader evaluate the module again, as a second copy.
+    const copy = (await import(`../../errors/imeifed-error.js?copy=${Date.now()}`)) as typeof import("../../errors/imeifed-error.js");
+    assert.notEqual(copy.ImeifedError, ImeifedError);
+    const thrown = new copy.ImeifedError(Code.PERMISSION_DENIED, "DENIED", "not yours");
+    assert.ok(thrown instanceof ImeifedError);
+    assert.equal(ImeifedError.from(thrown).code, Code.PERMISSION_DENIED);
+    assert.equal(new Error("plain") instanceof ImeifedError, false);
+  });
+});
