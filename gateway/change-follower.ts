@@ -90,8 +90,11 @@ export class ChangeFollower {
     let delay = this.#options.reconnectMinMs;
     while (!this.#abort.signal.aborted) {
       try {
+        // With nothing to resume (first start, or after a gap) the backlog is irrelevant: everything
+        // cached from this registry is dropped once the stream is live, so start from its head.
+        const fromHead = this.#epoch === "";
         const stream = link.client.watchChanges(
-          { afterSequence: this.#sequence, epoch: this.#epoch },
+          { afterSequence: this.#sequence, epoch: this.#epoch, fromHead },
           { signal: this.#abort.signal, metadata: await link.metadata(undefined, ["devices:watch"]) },
         );
         for await (const message of stream) {
@@ -109,6 +112,8 @@ export class ChangeFollower {
             this.#options.onChange?.(change, message.epoch);
           } else if (event.case === "caughtUp") {
             if (event.value.sequence > this.#sequence) this.#sequence = event.value.sequence;
+            // Answers cached before the stream was live may predate a change it will never replay.
+            if (fromHead) cache.dropRegistry(link.country);
             this.#setLive(true);
             delay = this.#options.reconnectMinMs;
             // The registry answers again: let calls through without waiting out the cool-down.

@@ -86,6 +86,16 @@ for (const db of ["sqlite", "postgres"] as const) {
       assert.equal((await stream.next()).event.case, "caughtUp");
     });
 
+    it("starts from the head when asked, skipping the backlog, and pushes what comes after", async () => {
+      for (let i = 0; i < 3; i++) await gb.report({ imeis: [testDevice(30 + i).imei] });
+      const stream = readStream(gb.client("gateway").watchChanges({ fromHead: true }, { signal: abort.signal }));
+      const caughtUp = await stream.next();
+      assert.equal(caughtUp.event.case, "caughtUp");
+      assert.equal(caughtUp.event.value?.sequence, 3n);
+      await gb.report({ imeis: [testDevice(33).imei] });
+      assert.equal(change(await stream.next(1_000)).sequence, 4n);
+    });
+
     it("tells a caller holding another epoch, or a sequence beyond the last, to resume from 0", async () => {
       await gb.report({ imeis: [A.imei] });
       const otherEpoch = await watch(0n, "00000000-0000-0000-0000-000000000000").end();

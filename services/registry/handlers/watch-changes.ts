@@ -71,8 +71,8 @@ export function watchChanges(rc: RegistryContext): HandlerFor<typeof RegistrySer
         `epoch ${request.epoch} is not this registry's epoch ${store.epoch}: its sequences restarted; drop what you hold from this registry and resume from after_sequence 0`,
       );
     }
-    let after = Number(request.afterSequence);
     const last = await store.lastSequence();
+    let after = request.fromHead ? last : Number(request.afterSequence);
     if (after > last) {
       throw new ImeifedError(
         Code.FAILED_PRECONDITION,
