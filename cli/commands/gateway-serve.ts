@@ -7,6 +7,7 @@
 import { once } from "node:events";
 import { loadGatewayConfig } from "../../gateway/config.js";
 import { startGateway } from "../../gateway/gateway-server.js";
+import { clientTracing, metrics, serverTracing, startObservability } from "../../observability/index.js";
 import { parseFlags, required } from "../args.js";
 import { EXIT_OK, UsageError, type Command } from "../command.js";
 
@@ -31,7 +32,14 @@ export const command: Command = {
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     const loaded = await loadGatewayConfig(required(values.config, "config"));
     const config = values.listen !== undefined ? { ...loaded, listen: values.listen } : loaded;
-    const gateway = await startGateway(config);
+    // Logs as JSON lines on stderr; traces and metrics over OTLP when OTEL_* say so.
+    const observability = await startObservability({ serviceName: `imeifed-${config.id}` });
+    const gateway = await startGateway({
+      config,
+      outerInterceptors: [serverTracing()],
+      clientInterceptors: [clientTracing()],
+      metrics,
+    });
     console.log(
       JSON.stringify({
         level: "info",
@@ -44,6 +52,7 @@ export const command: Command = {
     );
     const signal = await Promise.race([once(process, "SIGTERM").then(() => "SIGTERM"), once(process, "SIGINT").then(() => "SIGINT")]);
     await gateway.shutdown();
+    await observability.shutdown();
     console.log(JSON.stringify({ level: "info", msg: "gateway stopped", signal, id: config.id }));
     return EXIT_OK;
   },

@@ -6,6 +6,7 @@
 import { once } from "node:events";
 import { loadRegistryConfig, parseRegistryConfig, type RegistryConfig } from "../../services/registry/registry-config.js";
 import { startRegistry } from "../../services/registry/registry-server.js";
+import { serverTracing, startObservability } from "../../observability/index.js";
 import { parseFlags } from "../args.js";
 import { EXIT_OK, UsageError, type Command } from "../command.js";
 
@@ -83,7 +84,9 @@ export const command: Command = {
   usage: USAGE,
   async run(argv) {
     const config = await configFrom(argv);
-    const registry = await startRegistry(config);
+    // Logs as JSON lines on stderr; traces and metrics over OTLP when OTEL_* say so.
+    const observability = await startObservability({ serviceName: `imeifed-registry-${config.country.toLowerCase()}` });
+    const registry = await startRegistry({ ...config, outerInterceptors: [serverTracing()] });
     console.log(
       JSON.stringify({
         level: "info",
@@ -98,6 +101,7 @@ export const command: Command = {
     );
     const signal = await Promise.race([once(process, "SIGTERM").then(() => "SIGTERM"), once(process, "SIGINT").then(() => "SIGINT")]);
     await registry.shutdown();
+    await observability.shutdown();
     console.log(JSON.stringify({ level: "info", msg: "registry stopped", signal, country: registry.country }));
     return EXIT_OK;
   },

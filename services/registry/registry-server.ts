@@ -28,8 +28,10 @@ import type { RegistryStore } from "./store/registry-store.js";
 export type RegistryOptions = (RegistryConfigInput | RegistryConfig) & {
   /** An already loaded trust store (tests, the demo); otherwise `trustFile` is loaded. */
   readonly trust?: TrustStore;
-  /** More interceptors, run after authentication and quotas (a test's call counter, tracing). */
+  /** More interceptors, run after authentication and quotas (a test's call counter). */
   readonly interceptors?: readonly ServerInterceptor[];
+  /** Interceptors that run before everything else, so they see refused calls too (tracing). */
+  readonly outerInterceptors?: readonly ServerInterceptor[];
 };
 
 /** A running registry. */
@@ -77,7 +79,7 @@ function auditLocationOf(config: RegistryConfig): AuditConfig {
 }
 
 function configOf(options: RegistryOptions): RegistryConfig {
-  const { trust: _trust, interceptors: _interceptors, ...input } = options;
+  const { trust: _trust, interceptors: _interceptors, outerInterceptors: _outerInterceptors, ...input } = options;
   return parseRegistryConfig(input);
 }
 
@@ -108,7 +110,8 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
       closing: () => closing,
     };
     const interceptors: ServerInterceptor[] = [
-      // First, so that it sees how every call ended, refusals included.
+      ...(options.outerInterceptors ?? []),
+      // First of ours, so that it sees how every call ended, refusals included.
       createAuditInterceptor(audit, { server: config.id }),
       createAuthenticator({ trust, audience: config.id, scopes: REGISTRY_METHOD_SCOPES }),
       ...(quota ? [createQuotaInterceptor(quota)] : []),
