@@ -27,7 +27,7 @@ import { selectClearable } from "./clear-selection.js";
 import { asStoreUnavailable } from "./store-unavailable.js";
 import { holdingRecord } from "./holding-record.js";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.js";
-import { RECORD_COLUMNS, recordFromRow, type RecordRow } from "./record-row.js";
+import { RECORD_COLUMNS, recordFromRow, recordInsertValues, type RecordRow } from "./record-row.js";
 import type {
   ClearInput,
   ClearOutcome,
@@ -246,23 +246,7 @@ class PostgresRegistryStore implements RegistryStore {
           }
           const inserted = await client.query<{ id: string }>({
             ...q.insertRecord,
-            values: [
-              key,
-              input.agency,
-              input.caseReference,
-              input.status,
-              input.reason,
-              input.sourceReasonCode,
-              input.occurredAt ?? null,
-              reportedAt,
-              input.make,
-              input.model,
-              input.crimeReference,
-              input.owner?.name ?? null,
-              input.owner?.phone ?? null,
-              input.owner?.email ?? null,
-              seq,
-            ],
+            values: recordInsertValues(key, input, reportedAt, seq),
           });
           const id = String(inserted.rows[0]!.id);
           const open = (await client.query<RecordRow>({ ...q.openForKeys, values: [[key]] })).rows.map(recordFromRow);

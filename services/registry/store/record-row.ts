@@ -5,7 +5,7 @@
  */
 import type { ClearReason, Reason } from "../../../gen/imeifed/v1/device_pb.js";
 import type { DeviceKey } from "../../../device/index.js";
-import type { ListedStatus, StoredRecord } from "./registry-store.js";
+import type { ListedStatus, ReportInput, StoredRecord } from "./registry-store.js";
 
 /** The columns every record read selects (never owner_*). */
 export const RECORD_COLUMNS =
@@ -60,4 +60,30 @@ export function recordFromRow(row: RecordRow): StoredRecord {
             seq: Number(row.cleared_seq ?? 0),
           },
   };
+}
+
+/**
+ * The values of one `records` insert, in the column order both stores' insert
+ * statements use: (device_key, agency, case_reference, status, reason,
+ * source_reason_code, occurred_at, reported_at, make, model, crime_reference,
+ * owner_name, owner_phone, owner_email, reported_seq).
+ */
+export function recordInsertValues(key: DeviceKey, input: ReportInput, reportedAt: number, seq: number): Array<string | number | null> {
+  return [
+    key,
+    input.agency,
+    input.caseReference,
+    input.status,
+    input.reason,
+    input.sourceReasonCode,
+    input.occurredAt ?? null,
+    reportedAt,
+    input.make,
+    input.model,
+    input.crimeReference,
+    input.owner?.name ?? null,
+    input.owner?.phone ?? null,
+    input.owner?.email ?? null,
+    seq,
+  ];
 }

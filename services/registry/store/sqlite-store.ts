@@ -27,7 +27,7 @@ import { selectClearable } from "./clear-selection.js";
 import { asStoreUnavailable } from "./store-unavailable.js";
 import { holdingRecord } from "./holding-record.js";
 import { changeFromRow, sightingFromRow, type ChangeRow, type SightingRow } from "./change-row.js";
-import { RECORD_COLUMNS, recordFromRow, type RecordRow } from "./record-row.js";
+import { RECORD_COLUMNS, recordFromRow, recordInsertValues, type RecordRow } from "./record-row.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
 import type {
   ClearInput,
@@ -148,23 +148,7 @@ class Statements {
         outcomes.push({ record: existing, created: false, sequence: existing.reportedSeq });
         continue;
       }
-      const { lastInsertRowid } = this.insertRecord.run(
-        key,
-        input.agency,
-        input.caseReference,
-        input.status,
-        input.reason,
-        input.sourceReasonCode,
-        input.occurredAt ?? null,
-        reportedAt,
-        input.make,
-        input.model,
-        input.crimeReference,
-        input.owner?.name ?? null,
-        input.owner?.phone ?? null,
-        input.owner?.email ?? null,
-        seq,
-      );
+      const { lastInsertRowid } = this.insertRecord.run(...recordInsertValues(key, input, reportedAt, seq));
       const record: StoredRecord = {
         id: String(lastInsertRowid),
         deviceKey: key,
