@@ -3,11 +3,9 @@
  * a wrong file fails before anything listens, with a message naming the field.
  * Relative paths in the file are resolved against the file's own directory.
  */
-import { readFile } from "node:fs/promises";
-import { dirname, isAbsolute, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { dirname, resolve } from "node:path";
 import { z } from "zod";
-import { Code, ImeifedError } from "../errors/index.js";
+import { readConfigFile, resolverFrom, validateConfig } from "../config/config-file.js";
 import { auditConfigSchema } from "../trust/audit/index.js";
 import { clientTlsSchema, serverTlsSchema } from "../trust/tls.js";
 
@@ -132,21 +130,10 @@ export type UpstreamConfig = z.infer<typeof upstreamSchema>;
 /** What a config file may say (defaults not yet applied). */
 export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
 
-function pathOf(path: (string | number)[]): string {
-  return path.reduce<string>((out, p) => (typeof p === "number" ? `${out}[${p}]` : out ? `${out}.${p}` : p), "");
-}
-
 /** Validates a config object; `baseDir` anchors relative paths. Throws INVALID_ARGUMENT naming the first bad field. */
 export function parseGatewayConfig(input: unknown, baseDir = process.cwd(), source = "gateway config"): GatewayConfig {
-  const parsed = gatewayConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${pathOf(i.path) || "(root)"}: ${i.message}`);
-    throw new ImeifedError(Code.INVALID_ARGUMENT, "BAD_CONFIG", `${source}: ${issues.join("; ")}`, {
-      field: pathOf(parsed.error.issues[0]?.path ?? []),
-    });
-  }
-  const config = parsed.data;
-  const at = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const config = validateConfig(gatewayConfigSchema, input, source);
+  const at = resolverFrom(baseDir);
   const tlsAt = <T extends { ca?: string | undefined; cert?: string | undefined; key?: string | undefined }>(t: T): T => ({
     ...t,
     ...(t.ca !== undefined ? { ca: at(t.ca) } : {}),
@@ -166,17 +153,6 @@ export function parseGatewayConfig(input: unknown, baseDir = process.cwd(), sour
 
 /** Reads and validates a JSON or YAML gateway config file (YAML is a superset of JSON, so one parser reads both). */
 export async function loadGatewayConfig(path: string): Promise<GatewayConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    throw new ImeifedError(Code.INVALID_ARGUMENT, "BAD_CONFIG", `cannot read gateway config ${path}: ${(error as Error).message}`);
-  }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (error) {
-    throw new ImeifedError(Code.INVALID_ARGUMENT, "BAD_CONFIG", `${path} is neither JSON nor YAML: ${(error as Error).message}`);
-  }
+  const raw = await readConfigFile(path, "gateway config");
   return parseGatewayConfig(raw, dirname(resolve(path)), path);
 }

@@ -4,11 +4,9 @@
  * the field. `imeifed registry serve` flags map onto the same schema.
  * Relative paths in a config file are resolved against the file's directory.
  */
-import { readFile } from "node:fs/promises";
-import { dirname, isAbsolute, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { dirname, resolve } from "node:path";
 import { z } from "zod";
-import { Code, ImeifedError } from "../../errors/index.js";
+import { readConfigFile, resolverFrom, validateConfig } from "../../config/config-file.js";
 import { auditConfigSchema } from "../../trust/audit/index.js";
 import { quotaConfigSchema } from "../../trust/quota.js";
 import { sharingPolicySchema } from "../../trust/sharing-policy.js";
@@ -70,19 +68,10 @@ export type RegistryConfig = z.output<typeof registryConfigSchema>;
 /** What a config file (or the CLI) may say, before defaults. */
 export type RegistryConfigInput = z.input<typeof registryConfigSchema>;
 
-function pathOf(path: (string | number)[]): string {
-  return path.reduce<string>((out, p) => (typeof p === "number" ? `${out}[${p}]` : out ? `${out}.${p}` : p), "");
-}
-
 /** Validates a config object; `baseDir` anchors relative paths. Throws INVALID_ARGUMENT naming the first bad field. */
 export function parseRegistryConfig(input: unknown, baseDir = process.cwd(), source = "registry config"): RegistryConfig {
-  const parsed = registryConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${pathOf(i.path) || "(root)"}: ${i.message}`);
-    throw new ImeifedError(Code.INVALID_ARGUMENT, "BAD_CONFIG", `${source}: ${issues.join("; ")}`, { field: pathOf(parsed.error.issues[0]?.path ?? []) });
-  }
-  const config = parsed.data;
-  const at = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const config = validateConfig(registryConfigSchema, input, source);
+  const at = resolverFrom(baseDir);
   return {
     ...config,
     db: "sqlite" in config.db ? { sqlite: at(config.db.sqlite) } : config.db,
@@ -97,17 +86,6 @@ export function parseRegistryConfig(input: unknown, baseDir = process.cwd(), sou
 
 /** Reads and validates a JSON or YAML registry config file (YAML is a superset of JSON). */
 export async function loadRegistryConfig(path: string): Promise<RegistryConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    throw new ImeifedError(Code.INVALID_ARGUMENT, "BAD_CONFIG", `cannot read registry config ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (error) {
-    throw new ImeifedError(Code.INVALID_ARGUMENT, "BAD_CONFIG", `${path} is neither JSON nor YAML: ${(error as Error).message}`);
-  }
+  const raw = await readConfigFile(path, "registry config");
   return parseRegistryConfig(raw, dirname(resolve(path)), path);
 }
