@@ -11,6 +11,7 @@ import { Code, ImeifedError } from "../../errors/index.js";
 import { GENESIS_HASH, chainEntry, normalizeEntry, type AuditEntry, type AuditRecord } from "./audit-entry.js";
 import { AuditBuffer, type AuditBufferOptions } from "./audit-buffer.js";
 import type { AuditLog, AuditQuery } from "./audit-log.js";
+import { auditRecordOf, type AuditRow } from "./audit-row.js";
 
 /** First key of the advisory lock (the "class"): imeifed's audit log; the second is the schema. */
 const LOCK_CLASS = 0x1a0d17;
@@ -50,44 +51,6 @@ CREATE OR REPLACE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON ${s}.au
 CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON ${s}.audit_log
   FOR EACH STATEMENT EXECUTE FUNCTION ${s}.audit_log_append_only();
 `;
-}
-
-interface Row {
-  seq: string;
-  at: Date;
-  server: string;
-  principal: string;
-  actor: string | null;
-  purpose: string;
-  method: string;
-  device_key: string | null;
-  batch_digest: string | null;
-  batch_size: number | null;
-  countries: string;
-  verdict: string;
-  status_code: number;
-  prev_hash: string;
-  hash: string;
-}
-
-function recordOf(row: Row): AuditRecord {
-  return {
-    seq: Number(row.seq),
-    at: row.at,
-    server: row.server,
-    principal: row.principal,
-    actor: row.actor,
-    purpose: row.purpose,
-    method: row.method,
-    deviceKey: row.device_key,
-    batchDigest: row.batch_digest,
-    batchSize: row.batch_size,
-    countries: row.countries === "" ? [] : row.countries.split(","),
-    verdict: row.verdict,
-    statusCode: row.status_code,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-  };
 }
 
 /** Where the PostgreSQL audit log lives and how it buffers. */
@@ -200,18 +163,18 @@ export class PostgresAuditLog implements AuditLog {
   }
 
   async rowsAfter(afterSeq: number, limit: number): Promise<AuditRecord[]> {
-    const { rows } = await this.#pool.query<Row>(`SELECT * FROM ${this.#table} WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterSeq, limit]);
-    return rows.map(recordOf);
+    const { rows } = await this.#pool.query<AuditRow>(`SELECT * FROM ${this.#table} WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterSeq, limit]);
+    return rows.map(auditRecordOf);
   }
 
   async withHash(hash: string): Promise<AuditRecord[]> {
-    const { rows } = await this.#pool.query<Row>(`SELECT * FROM ${this.#table} WHERE hash = $1 ORDER BY seq`, [hash]);
-    return rows.map(recordOf);
+    const { rows } = await this.#pool.query<AuditRow>(`SELECT * FROM ${this.#table} WHERE hash = $1 ORDER BY seq`, [hash]);
+    return rows.map(auditRecordOf);
   }
 
   async linkingTo(prevHash: string, afterSeq: number): Promise<AuditRecord | undefined> {
-    const { rows } = await this.#pool.query<Row>(`SELECT * FROM ${this.#table} WHERE prev_hash = $1 AND seq > $2 ORDER BY seq LIMIT 1`, [prevHash, afterSeq]);
-    return rows[0] ? recordOf(rows[0]) : undefined;
+    const { rows } = await this.#pool.query<AuditRow>(`SELECT * FROM ${this.#table} WHERE prev_hash = $1 AND seq > $2 ORDER BY seq LIMIT 1`, [prevHash, afterSeq]);
+    return rows[0] ? auditRecordOf(rows[0]) : undefined;
   }
 
   async query(filter: AuditQuery = {}): Promise<AuditRecord[]> {
@@ -231,8 +194,8 @@ export class PostgresAuditLog implements AuditLog {
     if (filter.afterSeq !== undefined) add("seq > ?", filter.afterSeq);
     values.push(filter.limit ?? 1000);
     const sql = `SELECT * FROM ${this.#table} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq LIMIT $${values.length}`;
-    const { rows } = await this.#pool.query<Row>(sql, values);
-    return rows.map(recordOf);
+    const { rows } = await this.#pool.query<AuditRow>(sql, values);
+    return rows.map(auditRecordOf);
   }
 
   async close(): Promise<void> {

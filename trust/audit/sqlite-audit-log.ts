@@ -11,6 +11,7 @@ import { Code, ImeifedError } from "../../errors/index.js";
 import { GENESIS_HASH, chainEntry, normalizeEntry, type AuditEntry, type AuditRecord } from "./audit-entry.js";
 import { AuditBuffer, type AuditBufferOptions } from "./audit-buffer.js";
 import type { AuditLog, AuditQuery } from "./audit-log.js";
+import { auditRecordOf, type AuditRow } from "./audit-row.js";
 
 type Db = Database.Database;
 
@@ -39,44 +40,6 @@ CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
   BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 `;
-
-interface Row {
-  seq: number;
-  at: string;
-  server: string;
-  principal: string;
-  actor: string | null;
-  purpose: string;
-  method: string;
-  device_key: string | null;
-  batch_digest: string | null;
-  batch_size: number | null;
-  countries: string;
-  verdict: string;
-  status_code: number;
-  prev_hash: string;
-  hash: string;
-}
-
-function recordOf(row: Row): AuditRecord {
-  return {
-    seq: row.seq,
-    at: new Date(row.at),
-    server: row.server,
-    principal: row.principal,
-    actor: row.actor,
-    purpose: row.purpose,
-    method: row.method,
-    deviceKey: row.device_key,
-    batchDigest: row.batch_digest,
-    batchSize: row.batch_size,
-    countries: row.countries === "" ? [] : row.countries.split(","),
-    verdict: row.verdict,
-    statusCode: row.status_code,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-  };
-}
 
 /** Where the SQLite audit log lives and how it buffers. */
 export interface SqliteAuditLogOptions extends AuditBufferOptions {
@@ -173,16 +136,16 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   async rowsAfter(afterSeq: number, limit: number): Promise<AuditRecord[]> {
-    return this.#db.prepare<[number, number], Row>("SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?").all(afterSeq, limit).map(recordOf);
+    return this.#db.prepare<[number, number], AuditRow>("SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?").all(afterSeq, limit).map(auditRecordOf);
   }
 
   async withHash(hash: string): Promise<AuditRecord[]> {
-    return this.#db.prepare<[string], Row>("SELECT * FROM audit_log WHERE hash = ? ORDER BY seq").all(hash).map(recordOf);
+    return this.#db.prepare<[string], AuditRow>("SELECT * FROM audit_log WHERE hash = ? ORDER BY seq").all(hash).map(auditRecordOf);
   }
 
   async linkingTo(prevHash: string, afterSeq: number): Promise<AuditRecord | undefined> {
-    const row = this.#db.prepare<[string, number], Row>("SELECT * FROM audit_log WHERE prev_hash = ? AND seq > ? ORDER BY seq LIMIT 1").get(prevHash, afterSeq);
-    return row ? recordOf(row) : undefined;
+    const row = this.#db.prepare<[string, number], AuditRow>("SELECT * FROM audit_log WHERE prev_hash = ? AND seq > ? ORDER BY seq LIMIT 1").get(prevHash, afterSeq);
+    return row ? auditRecordOf(row) : undefined;
   }
 
   async query(filter: AuditQuery = {}): Promise<AuditRecord[]> {
@@ -198,7 +161,7 @@ export class SqliteAuditLog implements AuditLog {
     if (filter.afterSeq !== undefined) (where.push("seq > @afterSeq"), (params.afterSeq = filter.afterSeq));
     params.limit = filter.limit ?? 1000;
     const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq LIMIT @limit`;
-    return this.#db.prepare<Record<string, unknown>, Row>(sql).all(params).map(recordOf);
+    return this.#db.prepare<Record<string, unknown>, AuditRow>(sql).all(params).map(auditRecordOf);
   }
 
   async close(): Promise<void> {
