@@ -11,10 +11,11 @@ import { durationFromMs, durationMs } from "@bufbuild/protobuf/wkt";
 import type { DeviceKey } from "../device/index.js";
 import { Code, ImeifedError } from "../errors/index.js";
 import { DeviceStatus } from "../gen/imeifed/v1/device_pb.js";
+import type { DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
 import { RegistryFindingSchema, UnansweredReason, UnansweredSchema, type RegistryFinding, type Unanswered } from "../gen/imeifed/v1/federation_pb.js";
 import type { GatewayConfig } from "./config.js";
 import type { CheckOptions, FederatedAnswer } from "./federated-answer.js";
-import type { FindingCache } from "./finding-cache.js";
+import type { FindingCache, RegistryAnswer } from "./finding-cache.js";
 import type { GatewayMetrics } from "./gateway-context.js";
 import { RegistryBatcher, type BatchResult, type FlushEvent } from "./registry-batcher.js";
 import type { RegistryLink } from "./registry-link.js";
@@ -73,13 +74,74 @@ function isListed(status: DeviceStatus): boolean {
   return status === DeviceStatus.PROHIBITED || status === DeviceStatus.TRACKED;
 }
 
-/** Per-device accumulator while registries answer. */
-interface Pending {
-  findings: RegistryFinding[];
-  unanswered: Unanswered[];
-  cached: number;
-  asked: number;
-  ageMs: number;
+/** What the cache keeps of a registry's check. */
+function answerOf(check: DeviceCheck): RegistryAnswer {
+  return { status: check.status, finding: check.finding, cacheMaxAgeMs: check.cacheMaxAge ? durationMs(check.cacheMaxAge) : undefined };
+}
+
+function unansweredOf(link: RegistryLink, error: ImeifedError): Unanswered {
+  return create(UnansweredSchema, { country: link.country, reason: unansweredReasonOf(error), detail: error.message });
+}
+
+/** Shared by the bulk path's answers that have no finding or no unanswered registry (read-only: never pushed to). */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+
+/**
+ * The answers being gathered for a list of devices. Arrays are made only for
+ * the devices that get a finding or an unanswered registry, and counters are
+ * typed arrays: on a million-item manifest nearly every device has neither.
+ */
+class AnswerSheet {
+  readonly #findings: (RegistryFinding[] | undefined)[];
+  readonly #unanswered: (Unanswered[] | undefined)[];
+  readonly #cached: Uint16Array;
+  readonly #ageMs: Float64Array;
+  /** Upstreams asked about every device (one per target). */
+  #asked = 0;
+
+  constructor(size: number) {
+    this.#findings = new Array<RegistryFinding[] | undefined>(size);
+    this.#unanswered = new Array<Unanswered[] | undefined>(size);
+    this.#cached = new Uint16Array(size);
+    this.#ageMs = new Float64Array(size);
+  }
+
+  askedOneMore(): void {
+    this.#asked += 1;
+  }
+
+  finding(i: number, finding: RegistryFinding): void {
+    (this.#findings[i] ??= []).push(finding);
+  }
+
+  unanswered(i: number, unanswered: Unanswered): void {
+    (this.#unanswered[i] ??= []).push(unanswered);
+  }
+
+  /** One upstream's answer for device `i` came from the cache (or a hub's cache). */
+  fromCache(i: number): void {
+    this.#cached[i] = this.#cached[i]! + 1;
+  }
+
+  age(i: number, ageMs: number): void {
+    if (ageMs > this.#ageMs[i]!) this.#ageMs[i] = ageMs;
+  }
+
+  /** The answers in key order; `shareEmpty` hands devices without findings one shared frozen empty list instead of a new one each. */
+  answers(keys: readonly DeviceKey[], shareEmpty: boolean): FederatedAnswer[] {
+    const out = new Array<FederatedAnswer>(keys.length);
+    const asked = this.#asked;
+    for (let i = 0; i < keys.length; i++) {
+      out[i] = {
+        key: keys[i]!,
+        findings: this.#findings[i] ?? (shareEmpty ? NONE : []),
+        unanswered: this.#unanswered[i] ?? (shareEmpty ? NONE : []),
+        fromCache: asked > 0 && this.#cached[i] === asked,
+        ageMs: this.#ageMs[i]!,
+      };
+    }
+    return out;
+  }
 }
 
 /** Asks the federation about devices: cache first, then the registries. */
@@ -142,53 +204,73 @@ export class FederationChecker {
     return answer!;
   }
 
-  /** Answers for many devices, in the same order; misses go upstream in batches no larger than each registry's limit. */
+  /** Answers for many devices, in the same order; misses go upstream in batches no larger than each registry's limit, coalesced with concurrent asks. */
   async checkMany(keys: readonly DeviceKey[], opts: CheckOptions): Promise<FederatedAnswer[]> {
-    const pending: Pending[] = keys.map(() => ({ findings: [], unanswered: [], cached: 0, asked: 0, ageMs: 0 }));
+    return this.#check(keys, opts, false);
+  }
+
+  /**
+   * Answers for a manifest's worth of devices (screening): the same cache,
+   * links, breakers and deadlines as `checkMany`, but misses go straight to
+   * CheckDevices in calls of each registry's batch limit, with no coalescing
+   * and no promise per device, and only listed (PROHIBITED / TRACKED) answers
+   * are cached: a manifest's clean answers are rarely asked again soon, and
+   * caching a million of them costs more than it saves. A clean answer still
+   * replaces what the cache holds for that device, so it never keeps an older
+   * listed answer alive. Answers without findings share one frozen empty list.
+   */
+  async checkBulk(keys: readonly DeviceKey[], opts: CheckOptions): Promise<FederatedAnswer[]> {
+    return this.#check(keys, opts, true);
+  }
+
+  async #check(keys: readonly DeviceKey[], opts: CheckOptions, bulk: boolean): Promise<FederatedAnswer[]> {
+    const sheet = new AnswerSheet(keys.length);
     const now = Date.now();
     const asks: Promise<void>[] = [];
     for (const link of this.targets(opts.countries)) {
+      sheet.askedOneMore();
       if (link.kind === "gateway") {
-        asks.push(this.#askHub(link, keys, opts, pending));
+        asks.push(this.#askHub(link, keys, opts, sheet));
         continue;
       }
       // The cache pass is synchronous: a lookup answered wholly from the cache never waits on a promise per registry.
-      const misses = this.#fromCache(link, keys, opts, pending, now);
-      if (misses.length > 0) asks.push(this.#askRegistry(link, keys, misses, opts, pending, now));
+      const misses = this.#fromCache(link, keys, opts, sheet, now);
+      if (misses.length === 0) continue;
+      asks.push(bulk ? this.#askRegistryInBulk(link, keys, misses, opts, sheet, now) : this.#askRegistry(link, keys, misses, opts, sheet, now));
     }
     if (asks.length > 0) await Promise.all(asks);
-    return keys.map((key, i) => {
-      const p = pending[i]!;
-      return { key, findings: p.findings, unanswered: p.unanswered, fromCache: p.asked > 0 && p.cached === p.asked, ageMs: p.ageMs };
-    });
+    return sheet.answers(keys, bulk);
   }
 
   /** Answers what the cache may answer for `link`; returns the indexes of the keys it must ask. */
-  #fromCache(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, pending: Pending[], now: number): number[] {
+  #fromCache(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, sheet: AnswerSheet, now: number): number[] {
     const { cache } = this;
     const metrics = this.#options.metrics;
     const requesterId = opts.requester.id;
-    const fresh = this.#options.freshness.live(link.country);
     const misses: number[] = [];
-    for (let i = 0; i < keys.length; i++) {
-      const p = pending[i]!;
-      p.asked += 1;
-      const held = fresh ? cache.get(keys[i]!, link.country, requesterId, now) : undefined;
-      if (held) {
-        p.cached += 1;
+    if (!this.#options.freshness.live(link.country) || cache.size === 0) {
+      for (let i = 0; i < keys.length; i++) misses.push(i);
+    } else {
+      for (let i = 0; i < keys.length; i++) {
+        const held = cache.get(keys[i]!, link.country, requesterId, now);
+        if (!held) {
+          misses.push(i);
+          continue;
+        }
+        sheet.fromCache(i);
         const age = now - held.answeredAt;
-        if (age > p.ageMs) p.ageMs = age;
-        if (held.finding && isListed(held.status)) p.findings.push(create(RegistryFindingSchema, { finding: held.finding, stale: false, age: durationFromMs(age) }));
-        metrics?.cacheHit?.(link.country);
-      } else {
-        misses.push(i);
-        metrics?.cacheMiss?.(link.country);
+        sheet.age(i, age);
+        if (held.finding && isListed(held.status)) sheet.finding(i, create(RegistryFindingSchema, { finding: held.finding, stale: false, age: durationFromMs(age) }));
       }
     }
+    const hits = keys.length - misses.length;
+    if (hits > 0) metrics?.cacheHit?.(link.country, hits);
+    if (misses.length > 0) metrics?.cacheMiss?.(link.country, misses.length);
     return misses;
   }
 
-  async #askRegistry(link: RegistryLink, keys: readonly DeviceKey[], misses: number[], opts: CheckOptions, pending: Pending[], now: number): Promise<void> {
+  /** The per-device path: misses join the registry's batcher, coalesced with other asks for the same devices. */
+  async #askRegistry(link: RegistryLink, keys: readonly DeviceKey[], misses: number[], opts: CheckOptions, sheet: AnswerSheet, now: number): Promise<void> {
     const { cache } = this;
     const requesterId = opts.requester.id;
     const deadline = upstreamDeadline(opts.deadline, { marginMs: this.#options.config.deadlines.marginMs, capMs: link.timeoutMs }, now);
@@ -198,29 +280,53 @@ export class FederationChecker {
     results.forEach((result, j) => {
       const i = misses[j]!;
       const key = missKeys[j]!;
-      const p = pending[i]!;
       if (result.ok) {
         const check = result.check;
-        cache.put(
-          key,
-          link.country,
-          requesterId,
-          { status: check.status, finding: check.finding, cacheMaxAgeMs: check.cacheMaxAge ? durationMs(check.cacheMaxAge) : undefined },
-          ticket,
-          result.answeredAt,
-        );
-        if (check.finding && isListed(check.status)) p.findings.push(create(RegistryFindingSchema, { finding: check.finding, stale: false, age: durationFromMs(0) }));
+        cache.put(key, link.country, requesterId, answerOf(check), ticket, result.answeredAt);
+        if (check.finding && isListed(check.status)) sheet.finding(i, create(RegistryFindingSchema, { finding: check.finding, stale: false, age: durationFromMs(0) }));
         return;
       }
-      p.unanswered.push(create(UnansweredSchema, { country: link.country, reason: unansweredReasonOf(result.error), detail: result.error.message }));
-      // A registry that cannot be asked: its earlier PROHIBITED / TRACKED answer still counts, marked stale with its age.
-      const held = cache.get(key, link.country, requesterId);
-      if (held?.finding && isListed(held.status)) {
-        const age = Date.now() - held.answeredAt;
-        if (age > p.ageMs) p.ageMs = age;
-        p.findings.push(create(RegistryFindingSchema, { finding: held.finding, stale: true, age: durationFromMs(age) }));
+      this.#unanswered(link, key, i, requesterId, sheet, unansweredOf(link, result.error));
+    });
+  }
+
+  /** The bulk path: misses go upstream in calls of the registry's batch limit; only listed answers are cached. */
+  async #askRegistryInBulk(link: RegistryLink, keys: readonly DeviceKey[], misses: number[], opts: CheckOptions, sheet: AnswerSheet, now: number): Promise<void> {
+    const { cache } = this;
+    const requesterId = opts.requester.id;
+    const deadline = upstreamDeadline(opts.deadline, { marginMs: this.#options.config.deadlines.marginMs, capMs: link.timeoutMs }, now);
+    const ticket = cache.ticket();
+    const missKeys = misses.length === keys.length ? keys : misses.map((i) => keys[i]!);
+    await this.#batchers.get(link)!.askBulk(missKeys, { requester: opts.requester, purpose: opts.purpose }, deadline, (start, count, outcome) => {
+      if (!outcome.ok) {
+        // One Unanswered for the whole call: every device of it failed the same way (read-only, so it can be shared).
+        const unanswered = unansweredOf(link, outcome.error);
+        for (let j = start; j < start + count; j++) this.#unanswered(link, missKeys[j]!, misses[j]!, requesterId, sheet, unanswered);
+        return;
+      }
+      const { checks, answeredAt } = outcome;
+      for (let j = 0; j < count; j++) {
+        const check = checks[j]!;
+        const key = missKeys[start + j]!;
+        if (isListed(check.status)) {
+          cache.put(key, link.country, requesterId, answerOf(check), ticket, answeredAt);
+          if (check.finding) sheet.finding(misses[start + j]!, create(RegistryFindingSchema, { finding: check.finding, stale: false, age: durationFromMs(0) }));
+        } else if (cache.holds(key)) {
+          cache.put(key, link.country, requesterId, answerOf(check), ticket, answeredAt);
+        }
       }
     });
+  }
+
+  /** `link` could not answer about device `i`: its earlier PROHIBITED / TRACKED answer still counts, marked stale with its age. */
+  #unanswered(link: RegistryLink, key: DeviceKey, i: number, requesterId: string, sheet: AnswerSheet, unanswered: Unanswered): void {
+    sheet.unanswered(i, unanswered);
+    const held = this.cache.get(key, link.country, requesterId);
+    if (held?.finding && isListed(held.status)) {
+      const age = Date.now() - held.answeredAt;
+      sheet.age(i, age);
+      sheet.finding(i, create(RegistryFindingSchema, { finding: held.finding, stale: true, age: durationFromMs(age) }));
+    }
   }
 
   /**
@@ -228,33 +334,30 @@ export class FederationChecker {
    * time; its findings and unanswered registries join ours as they are. Its
    * answers are not cached here: the hub has its own cache and change streams.
    */
-  async #askHub(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, pending: Pending[]): Promise<void> {
+  async #askHub(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, sheet: AnswerSheet): Promise<void> {
     const now = Date.now();
     const deadline = upstreamDeadline(opts.deadline, { marginMs: this.#options.config.deadlines.marginMs, capMs: link.timeoutMs }, now);
     const countries = opts.countries?.length ? opts.countries.filter((c) => link.upstream.countries.includes(c)) : [];
     const unansweredCountries = countries.length > 0 ? countries : link.upstream.countries.length > 0 ? link.upstream.countries : [link.country];
     await Promise.all(
       keys.map(async (key, i) => {
-        const p = pending[i]!;
-        p.asked += 1;
         if (!link.breaker.tryAcquire()) {
-          for (const country of unansweredCountries) p.unanswered.push(create(UnansweredSchema, { country, reason: UnansweredReason.CIRCUIT_OPEN, detail: `hub ${link.country}: circuit open` }));
+          for (const country of unansweredCountries) sheet.unanswered(i, create(UnansweredSchema, { country, reason: UnansweredReason.CIRCUIT_OPEN, detail: `hub ${link.country}: circuit open` }));
           return;
         }
         try {
           const response = await link.hub.lookup({ imei: key, countries, purpose: opts.purpose }, { deadline, metadata: await link.metadata(opts.requester) });
           link.breaker.recordSuccess();
-          p.findings.push(...response.findings);
-          p.unanswered.push(...response.unanswered);
-          if (response.fromCache) p.cached += 1;
-          const age = response.cacheAge ? durationMs(response.cacheAge) : 0;
-          if (age > p.ageMs) p.ageMs = age;
+          for (const finding of response.findings) sheet.finding(i, finding);
+          for (const unanswered of response.unanswered) sheet.unanswered(i, unanswered);
+          if (response.fromCache) sheet.fromCache(i);
+          sheet.age(i, response.cacheAge ? durationMs(response.cacheAge) : 0);
         } catch (thrown) {
           const error = ImeifedError.from(thrown);
           if (isFailureOfRegistry(error, deadline.getTime() - now)) link.breaker.recordFailure();
           else link.breaker.recordNeutral();
           for (const country of unansweredCountries) {
-            p.unanswered.push(create(UnansweredSchema, { country, reason: unansweredReasonOf(error), detail: `hub ${link.country}: ${error.message}` }));
+            sheet.unanswered(i, create(UnansweredSchema, { country, reason: unansweredReasonOf(error), detail: `hub ${link.country}: ${error.message}` }));
           }
         }
       }),

@@ -99,6 +99,11 @@ export class FindingCache {
     return undefined;
   }
 
+  /** Whether anything is held for the device (any registry, any requester), without touching its recency: the bulk path stores a clean answer only over an existing entry. */
+  holds(key: DeviceKey): boolean {
+    return this.#lru?.has(key) ?? false;
+  }
+
   /** Stores a registry's answer unless it is not to be kept or the device changed since `ticket`. */
   put(key: DeviceKey, country: string, requesterId: string, answer: RegistryAnswer, ticket: number, answeredAt = Date.now()): void {
     if (!this.#lru) return;

@@ -45,8 +45,8 @@ export interface Tripwire {
 /** The gateway's metric instruments (observability/metrics.ts); every method is optional so a partial API fits. */
 export interface GatewayMetrics {
   lookup?(verdict: string): void;
-  cacheHit?(country: string): void;
-  cacheMiss?(country: string): void;
+  cacheHit?(country: string, count?: number): void;
+  cacheMiss?(country: string, count?: number): void;
   upstreamLatency?(country: string, ms: number, outcome: string): void;
   circuitState?(country: string, state: "closed" | "open" | "half-open"): void;
 }

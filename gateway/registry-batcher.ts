@@ -16,6 +16,11 @@
  * (request coalescing). Each asker keeps its own deadline: when it passes, the
  * asker gets DEADLINE_EXCEEDED for its devices and leaves, and a queued item
  * nobody waits for any more is not sent.
+ *
+ * A manifest's chunks take the bulk path (`askBulk`) instead: no queue, no
+ * coalescing, no promise per device (on a million-item manifest those cost
+ * more than the registries' answers), but the same call: breaker, in-flight
+ * count, outcome, metrics (`#call`).
  */
 import type { DeviceKey } from "../device/index.js";
 import { Code, ImeifedError } from "../errors/index.js";
@@ -31,8 +36,11 @@ export interface BatchGroup {
 /** One device's outcome from the registry. */
 export type BatchResult = { ok: true; check: DeviceCheck; answeredAt: number } | { ok: false; error: ImeifedError };
 
-/** Why a batch left when it did. */
-export type FlushReason = "idle" | "full" | "slot" | "window";
+/** Why a batch left when it did ("bulk": a chunk of the bulk path, which does not queue). */
+export type FlushReason = "idle" | "full" | "slot" | "window" | "bulk";
+
+/** How one upstream call ended: one DeviceCheck per key in order, or the error that fails every key of it. */
+export type CallOutcome = { ok: true; checks: DeviceCheck[]; answeredAt: number } | { ok: false; error: ImeifedError };
 
 /** Told of every batch sent (tests assert on it; metrics count it). */
 export interface FlushEvent {
@@ -206,33 +214,67 @@ export class RegistryBatcher {
     }
     if (batch.length === 0) return;
     for (const item of batch) item.state = "sent";
-    if (this.#options.admit && !this.#options.admit()) {
-      const error = new ImeifedError(Code.UNAVAILABLE, "CIRCUIT_OPEN", "the registry's circuit is open after repeated failures");
-      for (const item of batch) this.#settle(item, { ok: false, error });
-      return;
-    }
     const now = Date.now();
     const deadline = batch.reduce((max, item) => Math.max(max, item.deadline), 0);
-    this.#inFlight += 1;
-    this.#options.onFlush?.({ reason, size: batch.length, inFlight: this.#inFlight, waitedMs: now - batch.reduce((min, it) => Math.min(min, it.queuedAt), now) });
     const keys = batch.map((item) => item.key);
-    this.#options.send(keys, queue.group, new Date(deadline)).then(
-      (checks) => {
-        const answeredAt = Date.now();
-        if (checks.length !== keys.length) {
-          throw new ImeifedError(Code.UNAVAILABLE, "BATCH_MISMATCH", `the registry answered ${checks.length} checks for ${keys.length} devices`);
-        }
-        this.#options.onOutcome?.({ ok: true, budgetMs: deadline - now, elapsedMs: answeredAt - now, size: keys.length });
-        batch.forEach((item, j) => this.#settle(item, { ok: true, check: checks[j]!, answeredAt }));
-      },
-    ).catch((thrown: unknown) => {
+    void this.#call(keys, queue.group, deadline, reason, now - batch.reduce((min, it) => Math.min(min, it.queuedAt), now)).then((outcome) => {
+      if (outcome.ok) batch.forEach((item, j) => this.#settle(item, { ok: true, check: outcome.checks[j]!, answeredAt: outcome.answeredAt }));
+      else for (const item of batch) this.#settle(item, outcome);
+    });
+  }
+
+  /**
+   * The one place a call to the registry is made, for queued misses and bulk
+   * chunks alike: the breaker admits it, it counts as in flight, and its
+   * outcome reaches the breaker and the metrics. Never rejects.
+   */
+  async #call(keys: DeviceKey[], group: BatchGroup, deadline: number, reason: FlushReason, waitedMs: number): Promise<CallOutcome> {
+    if (this.#options.admit && !this.#options.admit()) {
+      return { ok: false, error: new ImeifedError(Code.UNAVAILABLE, "CIRCUIT_OPEN", "the registry's circuit is open after repeated failures") };
+    }
+    const now = Date.now();
+    this.#inFlight += 1;
+    this.#options.onFlush?.({ reason, size: keys.length, inFlight: this.#inFlight, waitedMs });
+    try {
+      const checks = await this.#options.send(keys, group, new Date(deadline));
+      const answeredAt = Date.now();
+      if (checks.length !== keys.length) {
+        throw new ImeifedError(Code.UNAVAILABLE, "BATCH_MISMATCH", `the registry answered ${checks.length} checks for ${keys.length} devices`);
+      }
+      this.#options.onOutcome?.({ ok: true, budgetMs: deadline - now, elapsedMs: answeredAt - now, size: keys.length });
+      return { ok: true, checks, answeredAt };
+    } catch (thrown: unknown) {
       const error = ImeifedError.from(thrown);
       this.#options.onOutcome?.({ ok: false, error, budgetMs: deadline - now, elapsedMs: Date.now() - now, size: keys.length });
-      for (const item of batch) this.#settle(item, { ok: false, error });
-    }).finally(() => {
+      return { ok: false, error };
+    } finally {
       this.#inFlight -= 1;
       if (this.#queues.size > 0) this.#drain("slot");
-    });
+    }
+  }
+
+  /**
+   * The bulk path (a manifest's chunk): `keys` go upstream at once, in calls
+   * of at most `limit` devices, without coalescing or a promise per device.
+   * Each call's outcome is handed to `settle` with the offset of its first
+   * key, as it arrives. Bulk calls count as in flight, so Lookup misses queue
+   * behind them, but they do not wait for a slot: the caller bounds how many
+   * chunks it keeps in flight. Resolves when every call has ended; never rejects.
+   */
+  async askBulk(keys: readonly DeviceKey[], group: BatchGroup, deadline: Date, settle: (start: number, count: number, outcome: CallOutcome) => void): Promise<void> {
+    const deadlineMs = deadline.getTime();
+    if (keys.length === 0) return;
+    if (deadlineMs <= Date.now()) {
+      settle(0, keys.length, deadlineResult());
+      return;
+    }
+    const limit = this.#options.limit;
+    const calls: Promise<void>[] = [];
+    for (let start = 0; start < keys.length; start += limit) {
+      const chunk = keys.slice(start, start + limit);
+      calls.push(this.#call(chunk, group, deadlineMs, "bulk", 0).then((outcome) => settle(start, chunk.length, outcome)));
+    }
+    await Promise.all(calls);
   }
 
   #forget(item: Item): void {
@@ -276,6 +318,6 @@ export class RegistryBatcher {
   }
 }
 
-function deadlineResult(): BatchResult {
+function deadlineResult(): { ok: false; error: ImeifedError } {
   return { ok: false, error: new ImeifedError(Code.DEADLINE_EXCEEDED, "DEADLINE", "the registry did not answer before the deadline") };
 }

@@ -182,4 +182,46 @@ describe("gateway registry batcher", () => {
     for (const s of up.sent) s.release();
     await Promise.all([blocker, waiting]);
   });
+
+  describe("bulk path (askBulk)", () => {
+    it("sends every key at once in calls of at most the limit, without waiting for a slot, and hands each outcome over with its offset", async () => {
+      const up = manualUpstream();
+      const b = batcher(up.send, { limit: 4, maxInFlight: 1 });
+      const settled: [number, number, boolean][] = [];
+      const done = b.askBulk(Array.from({ length: 10 }, (_, i) => key(i)), group, soon(), (start, count, outcome) => settled.push([start, count, outcome.ok]));
+      await until(() => up.sent.length === 3);
+      assert.deepEqual(up.sent.map((s) => s.keys.length), [4, 4, 2]);
+      assert.equal(b.inFlight, 3, "bulk calls count as in flight");
+      up.sent[1]!.release(new ImeifedError(Code.UNAVAILABLE, "DOWN", "down"));
+      up.sent[0]!.release();
+      up.sent[2]!.release();
+      await done;
+      assert.deepEqual(settled.sort((x, y) => x[0] - y[0]), [[0, 4, true], [4, 4, false], [8, 2, true]]);
+      assert.deepEqual(flushes.map((f) => f.reason), ["bulk", "bulk", "bulk"]);
+    });
+
+    it("a Lookup miss arriving while bulk calls fill the slots waits for a slot or the window", async () => {
+      const up = manualUpstream();
+      const b = batcher(up.send, { limit: 4, maxInFlight: 1, maxWaitMs: 1_000 });
+      const bulk = b.askBulk([key(1), key(2)], group, soon(), () => undefined);
+      await until(() => up.sent.length === 1);
+      const miss = b.ask([key(7)], group, soon());
+      await sleep(10);
+      assert.equal(up.sent.length, 1, "the miss queues behind the bulk call");
+      up.sent[0]!.release();
+      await until(() => up.sent.length === 2);
+      assert.deepEqual(up.sent[1]!.keys, [key(7)]);
+      up.sent[1]!.release();
+      await Promise.all([bulk, miss]);
+    });
+
+    it("a closed circuit or a passed deadline fails the chunk without a call", async () => {
+      const up = manualUpstream();
+      const outcomes: string[] = [];
+      await batcher(up.send, { admit: () => false }).askBulk([key(1)], group, soon(), (_, __, o) => outcomes.push(o.ok ? "ok" : o.error.reason));
+      await batcher(up.send).askBulk([key(1)], group, new Date(Date.now() - 1), (_, __, o) => outcomes.push(o.ok ? "ok" : o.error.reason));
+      assert.deepEqual(outcomes, ["CIRCUIT_OPEN", "DEADLINE"]);
+      assert.equal(up.sent.length, 0);
+    });
+  });
 });

@@ -51,6 +51,7 @@ export async function startToyRegistry(options: ToyRegistryOptions) {
   let epoch = options.epoch ?? `epoch-${country}-1`;
   let delayMs = 0;
   let failure: ImeifedError | undefined;
+  let failCall: ((call: ToyCall, index: number) => ImeifedError | undefined) | undefined;
   let hang = false;
 
   const checkOf = (key: string) => {
@@ -66,10 +67,13 @@ export async function startToyRegistry(options: ToyRegistryOptions) {
   async function admit(ctx: CallContext, method: ToyCall["method"], keys: string[], purpose: string): Promise<void> {
     const caller = ctx.values.get(CALLER)!;
     const requester = requesterOf(caller);
-    calls.push({ method, keys, purpose, actor: caller.actor?.id });
+    const call: ToyCall = { method, keys, purpose, actor: caller.actor?.id };
+    calls.push(call);
+    const failsThis = failCall?.(call, calls.length - 1);
     if (hang) await sleep(60_000, undefined, { signal: ctx.signal }).catch(() => undefined);
     if (delayMs > 0) await sleep(delayMs);
     if (failure) throw failure;
+    if (failsThis) throw failsThis;
     if (refused.has(requester.id)) throw new ImeifedError(Code.PERMISSION_DENIED, "SHARING_REFUSED", `${country} shares nothing with ${requester.id}`);
   }
 
@@ -155,6 +159,10 @@ export async function startToyRegistry(options: ToyRegistryOptions) {
     /** Every call fails with this error until set back to undefined. */
     fail(error: ImeifedError | undefined): void {
       failure = error;
+    },
+    /** Fails the calls `rule` picks (by the call and its 0-based index in `calls`); undefined stops it. */
+    failCall(rule: ((call: ToyCall, index: number) => ImeifedError | undefined) | undefined): void {
+      failCall = rule;
     },
     /** Calls hang (until their deadline or cancellation). */
     hang(on: boolean): void {
