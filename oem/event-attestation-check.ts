@@ -30,13 +30,15 @@ function mismatch(event: StolenEvent, claims: AttestationClaims): string | undef
   const id = parseEventId(event.eventId);
   if (!id) return `the event id ${JSON.stringify(event.eventId)} is not <country>:<epoch>:<sequence>`;
   if (id.country !== event.country) return `the event id names ${id.country}, but the event is from ${event.country}`;
-  // The registry signs the change's sequence: an old attestation cannot be replayed as a new event.
-  if (claims.seq !== undefined && BigInt(claims.seq) !== id.sequence) return `the attestation is for change ${claims.seq}, not the event's ${id.sequence}`;
+  // Only a change attestation (it names the change and its sequence) backs an event: a finding
+  // attestation from a lookup, or an older change's, must not be replayed as a new event.
+  if (claims.seq === undefined || claims.change === undefined) return "the attestation is not of a registry change (it has no seq and change claims): a lookup's attestation cannot back an event";
+  if (BigInt(claims.seq) !== id.sequence) return `the attestation is for change ${claims.seq}, not the event's ${id.sequence}`;
   switch (event.kind) {
     case StolenEventKind.STOLEN_VERIFIED:
       if (claims.status !== "PROHIBITED") return `STOLEN_VERIFIED needs an attested PROHIBITED status, the attestation says ${claims.status}`;
       if (claims.verified !== true) return "STOLEN_VERIFIED needs a report verified by law enforcement, the attestation says it is not verified";
-      if (claims.change === "CLEARED") return "STOLEN_VERIFIED cannot come from a clearing";
+      if (claims.change !== "REPORTED") return "STOLEN_VERIFIED needs an attested report, not a clearing";
       return undefined;
     case StolenEventKind.TRACKED:
       if (claims.status !== "TRACKED") return `TRACKED needs an attested TRACKED status, the attestation says ${claims.status}`;

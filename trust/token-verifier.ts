@@ -17,7 +17,7 @@ import { isSigningAlgorithm, SIGNING_ALGORITHMS } from "./keys.js";
 import type { TrustStore } from "./trust-store.js";
 
 /** Principal kinds that may call on someone else's behalf (carry an `act` claim). */
-export const DELEGATING_KINDS: readonly PrincipalKind[] = ["gateway", "registry"];
+export const DELEGATING_KINDS: readonly PrincipalKind[] = ["gateway"];
 
 export interface TokenVerifierOptions {
   trust: TrustStore;
@@ -76,7 +76,7 @@ function grantedScopes(claim: unknown, principal: Principal): Set<Scope> {
 }
 
 /** Reads the RFC 8693 style `act` claim naming the real requester. */
-function actorOf(claim: unknown, principal: Principal): Actor | undefined {
+function actorOf(claim: unknown, principal: Principal, trust: Pick<TrustStore, "principal">): Actor | undefined {
   if (claim === undefined) return undefined;
   if (!DELEGATING_KINDS.includes(principal.kind)) {
     throw permissionDenied("ACT_NOT_ALLOWED", `${principal.id} is a ${principal.kind} and may not call on someone's behalf; drop the act claim`);
@@ -91,6 +91,14 @@ function actorOf(claim: unknown, principal: Principal): Actor | undefined {
   }
   if (typeof act.country !== "string" || !/^[A-Z]{2}$/.test(act.country)) {
     throw unauthenticated("TOKEN_BAD_ACT", "act.country must be an ISO 3166-1 alpha-2 code such as GB");
+  }
+  // A requester this server knows must be named as it is: a gateway cannot promote customs to police.
+  const known = trust.principal(act.sub);
+  if (known && (known.kind !== act.kind || known.country !== act.country)) {
+    throw permissionDenied(
+      "ACT_MISMATCH",
+      `act names ${act.sub} as ${act.kind} of ${act.country}, but the trust file has ${known.kind} of ${known.country}; name the requester as it is`,
+    );
   }
   return { id: act.sub, kind: act.kind as PrincipalKind, country: act.country };
 }
@@ -192,7 +200,7 @@ export class TokenVerifier {
       throw unauthenticated("TOKEN_SUBJECT_MISMATCH", `token sub ${payload.sub} differs from iss ${issuer}; a principal signs only for itself (name the real requester in act)`);
     }
     const scopes = grantedScopes(payload.scope, principal);
-    const actor = actorOf(payload.act, principal);
+    const actor = actorOf(payload.act, principal, this.trust);
     return { principal, scopes, expiresAt: exp, ...(actor ? { actor } : {}) };
   }
 }

@@ -170,7 +170,7 @@ export function linkSightingSender(gw: Pick<GatewayContext, "linkFor">, timeoutM
     const link = gw.linkFor(country);
     if (!link || link.kind !== "registry") throw new Error(`no registry link for ${country}`);
     const metadata = await link.metadata(requester, ["devices:found"]);
-    await link.client.recordSighting(request, { deadline: Date.now() + timeoutMs, metadata });
+    await link.client.recordSighting(request, { deadline: timeoutMs, metadata });
   };
 }
 

@@ -113,7 +113,10 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
       ...(options.outerInterceptors ?? []),
       // First of ours, so that it sees how every call ended, refusals included.
       createAuditInterceptor(audit, { server: config.id }),
-      createAuthenticator({ trust, audience: config.id, scopes: REGISTRY_METHOD_SCOPES }),
+      // The raw change stream carries every record (verified or not, every TAC): for gateways
+      // and the registry's own administrators; manufacturers get their filtered feed from the
+      // gateway's WatchStolen.
+      createAuthenticator({ trust, audience: config.id, scopes: REGISTRY_METHOD_SCOPES, kinds: { WatchChanges: ["gateway", "admin"] } }),
       ...(quota ? [createQuotaInterceptor(quota)] : []),
       ...(options.interceptors ?? []),
     ];

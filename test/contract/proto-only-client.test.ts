@@ -25,6 +25,7 @@ describe("a client built from proto/ alone", () => {
   let registry: TestRegistry;
   let client: grpc.Client;
   let metadata: grpc.Metadata;
+  let watchMetadata: grpc.Metadata;
 
   before(async () => {
     trust = await createTestTrust();
@@ -32,9 +33,13 @@ describe("a client built from proto/ alone", () => {
     const definition = protoLoader.loadSync("imeifed/v1/registry.proto", { includeDirs: [PROTO_DIR], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
     const loaded = grpc.loadPackageDefinition(definition) as unknown as { imeifed: { v1: { RegistryService: grpc.ServiceClientConstructor } } };
     client = new loaded.imeifed.v1.RegistryService(registry.registry.address, grpc.credentials.createInsecure());
-    const token = await trust.token("police-gb", { audience: registry.id, scopes: ["devices:report", "devices:check", "devices:watch"] });
+    const token = await trust.token("police-gb", { audience: registry.id, scopes: ["devices:report", "devices:check"] });
     metadata = new grpc.Metadata();
     metadata.set("authorization", `Bearer ${token}`);
+    // The raw change stream is for gateways (a partner's own gateway, built from proto/ too).
+    const gatewayToken = await trust.token("gateway", { audience: registry.id, scopes: ["devices:watch"] });
+    watchMetadata = new grpc.Metadata();
+    watchMetadata.set("authorization", `Bearer ${gatewayToken}`);
   });
   after(async () => {
     client?.close();
@@ -64,7 +69,7 @@ describe("a client built from proto/ alone", () => {
     assert.ok(check.finding.attestation.split(".").length === 3);
     assert.doesNotMatch(JSON.stringify(checked), /A\. Owner|\+44/);
 
-    const stream = (client as unknown as Record<string, (r: unknown, m: grpc.Metadata) => grpc.ClientReadableStream<Record<string, unknown>>>).watchChanges!.call(client, { after_sequence: "0" }, metadata);
+    const stream = (client as unknown as Record<string, (r: unknown, m: grpc.Metadata) => grpc.ClientReadableStream<Record<string, unknown>>>).watchChanges!.call(client, { after_sequence: "0" }, watchMetadata);
     const events: string[] = [];
     for await (const message of stream) {
       events.push(String(message.event));

@@ -292,7 +292,7 @@ describe("RegistryService sharing refusals", () => {
     await expectError(jp.checkDevice({ imei: A.imei }), Code.PERMISSION_DENIED, /sharing policy/);
     await expectError(jp.checkDevice({ imei: B.imei }), Code.PERMISSION_DENIED, /sharing policy/);
     await expectError(jp.checkDevices({ imeis: [B.imei] }), Code.PERMISSION_DENIED, /sharing policy/);
-    const stream = jp.watchChanges({ afterSequence: 0n });
+    const stream = gb.client("gateway", { act: { id: "police-jp", kind: "police", country: "JP" } }).watchChanges({ afterSequence: 0n });
     await expectError((async () => { for await (const _ of stream) break; })(), Code.PERMISSION_DENIED, /sharing policy/);
     assert.equal((await gb.client("police-es").checkDevice({ imei: A.imei })).check?.status, DeviceStatus.PROHIBITED);
   });

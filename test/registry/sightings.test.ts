@@ -106,5 +106,20 @@ for (const db of ["sqlite", "postgres"] as const) {
         (e: unknown) => e instanceof ImeifedError && e.code === Code.INVALID_ARGUMENT && /^kind: /.test(e.message),
       );
     });
+
+    it("refuses a partner the sharing policy shares nothing with, listed device or not", async () => {
+      const closed = await startTestRegistry({ country: "JP", trust, db, config: { sharing: { rules: [{ kind: "police", country: "ES", share: "none" }] } }, seed: [{ imeis: [A.imei], by: "police-jp" }] });
+      try {
+        const gateway = closed.client("gateway", { act: { id: "police-es", kind: "police", country: "ES" } });
+        for (const imei of [A.imei, B.imei]) {
+          await assert.rejects(
+            gateway.recordSighting({ imei, kind: SightingKind.FOUND, purpose: "ES-1" }),
+            (e: unknown) => e instanceof ImeifedError && e.code === Code.PERMISSION_DENIED,
+          );
+        }
+      } finally {
+        await closed.cleanup();
+      }
+    });
   });
 }

@@ -96,6 +96,13 @@ for (const db of ["sqlite", "postgres"] as const) {
       assert.equal(change(await stream.next(1_000)).sequence, 4n);
     });
 
+    it("is for gateways only: a manufacturer holding devices:watch gets its feed from the gateway, not every record", async () => {
+      await gb.report({ imeis: [A.imei] });
+      const refused = await readStream(gb.client("oem-demo").watchChanges({ afterSequence: 0n }, { signal: abort.signal })).end();
+      assert.ok(refused instanceof ImeifedError);
+      assert.equal(refused.code, Code.PERMISSION_DENIED);
+    });
+
     it("tells a caller holding another epoch, or a sequence beyond the last, to resume from 0", async () => {
       await gb.report({ imeis: [A.imei] });
       const otherEpoch = await watch(0n, "00000000-0000-0000-0000-000000000000").end();

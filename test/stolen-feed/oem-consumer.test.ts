@@ -211,7 +211,7 @@ describe("manufacturer's consumer loop", () => {
         return true;
       },
     };
-    const jws = await rotated.sign({ device_key: KEY, status: "PROHIBITED", reason: "STOLEN", verified: true, reported_at: new Date().toISOString(), registry: "GB", seq: 1 });
+    const jws = await rotated.sign({ device_key: KEY, status: "PROHIBITED", reason: "STOLEN", verified: true, reported_at: new Date().toISOString(), registry: "GB", change: "REPORTED", seq: 1 });
     gateway.script.push(create(StolenEventSchema, { eventId: "GB:e1:1", kind: StolenEventKind.STOLEN_VERIFIED, country: "GB", device: { deviceKey: KEY }, attestation: jws, cursor: "0" }));
     const { done, acted } = run({ maxEvents: 1 });
     await done;

@@ -83,7 +83,15 @@ describe("manufacturer's check of an event's attestation", () => {
     ["an attestation of another change (replayed)", async () => event(StolenEventKind.STOLEN_VERIFIED, await gb.sign(statement({ seq: 3 }))), /for change 3, not the event's 7/],
     ["an unverified report sent as STOLEN_VERIFIED", async () => event(StolenEventKind.STOLEN_VERIFIED, await gb.sign(statement({ verified: false }))), /not verified/],
     ["a TRACKED attestation sent as STOLEN_VERIFIED", async () => event(StolenEventKind.STOLEN_VERIFIED, await gb.sign(statement({ status: "TRACKED" }))), /needs an attested PROHIBITED/],
-    ["a clearing sent as STOLEN_VERIFIED", async () => event(StolenEventKind.STOLEN_VERIFIED, await gb.sign(statement({ change: "CLEARED" }))), /cannot come from a clearing/],
+    ["a clearing sent as STOLEN_VERIFIED", async () => event(StolenEventKind.STOLEN_VERIFIED, await gb.sign(statement({ change: "CLEARED" }))), /needs an attested report, not a clearing/],
+    [
+      "a lookup's finding attestation (no change, no seq) replayed as a new theft",
+      async () => {
+        const { change: _change, seq: _seq, ...finding } = statement();
+        return event(StolenEventKind.STOLEN_VERIFIED, await gb.sign(finding), { eventId: "GB:any-epoch:999999" });
+      },
+      /not of a registry change/,
+    ],
     ["a report sent as CLEARED", async () => event(StolenEventKind.CLEARED, await gb.sign(statement())), /CLEARED needs an attested clearing/],
     ["an attestation from another registry's country", async () => event(StolenEventKind.STOLEN_VERIFIED, await gb.sign(statement()), { country: "ES", eventId: "ES:e:7" }), /no key with kid|from registry GB, not the event's ES/],
     ["an event id that names another country", async () => event(StolenEventKind.STOLEN_VERIFIED, await gb.sign(statement()), { eventId: "ES:e:7" }), /event id names ES/],

@@ -12,6 +12,7 @@ import type { CallContext, HandlerFor } from "../../../rpc/index.js";
 import { requesterOf } from "../../../trust/principal.js";
 import { auditDetails } from "../../../trust/audit/index.js";
 import { callerOf, shuttingDown, type RegistryContext } from "../registry-context.js";
+import { assertSharedWith } from "../finding-of.js";
 
 const PAGE = 500;
 const TEXT_LIMIT = 500;
@@ -26,6 +27,8 @@ export function recordSighting(rc: RegistryContext): HandlerFor<typeof RegistryS
   return async (request: RecordSightingRequest, ctx: CallContext) => {
     const caller = callerOf(ctx);
     const requester = requesterOf(caller);
+    // Whether a sighting was recorded says whether the device is listed: refused partners learn nothing.
+    assertSharedWith({ requester, policy: rc.sharing });
     const device = requireDevice(request.imei, "imei");
     if (request.kind === SightingKind.UNSPECIFIED || SightingKind[request.kind] === undefined) {
       throw invalidArgument("kind", "SIGHTING_KIND_MISSING", "must be LOOKUP_HIT, SCREENING_HIT or FOUND");

@@ -275,6 +275,18 @@ describe("authentication interceptor (real sockets)", () => {
       await refused(checkGb(token), Code.PERMISSION_DENIED, "ACT_NOT_ALLOWED", "police-es is a police and may not call on someone's behalf");
     });
 
+    it("an act claim from a registry: only gateways call on someone's behalf", async () => {
+      const token = await fixture.token("registry-es", { audience: "registry-gb", act: { id: "police-gb", kind: "police", country: "GB" }, now: at(0) });
+      await refused(checkGb(token), Code.PERMISSION_DENIED, "ACT_NOT_ALLOWED", "registry-es is a registry and may not call on someone's behalf");
+    });
+
+    it("an act claim that names a known requester as another kind or country", async () => {
+      const promoted = await fixture.token("gateway", { audience: "registry-gb", act: { id: "customs-gb", kind: "police", country: "GB" }, now: at(0) });
+      await refused(checkGb(promoted), Code.PERMISSION_DENIED, "ACT_MISMATCH", "act names customs-gb as police of GB, but the trust file has customs of GB");
+      const moved = await fixture.token("gateway", { audience: "registry-gb", act: { id: "police-es", kind: "police", country: "GB" }, now: at(0) });
+      await refused(checkGb(moved), Code.PERMISSION_DENIED, "ACT_MISMATCH");
+    });
+
     it("a method the server's scope table leaves out", async () => {
       const token = await fixture.token("police-es", { audience: "registry-gb", now: at(0) });
       await refused(gb.checkDevices({ imeis: [] }, bearer(token)), Code.PERMISSION_DENIED, "METHOD_NOT_OPEN");
