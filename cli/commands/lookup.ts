@@ -10,12 +10,12 @@ import { DeviceStatus, Reason } from "../../gen/imeifed/v1/device_pb.js";
 import { FederationService, LookupResponseSchema, UnansweredReason, Verdict, type LookupResponse } from "../../gen/imeifed/v1/federation_pb.js";
 import { createClient } from "../../rpc/index.js";
 import { channelCredentials, tlsChannelOptions } from "../../trust/tls.js";
-import { parseDurationMs, parseFlags } from "../args.js";
+import { parseDurationMs, parseFlags, required } from "../args.js";
 import { clientTargetFromFlags, readTokenFile } from "../client-target.js";
 import { EXIT_OK, UsageError, type Command } from "../command.js";
 
-const USAGE = `usage: imeifed lookup IMEI (--gateway ADDR --token FILE | --demo DIR --as ID)
-                      [--countries GB,ES] [--purpose REF] [--json] [--timeout 5s]
+const USAGE = `usage: imeifed lookup IMEI --purpose REF (--gateway ADDR --token FILE | --demo DIR --as ID)
+                      [--countries GB,ES] [--json] [--timeout 5s]
 
 Asks every registry of the federation (or the named ones) about one device:
 a 15-digit IMEI, a 16-digit IMEISV or the 14-digit body.
@@ -24,15 +24,12 @@ a 15-digit IMEI, a 16-digit IMEISV or the 14-digit body.
   --token FILE          a file holding your bearer token (scope devices:check)
   --demo DIR --as ID    take the gateway address and ID's token from a running demo
   --countries GB,ES     ask only these registries (ISO 3166-1 alpha-2)
-  --purpose REF         the case or declaration reference you act under (audited)
+  --purpose REF         the case or declaration reference you act under (required: every registry audits it)
   --json                print the answer as JSON (protobuf JSON mapping)
   --timeout DURATION    how long to wait for the answer (default 5s)
   --ca, --cert, --key, --server-name   TLS (and mutual TLS) to the gateway
 
 Exit status: 0 answered (whatever the verdict), 1 error, 64 usage error.`;
-
-/** The purpose recorded when the caller gives none: the audit shows honestly that none was given. */
-const NO_PURPOSE = "unspecified (imeifed lookup)";
 
 function name<E extends Record<number, string>>(values: E, value: number, prefix = ""): string {
   return (values[value] ?? "UNSPECIFIED").replace(prefix, "");
@@ -102,6 +99,7 @@ export const command: Command = {
     if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? "give the IMEI to look up" : `one IMEI at a time; got ${positionals.join(" ")}`);
     const parsed = parseDevice(positionals[0]!, "IMEI");
     if (!parsed.ok) throw new UsageError(parsed.error.message);
+    const purpose = required(values.purpose?.trim(), "purpose");
     const countries = (values.countries ?? "").split(",").map((c) => c.trim().toUpperCase()).filter(Boolean);
     for (const c of countries) if (!/^[A-Z]{2}$/.test(c)) throw new UsageError(`--countries: ${c} is not an ISO 3166-1 alpha-2 code such as GB`);
     const timeoutMs = parseDurationMs(values.timeout ?? "5s", "timeout");
@@ -119,7 +117,7 @@ export const command: Command = {
       ...(secure ? { credentials: await channelCredentials(tls), channelOptions: tlsChannelOptions(tls) } : {}),
     });
     try {
-      const response = await client.lookup({ imei: positionals[0]!, countries, purpose: values.purpose?.trim() || NO_PURPOSE }, { deadline: timeoutMs });
+      const response = await client.lookup({ imei: positionals[0]!, countries, purpose }, { deadline: timeoutMs });
       console.log(values.json ? toJsonString(LookupResponseSchema, response, { prettySpaces: 2 }) : formatLookup(response));
       return EXIT_OK;
     } finally {

@@ -87,17 +87,20 @@ describe("imeifed gateway serve and imeifed lookup", function () {
   });
 
   it("prints JSON with --json, and reads the gateway and token from a demo with --demo --as", async () => {
-    const { code, stdout } = await imeifed(["lookup", stolen, "--demo", dir, "--as", "police-es", "--json", "--countries", "es"]);
+    const { code, stdout } = await imeifed(["lookup", stolen, "--demo", dir, "--as", "police-es", "--json", "--countries", "es", "--purpose", "case ES-2"]);
     assert.equal(code, 0);
     const answer = JSON.parse(stdout) as { verdict: string; unanswered?: unknown[] };
     assert.equal(answer.verdict, "VERDICT_PERMITTED", "only ES was asked");
   });
 
   it("refuses bad input with a message and a usage status", async () => {
-    const bad = await imeifed(["lookup", "490154203237519", "--gateway", address, "--token", tokenFile]);
+    const bad = await imeifed(["lookup", "490154203237519", "--gateway", address, "--token", tokenFile, "--purpose", "case ES-3"]);
     assert.equal(bad.code, 64);
     assert.match(bad.stderr, /Luhn/);
-    const unknownPrincipal = await imeifed(["lookup", stolen, "--demo", dir, "--as", "nobody"]);
+    const noPurpose = await imeifed(["lookup", stolen, "--gateway", address, "--token", tokenFile]);
+    assert.equal(noPurpose.code, 64);
+    assert.match(noPurpose.stderr, /--purpose is required/);
+    const unknownPrincipal = await imeifed(["lookup", stolen, "--demo", dir, "--as", "nobody", "--purpose", "case ES-4"]);
     assert.equal(unknownPrincipal.code, 64);
     assert.match(unknownPrincipal.stderr, /no token for that principal \(it has: police-es\)/);
   });
