@@ -8,6 +8,7 @@ import { once } from "node:events";
 import { loadGatewayConfig } from "../../gateway/config.js";
 import { startGateway } from "../../gateway/gateway-server.js";
 import { clientTracing, metrics, serverTracing, startObservability } from "../../observability/index.js";
+import { loadTrustWithReload } from "../trust-reload.js";
 import { parseFlags, required } from "../args.js";
 import { EXIT_OK, UsageError, type Command } from "../command.js";
 
@@ -34,8 +35,10 @@ export const command: Command = {
     const config = values.listen !== undefined ? { ...loaded, listen: values.listen } : loaded;
     // Logs as JSON lines on stderr; traces and metrics over OTLP when OTEL_* say so.
     const observability = await startObservability({ serviceName: `imeifed-${config.id}` });
+    const reloadable = await loadTrustWithReload(config.trustFile, observability.logger);
     const gateway = await startGateway({
       config,
+      trust: reloadable.trust,
       outerInterceptors: [serverTracing()],
       clientInterceptors: [clientTracing()],
       metrics,
@@ -51,6 +54,7 @@ export const command: Command = {
       }),
     );
     const signal = await Promise.race([once(process, "SIGTERM").then(() => "SIGTERM"), once(process, "SIGINT").then(() => "SIGINT")]);
+    reloadable.stop();
     await gateway.shutdown();
     await observability.shutdown();
     console.log(JSON.stringify({ level: "info", msg: "gateway stopped", signal, id: config.id }));

@@ -7,6 +7,7 @@ import { once } from "node:events";
 import { loadRegistryConfig, parseRegistryConfig, type RegistryConfig } from "../../services/registry/registry-config.js";
 import { startRegistry } from "../../services/registry/registry-server.js";
 import { serverTracing, startObservability } from "../../observability/index.js";
+import { loadTrustWithReload } from "../trust-reload.js";
 import { parseFlags } from "../args.js";
 import { EXIT_OK, UsageError, type Command } from "../command.js";
 
@@ -86,7 +87,8 @@ export const command: Command = {
     const config = await configFrom(argv);
     // Logs as JSON lines on stderr; traces and metrics over OTLP when OTEL_* say so.
     const observability = await startObservability({ serviceName: `imeifed-registry-${config.country.toLowerCase()}` });
-    const registry = await startRegistry({ ...config, outerInterceptors: [serverTracing()] });
+    const reloadable = config.trustFile ? await loadTrustWithReload(config.trustFile, observability.logger) : undefined;
+    const registry = await startRegistry({ ...config, outerInterceptors: [serverTracing()], ...(reloadable ? { trust: reloadable.trust } : {}) });
     console.log(
       JSON.stringify({
         level: "info",
@@ -100,6 +102,7 @@ export const command: Command = {
       }),
     );
     const signal = await Promise.race([once(process, "SIGTERM").then(() => "SIGTERM"), once(process, "SIGINT").then(() => "SIGINT")]);
+    reloadable?.stop();
     await registry.shutdown();
     await observability.shutdown();
     console.log(JSON.stringify({ level: "info", msg: "registry stopped", signal, country: registry.country }));
