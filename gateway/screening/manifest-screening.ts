@@ -135,6 +135,16 @@ function listedDetail(outcome: ScreeningOutcome, findings: readonly RegistryFind
   return `${what} in ${countries.join(", ")}${mismatch ? `; also ${mismatch}` : ""}`;
 }
 
+/** PROHIBITED when some registry prohibits the device (prohibited wins), TRACKED when some tracks it, else undefined. */
+function listedOutcome(findings: readonly RegistryFinding[]): ScreeningOutcome | undefined {
+  let outcome: ScreeningOutcome | undefined;
+  for (const f of findings) {
+    if (f.finding?.status === DeviceStatus.PROHIBITED) return ScreeningOutcome.PROHIBITED;
+    if (f.finding?.status === DeviceStatus.TRACKED) outcome = ScreeningOutcome.TRACKED;
+  }
+  return outcome;
+}
+
 /** Screens the item batches of one manifest (the Shipment is already read); yields findings, progress, then the summary. */
 export async function* screenManifest(batches: AsyncIterator<readonly ManifestItem[]>, options: ManifestScreeningOptions): AsyncGenerator<ScreenResponseInit> {
   const chunkSize = options.chunkSize ?? SCREENING_DEFAULTS.chunkSize;
@@ -203,13 +213,13 @@ export async function* screenManifest(batches: AsyncIterator<readonly ManifestIt
           unanswered.push(u);
         }
       }
-      const statuses = new Set(answer.findings.map((f) => f.finding?.status));
-      let outcome: ScreeningOutcome;
-      if (statuses.has(DeviceStatus.PROHIBITED)) outcome = ScreeningOutcome.PROHIBITED;
-      else if (statuses.has(DeviceStatus.TRACKED)) outcome = ScreeningOutcome.TRACKED;
-      else if (c.mismatch) outcome = ScreeningOutcome.MODEL_MISMATCH;
-      else if (answer.unanswered.some(isOutage)) outcome = ScreeningOutcome.UNANSWERED;
-      else outcome = ScreeningOutcome.CLEAR;
+      // Nearly every item has no finding and no unanswered registry: no allocation for those.
+      let outcome = listedOutcome(answer.findings);
+      if (outcome === undefined) {
+        if (c.mismatch) outcome = ScreeningOutcome.MODEL_MISMATCH;
+        else if (answer.unanswered.length > 0 && answer.unanswered.some(isOutage)) outcome = ScreeningOutcome.UNANSWERED;
+        else outcome = ScreeningOutcome.CLEAR;
+      }
       count(outcome);
       if (outcome === ScreeningOutcome.PROHIBITED || outcome === ScreeningOutcome.TRACKED) {
         options.onHit?.(c.device, answer.findings);
