@@ -7,7 +7,6 @@ import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { requireDevice } from "../device/index.js";
 import { Code, ImeifedError, invalidArgument } from "../errors/index.js";
-import { DeviceIdentitySchema } from "../gen/imeifed/v1/device_pb.js";
 import { FederationService, LookupResponseSchema, UnansweredReason, UnansweredSchema, type LookupResponse } from "../gen/imeifed/v1/federation_pb.js";
 import { SightingKind } from "../gen/imeifed/v1/registry_pb.js";
 import type { CallContext, HandlerFor } from "../rpc/index.js";
@@ -16,6 +15,7 @@ import { CALLER, requesterOf, type Caller } from "../trust/principal.js";
 import type { GatewayContext } from "./gateway-context.js";
 import { defaultCallerDeadline } from "./upstream-deadline.js";
 import { verdictName, verdictOf } from "./verdict.js";
+import { identityOf } from "../device/device-identity.js";
 
 const COUNTRY = /^[A-Z]{2}$/;
 /** The longest purpose the registries accept (and audit). */
@@ -49,6 +49,7 @@ export function resolveCountries(gw: GatewayContext, requested: readonly string[
 /** Builds the Lookup handler. */
 export function createLookupHandler(gw: GatewayContext): HandlerFor<(typeof FederationService)["method"]["lookup"]> {
   const rule = { capMs: gw.config.deadlines.upstreamMaxMs, marginMs: gw.config.deadlines.marginMs };
+  const allCountries = gw.links.map((l) => l.country);
   return async (request, ctx): Promise<LookupResponse> => {
     const caller = callerOf(ctx);
     const audit = auditDetails(ctx);
@@ -59,7 +60,7 @@ export function createLookupHandler(gw: GatewayContext): HandlerFor<(typeof Fede
     const device = requireDevice(request.imei, "imei");
     audit.deviceKey = device.key;
     const { known, unknown } = resolveCountries(gw, request.countries);
-    audit.countries = known ?? gw.links.map((l) => l.country);
+    audit.countries = known ?? allCountries;
     const requester = requesterOf(caller);
     const answer =
       known === undefined || known.length > 0
@@ -81,7 +82,7 @@ export function createLookupHandler(gw: GatewayContext): HandlerFor<(typeof Fede
     if (fresh.length > 0) gw.tripwire?.hit({ key: device.key, findings: fresh, requester, kind: SightingKind.LOOKUP_HIT, purpose });
     const tac = gw.tac?.lookup(device.tac);
     return create(LookupResponseSchema, {
-      device: create(DeviceIdentitySchema, { deviceKey: device.key, imei: device.imei, tac: device.tac, issuingBody: device.issuingBody }),
+      device: identityOf(device),
       verdict,
       findings: answer.findings,
       unanswered,

@@ -13,7 +13,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { requireDevice } from "../../device/index.js";
 import { Code, ImeifedError, invalidArgument } from "../../errors/index.js";
-import { DeviceIdentitySchema, DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
+import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
 import {
   FederationService,
   ReportFoundResponseSchema,
@@ -29,6 +29,7 @@ import { requesterOf } from "../../trust/principal.js";
 import type { GatewayContext } from "../gateway-context.js";
 import { callerOf } from "../lookup-handler.js";
 import { defaultCallerDeadline, upstreamDeadline } from "../upstream-deadline.js";
+import { identityOf } from "../../device/device-identity.js";
 
 const MAX_TEXT = 500;
 
@@ -115,7 +116,7 @@ export function createReportFoundHandler(gw: GatewayContext): HandlerFor<(typeof
     audit.countries = [...notified].sort();
     audit.verdict = notified.length > 0 ? "FOUND_NOTIFIED" : owners.length > 0 ? "FOUND_UNDELIVERED" : "FOUND_UNLISTED";
     return create(ReportFoundResponseSchema, {
-      device: create(DeviceIdentitySchema, { deviceKey: device.key, imei: device.imei, tac: device.tac, issuingBody: device.issuingBody }),
+      device: identityOf(device),
       notifiedCountries: notified.sort(),
       unanswered: unanswered.sort((a, b) => a.country.localeCompare(b.country)),
     });

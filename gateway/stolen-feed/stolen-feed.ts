@@ -13,6 +13,7 @@ import { mergeStreams } from "./merge-streams.js";
 import { followRegistryChanges, type ChangeSource, type FollowBackoff, type FollowLog } from "./registry-change-follower.js";
 import { stolenEventIdOf, stolenEventKindOf } from "./stolen-event-kind.js";
 import type { TacFilter } from "./tac-filter.js";
+import { identityOf } from "../../device/device-identity.js";
 
 /** A StolenEvent as the handler writes it. */
 export type StolenEventInit = MessageInitShape<typeof StolenEventSchema>;
@@ -71,7 +72,7 @@ export async function* stolenFeed(options: StolenFeedOptions): AsyncGenerator<St
     yield {
       eventId: stolenEventIdOf(country, epoch, change.sequence),
       kind,
-      device: { deviceKey: device.key, imei: device.imei, tac: device.tac, issuingBody: device.issuingBody },
+      device: identityOf(device),
       country,
       ...(change.changedAt ? { changedAt: change.changedAt } : {}),
       attestation: change.attestation,

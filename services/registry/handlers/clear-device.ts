@@ -12,7 +12,7 @@ import { requesterOf, type Caller } from "../../../trust/principal.js";
 import { auditDetails } from "../../../trust/audit/index.js";
 import { DeviceStatus } from "../../../gen/imeifed/v1/device_pb.js";
 import { callerOf, type RegistryContext } from "../registry-context.js";
-import { identityOf } from "./device-identity.js";
+import { identityOf } from "../../../device/device-identity.js";
 
 const NOTE_LIMIT = 500;
 

@@ -11,7 +11,7 @@ import { auditDetails, batchDigest } from "../../../trust/audit/index.js";
 import type { RegistryService } from "../../../gen/imeifed/v1/registry_pb.js";
 import { callerOf, type RegistryContext } from "../registry-context.js";
 import { reportInputFrom } from "../report-input.js";
-import { identityOf } from "./device-identity.js";
+import { identityOf } from "../../../device/device-identity.js";
 
 export function reportDevice(rc: RegistryContext): HandlerFor<typeof RegistryService.method.reportDevice> {
   return async (request: ReportDeviceRequest, ctx: CallContext) => {

@@ -23,7 +23,3 @@ export function holdingRecord<R extends Ranked>(open: Iterable<R>): R | undefine
   return best;
 }
 
-/** The device's status given its open records. */
-export function statusOf(open: Iterable<Ranked>): DeviceStatus {
-  return holdingRecord(open)?.status ?? DeviceStatus.PERMITTED;
-}
