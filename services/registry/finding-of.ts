@@ -8,7 +8,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { FindingSchema, type Finding } from "../../gen/imeifed/v1/device_pb.js";
 import { Code, ImeifedError } from "../../errors/index.js";
-import { applySharing, sharingRefusal, type SharingPolicy } from "../../trust/sharing-policy.js";
+import { applySharing, sharingFor, sharingRefusal, type SharingPolicy } from "../../trust/sharing-policy.js";
 import type { Actor } from "../../trust/principal.js";
 import { caseTokenFor } from "./case-token.js";
 import type { StoredRecord } from "./store/registry-store.js";
@@ -51,7 +51,11 @@ export function assertSharedWith(audience: Pick<FindingAudience, "requester" | "
 
 /** The finding `audience.requester` may see of a record. */
 export function sharedFinding(record: StoredRecord, attestation: string, audience: FindingAudience): Finding {
-  const finding = fullFinding(record, audience.country, caseTokenFor(record, audience.requester.id, audience.caseTokenSecret), attestation);
+  // The keyed hash costs an HMAC per finding: skip it for requesters the policy withholds it from.
+  const treatment = sharingFor(audience.requester, audience.policy);
+  const caseTokenWithheld = "withhold" in treatment && treatment.withhold.includes("case_token");
+  const caseToken = caseTokenWithheld ? "" : caseTokenFor(record, audience.requester.id, audience.caseTokenSecret);
+  const finding = fullFinding(record, audience.country, caseToken, attestation);
   const shared = applySharing(finding, audience.requester, audience.policy);
   if ("refused" in shared) throw new ImeifedError(Code.PERMISSION_DENIED, "SHARING_REFUSED", shared.refused);
   return shared.finding;
