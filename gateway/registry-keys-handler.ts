@@ -27,9 +27,33 @@ async function fetchKeys(link: RegistryLink, deadlineMs: number): Promise<string
   return response.jwksJson;
 }
 
+/** How long a registry whose keys could not be fetched is left alone: the method is public, so a
+ * flood of calls must not turn into a flood of upstream calls to a registry that is down. */
+export const REGISTRY_KEYS_RETRY_MS = 5_000;
+
 /** Builds the GetRegistryKeys handler. */
 export function createGetRegistryKeysHandler(gw: GatewayContext): HandlerFor<(typeof FederationService)["method"]["getRegistryKeys"]> {
   const fetched = new Map<string, Fetched>();
+  const failedAt = new Map<string, number>();
+  // Concurrent callers share one fetch per registry.
+  const inFlight = new Map<string, Promise<void>>();
+  const refresh = (link: RegistryLink, budgetMs: number): Promise<void> => {
+    let pending = inFlight.get(link.country);
+    if (!pending) {
+      pending = fetchKeys(link, budgetMs)
+        .then(
+          (jwksJson) => {
+            fetched.set(link.country, { jwksJson, at: Date.now() });
+            failedAt.delete(link.country);
+          },
+          // Keep serving the keys fetched earlier: a registry that is down does not rotate.
+          () => void failedAt.set(link.country, Date.now()),
+        )
+        .finally(() => inFlight.delete(link.country));
+      inFlight.set(link.country, pending);
+    }
+    return pending;
+  };
   return async (_request, ctx): Promise<GetRegistryKeysResponse> => {
     const now = Date.now();
     const budget = Math.min(gw.config.deadlines.upstreamMaxMs, ctx.deadline ? ctx.deadline.getTime() - now - gw.config.deadlines.marginMs : Infinity);
@@ -37,11 +61,8 @@ export function createGetRegistryKeysHandler(gw: GatewayContext): HandlerFor<(ty
       gw.links.map(async (link) => {
         const known = fetched.get(link.country);
         if (known && now - known.at < REGISTRY_KEYS_TTL_MS) return;
-        try {
-          fetched.set(link.country, { jwksJson: await fetchKeys(link, Math.max(1, budget)), at: Date.now() });
-        } catch {
-          // Keep serving the keys fetched earlier: a registry that is down does not rotate.
-        }
+        if (now - (failedAt.get(link.country) ?? Number.NEGATIVE_INFINITY) < REGISTRY_KEYS_RETRY_MS) return;
+        await refresh(link, Math.max(1, budget));
       }),
     );
     const registries = [];
