@@ -6,12 +6,12 @@
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { requireDevice } from "../device/index.js";
-import { Code, ImeifedError, invalidArgument } from "../errors/index.js";
+import { invalidArgument } from "../errors/index.js";
 import { FederationService, LookupResponseSchema, UnansweredReason, UnansweredSchema, type LookupResponse } from "../gen/imeifed/v1/federation_pb.js";
 import { SightingKind } from "../gen/imeifed/v1/registry_pb.js";
 import type { CallContext, HandlerFor } from "../rpc/index.js";
 import { auditDetails } from "../trust/audit/index.js";
-import { CALLER, requesterOf, type Caller } from "../trust/principal.js";
+import { callerOf, requesterOf } from "../trust/principal.js";
 import type { GatewayContext } from "./gateway-context.js";
 import { defaultCallerDeadline } from "./upstream-deadline.js";
 import { verdictName, verdictOf } from "./verdict.js";
@@ -21,12 +21,6 @@ const COUNTRY = /^[A-Z]{2}$/;
 /** The longest purpose the registries accept (and audit). */
 export const PURPOSE_LIMIT = 200;
 
-/** The verified caller, or UNAUTHENTICATED when no authenticator admitted the call. */
-export function callerOf(ctx: CallContext): Caller {
-  const caller = ctx.values.get(CALLER);
-  if (!caller) throw new ImeifedError(Code.UNAUTHENTICATED, "UNAUTHENTICATED", "this call needs a bearer token");
-  return caller;
-}
 
 /**
  * Splits the requested countries into the ones this federation knows and the

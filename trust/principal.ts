@@ -3,7 +3,8 @@
  * customs, manufacturers, registries, gateways), each with the scopes it may
  * hold. A verified call carries a Caller.
  */
-import { createContextKey } from "../rpc/context.js";
+import { Code, ImeifedError } from "../errors/index.js";
+import { createContextKey, type CallContext } from "../rpc/context.js";
 
 export const PRINCIPAL_KINDS = ["police", "customs", "manufacturer", "registry", "gateway", "pilot", "admin"] as const;
 export type PrincipalKind = (typeof PRINCIPAL_KINDS)[number];
@@ -57,3 +58,10 @@ export function requesterOf(caller: Caller): Actor {
 
 /** Where the authentication interceptor puts the verified caller. */
 export const CALLER = createContextKey<Caller | undefined>(undefined, "caller");
+
+/** The verified caller of a call; UNAUTHENTICATED when the authentication interceptor set none. */
+export function callerOf(ctx: Pick<CallContext, "values">): Caller {
+  const caller = ctx.values.get(CALLER);
+  if (!caller) throw new ImeifedError(Code.UNAUTHENTICATED, "NO_CALLER", "this call carries no verified caller; send authorization: Bearer <token>");
+  return caller;
+}

@@ -27,7 +27,7 @@ import type { HandlerFor } from "../../rpc/index.js";
 import { auditDetails } from "../../trust/audit/audit-interceptor.js";
 import { requesterOf } from "../../trust/principal.js";
 import type { GatewayContext } from "../gateway-context.js";
-import { callerOf } from "../lookup-handler.js";
+import { callerOf } from "../../trust/principal.js";
 import { defaultCallerDeadline, upstreamDeadline } from "../upstream-deadline.js";
 import { identityOf } from "../../device/device-identity.js";
 

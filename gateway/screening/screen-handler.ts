@@ -13,7 +13,7 @@ import { SightingKind } from "../../gen/imeifed/v1/registry_pb.js";
 import type { HandlerFor } from "../../rpc/index.js";
 import { requesterOf } from "../../trust/principal.js";
 import type { GatewayContext } from "../gateway-context.js";
-import { callerOf } from "../lookup-handler.js";
+import { callerOf } from "../../trust/principal.js";
 import { itemBatches, readShipment } from "./shipment-request.js";
 import { SCREENING_DEFAULTS, screenManifest, type ManifestScreeningOptions } from "./manifest-screening.js";
 import { devicePacer, type DeviceQuota } from "./screening-quota.js";

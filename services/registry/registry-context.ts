@@ -5,7 +5,6 @@
  */
 import { Code, ImeifedError } from "../../errors/index.js";
 import type { CallContext } from "../../rpc/index.js";
-import { CALLER, type Caller } from "../../trust/principal.js";
 import type { QuotaLimiter } from "../../trust/quota.js";
 import type { SharingPolicy } from "../../trust/sharing-policy.js";
 import type { RegistryAttestations } from "./registry-attestations.js";
@@ -29,12 +28,6 @@ export interface RegistryContext {
   readonly closing: () => boolean;
 }
 
-/** The verified caller the authentication interceptor put into the context. */
-export function callerOf(ctx: Pick<CallContext, "values">): Caller {
-  const caller = ctx.values.get(CALLER);
-  if (!caller) throw new ImeifedError(Code.UNAUTHENTICATED, "NO_CALLER", "this call carries no verified caller; send authorization: Bearer <token>");
-  return caller;
-}
 
 /** The error a stream ends with when the registry shuts down under it. */
 export function shuttingDown(): ImeifedError {

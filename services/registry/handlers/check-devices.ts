@@ -12,7 +12,8 @@ import type { CallContext, HandlerFor } from "../../../rpc/index.js";
 import { requesterOf } from "../../../trust/principal.js";
 import { auditDetails, batchDigest } from "../../../trust/audit/index.js";
 import { assertSharedWith, sharedFinding, type FindingAudience } from "../finding-of.js";
-import { callerOf, type RegistryContext } from "../registry-context.js";
+import { type RegistryContext } from "../registry-context.js";
+import { callerOf } from "../../../trust/principal.js";
 import { holdingRecord } from "../store/holding-record.js";
 
 type DeviceCheckInit = MessageInitShape<typeof DeviceCheckSchema>;

@@ -11,7 +11,8 @@ import type { CallContext, HandlerFor } from "../../../rpc/index.js";
 import { requesterOf, type Caller } from "../../../trust/principal.js";
 import { auditDetails } from "../../../trust/audit/index.js";
 import { DeviceStatus } from "../../../gen/imeifed/v1/device_pb.js";
-import { callerOf, type RegistryContext } from "../registry-context.js";
+import { type RegistryContext } from "../registry-context.js";
+import { callerOf } from "../../../trust/principal.js";
 import { identityOf } from "../../../device/device-identity.js";
 
 const NOTE_LIMIT = 500;

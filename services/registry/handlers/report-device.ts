@@ -9,7 +9,8 @@ import type { CallContext, HandlerFor } from "../../../rpc/index.js";
 import { requesterOf } from "../../../trust/principal.js";
 import { auditDetails, batchDigest } from "../../../trust/audit/index.js";
 import type { RegistryService } from "../../../gen/imeifed/v1/registry_pb.js";
-import { callerOf, type RegistryContext } from "../registry-context.js";
+import { type RegistryContext } from "../registry-context.js";
+import { callerOf } from "../../../trust/principal.js";
 import { reportInputFrom } from "../report-input.js";
 import { identityOf } from "../../../device/device-identity.js";
 

@@ -11,7 +11,8 @@ import { requireDevice } from "../../../device/index.js";
 import type { CallContext, HandlerFor } from "../../../rpc/index.js";
 import { requesterOf } from "../../../trust/principal.js";
 import { auditDetails } from "../../../trust/audit/index.js";
-import { callerOf, shuttingDown, type RegistryContext } from "../registry-context.js";
+import { shuttingDown, type RegistryContext } from "../registry-context.js";
+import { callerOf } from "../../../trust/principal.js";
 import { assertSharedWith } from "../finding-of.js";
 
 const PAGE = 500;

@@ -17,7 +17,8 @@ import { Code, ImeifedError } from "../../../errors/index.js";
 import type { CallContext, HandlerFor } from "../../../rpc/index.js";
 import { requesterOf } from "../../../trust/principal.js";
 import { assertSharedWith, sharedFinding, type FindingAudience } from "../finding-of.js";
-import { callerOf, shuttingDown, type RegistryContext } from "../registry-context.js";
+import { shuttingDown, type RegistryContext } from "../registry-context.js";
+import { callerOf } from "../../../trust/principal.js";
 import type { StoredChange } from "../store/registry-store.js";
 
 type WatchChangesMessage = MessageInitShape<typeof WatchChangesResponseSchema>;
