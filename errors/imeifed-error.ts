@@ -87,3 +87,13 @@ export class ImeifedError extends Error {
 export function invalidArgument(field: string, reason: string, problem: string): ImeifedError {
   return new ImeifedError(Code.INVALID_ARGUMENT, reason, `${field}: ${problem}`, { field });
 }
+
+/** A caller whose identity could not be verified (no, bad or expired token). */
+export function unauthenticated(reason: string, message: string, cause?: unknown): ImeifedError {
+  return new ImeifedError(Code.UNAUTHENTICATED, reason, message, cause === undefined ? {} : { cause });
+}
+
+/** A verified caller that may not do this (scope, kind, sharing policy, another agency's case). */
+export function permissionDenied(reason: string, message: string): ImeifedError {
+  return new ImeifedError(Code.PERMISSION_DENIED, reason, message);
+}

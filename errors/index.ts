@@ -1,2 +1,2 @@
-export { Code, ImeifedError, invalidArgument } from "./imeifed-error.js";
+export { Code, ImeifedError, invalidArgument, permissionDenied, unauthenticated } from "./imeifed-error.js";
 export type { ImeifedErrorOptions } from "./imeifed-error.js";

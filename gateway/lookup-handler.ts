@@ -12,14 +12,13 @@ import { SightingKind } from "../gen/imeifed/v1/registry_pb.js";
 import type { CallContext, HandlerFor } from "../rpc/index.js";
 import { auditDetails } from "../trust/audit/index.js";
 import { callerOf, requesterOf } from "../trust/principal.js";
+import { PURPOSE_LIMIT } from "../trust/purpose.js";
 import type { GatewayContext } from "./gateway-context.js";
 import { defaultCallerDeadline } from "./upstream-deadline.js";
 import { verdictName, verdictOf } from "./verdict.js";
 import { identityOf } from "../device/device-identity.js";
 
 const COUNTRY = /^[A-Z]{2}$/;
-/** The longest purpose the registries accept (and audit). */
-export const PURPOSE_LIMIT = 200;
 
 
 /**

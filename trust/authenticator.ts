@@ -8,7 +8,7 @@
  * Health and reflection are registered outside the intercepted services, so
  * they are never asked for a token.
  */
-import { Code, ImeifedError } from "../errors/index.js";
+import { Code, ImeifedError, unauthenticated } from "../errors/index.js";
 import type { CallContext, ServerInterceptor } from "../rpc/index.js";
 import { CALLER, SCOPES, type Caller, type PrincipalKind, type Scope } from "./principal.js";
 import { TokenVerifier, DEFAULT_CLOCK_TOLERANCE_SEC } from "./token-verifier.js";
@@ -34,10 +34,6 @@ export interface AuthenticatorOptions {
   cacheSize?: number;
   /** The clock, in epoch milliseconds (default `Date.now`); tests freeze it. */
   now?: () => number;
-}
-
-function unauthenticated(reason: string, message: string): ImeifedError {
-  return new ImeifedError(Code.UNAUTHENTICATED, reason, message);
 }
 
 /** Extracts the bearer token from the call's metadata, or undefined when no authorization header was sent. */

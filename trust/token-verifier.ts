@@ -11,7 +11,7 @@
  * an `act` claim only from a gateway or a registry.
  */
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
-import { Code, ImeifedError } from "../errors/index.js";
+import { Code, ImeifedError, unauthenticated, permissionDenied } from "../errors/index.js";
 import { PRINCIPAL_KINDS, SCOPES, type Actor, type Caller, type Principal, type PrincipalKind, type Scope } from "./principal.js";
 import { isSigningAlgorithm, SIGNING_ALGORITHMS } from "./keys.js";
 import type { TrustStore } from "./trust-store.js";
@@ -37,14 +37,6 @@ export const DEFAULT_MAX_TOKEN_LIFETIME_SEC = 3600;
 export const DEFAULT_CLOCK_TOLERANCE_SEC = 30;
 /** Tokens longer than this are refused unparsed (gRPC metadata is limited to a few KB anyway). */
 const MAX_TOKEN_LENGTH = 8 * 1024;
-
-function unauthenticated(reason: string, message: string, cause?: unknown): ImeifedError {
-  return new ImeifedError(Code.UNAUTHENTICATED, reason, message, cause === undefined ? {} : { cause });
-}
-
-function permissionDenied(reason: string, message: string): ImeifedError {
-  return new ImeifedError(Code.PERMISSION_DENIED, reason, message);
-}
 
 function iso(epochSec: unknown): string {
   return typeof epochSec === "number" && Number.isFinite(epochSec) ? new Date(epochSec * 1000).toISOString() : String(epochSec);

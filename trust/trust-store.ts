@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { createRemoteJWKSet, errors as joseErrors, importJWK, type JWK, type JWTHeaderParameters } from "jose";
-import { Code, ImeifedError } from "../errors/index.js";
+import { Code, ImeifedError, unauthenticated } from "../errors/index.js";
 import type { Principal } from "./principal.js";
 import { algorithmOf, readJwks, type SigningAlgorithm } from "./keys.js";
 import { describeIssues, trustFileSchema, type PrincipalEntry } from "./trust-file-schema.js";
@@ -38,10 +38,6 @@ interface Entry {
 
 function invalidTrust(message: string, cause?: unknown): ImeifedError {
   return new ImeifedError(Code.FAILED_PRECONDITION, "TRUST_FILE_INVALID", message, cause === undefined ? {} : { cause });
-}
-
-function unauthenticated(reason: string, message: string): ImeifedError {
-  return new ImeifedError(Code.UNAUTHENTICATED, reason, message);
 }
 
 async function importLocalKeys(entry: PrincipalEntry, jwks: readonly JWK[], where: string): Promise<KeySource> {

@@ -15,11 +15,11 @@ import { assertSharedWith, sharedFinding, type FindingAudience } from "../findin
 import { type RegistryContext } from "../registry-context.js";
 import { callerOf } from "../../../trust/principal.js";
 import { holdingRecord } from "../store/holding-record.js";
+import { PURPOSE_LIMIT } from "../../../trust/purpose.js";
 
 type DeviceCheckInit = MessageInitShape<typeof DeviceCheckSchema>;
 
 /** The longest purpose kept in the audit log. */
-const PURPOSE_LIMIT = 200;
 
 function audienceOf(rc: RegistryContext, ctx: CallContext): FindingAudience {
   const audience = { country: rc.country, requester: requesterOf(callerOf(ctx)), policy: rc.sharing, caseTokenSecret: rc.store.caseTokenSecret };
