@@ -213,6 +213,22 @@ describe("rpc adapter (protobuf-es over grpc-js)", () => {
     grpcClient.close();
   });
 
+  it("serves server reflection: the hosted services are listed", async () => {
+    const { Client, credentials } = await import("@grpc/grpc-js");
+    const grpcClient = new Client(host.address, credentials.createInsecure());
+    const identity = (b: Buffer) => b;
+    const call = grpcClient.makeBidiStreamRequest("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", identity, identity, new Metadata());
+    // ServerReflectionRequest { list_services (field 7) = "" }
+    call.write(Buffer.from([0x3a, 0x00]));
+    call.end();
+    const chunks: Buffer[] = [];
+    for await (const chunk of call) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString("latin1");
+    assert.match(text, /imeifed\.v1\.RegistryService/);
+    assert.match(text, /imeifed\.v1\.FederationService/);
+    grpcClient.close();
+  });
+
   it("refuses to listen on a non-loopback address without TLS", async () => {
     await assert.rejects(startHost({ listen: "0.0.0.0:0", services: [] }), (error: ImeifedError) => error.reason === "INSECURE_LISTEN");
   });
