@@ -15,7 +15,7 @@ import type { DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
 import { RegistryFindingSchema, UnansweredReason, UnansweredSchema, type RegistryFinding, type Unanswered } from "../gen/imeifed/v1/federation_pb.js";
 import type { GatewayConfig } from "./config.js";
 import type { CheckOptions, FederatedAnswer } from "./federated-answer.js";
-import type { FindingCache, RegistryAnswer } from "./finding-cache.js";
+import type { CachedAnswer, FindingCache, RegistryAnswer } from "./finding-cache.js";
 import type { GatewayMetrics } from "./gateway-context.js";
 import { RegistryBatcher, type BatchResult, type FlushEvent } from "./registry-batcher.js";
 import type { RegistryLink } from "./registry-link.js";
@@ -215,9 +215,10 @@ export class FederationChecker {
    * CheckDevices in calls of each registry's batch limit, with no coalescing
    * and no promise per device, and only listed (PROHIBITED / TRACKED) answers
    * are cached: a manifest's clean answers are rarely asked again soon, and
-   * caching a million of them costs more than it saves. A clean answer still
-   * replaces what the cache holds for that device, so it never keeps an older
-   * listed answer alive. Answers without findings share one frozen empty list.
+   * caching a million of them costs more than it saves. A clean answer about a
+   * device the cache already has an entry for still updates that entry, so it
+   * never keeps an older answer alive. Answers without findings share one
+   * frozen empty list.
    */
   async checkBulk(keys: readonly DeviceKey[], opts: CheckOptions): Promise<FederatedAnswer[]> {
     return this.#check(keys, opts, true);
@@ -227,6 +228,8 @@ export class FederationChecker {
     const sheet = new AnswerSheet(keys.length);
     const now = Date.now();
     const asks: Promise<void>[] = [];
+    // The bulk path looks each device up once for every registry (not once per registry).
+    const entries = bulk && this.cache.size > 0 ? keys.map((key) => this.cache.entryOf(key)) : undefined;
     for (const link of this.targets(opts.countries)) {
       sheet.askedOneMore();
       if (link.kind === "gateway") {
@@ -234,16 +237,16 @@ export class FederationChecker {
         continue;
       }
       // The cache pass is synchronous: a lookup answered wholly from the cache never waits on a promise per registry.
-      const misses = this.#fromCache(link, keys, opts, sheet, now);
+      const misses = this.#fromCache(link, keys, opts, sheet, now, entries);
       if (misses.length === 0) continue;
-      asks.push(bulk ? this.#askRegistryInBulk(link, keys, misses, opts, sheet, now) : this.#askRegistry(link, keys, misses, opts, sheet, now));
+      asks.push(bulk ? this.#askRegistryInBulk(link, keys, misses, opts, sheet, now, entries) : this.#askRegistry(link, keys, misses, opts, sheet, now));
     }
     if (asks.length > 0) await Promise.all(asks);
     return sheet.answers(keys, bulk);
   }
 
-  /** Answers what the cache may answer for `link`; returns the indexes of the keys it must ask. */
-  #fromCache(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, sheet: AnswerSheet, now: number): number[] {
+  /** Answers what the cache may answer for `link`; returns the indexes of the keys it must ask. `entries`: the devices' cache entries, when already looked up. */
+  #fromCache(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, sheet: AnswerSheet, now: number, entries?: readonly (readonly CachedAnswer[] | undefined)[]): number[] {
     const { cache } = this;
     const metrics = this.#options.metrics;
     const requesterId = opts.requester.id;
@@ -252,7 +255,7 @@ export class FederationChecker {
       for (let i = 0; i < keys.length; i++) misses.push(i);
     } else {
       for (let i = 0; i < keys.length; i++) {
-        const held = cache.get(keys[i]!, link.country, requesterId, now);
+        const held = entries ? cache.answerIn(entries[i], link.country, requesterId, now) : cache.get(keys[i]!, link.country, requesterId, now);
         if (!held) {
           misses.push(i);
           continue;
@@ -291,7 +294,15 @@ export class FederationChecker {
   }
 
   /** The bulk path: misses go upstream in calls of the registry's batch limit; only listed answers are cached. */
-  async #askRegistryInBulk(link: RegistryLink, keys: readonly DeviceKey[], misses: number[], opts: CheckOptions, sheet: AnswerSheet, now: number): Promise<void> {
+  async #askRegistryInBulk(
+    link: RegistryLink,
+    keys: readonly DeviceKey[],
+    misses: number[],
+    opts: CheckOptions,
+    sheet: AnswerSheet,
+    now: number,
+    entries: readonly (readonly CachedAnswer[] | undefined)[] | undefined,
+  ): Promise<void> {
     const { cache } = this;
     const requesterId = opts.requester.id;
     const deadline = upstreamDeadline(opts.deadline, { marginMs: this.#options.config.deadlines.marginMs, capMs: link.timeoutMs }, now);
@@ -307,12 +318,13 @@ export class FederationChecker {
       const { checks, answeredAt } = outcome;
       for (let j = 0; j < count; j++) {
         const check = checks[j]!;
-        const key = missKeys[start + j]!;
+        const i = misses[start + j]!;
         if (isListed(check.status)) {
-          cache.put(key, link.country, requesterId, answerOf(check), ticket, answeredAt);
-          if (check.finding) sheet.finding(misses[start + j]!, create(RegistryFindingSchema, { finding: check.finding, stale: false, age: durationFromMs(0) }));
-        } else if (cache.holds(key)) {
-          cache.put(key, link.country, requesterId, answerOf(check), ticket, answeredAt);
+          cache.put(missKeys[start + j]!, link.country, requesterId, answerOf(check), ticket, answeredAt);
+          if (check.finding) sheet.finding(i, create(RegistryFindingSchema, { finding: check.finding, stale: false, age: durationFromMs(0) }));
+        } else if (entries?.[i] !== undefined) {
+          // The device had an entry when the check began: keep its answer from this registry current.
+          cache.put(missKeys[start + j]!, link.country, requesterId, answerOf(check), ticket, answeredAt);
         }
       }
     });

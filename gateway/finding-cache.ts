@@ -86,22 +86,25 @@ export class FindingCache {
     return this.#generations.get(country) ?? 0;
   }
 
-  /** The held answer of `country` about `key` for `requesterId`, expired or not (the caller decides what it may serve). */
+  /** The held answer of `country` about `key` for `requesterId` that may still be served (unexpired, current generation). */
   get(key: DeviceKey, country: string, requesterId: string, now = Date.now()): CachedAnswer | undefined {
-    const parts = this.#lru?.get(key);
-    if (!parts) return undefined;
-    const generation = this.#generation(country);
-    for (const part of parts) {
+    return this.answerIn(this.#lru?.get(key), country, requesterId, now);
+  }
+
+  /** Everything held for a device (all registries and requesters): one lookup for a caller about to ask after several registries (the bulk path). */
+  entryOf(key: DeviceKey): readonly CachedAnswer[] | undefined {
+    return this.#lru?.get(key);
+  }
+
+  /** The answer in a device's `entry` (from `entryOf`) of `country` for `requesterId` that may still be served. */
+  answerIn(entry: readonly CachedAnswer[] | undefined, country: string, requesterId: string, now = Date.now()): CachedAnswer | undefined {
+    if (!entry) return undefined;
+    for (const part of entry) {
       if (part.country === country && part.requesterId === requesterId) {
-        return part.generation === generation && part.expiresAt > now ? part : undefined;
+        return part.generation === this.#generation(country) && part.expiresAt > now ? part : undefined;
       }
     }
     return undefined;
-  }
-
-  /** Whether anything is held for the device (any registry, any requester), without touching its recency: the bulk path stores a clean answer only over an existing entry. */
-  holds(key: DeviceKey): boolean {
-    return this.#lru?.has(key) ?? false;
   }
 
   /** Stores a registry's answer unless it is not to be kept or the device changed since `ticket`. */

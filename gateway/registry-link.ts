@@ -9,6 +9,7 @@ import { FederationService } from "../gen/imeifed/v1/federation_pb.js";
 import { RegistryService } from "../gen/imeifed/v1/registry_pb.js";
 import { createClient, type Client } from "../rpc/index.js";
 import type { Actor, Scope } from "../trust/principal.js";
+import { decodeCheckDevicesResponse } from "./check-devices-decoder.js";
 import { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 import type { GatewayConfig, UpstreamConfig } from "./config.js";
 import type { UpstreamTokenMinter } from "./gateway-context.js";
@@ -63,7 +64,9 @@ export class RegistryLink {
     // Separate channels need distinct channel arguments, or grpc-js shares one subchannel between them.
     const channel = (i: number) => ({ ...clientOptions, channelOptions: { "imeifed.channel_index": i } });
     const n = upstream.channels;
-    this.#clients = upstream.kind === "registry" ? Array.from({ length: n }, (_, i) => createClient(RegistryService, upstream.address, channel(i))) : [];
+    // CheckDevices answers are the gateway's most read messages: decoded by hand (see check-devices-decoder.ts).
+    const decoders = { checkDevices: decodeCheckDevicesResponse };
+    this.#clients = upstream.kind === "registry" ? Array.from({ length: n }, (_, i) => createClient(RegistryService, upstream.address, { ...channel(i), decoders })) : [];
     this.#hubs = upstream.kind === "gateway" ? Array.from({ length: n }, (_, i) => createClient(FederationService, upstream.address, channel(i))) : [];
   }
 
