@@ -13,6 +13,7 @@ import { decodeCheckDevicesResponse } from "./check-devices-decoder.js";
 import { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 import type { GatewayConfig, UpstreamConfig } from "./config.js";
 import type { UpstreamTokenMinter } from "./gateway-context.js";
+import { tlsChannelOptions } from "../trust/tls.js";
 
 export interface RegistryLinkOptions {
   upstream: UpstreamConfig;
@@ -62,7 +63,9 @@ export class RegistryLink {
     });
     const clientOptions = { ...(options.credentials ? { credentials: options.credentials } : {}), ...(options.interceptors ? { interceptors: options.interceptors } : {}) };
     // Separate channels need distinct channel arguments, or grpc-js shares one subchannel between them.
-    const channel = (i: number) => ({ ...clientOptions, channelOptions: { "imeifed.channel_index": i } });
+    // The TLS server name, when the certificate names something other than the address dialled.
+    const tlsOptions = upstream.tls ? tlsChannelOptions(upstream.tls) : {};
+    const channel = (i: number) => ({ ...clientOptions, channelOptions: { ...tlsOptions, "imeifed.channel_index": i } });
     const n = upstream.channels;
     // CheckDevices answers are the gateway's most read messages: decoded by hand (see check-devices-decoder.ts).
     const decoders = { checkDevices: decodeCheckDevicesResponse };
