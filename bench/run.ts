@@ -18,6 +18,7 @@ const SUITES: Readonly<Record<string, SuiteRunner>> = {
   "registry-import": async (quick) => (await import("./registry-import.js")).registryImportSuite(quick ? 100_000 : 1_000_000),
   auth: async (quick) => (await import("./auth.js")).authSuite(quick ? { durationMs: 1_000 } : {}),
   gateway: async (quick) => (await import("./gateway.js")).gatewaySuite(quick ? { seedRows: 2_000, durationMs: 2_000, latencyCalls: 100 } : {}),
+  "registry-check": async (quick) => (await import("./registry-check.js")).registryCheckSuite(quick ? { listed: 20_000, calls: 50 } : {}),
   screening: async (quick) => (await import("./screening.js")).screeningSuite(quick ? { items: 100_000, listed: 100_000 } : {}),
 };
 

@@ -1,0 +1,176 @@
+/**
+ * The registry's CheckDevices in isolation (issue 7's cold screening is bound
+ * by it): a registry process answering batches of 5,000 IMEIs (mostly
+ * unlisted, a few listed), in checks per second and in the registry's CPU
+ * microseconds per check, against the in-process store lookup of the same
+ * keys (parse + `openRecords`) as the baseline.
+ *
+ * The registry runs as a child process (as in production), so its CPU is
+ * measured alone (/proc); this process sends one pre-encoded request over a
+ * raw grpc-js client and does not decode the answers, so it costs the
+ * registry nothing but its own work. One call in flight: the figure is the
+ * registry's cost per check, not a throughput under concurrency.
+ */
+import { readFileSync, rmSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client as GrpcClient, credentials, Metadata } from "@grpc/grpc-js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { luhnCheckDigit, parseDevice, type DeviceKey } from "../device/index.js";
+import { DeviceStatus, Reason } from "../gen/imeifed/v1/device_pb.js";
+import { CheckDevicesRequestSchema } from "../gen/imeifed/v1/registry_pb.js";
+import { DEFAULT_CHANNEL_OPTIONS } from "../rpc/index.js";
+import type { ImportRow } from "../services/registry/store/registry-store.js";
+import { openSqliteStore } from "../services/registry/store/sqlite-store.js";
+import { spawnRegistryProcess, type RegistryProcess } from "../test/support/registry-fixture.js";
+import { createTestTrust } from "../test/support/trust-fixture.js";
+import { ratioFigure, type BenchSuite } from "./figure.js";
+
+const CHECK_DEVICES = "/imeifed.v1.RegistryService/CheckDevices";
+
+export interface RegistryCheckBenchOptions {
+  /** IMEIs per CheckDevices call (default 5,000). */
+  batch?: number;
+  /** Listed devices in the registry (default 100,000). */
+  listed?: number;
+  /** Listed devices in each batch (default 5). */
+  listedPerBatch?: number;
+  /** Calls measured (default 200). */
+  calls?: number;
+}
+
+/** The 15-digit IMEI of a 14-digit body. */
+function imeiOf(body: string): string {
+  return body + String(luhnCheckDigit(body));
+}
+
+/** Listed bodies live under TAC 35000000, unlisted ones under 35999999: they never collide. */
+function listedBody(n: number): string {
+  return `35000000${String(n).padStart(6, "0")}`;
+}
+
+async function* seedRows(count: number): AsyncGenerator<ImportRow> {
+  for (let n = 0; n < count; n++) {
+    yield {
+      line: n + 2,
+      report: {
+        agency: "police-gb",
+        caseReference: `BENCH-GB-${n}`,
+        deviceKeys: [listedBody(n) as DeviceKey],
+        status: DeviceStatus.PROHIBITED,
+        reason: Reason.STOLEN,
+        sourceReasonCode: "0011",
+        occurredAt: undefined,
+        make: "Acme",
+        model: "Phone",
+        crimeReference: `CR/${n}`,
+        owner: undefined,
+      },
+    };
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far (Linux /proc); 0 where unavailable. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Runs the suite; see the module comment. */
+export async function registryCheckSuite(options: RegistryCheckBenchOptions = {}): Promise<BenchSuite> {
+  const batch = options.batch ?? 5_000;
+  const listed = options.listed ?? 100_000;
+  const listedPerBatch = options.listedPerBatch ?? 5;
+  const calls = options.calls ?? 200;
+  const log = (line: string) => console.error(`registry-check: ${line}`);
+  const dir = await mkdtemp(join(tmpdir(), "imeifed-bench-registry-check-"));
+  const trust = await createTestTrust();
+  const db = join(dir, "gb.sqlite");
+  let registry: RegistryProcess | undefined;
+  let client: GrpcClient | undefined;
+  try {
+    const seedStore = await openSqliteStore({ path: db });
+    await seedStore.importReports(seedRows(listed));
+    await seedStore.close();
+
+    // Each call asks about other devices (a screening never repeats a manifest), from a pool of 8 batches.
+    const batches: string[][] = [];
+    for (let b = 0; b < 8; b++) {
+      const imeis: string[] = [];
+      const every = Math.floor(batch / listedPerBatch);
+      for (let i = 0; i < batch; i++) {
+        const n = b * batch + i;
+        imeis.push(imeiOf(i % every === 0 ? listedBody((n * 7919) % listed) : `35999999${String(n).padStart(6, "0")}`));
+      }
+      batches.push(imeis);
+    }
+
+    // Baseline: the same keys looked up in process, in the same store.
+    const store = await openSqliteStore({ path: db });
+    let baselineChecks = 0;
+    let baselineHits = 0;
+    const baselineStarted = process.hrtime.bigint();
+    for (let c = 0; c < calls; c++) {
+      const imeis = batches[c % batches.length]!;
+      const keys = new Array<DeviceKey>(imeis.length);
+      for (let i = 0; i < imeis.length; i++) {
+        const parsed = parseDevice(imeis[i]!);
+        if (!parsed.ok) throw parsed.error;
+        keys[i] = parsed.device.key;
+      }
+      baselineHits += (await store.openRecords(keys)).size;
+      baselineChecks += imeis.length;
+    }
+    const baselineSeconds = Number(process.hrtime.bigint() - baselineStarted) / 1e9;
+    await store.close();
+    if (baselineHits !== (calls * listedPerBatch)) log(`note: ${baselineHits} listed hits in the baseline, expected ${calls * listedPerBatch}`);
+
+    registry = await spawnRegistryProcess({ country: "GB", trust, db: { sqlite: db }, args: ["--batch-limit", String(Math.max(batch, 10_000))] });
+    const requests = batches.map((imeis) => Buffer.from(toBinary(CheckDevicesRequestSchema, create(CheckDevicesRequestSchema, { imeis, purpose: "BENCH-REGISTRY-CHECK" }))));
+    const grpc = (client = new GrpcClient(registry.address, credentials.createInsecure(), DEFAULT_CHANNEL_OPTIONS));
+    const metadataOf = trust.metadataFor("gateway", "registry-gb");
+    const metadata = new Metadata();
+    metadata.set("authorization", (await metadataOf()).authorization);
+    let bytesIn = 0;
+    const call = (request: Buffer) =>
+      new Promise<void>((resolve, reject) => {
+        grpc.makeUnaryRequest<Buffer, Buffer>(CHECK_DEVICES, (b) => b, (b) => b, request, metadata, { deadline: Date.now() + 30_000 }, (error, response) => {
+          if (error) reject(error);
+          else {
+            bytesIn += response!.length;
+            resolve();
+          }
+        });
+      });
+    // Warm-up: the registry's JIT, its SQLite pages, the token cache.
+    for (let c = 0; c < 20; c++) await call(requests[c % requests.length]!);
+    bytesIn = 0;
+    const cpuBefore = cpuSeconds(registry.pid);
+    const started = process.hrtime.bigint();
+    for (let c = 0; c < calls; c++) await call(requests[c % requests.length]!);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const registryCpu = cpuSeconds(registry.pid) - cpuBefore;
+    const checks = calls * batch;
+    log(`${checks} checks in ${seconds.toFixed(2)} s; registry CPU ${registryCpu.toFixed(2)} s; ${Math.round(bytesIn / calls)} response bytes a call`);
+
+    const baseline = { name: "in-process store lookup of the same keys (parse + openRecords)", value: baselineChecks / baselineSeconds, unit: "checks/s" };
+    return {
+      suite: "registry-check",
+      figures: [
+        ratioFigure(`CheckDevices, ${batch.toLocaleString("en")} IMEIs a call (${listedPerBatch} listed), 1 in flight, registry process`, checks / seconds, "checks/s", baseline),
+        { name: "registry process CPU per check", value: (registryCpu * 1e6) / checks, unit: "µs" },
+        { name: "in-process store lookup CPU per check (the baseline)", value: (baselineSeconds * 1e6) / baselineChecks, unit: "µs" },
+      ],
+    };
+  } finally {
+    client?.close();
+    await registry?.stop();
+    await trust.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
