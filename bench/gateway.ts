@@ -449,6 +449,35 @@ export async function cachedFindingsMemory(sample?: Finding): Promise<BenchFigur
 }
 
 /** Every gateway figure, in one run. */
+/**
+ * What the hash-chained audit log costs on the cache-hit path: the same
+ * cache-hit load on a gateway that writes every Lookup to its SQLite audit log,
+ * against one that keeps none (the other figures' gateways), alternating rounds.
+ */
+export async function auditCost(fed: BenchFederation, options: GatewayBenchOptions = {}): Promise<BenchFigure> {
+  const inFlight = options.inFlight ?? 64;
+  const durationMs = options.durationMs ?? 4_000;
+  const plain = await fed.gateway();
+  const audited = await fed.gateway({ audit: { sqlite: join(tmpdir(), `imeifed-bench-audit-${process.pid}-${Date.now()}.sqlite`) } });
+  const token = await fed.token("police-es", "gateway");
+  const callers = [new RawCaller(plain.address, token), new RawCaller(audited.address, token)];
+  const devices = new FreshDevices("86000009");
+  const requests = Array.from({ length: 1_000 }, () => lookupBytes(devices.next()));
+  // Warm both caches with the same devices, so every measured call is a hit.
+  for (const caller of callers) for (const r of requests) await caller.call(LOOKUP, r);
+  const [withAudit, without] = await alternating(
+    callers.slice().reverse().map((caller) => (i: number) => caller.call(LOOKUP, requests[i % requests.length]!)),
+    inFlight,
+    durationMs,
+  );
+  if (withAudit!.errors + without!.errors > 0) throw new Error(`errors: audited ${withAudit!.errors}, plain ${without!.errors}`);
+  return ratioFigure(`cache-hit Lookup, ${inFlight} in flight, every call written to the SQLite audit log`, Math.round(withAudit!.rate), "calls/s", {
+    name: "the same without an audit log",
+    value: Math.round(without!.rate),
+    unit: "calls/s",
+  });
+}
+
 export async function gatewaySuite(options: GatewayBenchOptions = {}): Promise<BenchSuite> {
   const fed = await startBenchFederation(options);
   try {
@@ -456,8 +485,9 @@ export async function gatewaySuite(options: GatewayBenchOptions = {}): Promise<B
     const latencyFigures = await cacheMissLatency(fed, options);
     const batching = await batchingComparison(fed, options);
     const pool = await channelPoolComparison(fed, options);
+    const audit = await auditCost(fed, options);
     const memory = await cachedFindingsMemory();
-    return { suite: "gateway", figures: [hit, miss, ...latencyFigures, ...batching, pool, memory] };
+    return { suite: "gateway", figures: [hit, miss, ...latencyFigures, ...batching, pool, audit, memory] };
   } finally {
     await fed.stop();
   }
