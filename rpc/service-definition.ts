@@ -23,21 +23,31 @@ export function deserializerFor<D extends DescMessage>(schema: D): (bytes: Buffe
   return (bytes) => fromBinary(schema, bytes);
 }
 
-export function methodDefinition(method: DescMethod): MethodDefinition<unknown, unknown> {
+/**
+ * Hand-written response serializers of chosen methods, by method local name,
+ * for hot paths where `create` + `toBinary` cost too much (a registry's
+ * CheckDevices); each must return exactly what `serializerFor` would.
+ */
+export type ResponseSerializers = Readonly<Record<string, (value: unknown) => Buffer>>;
+
+export function methodDefinition(method: DescMethod, responseSerialize?: (value: unknown) => Buffer): MethodDefinition<unknown, unknown> {
   return {
     path: methodPath(method),
     requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
     responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
     requestSerialize: serializerFor(method.input),
     requestDeserialize: deserializerFor(method.input),
-    responseSerialize: serializerFor(method.output),
+    responseSerialize: responseSerialize ?? serializerFor(method.output),
     responseDeserialize: deserializerFor(method.output),
     originalName: method.localName,
   };
 }
 
-export function serviceDefinition(service: DescService): ServiceDefinition {
+export function serviceDefinition(service: DescService, serializers: ResponseSerializers = {}): ServiceDefinition {
+  for (const name of Object.keys(serializers)) {
+    if (!service.methods.some((m) => m.localName === name)) throw new Error(`${service.typeName} has no method ${name} for a response serializer`);
+  }
   const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
-  for (const method of service.methods) definition[method.name] = methodDefinition(method);
+  for (const method of service.methods) definition[method.name] = methodDefinition(method, serializers[method.localName]);
   return definition as ServiceDefinition;
 }

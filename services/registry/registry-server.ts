@@ -17,6 +17,7 @@ import { generatePrincipalKeys, readPrivateJwk, writePrivateJwk } from "../../tr
 import { createQuotaInterceptor, QuotaLimiter } from "../../trust/quota.js";
 import { serverCredentials } from "../../trust/tls.js";
 import { TrustStore } from "../../trust/trust-store.js";
+import { encodeCheckDevicesResponse } from "./check-devices-encoder.js";
 import { RegistryAttestations } from "./registry-attestations.js";
 import { parseRegistryConfig, type RegistryConfig, type RegistryConfigInput } from "./registry-config.js";
 import type { RegistryContext } from "./registry-context.js";
@@ -122,7 +123,8 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
     ];
     const host = await startHost({
       listen: config.listen,
-      services: [hosted(RegistryService, createRegistryService(rc))],
+      // CheckDevices answers are written by hand (equal to toBinary, several times cheaper): screening's hot path.
+      services: [hosted(RegistryService, createRegistryService(rc), { serializers: { checkDevices: encodeCheckDevicesResponse } })],
       interceptors,
       ...(credentials ? { credentials } : {}),
       allowInsecureNonLoopback: config.allowInsecure,
