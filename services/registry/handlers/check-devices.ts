@@ -16,10 +16,9 @@ import { type RegistryContext } from "../registry-context.js";
 import { callerOf } from "../../../trust/principal.js";
 import { holdingRecord } from "../store/holding-record.js";
 import { PURPOSE_LIMIT } from "../../../trust/purpose.js";
+import { batchKeys } from "../batch-keys.js";
 
 type DeviceCheckInit = MessageInitShape<typeof DeviceCheckSchema>;
-
-/** The longest purpose kept in the audit log. */
 
 function audienceOf(rc: RegistryContext, ctx: CallContext): FindingAudience {
   const audience = { country: rc.country, requester: requesterOf(callerOf(ctx)), policy: rc.sharing, caseTokenSecret: rc.store.caseTokenSecret };
@@ -32,21 +31,48 @@ function purposeOf(purpose: string): string {
   return purpose;
 }
 
-/** Answers each key (duplicates included) in order. */
+/**
+ * Answers each key (duplicates included) in order. The store is asked about
+ * the keys as they come (duplicates cost the query nothing: it matches keys,
+ * it does not return one row per asked key), and only listed keys build a
+ * finding; a PERMITTED answer is three fields sharing one cache_max_age.
+ */
 export async function checkKeys(rc: RegistryContext, keys: readonly DeviceKey[], audience: FindingAudience): Promise<DeviceCheckInit[]> {
-  const open = await rc.store.openRecords([...new Set(keys)]);
+  const open = await rc.store.openRecords(keys);
   const findings = new Map<DeviceKey, Finding>();
-  await Promise.all(
-    [...open].map(async ([key, records]) => {
-      const holding = holdingRecord(records)!;
-      findings.set(key, sharedFinding(holding, await rc.attestations.forRecord(holding), audience));
-    }),
-  );
+  if (open.size > 0) {
+    await Promise.all(
+      [...open].map(async ([key, records]) => {
+        const holding = holdingRecord(records)!;
+        findings.set(key, sharedFinding(holding, await rc.attestations.forRecord(holding), audience));
+      }),
+    );
+  }
   const cacheMaxAge = { seconds: BigInt(rc.cacheMaxAgeSec) };
-  return keys.map((key) => {
-    const finding = findings.get(key);
-    return finding ? { deviceKey: key, status: finding.status, finding, cacheMaxAge } : { deviceKey: key, status: DeviceStatus.PERMITTED, cacheMaxAge };
-  });
+  const count = keys.length;
+  const checks = new Array<DeviceCheckInit>(count);
+  for (let i = 0; i < count; i++) {
+    const key = keys[i]!;
+    const finding = findings.size > 0 ? findings.get(key) : undefined;
+    checks[i] = finding ? { deviceKey: key, status: finding.status, finding, cacheMaxAge } : { deviceKey: key, status: DeviceStatus.PERMITTED, cacheMaxAge };
+  }
+  return checks;
+}
+
+/** The audit verdict of a batch: `STATUS:count` per status, in the order each first appears. */
+function tallyOf(checks: readonly DeviceCheckInit[]): string {
+  const counts: number[] = [];
+  const order: number[] = [];
+  for (let i = 0; i < checks.length; i++) {
+    const status = checks[i]!.status as number;
+    if (counts[status] === undefined) {
+      counts[status] = 1;
+      order.push(status);
+    } else {
+      counts[status]++;
+    }
+  }
+  return order.map((status) => `${DeviceStatus[status as DeviceStatus] ?? "UNKNOWN"}:${counts[status]}`).join(" ");
 }
 
 export function checkDevice(rc: RegistryContext): HandlerFor<typeof RegistryService.method.checkDevice> {
@@ -70,20 +96,14 @@ export function checkDevices(rc: RegistryContext): HandlerFor<typeof RegistrySer
       // INVALID_ARGUMENT rather than RESOURCE_EXHAUSTED: the same batch will never pass, only a smaller one.
       throw invalidArgument("imeis", "BATCH_TOO_LARGE", `holds ${count} IMEIs; this registry answers at most ${rc.batchLimit} per call: split the batch`);
     }
-    const keys = new Array<DeviceKey>(count);
-    for (let i = 0; i < count; i++) keys[i] = requireDevice(request.imeis[i]!, `imeis[${i}]`).key;
+    const keys = batchKeys(request.imeis, "imeis");
     const audit = auditDetails(ctx);
     audit.batchDigest = batchDigest(keys);
     audit.batchSize = count;
     audit.purpose = purposeOf(request.purpose);
     rc.quota?.takeDevices(callerOf(ctx).principal.id, count);
     const checks = await checkKeys(rc, keys, audience);
-    const tally = new Map<string, number>();
-    for (const check of checks) {
-      const name = DeviceStatus[check.status as DeviceStatus] ?? "UNKNOWN";
-      tally.set(name, (tally.get(name) ?? 0) + 1);
-    }
-    audit.verdict = [...tally].map(([k, v]) => `${k}:${v}`).join(" ");
+    audit.verdict = tallyOf(checks);
     return { checks };
   };
 }
