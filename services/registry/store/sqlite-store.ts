@@ -75,6 +75,9 @@ function connect(path: string): Database.Database {
  */
 const SERVING_BUSY_TIMEOUT_MS = 50;
 
+/** RECORD_COLUMNS of the `records AS r` side of a join. */
+const RECORD_COLUMNS_OF_R = RECORD_COLUMNS.split(", ").map((column) => `r.${column}`).join(", ");
+
 /** Runs a write of the serving connection, reporting a lock held elsewhere as UNAVAILABLE. */
 function writing<T>(write: () => T): T {
   try {
@@ -257,13 +260,23 @@ class SqliteRegistryStore implements RegistryStore {
   #openForKeysStatement: Database.Statement | undefined;
 
   async openRecords(keys: readonly DeviceKey[]): Promise<Map<DeviceKey, StoredRecord[]>> {
-    // One prepared statement for any batch size: the keys travel as one JSON array.
+    // One prepared statement for any batch size: the keys travel as one JSON array, and each
+    // is looked up in the device index in turn (CROSS JOIN keeps json_each the outer loop). This
+    // is ~2x cheaper than `device_key IN (SELECT value FROM json_each(?))`, which first builds a
+    // temporary index of the keys; but a key asked twice yields its rows twice, so rows are
+    // taken once by id.
     const statement = (this.#openForKeysStatement ??= this.#db.prepare(
-      `SELECT ${RECORD_COLUMNS} FROM records WHERE device_key IN (SELECT value FROM json_each(?)) AND cleared_at IS NULL`,
+      `SELECT ${RECORD_COLUMNS_OF_R} FROM json_each(?) AS asked CROSS JOIN records AS r ON r.device_key = asked.value WHERE r.cleared_at IS NULL`,
     ));
     const found = new Map<DeviceKey, StoredRecord[]>();
     if (keys.length === 0) return found;
-    for (const row of statement.all(JSON.stringify(keys)) as RecordRow[]) {
+    const rows = statement.all(JSON.stringify(keys)) as RecordRow[];
+    const seen = rows.length > 1 ? new Set<RecordRow["id"]>() : undefined;
+    for (const row of rows) {
+      if (seen) {
+        if (seen.has(row.id)) continue;
+        seen.add(row.id);
+      }
       const record = recordFromRow(row);
       const list = found.get(record.deviceKey);
       if (list) list.push(record);

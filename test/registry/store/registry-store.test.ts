@@ -129,6 +129,15 @@ for (const backendName of ["sqlite", "postgres"] as BackendName[]) {
       assert.deepEqual(await store.openRecords([]), new Map());
     });
 
+    it("returns each open record once when a batch asks about a device more than once", async () => {
+      await store.report(report({ deviceKeys: [K1, K2] }));
+      await store.report(report({ agency: "police-es", caseReference: "ES-1", deviceKeys: [K1] }));
+      const found = await store.openRecords([K1, K3, K1, K2, K1]);
+      assert.deepEqual([...found.keys()].sort(), [K1, K2].sort());
+      assert.deepEqual(found.get(K1)!.map((r) => r.agency).sort(), ["police-es", "police-gb"]);
+      assert.deepEqual(found.get(K2)!.map((r) => r.agency), ["police-gb"]);
+    });
+
     it("lets only the reporting agency clear its record, without revealing other agencies' cases", async () => {
       await store.report(report());
       const listed = await rejects(
