@@ -7,7 +7,7 @@
  * TRACKED findings served as stale); it never fails the whole answer.
  */
 import { create } from "@bufbuild/protobuf";
-import { durationFromMs, durationMs } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, durationMs, type Duration } from "@bufbuild/protobuf/wkt";
 import type { DeviceKey } from "../device/index.js";
 import { Code, ImeifedError } from "../errors/index.js";
 import { DeviceStatus } from "../gen/imeifed/v1/device_pb.js";
@@ -15,7 +15,7 @@ import type { DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
 import { RegistryFindingSchema, UnansweredReason, UnansweredSchema, type RegistryFinding, type Unanswered } from "../gen/imeifed/v1/federation_pb.js";
 import type { GatewayConfig } from "./config.js";
 import type { CheckOptions, FederatedAnswer } from "./federated-answer.js";
-import type { CachedAnswer, FindingCache, RegistryAnswer } from "./finding-cache.js";
+import type { CacheProbe, FindingCache, RegistryAnswer } from "./finding-cache.js";
 import type { GatewayMetrics } from "./gateway-context.js";
 import { RegistryBatcher, type BatchResult, type FlushEvent } from "./registry-batcher.js";
 import type { RegistryLink } from "./registry-link.js";
@@ -213,12 +213,13 @@ export class FederationChecker {
    * Answers for a manifest's worth of devices (screening): the same cache,
    * links, breakers and deadlines as `checkMany`, but misses go straight to
    * CheckDevices in calls of each registry's batch limit, with no coalescing
-   * and no promise per device, and only listed (PROHIBITED / TRACKED) answers
-   * are cached: a manifest's clean answers are rarely asked again soon, and
-   * caching a million of them costs more than it saves. A clean answer about a
-   * device the cache already has an entry for still updates that entry, so it
-   * never keeps an older answer alive. Answers without findings share one
-   * frozen empty list.
+   * and no promise per device. Listed (PROHIBITED / TRACKED) answers go to the
+   * LRU, clean ones to the compact clean-answer table (a few bytes a device,
+   * so a repeated manifest is answered without the registries). With the
+   * table off, only listed answers are cached (a million clean answers in the
+   * LRU cost more than they save), and a clean answer about a device the LRU
+   * already has an entry for still updates that entry. Answers without
+   * findings share one frozen empty list.
    */
   async checkBulk(keys: readonly DeviceKey[], opts: CheckOptions): Promise<FederatedAnswer[]> {
     return this.#check(keys, opts, true);
@@ -229,7 +230,7 @@ export class FederationChecker {
     const now = Date.now();
     const asks: Promise<void>[] = [];
     // The bulk path looks each device up once for every registry (not once per registry).
-    const entries = bulk && this.cache.size > 0 ? keys.map((key) => this.cache.entryOf(key)) : undefined;
+    const probe = bulk ? this.cache.probe(keys) : undefined;
     for (const link of this.targets(opts.countries)) {
       sheet.askedOneMore();
       if (link.kind === "gateway") {
@@ -237,30 +238,37 @@ export class FederationChecker {
         continue;
       }
       // The cache pass is synchronous: a lookup answered wholly from the cache never waits on a promise per registry.
-      const misses = this.#fromCache(link, keys, opts, sheet, now, entries);
+      const misses = this.#fromCache(link, keys, opts, sheet, now, probe);
       if (misses.length === 0) continue;
-      asks.push(bulk ? this.#askRegistryInBulk(link, keys, misses, opts, sheet, now, entries) : this.#askRegistry(link, keys, misses, opts, sheet, now));
+      asks.push(probe ? this.#askRegistryInBulk(link, keys, misses, opts, sheet, now, probe) : this.#askRegistry(link, keys, misses, opts, sheet, now));
     }
     if (asks.length > 0) await Promise.all(asks);
     return sheet.answers(keys, bulk);
   }
 
-  /** Answers what the cache may answer for `link`; returns the indexes of the keys it must ask. `entries`: the devices' cache entries, when already looked up. */
-  #fromCache(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, sheet: AnswerSheet, now: number, entries?: readonly (readonly CachedAnswer[] | undefined)[]): number[] {
+  /** Answers what the cache may answer for `link`; returns the indexes of the keys it must ask. `probe`: the devices already looked up (bulk path). */
+  #fromCache(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, sheet: AnswerSheet, now: number, probe?: CacheProbe): number[] {
     const { cache } = this;
     const metrics = this.#options.metrics;
     const requesterId = opts.requester.id;
+    const country = link.country;
     const misses: number[] = [];
-    if (!this.#options.freshness.live(link.country) || cache.size === 0) {
+    if (!this.#options.freshness.live(country) || cache.empty) {
       for (let i = 0; i < keys.length; i++) misses.push(i);
     } else {
+      const column = cache.cleanColumnFor(country, requesterId, now);
       for (let i = 0; i < keys.length; i++) {
-        const held = entries ? cache.answerIn(entries[i], link.country, requesterId, now) : cache.get(keys[i]!, link.country, requesterId, now);
-        if (!held) {
+        const held = probe ? cache.answerAt(probe, i, country, requesterId, column, now) : cache.lookup(keys[i]!, country, requesterId, now);
+        if (held === undefined) {
           misses.push(i);
           continue;
         }
         sheet.fromCache(i);
+        if (typeof held === "number") {
+          // A clean-table answer: no finding, only its age.
+          sheet.age(i, now - held);
+          continue;
+        }
         const age = now - held.answeredAt;
         sheet.age(i, age);
         if (held.finding && isListed(held.status)) sheet.finding(i, create(RegistryFindingSchema, { finding: held.finding, stale: false, age: durationFromMs(age) }));
@@ -289,20 +297,13 @@ export class FederationChecker {
         if (check.finding && isListed(check.status)) sheet.finding(i, create(RegistryFindingSchema, { finding: check.finding, stale: false, age: durationFromMs(0) }));
         return;
       }
+      if (result.error.code === Code.PERMISSION_DENIED) cache.refused(link.country, requesterId);
       this.#unanswered(link, key, i, requesterId, sheet, unansweredOf(link, result.error));
     });
   }
 
-  /** The bulk path: misses go upstream in calls of the registry's batch limit; only listed answers are cached. */
-  async #askRegistryInBulk(
-    link: RegistryLink,
-    keys: readonly DeviceKey[],
-    misses: number[],
-    opts: CheckOptions,
-    sheet: AnswerSheet,
-    now: number,
-    entries: readonly (readonly CachedAnswer[] | undefined)[] | undefined,
-  ): Promise<void> {
+  /** The bulk path: misses go upstream in calls of the registry's batch limit; listed answers to the LRU, clean ones to the clean table. */
+  async #askRegistryInBulk(link: RegistryLink, keys: readonly DeviceKey[], misses: number[], opts: CheckOptions, sheet: AnswerSheet, now: number, probe: CacheProbe): Promise<void> {
     const { cache } = this;
     const requesterId = opts.requester.id;
     const deadline = upstreamDeadline(opts.deadline, { marginMs: this.#options.config.deadlines.marginMs, capMs: link.timeoutMs }, now);
@@ -310,19 +311,31 @@ export class FederationChecker {
     const missKeys = misses.length === keys.length ? keys : misses.map((i) => keys[i]!);
     await this.#batchers.get(link)!.askBulk(missKeys, { requester: opts.requester, purpose: opts.purpose }, deadline, (start, count, outcome) => {
       if (!outcome.ok) {
+        if (outcome.error.code === Code.PERMISSION_DENIED) cache.refused(link.country, requesterId);
         // One Unanswered for the whole call: every device of it failed the same way (read-only, so it can be shared).
         const unanswered = unansweredOf(link, outcome.error);
         for (let j = start; j < start + count; j++) this.#unanswered(link, missKeys[j]!, misses[j]!, requesterId, sheet, unanswered);
         return;
       }
       const { checks, answeredAt } = outcome;
+      const clean = cache.cleanEnabled;
+      // The decoder shares one Duration among a call's checks: convert it once.
+      let maxAge: Duration | undefined;
+      let maxAgeMs: number | undefined;
+      if (count > 0) cache.answered(link.country, requesterId, answeredAt, checks[0]!.cacheMaxAge ? durationMs(checks[0]!.cacheMaxAge) : undefined);
       for (let j = 0; j < count; j++) {
         const check = checks[j]!;
         const i = misses[start + j]!;
         if (isListed(check.status)) {
           cache.put(missKeys[start + j]!, link.country, requesterId, answerOf(check), ticket, answeredAt);
           if (check.finding) sheet.finding(i, create(RegistryFindingSchema, { finding: check.finding, stale: false, age: durationFromMs(0) }));
-        } else if (entries?.[i] !== undefined) {
+        } else if (clean) {
+          if (check.cacheMaxAge !== maxAge) {
+            maxAge = check.cacheMaxAge;
+            maxAgeMs = maxAge ? durationMs(maxAge) : undefined;
+          }
+          cache.putClean(missKeys[start + j]!, probe.numbers[i]!, link.country, maxAgeMs, ticket, answeredAt);
+        } else if (probe.entries?.[i] !== undefined) {
           // The device had an entry when the check began: keep its answer from this registry current.
           cache.put(missKeys[start + j]!, link.country, requesterId, answerOf(check), ticket, answeredAt);
         }

@@ -9,10 +9,21 @@
  * bounded by the registry's own `cache_max_age` (zero: not kept at all).
  * Expiry is checked on read (no lru-cache ttlAutopurge: it triples memory per
  * entry and slows writes).
+ *
+ * "Not listed" answers live apart, in the compact `CleanAnswers` table (bytes
+ * per device instead of ~0.9 KB in the LRU), shared by all requesters: a status
+ * does not depend on who asks (sharing policies withhold finding fields, never
+ * a status). What does depend on the requester is a refusal (`share: none`),
+ * which is never cached; so a requester is served clean answers only from a
+ * registry that answered that requester itself within the same TTL and has not
+ * refused it since (its "admission"). The change streams drop clean answers
+ * exactly as they drop the LRU's (`dropDevice`, `dropRegistry`), and the
+ * checker serves either only while the registry's stream is live.
  */
 import { LRUCache } from "lru-cache";
 import type { DeviceKey } from "../device/index.js";
 import { DeviceStatus, type Finding } from "../gen/imeifed/v1/device_pb.js";
+import { CleanAnswers } from "./clean-answers.js";
 
 /** One registry's answer about one device, for one requester. */
 export interface CachedAnswer {
@@ -36,6 +47,22 @@ export interface FindingCacheOptions {
   unlistedTtlMs: number;
   /** Remembered recent changes, so an answer asked before a change cannot be stored after it (default 100 000). */
   recentChanges?: number;
+  /** Devices the clean-answer table holds (default 2,000,000); 0 keeps clean answers in the LRU, as before the table. */
+  cleanMaxEntries?: number;
+}
+
+/** The clean-answer table's default bound: a 1M-item manifest and its repeat fit, at 8 + 4 bytes a registry per slot. */
+export const DEFAULT_CLEAN_MAX_ENTRIES = 2_000_000;
+
+/**
+ * A list of devices looked up once for every registry (the bulk path): their
+ * LRU entries, their keys as numbers and their slots in the clean table.
+ */
+export interface CacheProbe {
+  readonly entries: readonly (readonly CachedAnswer[] | undefined)[] | undefined;
+  readonly numbers: Float64Array;
+  slots: Int32Array | undefined;
+  version: number;
 }
 
 /** What `put` stores: the registry's answer and how long it may be kept. */
@@ -61,16 +88,42 @@ export class FindingCache {
   /** `country|key` → tick of the last change applied, and the device's status after it. */
   readonly #recentDrops: LRUCache<string, { tick: number; status: DeviceStatus | undefined }>;
   #tick = 0;
+  /** Clean answers per device and registry, for every requester admitted below. */
+  readonly #clean: CleanAnswers | undefined;
+  /** Per registry: requester → until when the registry is known to answer them (not refuse them). */
+  readonly #admitted = new Map<string, Map<string, number>>();
 
   constructor(options: FindingCacheOptions) {
     this.#options = options;
     this.#lru = options.maxEntries > 0 ? new LRUCache<string, CachedAnswer[]>({ max: options.maxEntries }) : undefined;
     this.#recentDrops = new LRUCache({ max: options.recentChanges ?? 100_000 });
+    const clean = new CleanAnswers({ maxEntries: options.cleanMaxEntries ?? DEFAULT_CLEAN_MAX_ENTRIES, ttlMs: options.unlistedTtlMs });
+    this.#clean = clean.enabled ? clean : undefined;
   }
 
-  /** Devices held. */
+  /** Devices held in the LRU (listed answers; clean ones too when the clean table is off). */
   get size(): number {
     return this.#lru?.size ?? 0;
+  }
+
+  /** Devices held in the clean-answer table. */
+  get cleanSize(): number {
+    return this.#clean?.size ?? 0;
+  }
+
+  /** Bytes held by the clean-answer table. */
+  get cleanBytes(): number {
+    return this.#clean?.bytes ?? 0;
+  }
+
+  /** Whether clean answers go to the compact table (the bulk path then stores every clean answer). */
+  get cleanEnabled(): boolean {
+    return this.#clean !== undefined;
+  }
+
+  /** Nothing held at all: a caller may skip looking. */
+  get empty(): boolean {
+    return this.size === 0 && this.cleanSize === 0;
   }
 
   /**
@@ -88,7 +141,78 @@ export class FindingCache {
 
   /** The held answer of `country` about `key` for `requesterId` that may still be served (unexpired, current generation). */
   get(key: DeviceKey, country: string, requesterId: string, now = Date.now()): CachedAnswer | undefined {
-    return this.answerIn(this.#lru?.get(key), country, requesterId, now);
+    const held = this.lookup(key, country, requesterId, now);
+    return typeof held === "number" ? this.#cleanAnswer(country, requesterId, held) : held;
+  }
+
+  /** As `get`, but a clean-table answer comes back as its answer time only (no object per clean device). */
+  lookup(key: DeviceKey, country: string, requesterId: string, now = Date.now()): CachedAnswer | number | undefined {
+    const held = this.answerIn(this.#lru?.get(key), country, requesterId, now);
+    if (!this.#clean) return held;
+    const column = this.cleanColumnFor(country, requesterId, now);
+    return newer(held, column < 0 ? 0 : this.#clean.answeredAtIn(this.#clean.slotOf(Number(key)), column, now));
+  }
+
+  /** Looks `keys` up once for every registry (the bulk path). */
+  probe(keys: readonly DeviceKey[]): CacheProbe {
+    const numbers = new Float64Array(keys.length);
+    for (let i = 0; i < keys.length; i++) numbers[i] = Number(keys[i]);
+    const probe: CacheProbe = { entries: this.size > 0 ? keys.map((key) => this.entryOf(key)) : undefined, numbers, slots: undefined, version: -1 };
+    this.#slotsOf(probe);
+    return probe;
+  }
+
+  #slotsOf(probe: CacheProbe): void {
+    const clean = this.#clean;
+    if (!clean || clean.size === 0) {
+      probe.slots = undefined;
+      probe.version = clean?.version ?? -1;
+      return;
+    }
+    const slots = new Int32Array(probe.numbers.length);
+    for (let i = 0; i < slots.length; i++) slots[i] = clean.slotOf(probe.numbers[i]!);
+    probe.slots = slots;
+    probe.version = clean.version;
+  }
+
+  /**
+   * The clean-table column to serve `requesterId` from for `country`, or -1:
+   * only while that registry is known to answer the requester (see the module comment).
+   */
+  cleanColumnFor(country: string, requesterId: string, now = Date.now()): number {
+    if (!this.#clean) return -1;
+    const until = this.#admitted.get(country)?.get(requesterId);
+    return until !== undefined && until > now ? this.#clean.columnOf(country) : -1;
+  }
+
+  /** Device `i` of a probe: the servable answer of `country` for `requesterId` (a number: a clean answer's time). `column` from `cleanColumnFor`. */
+  answerAt(probe: CacheProbe, i: number, country: string, requesterId: string, column: number, now: number): CachedAnswer | number | undefined {
+    const held = this.answerIn(probe.entries?.[i], country, requesterId, now);
+    const clean = this.#clean;
+    if (!clean || column < 0) return held;
+    if (probe.version !== clean.version) this.#slotsOf(probe);
+    return newer(held, probe.slots ? clean.answeredAtIn(probe.slots[i]!, column, now) : 0);
+  }
+
+  #cleanAnswer(country: string, requesterId: string, answeredAt: number): CachedAnswer {
+    const ttl = this.#clean?.ttlOf(country) ?? this.#options.unlistedTtlMs;
+    return { country, requesterId, status: DeviceStatus.PERMITTED, finding: undefined, answeredAt, expiresAt: answeredAt + ttl, generation: this.#generation(country) };
+  }
+
+  /** `country` answered `requesterId` (did not refuse them) at `answeredAt`: clean answers from it may be served to them for the clean TTL. */
+  answered(country: string, requesterId: string, answeredAt: number, cacheMaxAgeMs: number | undefined): void {
+    if (!this.#clean) return;
+    const ttl = Math.min(this.#options.unlistedTtlMs, cacheMaxAgeMs ?? Number.POSITIVE_INFINITY);
+    if (!(ttl > 0)) return;
+    let byRequester = this.#admitted.get(country);
+    if (!byRequester) this.#admitted.set(country, (byRequester = new Map()));
+    const until = answeredAt + ttl;
+    if (until > (byRequester.get(requesterId) ?? 0)) byRequester.set(requesterId, until);
+  }
+
+  /** `country` refused `requesterId` (PERMISSION_DENIED): no clean answer from it is served to them until it answers them again. */
+  refused(country: string, requesterId: string): void {
+    this.#admitted.get(country)?.delete(requesterId);
   }
 
   /** Everything held for a device (all registries and requesters): one lookup for a caller about to ask after several registries (the bulk path). */
@@ -107,16 +231,39 @@ export class FindingCache {
     return undefined;
   }
 
-  /** Stores a registry's answer unless it is not to be kept or the device changed since `ticket`. */
-  put(key: DeviceKey, country: string, requesterId: string, answer: RegistryAnswer, ticket: number, answeredAt = Date.now()): void {
-    if (!this.#lru) return;
-    const listed = isListed(answer.status);
-    const ttl = Math.min(listed ? this.#options.listedTtlMs : this.#options.unlistedTtlMs, answer.cacheMaxAgeMs ?? Number.POSITIVE_INFINITY);
-    if (!(ttl > 0)) return;
-    if ((this.#generationTicks.get(country) ?? -1) > ticket) return;
+  /** Whether an answer asked at `ticket` may still be stored: neither the registry nor the device changed since, unless to what it says. */
+  #current(key: DeviceKey, country: string, status: DeviceStatus, ticket: number): boolean {
+    if (this.#tick === ticket) return true; // nothing changed anywhere since the ticket
+    if ((this.#generationTicks.get(country) ?? -1) > ticket) return false;
     const change = this.#recentDrops.get(`${country}|${key}`);
     // The device changed while the registry was being asked: the answer may predate the change, unless it says what the change says.
-    if (change && change.tick > ticket && change.status !== answer.status) return;
+    return !(change && change.tick > ticket && change.status !== status);
+  }
+
+  /**
+   * Stores a clean ("not listed") answer in the clean table (the bulk path:
+   * no answer object per device; `keyNumber` is `Number(key)`). The caller
+   * reports the call itself with `answered`.
+   */
+  putClean(key: DeviceKey, keyNumber: number, country: string, cacheMaxAgeMs: number | undefined, ticket: number, answeredAt: number): void {
+    if (!this.#clean || !this.#current(key, country, DeviceStatus.PERMITTED, ticket)) return;
+    this.#clean.put(keyNumber, country, answeredAt, cacheMaxAgeMs);
+  }
+
+  /** Stores a registry's answer unless it is not to be kept or the device changed since `ticket`. */
+  put(key: DeviceKey, country: string, requesterId: string, answer: RegistryAnswer, ticket: number, answeredAt = Date.now()): void {
+    const listed = isListed(answer.status);
+    this.answered(country, requesterId, answeredAt, answer.cacheMaxAgeMs);
+    if (!listed && this.#clean) {
+      this.putClean(key, Number(key), country, answer.cacheMaxAgeMs, ticket, answeredAt);
+      return;
+    }
+    // A listed answer replaces the device's clean answer from the same registry.
+    if (listed) this.#clean?.drop(Number(key), country);
+    if (!this.#lru) return;
+    const ttl = Math.min(listed ? this.#options.listedTtlMs : this.#options.unlistedTtlMs, answer.cacheMaxAgeMs ?? Number.POSITIVE_INFINITY);
+    if (!(ttl > 0)) return;
+    if (!this.#current(key, country, answer.status, ticket)) return;
     const part: CachedAnswer = {
       country,
       requesterId,
@@ -145,6 +292,7 @@ export class FindingCache {
   dropDevice(key: string, country: string, status?: DeviceStatus): void {
     this.#tick += 1;
     this.#recentDrops.set(`${country}|${key}`, { tick: this.#tick, status });
+    this.#clean?.drop(Number(key), country);
     const parts = this.#lru?.peek(key);
     if (!parts) return;
     const kept = parts.filter((p) => p.country !== country);
@@ -158,11 +306,22 @@ export class FindingCache {
     this.#tick += 1;
     this.#generationTicks.set(country, this.#tick);
     this.#generations.set(country, this.#generation(country) + 1);
+    this.#clean?.dropCountry(country);
+    // The registry may have restarted with another sharing policy: requesters must be answered again.
+    this.#admitted.delete(country);
   }
 
   /** Empties the cache. */
   clear(): void {
     this.#lru?.clear();
     this.#recentDrops.clear();
+    this.#clean?.clear();
+    this.#admitted.clear();
   }
+}
+
+/** The newer of a held LRU answer and a clean-table answer time (0: none); on a tie the LRU's, which may be listed. */
+function newer(held: CachedAnswer | undefined, cleanAt: number): CachedAnswer | number | undefined {
+  if (cleanAt > 0 && (!held || cleanAt > held.answeredAt)) return cleanAt;
+  return held;
 }

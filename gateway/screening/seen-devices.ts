@@ -9,6 +9,8 @@
  * string keys would cost several times that and churn the garbage collector.
  */
 
+import { deviceKeyHash as hash } from "../device-key-hash.js";
+
 const EMPTY = -1; // device keys are >= 0, so -1 marks a free slot
 const MIN_CAPACITY = 1024;
 
@@ -71,15 +73,4 @@ export class SeenDevices {
       this.#firstIndex[slot] = first[i]!;
     }
   }
-}
-
-/** Mixes both halves of a key below 2^53 into 32 bits (murmur3's finaliser), so serial runs spread out. */
-function hash(key: number): number {
-  let h = (key >>> 0) ^ Math.imul(Math.floor(key / 4294967296), 0x9e3779b1);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }

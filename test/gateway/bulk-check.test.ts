@@ -21,7 +21,7 @@ const COUNTRIES = ["GB", "ES", "JP"];
 const LIMIT = 5;
 const customs: Actor = { id: "customs-gb", kind: "customs", country: "GB" };
 
-describe("gateway bulk check (screening's path): no per-device promises, listed answers cached", function () {
+describe("gateway bulk check (screening's path): no per-device promises, answers cached compactly", function () {
   this.timeout(20_000);
   let trust: TestTrust;
   const registries = new Map<string, ToyRegistry>();
@@ -98,30 +98,73 @@ describe("gateway bulk check (screening's path): no per-device promises, listed 
     assert.ok(flushes.length > 0 && flushes.every((f) => f.event.reason === "bulk" && f.event.size <= LIMIT));
   });
 
-  it("caches listed findings and not clean answers: a second pass asks registries only about clean devices", async () => {
+  it("caches listed findings in the LRU and clean answers in the clean table: a second pass asks no registry", async () => {
     const imeis = Array.from({ length: 12 }, fresh);
     const listed = reg("GB").list(imeis[5]!);
     await gw.gateway.ready(2_000);
     const sizeBefore = checker().cache.size;
     await bulk(imeis.map(keyOf));
-    assert.equal(checker().cache.size - sizeBefore, 1, "only the listed device entered the cache");
+    assert.equal(checker().cache.size - sizeBefore, 1, "only the listed device entered the LRU");
     assert.equal(checker().cache.get(listed as DeviceKey, "GB", customs.id)?.status, DeviceStatus.PROHIBITED);
-    assert.equal(checker().cache.get(keyOf(imeis[0]!), "GB", customs.id), undefined, "a clean answer is not cached");
+    assert.equal(checker().cache.get(keyOf(imeis[0]!), "GB", customs.id)?.status, DeviceStatus.PERMITTED, "the clean answer is in the clean table");
 
     for (const r of registries.values()) r.calls.length = 0;
     const again = await bulk(imeis.map(keyOf));
     assert.deepEqual(countriesOf(again[5]!), ["GB:PROHIBITED"], "served from the cache");
-    assert.ok(!reg("GB").askedKeys().includes(listed), "GB is not asked again about the listed device");
-    assert.equal(reg("GB").askedKeys().length, 11, "GB is asked again about the clean ones");
-    assert.equal(reg("ES").askedKeys().length, 12, "ES listed nothing, so it is asked about all");
-
-    // The listed device now has an entry, so ES's clean answer about it joined that entry in the second pass.
-    for (const r of registries.values()) r.calls.length = 0;
-    await bulk(imeis.map(keyOf));
-    assert.deepEqual(reg("ES").askedKeys().sort(), imeis.map(keyOf).filter((k) => k !== listed).sort(), "ES is asked about the devices without an entry");
+    assert.ok(again.every((a) => a.fromCache && a.unanswered.length === 0), "every answer of every registry came from the cache");
+    for (const c of COUNTRIES) assert.equal(reg(c).calls.length, 0, `${c} was not asked again`);
   });
 
-  it("a clean answer replaces what the per-device path cached for the device, and adds no entry of its own", async () => {
+  it("a device reported in its registry reads PROHIBITED within 1 second even with a clean entry", async () => {
+    const [imei] = [fresh()];
+    await gw.gateway.ready(2_000);
+    assert.deepEqual(countriesOf((await bulk([keyOf(imei)]))[0]!), []);
+    assert.equal((await bulk([keyOf(imei)]))[0]!.fromCache, true, "the clean answers are held");
+    reg("ES").list(imei);
+    const started = Date.now();
+    let last: string[] = [];
+    while (Date.now() - started <= 1_000) {
+      last = countriesOf((await bulk([keyOf(imei)]))[0]!);
+      if (last.length > 0) break;
+      await sleep(20);
+    }
+    assert.deepEqual(last, ["ES:PROHIBITED"], `within 1 s of the report (after ${Date.now() - started} ms)`);
+  });
+
+  it("is not served to a requester the registry refuses, though another requester's clean answers are held", async () => {
+    const police: Actor = { id: "police-es", kind: "police", country: "ES" };
+    const imeis = Array.from({ length: 4 }, fresh);
+    await gw.gateway.ready(2_000);
+    await bulk(imeis.map(keyOf));
+    reg("JP").refuse(police.id);
+    const asPolice = () => checker().checkBulk(imeis.map(keyOf), { deadline: new Date(Date.now() + 3_000), requester: police, purpose: "case 9" });
+    for (const answer of await asPolice()) {
+      assert.deepEqual(answer.unanswered.map((u) => [u.country, UnansweredReason[u.reason]]), [["JP", "REFUSED"]], "JP refuses, as it would without the table");
+    }
+    assert.equal(reg("GB").calls.filter((c) => c.actor === police.id).length, 1, "GB was asked once, for police-es itself");
+    reg("GB").calls.length = 0;
+    const again = await asPolice();
+    assert.equal(reg("GB").calls.length, 0, "GB's clean answers now serve police-es, whom GB answered");
+    assert.ok(again.every((a) => a.unanswered.length === 1), "JP still refuses: never served from the table");
+  });
+
+  it("a registry's new epoch drops its clean entries (only its own)", async () => {
+    const imeis = Array.from({ length: 6 }, fresh);
+    await gw.gateway.ready(2_000);
+    await bulk(imeis.map(keyOf));
+    const follower = gw.gateway.followers.get("GB")!;
+    const epoch = follower.position.epoch;
+    reg("GB").newEpoch();
+    for (let i = 0; i < 100 && follower.position.epoch === epoch; i++) await sleep(20);
+    assert.ok(await gw.gateway.ready(2_000), "GB's follower caught up under the new epoch");
+    for (const r of registries.values()) r.calls.length = 0;
+    await bulk(imeis.map(keyOf));
+    assert.deepEqual(reg("GB").askedKeys().sort(), imeis.map(keyOf).sort(), "GB is asked again about every device");
+    assert.equal(reg("ES").calls.length, 0, "ES's clean entries still serve");
+    assert.equal(reg("JP").calls.length, 0);
+  });
+
+  it("a clean answer replaces what the per-device path cached for the device, and adds no LRU entry of its own", async () => {
     const [held, other] = [fresh(), fresh()];
     // The per-device path (Lookup) caches clean answers briefly; the bulk path refreshes such an entry.
     await checker().check(keyOf(held), { deadline: new Date(Date.now() + 3_000), requester: customs, purpose: "lookup" });

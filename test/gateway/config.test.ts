@@ -35,7 +35,7 @@ describe("gateway config", () => {
     assert.equal(config.trustFile, "/etc/imeifed/trust.json");
     assert.equal(config.key, "/etc/imeifed/gateway.private.jwk.json");
     assert.deepEqual(config.deadlines, { upstreamMaxMs: 2_000, marginMs: 50 });
-    assert.deepEqual(config.cache, { maxEntries: 250_000, listedTtlMs: 3_600_000, unlistedTtlMs: 5_000 });
+    assert.deepEqual(config.cache, { maxEntries: 250_000, listedTtlMs: 3_600_000, unlistedTtlMs: 5_000, cleanMaxEntries: 2_000_000 });
     assert.deepEqual(config.breaker, { failureThreshold: 5, coolDownMs: 1_000 });
   });
 

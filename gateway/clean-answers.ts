@@ -1,0 +1,253 @@
+/**
+ * The gateway's compact table of "not listed" answers: for each device key,
+ * when each registry last answered that the device is not listed there.
+ *
+ * Why it exists: a clean answer in the LRU costs ~0.9 KB per device (objects,
+ * strings, arrays), so screening stopped caching them and a repeated manifest
+ * asked the registries again about every clean device. Here a device costs one
+ * Float64 key (the 14-digit key as a number: exact below 2^53) plus one Uint32
+ * answer time per registry, in an open-addressing table at most 4/5 full:
+ * 8 + 4 × registries bytes a slot (28 bytes with five registries).
+ *
+ * It holds no requester and no finding: a "not listed" status is the same for
+ * every requester (sharing policies withhold finding fields or refuse a
+ * requester outright, never change a status); `FindingCache` decides which
+ * requesters may be served from it. Expiry is checked on read, from the
+ * answer time and the registry's `cache_max_age`; expired slots are reclaimed
+ * when the table is full, and when it is still full the older half goes.
+ */
+import { deviceKeyHash } from "./device-key-hash.js";
+
+const EMPTY = -1; // device keys are >= 0
+const MIN_CAPACITY = 1024;
+const MAX_LOAD = 0.8;
+/** Answer times are kept as ms after `#base` in a Uint32 (0: none); past ~49 days the table starts over. */
+const STAMP_LIMIT = 0xffff_fff0;
+/** How far before the first answer the time base is set, so slightly older answers still fit. */
+const BASE_MARGIN_MS = 86_400_000;
+
+export interface CleanAnswersOptions {
+  /** Device keys held at most (0: the table is off). */
+  maxEntries: number;
+  /** The longest a clean answer is served (the cache's `unlistedTtlMs`); the registry's `cache_max_age` may shorten it. */
+  ttlMs: number;
+}
+
+/** Clean answers per device and registry, in typed arrays. */
+export class CleanAnswers {
+  readonly #maxEntries: number;
+  readonly #ttlMs: number;
+  readonly #maxCapacity: number;
+  #keys: Float64Array;
+  /** One column of answer stamps per registry. */
+  #stamps: Uint32Array[] = [];
+  readonly #columns = new Map<string, number>();
+  /** Per column: how long its answers may be served (min of the TTL and the registry's latest cache_max_age). */
+  readonly #ttlOf: number[] = [];
+  #capacity: number;
+  #size = 0;
+  #base = Number.NaN;
+  #version = 0;
+
+  constructor(options: CleanAnswersOptions) {
+    this.#maxEntries = Math.max(0, options.maxEntries);
+    this.#ttlMs = options.ttlMs;
+    this.#maxCapacity = Math.max(MIN_CAPACITY, Math.ceil(this.#maxEntries / MAX_LOAD) + 1);
+    this.#capacity = this.#maxEntries > 0 ? Math.min(MIN_CAPACITY, this.#maxCapacity) : 0;
+    this.#keys = new Float64Array(this.#capacity).fill(EMPTY);
+  }
+
+  /** Whether the table may hold anything. */
+  get enabled(): boolean {
+    return this.#maxEntries > 0 && this.#ttlMs > 0;
+  }
+
+  /** Device keys held (expired ones included until reclaimed). */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Bytes held by the typed arrays (tests and the benchmark). */
+  get bytes(): number {
+    let n = this.#keys.byteLength;
+    for (const column of this.#stamps) n += column.byteLength;
+    return n;
+  }
+
+  /** Bumped whenever slots move (growth, reclaiming, clearing): slots found before are void. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** The column of a registry, or -1 when nothing was ever stored for it. */
+  columnOf(country: string): number {
+    return this.#columns.get(country) ?? -1;
+  }
+
+  /** The slot holding `key`, or -1. */
+  slotOf(key: number): number {
+    if (this.#size === 0) return -1;
+    const keys = this.#keys;
+    const capacity = this.#capacity;
+    let slot = this.#home(key);
+    for (;;) {
+      const current = keys[slot]!;
+      if (current === key) return slot;
+      if (current === EMPTY) return -1;
+      slot = slot + 1 === capacity ? 0 : slot + 1;
+    }
+  }
+
+  /** When registry `column` answered "not listed" about the device in `slot`, if that answer may still be served at `now`; otherwise 0. */
+  answeredAtIn(slot: number, column: number, now: number): number {
+    if (slot < 0 || column < 0) return 0;
+    const stamp = this.#stamps[column]![slot]!;
+    if (stamp === 0) return 0;
+    const answeredAt = this.#base + stamp - 1;
+    return answeredAt + this.#ttlOf[column]! > now ? answeredAt : 0;
+  }
+
+  /** When `country` answered "not listed" about `key`, if still servable at `now`; otherwise 0. */
+  answeredAt(key: number, country: string, now: number): number {
+    return this.answeredAtIn(this.slotOf(key), this.columnOf(country), now);
+  }
+
+  /** How long `country`'s clean answers are served. */
+  ttlOf(country: string): number {
+    const column = this.columnOf(country);
+    return column < 0 ? this.#ttlMs : this.#ttlOf[column]!;
+  }
+
+  /**
+   * Records that `country` answered "not listed" about `key` at `answeredAt`;
+   * `cacheMaxAgeMs` is the registry's bound on keeping it (undefined: none).
+   */
+  put(key: number, country: string, answeredAt: number, cacheMaxAgeMs: number | undefined): void {
+    if (!this.enabled) return;
+    const ttl = Math.min(this.#ttlMs, cacheMaxAgeMs ?? Number.POSITIVE_INFINITY);
+    if (!(ttl > 0)) return;
+    if (Number.isNaN(this.#base)) this.#base = answeredAt - BASE_MARGIN_MS;
+    if (answeredAt - this.#base + 1 >= STAMP_LIMIT) {
+      // ~49 days after the base: start over rather than widen every stamp.
+      this.clear();
+      this.#base = answeredAt - BASE_MARGIN_MS;
+    }
+    if (answeredAt < this.#base) return; // older than anything the table can express: not worth keeping
+    const column = this.#column(country, ttl);
+    let slot = this.slotOf(key);
+    if (slot < 0) slot = this.#insert(key, answeredAt);
+    const stamp = answeredAt - this.#base + 1;
+    const stamps = this.#stamps[column]!;
+    if (stamp > stamps[slot]!) stamps[slot] = stamp;
+  }
+
+  /** A change arrived for `key` from `country`: its clean answer from there is void. */
+  drop(key: number, country: string): void {
+    const column = this.columnOf(country);
+    const slot = this.slotOf(key);
+    if (column >= 0 && slot >= 0) this.#stamps[column]![slot] = 0;
+  }
+
+  /** `country` can no longer be trusted (a new epoch or a gap in its change stream): every clean answer from it is void. */
+  dropCountry(country: string): void {
+    const column = this.columnOf(country);
+    if (column >= 0) this.#stamps[column]!.fill(0);
+  }
+
+  /** Empties the table (keeps its registries' columns). */
+  clear(): void {
+    this.#capacity = this.#maxEntries > 0 ? Math.min(MIN_CAPACITY, this.#maxCapacity) : 0;
+    this.#keys = new Float64Array(this.#capacity).fill(EMPTY);
+    this.#stamps = this.#stamps.map(() => new Uint32Array(this.#capacity));
+    this.#size = 0;
+    this.#version++;
+  }
+
+  #home(key: number): number {
+    // Multiply-shift onto any capacity (not only powers of two), so the table can be sized to its bound.
+    return Math.floor((deviceKeyHash(key) * this.#capacity) / 4294967296);
+  }
+
+  #column(country: string, ttl: number): number {
+    let column = this.#columns.get(country);
+    if (column === undefined) {
+      column = this.#stamps.length;
+      this.#columns.set(country, column);
+      this.#stamps.push(new Uint32Array(this.#capacity));
+      this.#ttlOf.push(ttl);
+      return column;
+    }
+    if (ttl > this.#ttlOf[column]!) {
+      // The registry now allows longer: answers stored under its shorter bound must not profit from it.
+      this.#stamps[column]!.fill(0);
+    }
+    this.#ttlOf[column] = ttl;
+    return column;
+  }
+
+  /** Adds `key` with no answers yet, making room first if needed; returns its slot. */
+  #insert(key: number, now: number): number {
+    if (this.#size >= this.#maxEntries) this.#makeRoom(now);
+    else if (this.#size + 1 > this.#capacity * MAX_LOAD && this.#capacity < this.#maxCapacity) {
+      this.#rebuild(Math.min(this.#maxCapacity, this.#capacity * 2), () => true);
+    }
+    const keys = this.#keys;
+    const capacity = this.#capacity;
+    let slot = this.#home(key);
+    while (keys[slot] !== EMPTY) slot = slot + 1 === capacity ? 0 : slot + 1;
+    keys[slot] = key;
+    this.#size++;
+    return slot;
+  }
+
+  /** The newest servable answer time of a slot (any registry), or 0. */
+  #newest(slot: number, now: number): number {
+    let newest = 0;
+    for (let c = 0; c < this.#stamps.length; c++) {
+      const at = this.answeredAtIn(slot, c, now);
+      if (at > newest) newest = at;
+    }
+    return newest;
+  }
+
+  /** Full: drop expired devices; if still more than half full, keep the newer half. */
+  #makeRoom(now: number): void {
+    const newest = new Float64Array(this.#capacity);
+    const live: number[] = [];
+    for (let slot = 0; slot < this.#capacity; slot++) {
+      if (this.#keys[slot] === EMPTY) continue;
+      const at = this.#newest(slot, now);
+      newest[slot] = at;
+      if (at > 0) live.push(at);
+    }
+    let cutoff = 0;
+    const keep = Math.floor(this.#maxEntries / 2);
+    if (live.length > keep) {
+      const sorted = Float64Array.from(live).sort();
+      cutoff = keep === 0 ? Number.POSITIVE_INFINITY : sorted[sorted.length - keep]!;
+    }
+    // Ties at the cutoff go too, so the table surely has room afterwards.
+    this.#rebuild(this.#capacity, (slot) => newest[slot]! > cutoff);
+  }
+
+  /** Re-places the slots `keep` accepts into tables of `capacity` slots. */
+  #rebuild(capacity: number, keep: (slot: number) => boolean): void {
+    const oldKeys = this.#keys;
+    const oldStamps = this.#stamps;
+    const oldCapacity = this.#capacity;
+    this.#capacity = capacity;
+    this.#keys = new Float64Array(capacity).fill(EMPTY);
+    this.#stamps = oldStamps.map(() => new Uint32Array(capacity));
+    this.#size = 0;
+    for (let from = 0; from < oldCapacity; from++) {
+      const key = oldKeys[from]!;
+      if (key === EMPTY || !keep(from)) continue;
+      let slot = this.#home(key);
+      while (this.#keys[slot] !== EMPTY) slot = slot + 1 === capacity ? 0 : slot + 1;
+      this.#keys[slot] = key;
+      for (let c = 0; c < oldStamps.length; c++) this.#stamps[c]![slot] = oldStamps[c]![from]!;
+      this.#size++;
+    }
+    this.#version++;
+  }
+}
