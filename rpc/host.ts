@@ -8,19 +8,19 @@ import type { DescService } from "@bufbuild/protobuf";
 import { Code, ImeifedError } from "../errors/index.js";
 import { addReflection } from "./reflection.js";
 import { implementService, type ServerInterceptor } from "./server.js";
-import { serviceDefinition, type ResponseSerializers } from "./service-definition.js";
+import { serviceDefinition, type MethodCodecs } from "./service-definition.js";
 import type { ServiceImpl } from "./handler-types.js";
 
 /** A service and its implementation, ready to be hosted. */
 export interface HostedService {
   service: DescService;
   impl: object;
-  /** Hand-written response serializers by method local name (see `ResponseSerializers`). */
-  serializers?: ResponseSerializers;
+  /** Hand-written codecs of hot methods (see `MethodCodecs`). */
+  codecs?: MethodCodecs;
 }
 
-export function hosted<S extends DescService>(service: S, impl: ServiceImpl<S>, options: { serializers?: ResponseSerializers } = {}): HostedService {
-  return { service, impl, ...(options.serializers ? { serializers: options.serializers } : {}) };
+export function hosted<S extends DescService>(service: S, impl: ServiceImpl<S>, codecs?: MethodCodecs): HostedService {
+  return { service, impl, ...(codecs ? { codecs } : {}) };
 }
 
 export interface HostOptions {
@@ -72,8 +72,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     ...options.channelOptions,
   });
   const health = new HealthImplementation({ "": "SERVING" });
-  for (const { service, impl, serializers } of options.services) {
-    server.addService(serviceDefinition(service, serializers), implementService(service, impl as never, options.interceptors));
+  for (const { service, impl, codecs } of options.services) {
+    server.addService(serviceDefinition(service, codecs), implementService(service, impl as never, options.interceptors));
     health.setStatus(service.typeName, "SERVING");
   }
   health.addToServer(server);

@@ -9,4 +9,4 @@ export { createClient, DEFAULT_CHANNEL_OPTIONS } from "./client.js";
 export type { ClientOptions } from "./client.js";
 export { toStatus, fromServiceError, setInternalErrorSink, RETRY_AFTER_MS_KEY, ERROR_REASON_KEY } from "./status.js";
 export { serviceDefinition, methodPath } from "./service-definition.js";
-export type { ResponseSerializers } from "./service-definition.js";
+export type { MethodCodecs } from "./service-definition.js";

@@ -24,30 +24,34 @@ export function deserializerFor<D extends DescMessage>(schema: D): (bytes: Buffe
 }
 
 /**
- * Hand-written response serializers of chosen methods, by method local name,
- * for hot paths where `create` + `toBinary` cost too much (a registry's
- * CheckDevices); each must return exactly what `serializerFor` would.
+ * Hand-written response serializers and request decoders of chosen methods,
+ * by method local name, for hot paths where protobuf-es's general code costs
+ * too much (a registry's CheckDevices). A serializer must return exactly what
+ * `serializerFor` would, a decoder what `deserializerFor` would.
  */
-export type ResponseSerializers = Readonly<Record<string, (value: unknown) => Buffer>>;
+export interface MethodCodecs {
+  readonly serializers?: Readonly<Record<string, (value: unknown) => Buffer>>;
+  readonly deserializers?: Readonly<Record<string, (bytes: Buffer) => unknown>>;
+}
 
-export function methodDefinition(method: DescMethod, responseSerialize?: (value: unknown) => Buffer): MethodDefinition<unknown, unknown> {
+export function methodDefinition(method: DescMethod, codecs: MethodCodecs = {}): MethodDefinition<unknown, unknown> {
   return {
     path: methodPath(method),
     requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
     responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
     requestSerialize: serializerFor(method.input),
-    requestDeserialize: deserializerFor(method.input),
-    responseSerialize: responseSerialize ?? serializerFor(method.output),
+    requestDeserialize: codecs.deserializers?.[method.localName] ?? deserializerFor(method.input),
+    responseSerialize: codecs.serializers?.[method.localName] ?? serializerFor(method.output),
     responseDeserialize: deserializerFor(method.output),
     originalName: method.localName,
   };
 }
 
-export function serviceDefinition(service: DescService, serializers: ResponseSerializers = {}): ServiceDefinition {
-  for (const name of Object.keys(serializers)) {
-    if (!service.methods.some((m) => m.localName === name)) throw new Error(`${service.typeName} has no method ${name} for a response serializer`);
+export function serviceDefinition(service: DescService, codecs: MethodCodecs = {}): ServiceDefinition {
+  for (const name of [...Object.keys(codecs.serializers ?? {}), ...Object.keys(codecs.deserializers ?? {})]) {
+    if (!service.methods.some((m) => m.localName === name)) throw new Error(`${service.typeName} has no method ${name} for a hand-written codec`);
   }
   const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
-  for (const method of service.methods) definition[method.name] = methodDefinition(method, serializers[method.localName]);
+  for (const method of service.methods) definition[method.name] = methodDefinition(method, codecs);
   return definition as ServiceDefinition;
 }

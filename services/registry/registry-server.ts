@@ -18,6 +18,7 @@ import { createQuotaInterceptor, QuotaLimiter } from "../../trust/quota.js";
 import { serverCredentials } from "../../trust/tls.js";
 import { TrustStore } from "../../trust/trust-store.js";
 import { encodeCheckDevicesResponse } from "./check-devices-encoder.js";
+import { decodeCheckDevicesRequest } from "./check-devices-request-decoder.js";
 import { RegistryAttestations } from "./registry-attestations.js";
 import { parseRegistryConfig, type RegistryConfig, type RegistryConfigInput } from "./registry-config.js";
 import type { RegistryContext } from "./registry-context.js";
@@ -123,8 +124,13 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
     ];
     const host = await startHost({
       listen: config.listen,
-      // CheckDevices answers are written by hand (equal to toBinary, several times cheaper): screening's hot path.
-      services: [hosted(RegistryService, createRegistryService(rc), { serializers: { checkDevices: encodeCheckDevicesResponse } })],
+      // CheckDevices is coded by hand (equal to protobuf-es, several times cheaper): screening's hot path.
+      services: [
+        hosted(RegistryService, createRegistryService(rc), {
+          serializers: { checkDevices: encodeCheckDevicesResponse },
+          deserializers: { checkDevices: decodeCheckDevicesRequest },
+        }),
+      ],
       interceptors,
       ...(credentials ? { credentials } : {}),
       allowInsecureNonLoopback: config.allowInsecure,

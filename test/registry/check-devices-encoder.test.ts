@@ -58,6 +58,6 @@ describe("registry CheckDevicesResponse encoder", () => {
   });
 
   it("is refused for a method the service does not have", () => {
-    assert.throws(() => serviceDefinition(RegistryService, { checkDevicez: encodeCheckDevicesResponse }), /no method checkDevicez/);
+    assert.throws(() => serviceDefinition(RegistryService, { serializers: { checkDevicez: encodeCheckDevicesResponse } }), /no method checkDevicez/);
   });
 });
