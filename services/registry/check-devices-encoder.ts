@@ -52,85 +52,77 @@ function durationField(duration: object): Uint8Array | undefined {
   return bytes;
 }
 
-/** True when every character is ASCII, so the UTF-8 bytes are the char codes. */
-function isAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false;
-  return true;
-}
+/** Bytes that hold a plain check of `keyLength` characters besides its key: tags, lengths, status, up to a 16-byte Duration. */
+const PLAIN_OVERHEAD = 1 + 4 + 1 + 4 + 1 + 4 + 16;
 
 /** Encodes a CheckDevicesResponse (message or init); equal to `toBinary(create(...))`, several times cheaper for plain checks. */
 export function encodeCheckDevicesResponse(value: unknown): Buffer {
-  const response = value as ResponseInit & { $unknown?: unknown };
-  if (response.$unknown !== undefined && (response.$unknown as unknown[]).length > 0) {
+  const response = value as ResponseInit & { $unknown?: unknown[] };
+  if (response.$unknown !== undefined && response.$unknown.length > 0) {
     return Buffer.from(toBinary(CheckDevicesResponseSchema, isMessage(value, CheckDevicesResponseSchema) ? value : create(CheckDevicesResponseSchema, response)));
   }
-  const checks = (response.checks ?? []) as readonly CheckInit[];
+  const checks = (response.checks ?? []) as readonly (CheckInit & { $unknown?: unknown[] })[];
   const count = checks.length;
-  // Pass 1: the size of each check (-1: encoded by toBinary, kept in `full`).
-  const sizes = new Int32Array(count);
-  const durations = new Array<Uint8Array | undefined>(count);
-  let full: Map<number, Uint8Array> | undefined;
+  // One pass into a buffer sized for 14-digit keys, grown when a check needs more.
+  let out = Buffer.allocUnsafe(count * 30 + 64);
+  let pos = 0;
+  const ensure = (needed: number) => {
+    if (pos + needed <= out.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, pos + needed));
+    out.copy(bigger, 0, 0, pos);
+    out = bigger;
+  };
   let lastDuration: object | undefined;
   let lastDurationBytes: Uint8Array | undefined;
-  let total = 0;
   for (let i = 0; i < count; i++) {
-    const check = checks[i]! as CheckInit & { $unknown?: unknown };
+    const check = checks[i]!;
     const { deviceKey, status, cacheMaxAge } = check;
-    let size = -1;
-    if (check.finding === undefined && (check.$unknown === undefined || (check.$unknown as unknown[]).length === 0)) {
+    plain: if (check.finding === undefined && (check.$unknown === undefined || check.$unknown.length === 0)) {
       let durationBytes: Uint8Array | undefined;
-      let plain = true;
       if (cacheMaxAge !== undefined) {
         if (cacheMaxAge !== lastDuration) {
           lastDuration = cacheMaxAge;
           lastDurationBytes = durationField(cacheMaxAge);
         }
         durationBytes = lastDurationBytes;
-        plain = durationBytes !== undefined;
+        if (durationBytes === undefined) break plain;
       }
-      const keyLength = deviceKey === undefined ? 0 : typeof deviceKey === "string" && isAscii(deviceKey) ? deviceKey.length : -1;
+      if (deviceKey !== undefined && typeof deviceKey !== "string") break plain;
       const statusValue = status === undefined ? 0 : (status as number);
-      if (plain && keyLength >= 0 && Number.isInteger(statusValue) && statusValue >= 0 && statusValue < SMALL) {
-        size = (keyLength > 0 ? 1 + varintLength(keyLength) + keyLength : 0) + (statusValue !== 0 ? 1 + varintLength(statusValue) : 0) + (durationBytes?.length ?? 0);
-        durations[i] = durationBytes;
+      if (!(statusValue >= 0 && statusValue < SMALL && Number.isInteger(statusValue))) break plain;
+      // The key's length in bytes, if it is ASCII (checked while it is written).
+      const keyLength = deviceKey === undefined ? 0 : deviceKey.length;
+      const size = (keyLength > 0 ? 1 + varintLength(keyLength) + keyLength : 0) + (statusValue !== 0 ? 1 + varintLength(statusValue) : 0) + (durationBytes?.length ?? 0);
+      ensure(keyLength + PLAIN_OVERHEAD);
+      const start = pos;
+      out[pos++] = 0x0a; // field 1 (checks), length-delimited
+      pos = writeVarint(out, pos, size);
+      if (keyLength > 0) {
+        out[pos++] = 0x0a;
+        pos = writeVarint(out, pos, keyLength);
+        for (let c = 0; c < keyLength; c++) {
+          const code = deviceKey!.charCodeAt(c);
+          if (code >= 0x80) {
+            pos = start; // not ASCII: toBinary writes its UTF-8
+            break plain;
+          }
+          out[pos++] = code;
+        }
       }
-    }
-    if (size < 0) {
-      const bytes = toBinary(DeviceCheckSchema, isMessage(check, DeviceCheckSchema) ? check : create(DeviceCheckSchema, check));
-      (full ??= new Map()).set(i, bytes);
-      total += 1 + varintLength(bytes.length) + bytes.length;
-    } else {
-      total += 1 + varintLength(size) + size;
-    }
-    sizes[i] = size;
-  }
-  // Pass 2: write.
-  const out = Buffer.allocUnsafe(total);
-  let pos = 0;
-  for (let i = 0; i < count; i++) {
-    out[pos++] = 0x0a; // field 1 (checks), length-delimited
-    const size = sizes[i]!;
-    if (size < 0) {
-      const bytes = full!.get(i)!;
-      pos = writeVarint(out, pos, bytes.length);
-      out.set(bytes, pos);
-      pos += bytes.length;
+      if (statusValue !== 0) {
+        out[pos++] = 0x10;
+        pos = writeVarint(out, pos, statusValue);
+      }
+      // A loop, not `set`: a Duration is a handful of bytes.
+      if (durationBytes !== undefined) for (let b = 0; b < durationBytes.length; b++) out[pos++] = durationBytes[b]!;
       continue;
     }
-    pos = writeVarint(out, pos, size);
-    const { deviceKey, status } = checks[i]!;
-    if (deviceKey !== undefined && deviceKey.length > 0) {
-      out[pos++] = 0x0a;
-      pos = writeVarint(out, pos, deviceKey.length);
-      for (let c = 0; c < deviceKey.length; c++) out[pos++] = deviceKey.charCodeAt(c);
-    }
-    if (status !== undefined && (status as number) !== 0) {
-      out[pos++] = 0x10;
-      pos = writeVarint(out, pos, status as number);
-    }
-    const durationBytes = durations[i];
-    // A loop, not `set`: a Duration is a handful of bytes.
-    if (durationBytes !== undefined) for (let b = 0; b < durationBytes.length; b++) out[pos++] = durationBytes[b]!;
+    const bytes = toBinary(DeviceCheckSchema, isMessage(check, DeviceCheckSchema) ? check : create(DeviceCheckSchema, check));
+    ensure(1 + 5 + bytes.length);
+    out[pos++] = 0x0a;
+    pos = writeVarint(out, pos, bytes.length);
+    out.set(bytes, pos);
+    pos += bytes.length;
   }
-  return out;
+  return out.subarray(0, pos);
 }
