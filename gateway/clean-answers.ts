@@ -107,6 +107,43 @@ export class CleanAnswers {
     return answeredAt + this.#ttlOf[column]! > now ? answeredAt : 0;
   }
 
+  /**
+   * How old (ms) the servable answer of registry `column` about the device in
+   * `slot` is at `now`, or -1: the bulk path's read, a small integer (no boxed
+   * double per device, as an answer time would be).
+   */
+  ageIn(slot: number, column: number, now: number): number {
+    if (slot < 0 || column < 0) return -1;
+    const stamp = this.#stamps[column]![slot]!;
+    if (stamp === 0) return -1;
+    const age = now - (this.#base + stamp - 1);
+    // Stored after `now` was taken (another chunk's answer): as good as new.
+    if (age < 0) return 0;
+    return age < this.#ttlOf[column]! ? age : -1;
+  }
+
+  /** `ageIn` for many slots at once (the bulk path's loop, over local typed arrays): `out[i]` is the age of `slots[i]`'s answer, or -1. */
+  agesIn(slots: Int32Array, column: number, now: number, out: Float64Array): void {
+    const stamps = this.#stamps[column];
+    if (stamps === undefined) {
+      out.fill(-1);
+      return;
+    }
+    const ttl = this.#ttlOf[column]!;
+    // age = now - (base + stamp - 1) = origin - stamp
+    const origin = now - this.#base + 1;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!;
+      const stamp = slot < 0 ? 0 : stamps[slot]!;
+      if (stamp === 0) {
+        out[i] = -1;
+        continue;
+      }
+      const age = origin - stamp;
+      out[i] = age < 0 ? 0 : age < ttl ? age : -1;
+    }
+  }
+
   /** When `country` answered "not listed" about `key`, if still servable at `now`; otherwise 0. */
   answeredAt(key: number, country: string, now: number): number {
     return this.answeredAtIn(this.slotOf(key), this.columnOf(country), now);

@@ -257,7 +257,21 @@ export class FederationChecker {
       for (let i = 0; i < keys.length; i++) misses.push(i);
     } else {
       const column = cache.cleanColumnFor(country, requesterId, now);
+      if (probe) cache.refresh(probe);
+      const entries = probe?.entries;
+      const ages = probe ? cache.cleanAges(probe, column, now) : undefined;
       for (let i = 0; i < keys.length; i++) {
+        if (probe && (entries === undefined || entries[i] === undefined)) {
+          // Nearly every device of a manifest: no LRU entry, so only the clean table may answer (an age, no object).
+          const age = ages === undefined ? -1 : ages[i]!;
+          if (age < 0) {
+            misses.push(i);
+            continue;
+          }
+          sheet.fromCache(i);
+          sheet.age(i, age);
+          continue;
+        }
         const held = probe ? cache.answerAt(probe, i, country, requesterId, column, now) : cache.lookup(keys[i]!, country, requesterId, now);
         if (held === undefined) {
           misses.push(i);

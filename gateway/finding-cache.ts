@@ -194,6 +194,24 @@ export class FindingCache {
     return newer(held, probe.slots ? clean.answeredAtIn(probe.slots[i]!, column, now) : 0);
   }
 
+  /** Re-finds a probe's clean-table slots if the table moved since (growth, reclaiming). */
+  refresh(probe: CacheProbe): void {
+    if (this.#clean && probe.version !== this.#clean.version) this.#slotsOf(probe);
+  }
+
+  /**
+   * For each device of a probe, the age (ms) of its servable clean answer in
+   * `column` (from `cleanColumnFor`), or -1; undefined when none can be.
+   * Call `refresh` first. Devices with an LRU entry are answered by `answerAt`.
+   */
+  cleanAges(probe: CacheProbe, column: number, now: number): Float64Array | undefined {
+    const slots = probe.slots;
+    if (slots === undefined || column < 0) return undefined;
+    const ages = new Float64Array(slots.length);
+    this.#clean!.agesIn(slots, column, now, ages);
+    return ages;
+  }
+
   #cleanAnswer(country: string, requesterId: string, answeredAt: number): CachedAnswer {
     const ttl = this.#clean?.ttlOf(country) ?? this.#options.unlistedTtlMs;
     return { country, requesterId, status: DeviceStatus.PERMITTED, finding: undefined, answeredAt, expiresAt: answeredAt + ttl, generation: this.#generation(country) };
