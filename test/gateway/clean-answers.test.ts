@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { requireDevice, type DeviceKey } from "../../device/index.js";
+import { CleanAnswers } from "../../gateway/clean-answers.js";
+import { FindingCache } from "../../gateway/finding-cache.js";
+import { create } from "@bufbuild/protobuf";
+import { DeviceStatus, FindingSchema } from "../../gen/imeifed/v1/device_pb.js";
+
+const KEY = requireDevice("490154203237518").key;
+const clean = { status: DeviceStatus.PERMITTED, finding: undefined, cacheMaxAgeMs: undefined };
+const prohibited = { status: DeviceStatus.PROHIBITED, finding: create(FindingSchema, { country: "GB", status: DeviceStatus.PROHIBITED }), cacheMaxAgeMs: undefined };
+const now = 1_800_000_000_000;
+const key = (i: number) => 35693803000000 + i;
+
+describe("gateway clean-answer table", () => {
+  it("answers per device and registry, until the TTL or the registry's cache_max_age", () => {
+    const table = new CleanAnswers({ maxEntries: 100, ttlMs: 10_000 });
+    table.put(key(1), "GB", now, undefined);
+    table.put(key(2), "ES", now, 2_000);
+    assert.equal(table.answeredAt(key(1), "GB", now + 9_999), now);
+    assert.equal(table.answeredAt(key(1), "GB", now + 10_000), 0, "expired at the TTL");
+    assert.equal(table.answeredAt(key(1), "ES", now), 0, "another registry's answer is its own");
+    assert.equal(table.answeredAt(key(2), "ES", now + 1_999), now);
+    assert.equal(table.answeredAt(key(2), "ES", now + 2_000), 0, "the registry's cache_max_age is shorter");
+    table.put(key(3), "JP", now, 0);
+    assert.equal(table.answeredAt(key(3), "JP", now), 0, "cache_max_age 0: not kept");
+  });
+
+  it("stays within its bound: full, it reclaims expired devices, then keeps the newer half", () => {
+    const max = 5_000;
+    const table = new CleanAnswers({ maxEntries: max, ttlMs: 3_600_000 });
+    let largest = 0;
+    for (let i = 0; i < 4 * max; i++) {
+      table.put(key(i), "GB", now + i, undefined);
+      table.put(key(i), "ES", now + i, undefined);
+      largest = Math.max(largest, table.size);
+    }
+    assert.ok(largest <= max, `held ${largest} devices, bound ${max}`);
+    // A Float64 key and two Uint32 answer times a slot, at most 4/5 full.
+    assert.ok(table.bytes <= Math.ceil(max / 0.8 + 1) * (8 + 2 * 4), `${table.bytes} bytes`);
+    const last = 4 * max - 1;
+    assert.equal(table.answeredAt(key(last), "GB", now + last), now + last, "the newest answers are kept");
+    assert.equal(table.answeredAt(key(0), "GB", now + last), 0, "the oldest went");
+    let held = 0;
+    for (let i = 0; i < 4 * max; i++) if (table.answeredAt(key(i), "ES", now + last) > 0) held++;
+    assert.equal(held, table.size, "every device still held answers");
+  });
+
+  it("expired devices are reclaimed first when full", () => {
+    const table = new CleanAnswers({ maxEntries: 10, ttlMs: 1_000 });
+    for (let i = 0; i < 10; i++) table.put(key(i), "GB", now, undefined);
+    table.put(key(100), "GB", now + 5_000, undefined);
+    assert.equal(table.size, 1, "the ten expired devices made room");
+    assert.equal(table.answeredAt(key(100), "GB", now + 5_000), now + 5_000);
+  });
+
+  it("drops a device's answer from one registry, and all of a registry's answers", () => {
+    const table = new CleanAnswers({ maxEntries: 100, ttlMs: 10_000 });
+    for (let i = 0; i < 20; i++) {
+      table.put(key(i), "GB", now, undefined);
+      table.put(key(i), "ES", now, undefined);
+    }
+    table.drop(key(3), "GB");
+    assert.equal(table.answeredAt(key(3), "GB", now), 0);
+    assert.equal(table.answeredAt(key(3), "ES", now), now);
+    table.dropCountry("ES");
+    for (let i = 0; i < 20; i++) assert.equal(table.answeredAt(key(i), "ES", now), 0);
+    assert.equal(table.answeredAt(key(4), "GB", now), now);
+  });
+
+  it("a registry raising its cache_max_age does not lengthen answers stored under the shorter one", () => {
+    const table = new CleanAnswers({ maxEntries: 100, ttlMs: 60_000 });
+    table.put(key(1), "GB", now, 1_000);
+    table.put(key(2), "GB", now + 10, 30_000);
+    assert.equal(table.answeredAt(key(1), "GB", now + 5_000), 0);
+    assert.equal(table.answeredAt(key(2), "GB", now + 5_000), now + 10);
+  });
+
+  it("the bulk read gives ages, -1 where nothing may be served", () => {
+    const table = new CleanAnswers({ maxEntries: 100, ttlMs: 10_000 });
+    table.put(key(1), "GB", now, undefined);
+    table.put(key(2), "GB", now - 20_000, undefined);
+    const slots = Int32Array.from([table.slotOf(key(1)), table.slotOf(key(2)), table.slotOf(key(3))]);
+    const ages = new Float64Array(3);
+    table.agesIn(slots, table.columnOf("GB"), now + 250, ages);
+    assert.deepEqual([...ages], [250, -1, -1]);
+  });
+});
+
+describe("gateway finding cache with the clean-answer table", () => {
+  const options = { maxEntries: 100, listedTtlMs: 60_000, unlistedTtlMs: 10_000 };
+
+  it("serves one requester's clean answer to another the registry has answered, not to one it has not", () => {
+    const cache = new FindingCache(options);
+    cache.put(KEY, "GB", "police-es", clean, cache.ticket(), now);
+    assert.equal(cache.size, 0, "nothing in the LRU");
+    assert.equal(cache.cleanSize, 1);
+    assert.equal(cache.get(KEY, "GB", "police-es", now)?.status, DeviceStatus.PERMITTED);
+    assert.equal(cache.get(KEY, "GB", "customs-gb", now), undefined, "GB never answered customs-gb: it might refuse them");
+    cache.answered("GB", "customs-gb", now, undefined);
+    assert.equal(cache.get(KEY, "GB", "customs-gb", now)?.status, DeviceStatus.PERMITTED);
+    cache.refused("GB", "customs-gb");
+    assert.equal(cache.get(KEY, "GB", "customs-gb", now), undefined, "a refusal ends it");
+  });
+
+  it("a listed answer replaces the clean one; a newer clean answer wins over an older listed one", () => {
+    const cache = new FindingCache(options);
+    cache.put(KEY, "GB", "police-es", clean, cache.ticket(), now);
+    cache.put(KEY, "GB", "police-es", prohibited, cache.ticket(), now + 1);
+    assert.equal(cache.get(KEY, "GB", "police-es", now + 2)?.status, DeviceStatus.PROHIBITED);
+    cache.put(KEY, "GB", "police-es", clean, cache.ticket(), now + 3);
+    assert.equal(cache.get(KEY, "GB", "police-es", now + 4)?.status, DeviceStatus.PERMITTED);
+  });
+
+  it("a change drops the device's clean answer; a clean answer asked before a report is refused", () => {
+    const cache = new FindingCache(options);
+    cache.put(KEY, "GB", "police-es", clean, cache.ticket(), now);
+    cache.dropDevice(KEY, "GB", DeviceStatus.PROHIBITED);
+    assert.equal(cache.get(KEY, "GB", "police-es", now), undefined);
+    const ticket = cache.ticket();
+    cache.dropDevice(KEY, "GB", DeviceStatus.PROHIBITED);
+    cache.put(KEY, "GB", "police-es", clean, ticket, now);
+    assert.equal(cache.get(KEY, "GB", "police-es", now), undefined);
+  });
+
+  it("a registry reset drops its clean answers and its requesters' admission, not other registries'", () => {
+    const cache = new FindingCache(options);
+    const other = "35693803000099" as DeviceKey;
+    cache.put(KEY, "GB", "police-es", clean, cache.ticket(), now);
+    cache.put(other, "ES", "police-es", clean, cache.ticket(), now);
+    cache.dropRegistry("GB");
+    assert.equal(cache.get(KEY, "GB", "police-es", now), undefined);
+    assert.equal(cache.cleanColumnFor("GB", "police-es", now), -1, "GB must answer police-es again first");
+    assert.ok(cache.get(other, "ES", "police-es", now));
+  });
+
+  it("with the table off, clean answers go to the LRU as before", () => {
+    const cache = new FindingCache({ ...options, cleanMaxEntries: 0 });
+    cache.put(KEY, "GB", "police-es", clean, cache.ticket(), now);
+    assert.equal(cache.cleanSize, 0);
+    assert.equal(cache.size, 1);
+    assert.equal(cache.get(KEY, "GB", "customs-gb", now), undefined);
+  });
+});
