@@ -37,10 +37,15 @@ function createContext(service: DescService, methodName: string, kind: CallConte
   const rawDeadline = call.getDeadline();
   const deadlineMs = rawDeadline instanceof Date ? rawDeadline.getTime() : rawDeadline;
   const deadline = Number.isFinite(deadlineMs) ? new Date(deadlineMs) : undefined;
+  // grpc-js emits "cancelled" when a call's stream closes, also after a normal answer: only a call
+  // still running is aborted (an abort costs a DOMException and wakes every listener).
+  let finished = false;
   const abort = (why: string) => {
-    if (!controller.signal.aborted) controller.abort(new DOMException(why, "AbortError"));
+    if (!finished && !controller.signal.aborted) controller.abort(new DOMException(why, "AbortError"));
   };
-  (call as unknown as NodeJS.EventEmitter).on("cancelled", () => abort("the caller cancelled the call"));
+  const onCancelled = () => abort("the caller cancelled the call");
+  const events = call as unknown as NodeJS.EventEmitter;
+  events.on("cancelled", onCancelled);
   const timer = deadline ? setTimeout(() => abort("the deadline passed"), Math.max(0, deadline.getTime() - Date.now())) : undefined;
   timer?.unref();
   const ctx: CallContext = {
@@ -54,7 +59,14 @@ function createContext(service: DescService, methodName: string, kind: CallConte
     peer: call.getPeer(),
     values: new ContextValues(),
   };
-  return { ctx, done: () => clearTimeout(timer) };
+  return {
+    ctx,
+    done: () => {
+      finished = true;
+      clearTimeout(timer);
+      events.off("cancelled", onCancelled);
+    },
+  };
 }
 
 /** Runs `run` inside the interceptor chain. */

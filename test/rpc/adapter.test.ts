@@ -22,6 +22,7 @@ const SEEN_BY = createContextKey<string>("nobody", "seen-by");
 describe("rpc adapter (protobuf-es over grpc-js)", () => {
   let host: RunningHost;
   let cancelledStreams = 0;
+  let lastSignal: AbortSignal | undefined;
   const registry: ServiceImpl<typeof RegistryService> = {
     async checkDevice(request, ctx) {
       if (request.imei === "throw-internal") throw new Error("database password is hunter2");
@@ -29,6 +30,7 @@ describe("rpc adapter (protobuf-es over grpc-js)", () => {
         await sleep(2_000, undefined, { signal: ctx.signal }).catch(() => undefined);
         return {};
       }
+      lastSignal = ctx.signal;
       const device = requireDevice(request.imei);
       return {
         check: {
@@ -96,6 +98,17 @@ describe("rpc adapter (protobuf-es over grpc-js)", () => {
     const response = await client.checkDevice({ imei: "490154203237518" });
     assert.equal(response.check?.deviceKey, "49015420323751");
     assert.equal(response.check?.finding?.reportingAgency, "interceptor|police-es");
+    client.close();
+  });
+
+  it("leaves a finished call's signal alone (no abort after a normal answer)", async () => {
+    const client = createClient(RegistryService, host.address);
+    lastSignal = undefined;
+    await client.checkDevice({ imei: "490154203237518" });
+    await sleep(50);
+    const signal = lastSignal as AbortSignal | undefined;
+    assert.ok(signal, "the handler ran");
+    assert.equal(signal.aborted, false);
     client.close();
   });
 
