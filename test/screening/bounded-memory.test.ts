@@ -47,9 +47,11 @@ describe("screening memory stays flat (back-pressure end to end)", function () {
 
   before(async () => {
     fed = await startScreeningFederation({ countries: ["GB"], seed: { GB: [{ imeis: [imeiOf("35693803123456")] }] } });
-    // Large upstream batches and a small cache: the cache is bounded by its own
-    // config; this test is about what screening itself holds.
-    const gateway = await fed.startGateway([{ country: "GB", address: fed.registries.get("GB")!.registry.address, batchLimit: 5_000 }], { cache: { maxEntries: 10_000 } });
+    // Large upstream batches and a small cache (LRU and clean-answer table): the cache is bounded by its own
+    // config, and the table's reclaiming runs many times on the way; this test is about what screening itself holds.
+    const gateway = await fed.startGateway([{ country: "GB", address: fed.registries.get("GB")!.registry.address, batchLimit: 5_000 }], {
+      cache: { maxEntries: 10_000, cleanMaxEntries: 50_000 },
+    });
     client = createClient(FederationService, gateway.address, { metadata: fed.trust.metadataFor("customs-gb", "gateway") });
   });
   after(async () => {
