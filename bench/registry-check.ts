@@ -11,7 +11,7 @@
  * registry nothing but its own work. One call in flight: the figure is the
  * registry's cost per check, not a throughput under concurrency.
  */
-import { readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +26,7 @@ import { openSqliteStore } from "../services/registry/store/sqlite-store.js";
 import { spawnRegistryProcess, type RegistryProcess } from "../test/support/registry-fixture.js";
 import { createTestTrust } from "../test/support/trust-fixture.js";
 import { ratioFigure, type BenchSuite } from "./figure.js";
+import { cpuSeconds } from "./process-cpu.js";
 
 const CHECK_DEVICES = "/imeifed.v1.RegistryService/CheckDevices";
 
@@ -73,15 +74,6 @@ async function* seedRows(count: number): AsyncGenerator<ImportRow> {
   }
 }
 
-/** CPU seconds (user + system) a process has used so far (Linux /proc); 0 where unavailable. */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
 
 /** Runs the suite; see the module comment. */
 export async function registryCheckSuite(options: RegistryCheckBenchOptions = {}): Promise<BenchSuite> {

@@ -44,6 +44,7 @@ import { openSqliteStore } from "../services/registry/store/sqlite-store.js";
 import { spawnRegistryProcess, type RegistryProcess } from "../test/support/registry-fixture.js";
 import { createTestTrust } from "../test/support/trust-fixture.js";
 import { ratioFigure, type BenchFigure, type BenchSuite } from "./figure.js";
+import { cpuSeconds } from "./process-cpu.js";
 
 const COUNTRIES = ["GB", "ES", "JP", "BR", "US"];
 const CLI = resolve(import.meta.dirname, "../cli/bin.js");
@@ -120,15 +121,6 @@ async function* seedRows(r: number, count: number): AsyncGenerator<ImportRow> {
   }
 }
 
-/** CPU seconds (user + system) a process has used so far (Linux /proc); 0 where unavailable. */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
 
 /** Peak resident set size of a process (Linux /proc VmHWM), in bytes; 0 where unavailable. */
 function peakRss(pid: number): number {
