@@ -3,6 +3,7 @@
  * registries and a gateway as their own processes, writes demo.json for
  * scripts, prints what to try next, and stops everything on Ctrl-C.
  */
+import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { DEMO_COUNTRIES, GATEWAY_ID, OEM_TAC_PREFIXES } from "./demo-principals.js";
@@ -48,7 +49,12 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const say = options.say ?? ((line: string) => console.log(line));
   const dir = resolve(options.dir);
   const started = Date.now();
-  say(`imeifed pilot: preparing ${relative(process.cwd(), dir) || dir} (keys, trust file, ${options.records.toLocaleString("en")} records per registry on first run)`);
+  const where = relative(process.cwd(), dir) || dir;
+  say(
+    existsSync(join(dir, "seed.json"))
+      ? `imeifed pilot: reusing ${where} (its keys and data; tokens renewed)`
+      : `imeifed pilot: preparing ${where} (keys, trust file, ${options.records.toLocaleString("en")} synthetic records per registry)`,
+  );
   const prepared = await prepareFederation({ dir, records: options.records, gatewayAddress: options.gatewayListen });
   const supervisor = new Supervisor({ ...(options.logLine ? { logLine: options.logLine } : {}) });
   try {
