@@ -18,7 +18,6 @@ import { join } from "node:path";
 import { Client as GrpcClient, credentials, Metadata } from "@grpc/grpc-js";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { luhnCheckDigit, parseDevice, type DeviceKey } from "../device/index.js";
-import { DeviceStatus, Reason } from "../gen/imeifed/v1/device_pb.js";
 import { CheckDevicesRequestSchema } from "../gen/imeifed/v1/registry_pb.js";
 import { DEFAULT_CHANNEL_OPTIONS } from "../rpc/index.js";
 import type { ImportRow } from "../services/registry/store/registry-store.js";
@@ -27,6 +26,7 @@ import { spawnRegistryProcess, type RegistryProcess } from "../test/support/regi
 import { createTestTrust } from "../test/support/trust-fixture.js";
 import { ratioFigure, type BenchSuite } from "./figure.js";
 import { cpuSeconds } from "./process-cpu.js";
+import { storeReport } from "../test/support/registry-fixture.js";
 
 const CHECK_DEVICES = "/imeifed.v1.RegistryService/CheckDevices";
 
@@ -57,19 +57,7 @@ async function* seedRows(count: number): AsyncGenerator<ImportRow> {
   for (let n = 0; n < count; n++) {
     yield {
       line: n + 2,
-      report: {
-        agency: "police-gb",
-        caseReference: `BENCH-GB-${n}`,
-        deviceKeys: [listedBody(n) as DeviceKey],
-        status: DeviceStatus.PROHIBITED,
-        reason: Reason.STOLEN,
-        sourceReasonCode: "0011",
-        occurredAt: undefined,
-        make: "Acme",
-        model: "Phone",
-        crimeReference: `CR/${n}`,
-        owner: undefined,
-      },
+      report: storeReport(listedBody(n), { caseReference: `BENCH-GB-${n}`, sourceReasonCode: "0011", make: "Acme", model: "Phone", crimeReference: `CR/${n}` }),
     };
   }
 }

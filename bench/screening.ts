@@ -28,7 +28,6 @@ import { createInterface } from "node:readline";
 import { Client as GrpcClient, credentials, Metadata } from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { luhnCheckDigit, parseDevice, type DeviceKey } from "../device/index.js";
-import { DeviceStatus, Reason } from "../gen/imeifed/v1/device_pb.js";
 import {
   LookupRequestSchema,
   LookupResponseSchema,
@@ -45,6 +44,7 @@ import { spawnRegistryProcess, type RegistryProcess } from "../test/support/regi
 import { createTestTrust } from "../test/support/trust-fixture.js";
 import { ratioFigure, type BenchFigure, type BenchSuite } from "./figure.js";
 import { cpuSeconds } from "./process-cpu.js";
+import { storeReport } from "../test/support/registry-fixture.js";
 
 const COUNTRIES = ["GB", "ES", "JP", "BR", "US"];
 const CLI = resolve(import.meta.dirname, "../cli/bin.js");
@@ -104,19 +104,7 @@ async function* seedRows(r: number, count: number): AsyncGenerator<ImportRow> {
   for (let n = 0; n < count; n++) {
     yield {
       line: n + 2,
-      report: {
-        agency,
-        caseReference: `BENCH-${COUNTRIES[r]}-${n}`,
-        deviceKeys: [listedBody(r, n) as DeviceKey],
-        status: DeviceStatus.PROHIBITED,
-        reason: Reason.STOLEN,
-        sourceReasonCode: "0011",
-        occurredAt: undefined,
-        make: "Acme",
-        model: "Phone",
-        crimeReference: `CR/${n}`,
-        owner: undefined,
-      },
+      report: storeReport(listedBody(r, n), { agency, caseReference: `BENCH-${COUNTRIES[r]}-${n}`, sourceReasonCode: "0011", make: "Acme", model: "Phone", crimeReference: `CR/${n}` }),
     };
   }
 }

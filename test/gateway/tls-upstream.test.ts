@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { Verdict, UnansweredReason } from "../../gen/imeifed/v1/federation_pb.js";
-import { DeviceStatus, Reason } from "../../gen/imeifed/v1/device_pb.js";
 import { requireDevice } from "../../device/index.js";
 import { createTestTrust, type TestTrust } from "../support/trust-fixture.js";
 import { startTestRegistry, type TestRegistry } from "../support/registry-fixture.js";
 import { createTestPki, type TestPki } from "../support/tls-fixture.js";
 import { startTestGateway, type TestGateway } from "./support/test-gateway.js";
+import { storeReport } from "../support/registry-fixture.js";
 
 const STOLEN = "356938035643809";
 
@@ -25,19 +25,7 @@ describe("gateway to registry over TLS", function () {
       config: { tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.ca, requireClientCert: true } },
     });
     // Written to the store directly: the fixture's own client speaks plaintext.
-    await gb.registry.store.report({
-      agency: "police-gb",
-      caseReference: "MET/TLS/1",
-      deviceKeys: [requireDevice(STOLEN).key],
-      status: DeviceStatus.PROHIBITED,
-      reason: Reason.STOLEN,
-      sourceReasonCode: "",
-      occurredAt: undefined,
-      make: "",
-      model: "",
-      crimeReference: "CR/1",
-      owner: undefined,
-    });
+    await gb.registry.store.report(storeReport(requireDevice(STOLEN).key, { caseReference: "MET/TLS/1", crimeReference: "CR/1" }));
   });
   after(async () => {
     for (const g of gateways) await g.shutdown();

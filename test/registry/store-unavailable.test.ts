@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { DeviceStatus, Reason } from "../../gen/imeifed/v1/device_pb.js";
+import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
 import { Code, ImeifedError } from "../../errors/index.js";
-import type { DeviceKey } from "../../device/index.js";
 import { asStoreUnavailable } from "../../services/registry/store/store-unavailable.js";
 import { createTestTrust, type TestTrust } from "../support/trust-fixture.js";
 import { reportRequest, startTestRegistry, TEST_POSTGRES_URL, type TestRegistry } from "../support/registry-fixture.js";
 import { createBackend } from "./store-backends.js";
 import { testDevice } from "./test-imeis.js";
+import { storeReport } from "../support/registry-fixture.js";
 
 describe("registry database unavailable", () => {
   it("maps lost connections and a busy SQLite file to UNAVAILABLE, and nothing else", () => {
@@ -80,19 +80,7 @@ describe("registry database unavailable", () => {
         }
         const abort = new AbortController();
         const woken = watched.changeFeed.wait(watched.changeFeed.version, abort.signal, 10_000);
-        await writer.report({
-          agency: "police-gb",
-          caseReference: "AFTER-CUT",
-          deviceKeys: [testDevice(803).key as DeviceKey],
-          status: DeviceStatus.PROHIBITED,
-          reason: Reason.STOLEN,
-          sourceReasonCode: "",
-          occurredAt: undefined,
-          make: "",
-          model: "",
-          crimeReference: "",
-          owner: undefined,
-        });
+        await writer.report(storeReport(testDevice(803).key, { caseReference: "AFTER-CUT" }));
         const started = Date.now();
         assert.equal(await woken, true);
         assert.ok(Date.now() - started < 5_000, "woken by the reconnected listener or the fallback poll, not the 10 s timeout");

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { ClearReason, DeviceStatus, Reason } from "../../gen/imeifed/v1/device_pb.js";
+import { ClearReason, DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
 import { ChangeKind, type WatchChangesResponse } from "../../gen/imeifed/v1/registry_pb.js";
 import { Code, ImeifedError } from "../../errors/index.js";
-import type { DeviceKey } from "../../device/index.js";
 import { verifyAttestation } from "../../trust/attestation.js";
 import { openPostgresStore } from "../../services/registry/store/postgres-store.js";
 import type { ImportRow } from "../../services/registry/store/registry-store.js";
@@ -10,6 +9,7 @@ import { createTestTrust, type TestTrust } from "../support/trust-fixture.js";
 import { startTestRegistry, TEST_POSTGRES_URL, type TestRegistry } from "../support/registry-fixture.js";
 import { readStream } from "./stream-reader.js";
 import { testDevice } from "./test-imeis.js";
+import { storeReport } from "../support/registry-fixture.js";
 
 const A = testDevice(11);
 const B = testDevice(12);
@@ -23,19 +23,7 @@ async function* importRows(count: number): AsyncIterable<ImportRow> {
   for (let i = 0; i < count; i++) {
     yield {
       line: i + 2,
-      report: {
-        agency: "police-gb",
-        caseReference: `BULK-${i}`,
-        deviceKeys: [testDevice(1000 + i).key as DeviceKey],
-        status: DeviceStatus.PROHIBITED,
-        reason: Reason.STOLEN,
-        sourceReasonCode: "",
-        occurredAt: undefined,
-        make: "",
-        model: "",
-        crimeReference: "",
-        owner: undefined,
-      },
+      report: storeReport(testDevice(1000 + i).key, { caseReference: `BULK-${i}` }),
     };
   }
 }
@@ -193,19 +181,7 @@ for (const db of ["sqlite", "postgres"] as const) {
         const location = gb.registry.config.db as { postgres: string; schema: string };
         const other = await openPostgresStore({ url: TEST_POSTGRES_URL, schema: location.schema });
         try {
-          await other.report({
-            agency: "police-gb",
-            caseReference: "OTHER-1",
-            deviceKeys: [A.key as DeviceKey],
-            status: DeviceStatus.PROHIBITED,
-            reason: Reason.STOLEN,
-            sourceReasonCode: "",
-            occurredAt: undefined,
-            make: "",
-            model: "",
-            crimeReference: "",
-            owner: undefined,
-          });
+          await other.report(storeReport(A.key, { caseReference: "OTHER-1" }));
           assert.equal(change(await stream.next(1_000)).deviceKey, A.key);
         } finally {
           await other.close();

@@ -21,6 +21,8 @@ import type { Actor, Scope } from "../../trust/principal.js";
 import { startRegistry, type RunningRegistry } from "../../services/registry/registry-server.js";
 import type { RegistryConfigInput } from "../../services/registry/registry-config.js";
 import type { TestTrust } from "./trust-fixture.js";
+import type { ReportInput } from "../../services/registry/store/registry-store.js";
+import type { DeviceKey } from "../../device/index.js";
 
 /** The machine's PostgreSQL (trust auth, database `test`). */
 export const TEST_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test";
@@ -242,4 +244,26 @@ export async function spawnRegistryProcess(options: RegistryProcessOptions): Pro
   } finally {
     clearTimeout(timeout);
   }
+}
+
+/**
+ * A complete store-level report of one device (what ReportDevice or an import
+ * hands the store), optional fields empty: tests and benchmarks that write to a
+ * store directly override only what they care about.
+ */
+export function storeReport(deviceKey: string, overrides: Partial<ReportInput> = {}): ReportInput {
+  return {
+    agency: "police-gb",
+    caseReference: `CASE-${deviceKey}`,
+    deviceKeys: [deviceKey as DeviceKey],
+    status: DeviceStatus.PROHIBITED,
+    reason: Reason.STOLEN,
+    sourceReasonCode: "",
+    occurredAt: undefined,
+    make: "",
+    model: "",
+    crimeReference: "",
+    owner: undefined,
+    ...overrides,
+  };
 }
