@@ -169,13 +169,7 @@ export class FederationChecker {
       maxInFlight: batching.maxInFlight,
       maxWaitMs: batching.maxWaitMs,
       admit: () => link.breaker.tryAcquire(),
-      send: async (keys, group, deadline) => {
-        const response = await link.client.checkDevices(
-          { imeis: keys, purpose: group.purpose },
-          { deadline, metadata: await link.metadata(group.requester) },
-        );
-        return response.checks;
-      },
+      send: (keys, group, deadline) => link.checkDevices(keys, group, deadline),
       onOutcome: ({ ok, error, budgetMs, elapsedMs }) => {
         if (ok) link.breaker.recordSuccess();
         else if (error && isFailureOfRegistry(error, budgetMs)) link.breaker.recordFailure();

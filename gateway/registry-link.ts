@@ -6,7 +6,9 @@
  */
 import type { ChannelCredentials, Interceptor } from "@grpc/grpc-js";
 import { FederationService } from "../gen/imeifed/v1/federation_pb.js";
-import { RegistryService } from "../gen/imeifed/v1/registry_pb.js";
+import { RegistryService, type DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
+import type { DeviceKey } from "../device/index.js";
+import type { BatchGroup } from "./registry-batcher.js";
 import { createClient, type Client } from "../rpc/index.js";
 import type { Actor, Scope } from "../trust/principal.js";
 import { decodeCheckDevicesResponse } from "./check-devices-decoder.js";
@@ -100,6 +102,12 @@ export class RegistryLink {
   async metadata(requester?: Actor, scopes: Scope[] = ["devices:check"]): Promise<Record<string, string>> {
     const token = await this.#minter.token({ audience: this.id, scopes, ...(requester ? { act: requester } : {}) });
     return { authorization: `Bearer ${token}` };
+  }
+
+  /** Asks the registry about `keys` for `group`'s requester and purpose: one DeviceCheck per key, in order. */
+  async checkDevices(keys: DeviceKey[], group: BatchGroup, deadline: Date): Promise<DeviceCheck[]> {
+    const response = await this.client.checkDevices({ imeis: keys, purpose: group.purpose }, { deadline, metadata: await this.metadata(group.requester) });
+    return response.checks;
   }
 
   /** Closes the link's channels. */
