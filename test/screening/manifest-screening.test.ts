@@ -143,6 +143,47 @@ describe("manifest screening (pipeline, in-process registries)", () => {
     await stream.return(undefined);
   });
 
+  it("gathers small batches into chunks of chunkSize while a chunk is waiting on the registries", async () => {
+    const { checkMany } = registries({});
+    let release!: () => void;
+    const firstAnswered = new Promise<void>((r) => (release = r));
+    const calls: number[] = [];
+    // The first chunk's answer waits until the caller has sent everything, so the rest gathers behind it.
+    const slowFirst: CheckMany = async (keys, opts) => {
+      calls.push(keys.length);
+      if (calls.length === 1) await firstAnswered;
+      return checkMany(keys, opts);
+    };
+    const batches = Array.from({ length: 12 }, (_, b) => Array.from({ length: 3 }, (_, i) => item(imei(`356938031${String(b * 3 + i).padStart(5, "0")}`))));
+    async function* sending() {
+      for (const b of batches) yield b;
+      release();
+    }
+    const { count, summary } = await collect(screenManifest(sending(), { ...base(slowFirst), chunkSize: 10, maxChunksInFlight: 8 }));
+    // The first batch goes alone (nothing was waiting on the registries), the rest in chunks of 10, the tail when the manifest ends.
+    assert.deepEqual(calls, [3, 10, 10, 10, 3]);
+    assert.equal(count(ScreeningOutcome.CLEAR), 36);
+    assert.equal(summary.itemsScreened, 36n);
+  });
+
+  it("sends a partial chunk when nothing waits on the registries (a caller may wait for answers before sending more)", async () => {
+    const { checkMany, calls } = registries({ "35693803000011": [["GB", DeviceStatus.PROHIBITED]] });
+    let answered!: () => void;
+    const findingSeen = new Promise<void>((r) => (answered = r));
+    async function* interactive() {
+      yield [item(imei("35693803000011")), item(imei("35693803000029"))];
+      await findingSeen; // this caller sends more only after hearing about its first items
+      yield [item(imei("35693803000037"))];
+    }
+    const stream = screenManifest(interactive(), { ...base(checkMany), chunkSize: 1_000 });
+    const first = await stream.next();
+    assert.equal(first.value?.message?.case, "finding");
+    answered();
+    const rest = await collect(stream);
+    assert.equal(rest.summary.itemsScreened, 3n);
+    assert.deepEqual(calls, [2, 1]);
+  });
+
   it("asks the quota hook for every device it checks, and stops when it refuses", async () => {
     const { checkMany } = registries({});
     const taken: number[] = [];

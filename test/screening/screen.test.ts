@@ -154,6 +154,26 @@ describe("FederationService.Screen through a real gateway and five real registri
     assert.equal(count(ScreeningOutcome.CLEAR), 30);
   });
 
+  it("gathers a manifest's small batches into registry calls of the batch limit", async () => {
+    const calls: { country: string; size: number }[] = [];
+    const live = ["GB", "ES", "JP", "BR", "US"].map((country) => ({ country, address: fed.registries.get(country)!.registry.address, batchLimit: 50 }));
+    const gateway = await fed.startGateway(live, {}, { onFlush: (country, event) => calls.push({ country, size: event.size }) });
+    const client = createClient(FederationService, gateway.address, { metadata: fed.trust.metadataFor("customs-gb", "gateway") });
+    try {
+      const batches = Array.from({ length: 20 }, (_, b) => items(...Array.from({ length: 10 }, (_, i) => ({ deviceId: imeiOf(`3569380304${String(b * 10 + i).padStart(4, "0")}`) }))));
+      const { count } = await screen(client, stream(shipment("DEC-GATHER"), ...batches));
+      assert.equal(count(ScreeningOutcome.CLEAR), 200);
+      for (const country of ["GB", "ES", "JP", "BR", "US"]) {
+        const sizes = calls.filter((c) => c.country === country).map((c) => c.size);
+        assert.equal(sizes.reduce((a, b) => a + b, 0), 200, `${country} was asked about every device once: ${sizes}`);
+        assert.ok(sizes.every((n) => n <= 50), `${country}: no call over the batch limit: ${sizes}`);
+        assert.ok(sizes.length <= 8, `${country}: 20 batches of 10 in ${sizes.length} calls (${sizes})`);
+      }
+    } finally {
+      client.close();
+    }
+  });
+
   it("holds or passes by policy when a registry is down, and names it", async () => {
     // A gateway whose US registry is gone: the address of a registry that was stopped.
     const spare = await startTestRegistry({ country: "US", trust: fed.trust });
