@@ -65,6 +65,7 @@ async function bareCallRate(durationMs: number): Promise<number> {
     clearDevice: notHere,
     checkDevice: notHere,
     checkDevices: notHere,
+    checkDevicesStream: notHereStream,
     recordSighting: notHere,
     watchChanges: notHereStream,
     watchSightings: notHereStream,

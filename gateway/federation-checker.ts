@@ -144,6 +144,54 @@ class AnswerSheet {
   }
 }
 
+/** One registry's clean answers for a list of devices, waiting to be stored (0: none; a NaN max age: the registry set none). */
+interface CleanColumn {
+  readonly country: string;
+  readonly ticket: number;
+  readonly answeredAt: Float64Array;
+  readonly maxAgeMs: Float64Array;
+}
+
+/**
+ * The bulk path's clean answers, stored once every registry has answered:
+ * then a device's answers from all registries land in its clean-table slot
+ * one after the other, while the slot is in the CPU cache. Stored as each
+ * call came back, every registry's answer cost a fetch from main memory (a
+ * million devices' table is far larger than the caches): ~70% of the clean
+ * table's cost in a cold screening's profile. Whether an answer may still be
+ * stored is decided at storing time, from the ticket taken when it was asked,
+ * so a change that arrives meanwhile still wins.
+ */
+class CleanAnswersToStore {
+  readonly #size: number;
+  readonly #columns: CleanColumn[] = [];
+
+  constructor(size: number) {
+    this.#size = size;
+  }
+
+  column(country: string, ticket: number): CleanColumn {
+    let column = this.#columns.find((c) => c.country === country);
+    if (!column) {
+      column = { country, ticket, answeredAt: new Float64Array(this.#size), maxAgeMs: new Float64Array(this.#size) };
+      this.#columns.push(column);
+    }
+    return column;
+  }
+
+  store(cache: FindingCache, keys: readonly DeviceKey[], numbers: Float64Array): void {
+    const columns = this.#columns;
+    for (let i = 0; i < this.#size; i++) {
+      for (const column of columns) {
+        const at = column.answeredAt[i]!;
+        if (at === 0) continue;
+        const maxAgeMs = column.maxAgeMs[i]!;
+        cache.putClean(keys[i]!, numbers[i]!, column.country, Number.isNaN(maxAgeMs) ? undefined : maxAgeMs, column.ticket, at);
+      }
+    }
+  }
+}
+
 /** Asks the federation about devices: cache first, then the registries. */
 export class FederationChecker {
   readonly links: readonly RegistryLink[];
@@ -225,6 +273,7 @@ export class FederationChecker {
     const asks: Promise<void>[] = [];
     // The bulk path looks each device up once for every registry (not once per registry).
     const probe = bulk ? this.cache.probe(keys) : undefined;
+    const clean = bulk && this.cache.cleanEnabled ? new CleanAnswersToStore(keys.length) : undefined;
     for (const link of this.targets(opts.countries)) {
       sheet.askedOneMore();
       if (link.kind === "gateway") {
@@ -234,9 +283,10 @@ export class FederationChecker {
       // The cache pass is synchronous: a lookup answered wholly from the cache never waits on a promise per registry.
       const misses = this.#fromCache(link, keys, opts, sheet, now, probe);
       if (misses.length === 0) continue;
-      asks.push(probe ? this.#askRegistryInBulk(link, keys, misses, opts, sheet, now, probe) : this.#askRegistry(link, keys, misses, opts, sheet, now));
+      asks.push(probe ? this.#askRegistryInBulk(link, keys, misses, opts, sheet, now, probe, clean) : this.#askRegistry(link, keys, misses, opts, sheet, now));
     }
     if (asks.length > 0) await Promise.all(asks);
+    if (clean && probe) clean.store(this.cache, keys, probe.numbers);
     return sheet.answers(keys, bulk);
   }
 
@@ -311,7 +361,16 @@ export class FederationChecker {
   }
 
   /** The bulk path: misses go upstream in calls of the registry's batch limit; listed answers to the LRU, clean ones to the clean table. */
-  async #askRegistryInBulk(link: RegistryLink, keys: readonly DeviceKey[], misses: number[], opts: CheckOptions, sheet: AnswerSheet, now: number, probe: CacheProbe): Promise<void> {
+  async #askRegistryInBulk(
+    link: RegistryLink,
+    keys: readonly DeviceKey[],
+    misses: number[],
+    opts: CheckOptions,
+    sheet: AnswerSheet,
+    now: number,
+    probe: CacheProbe,
+    clean: CleanAnswersToStore | undefined,
+  ): Promise<void> {
     const { cache } = this;
     const requesterId = opts.requester.id;
     const deadline = upstreamDeadline(opts.deadline, { marginMs: this.#options.config.deadlines.marginMs, capMs: link.timeoutMs }, now);
@@ -326,23 +385,24 @@ export class FederationChecker {
         return;
       }
       const { checks, answeredAt } = outcome;
-      const clean = cache.cleanEnabled;
       // The decoder shares one Duration among a call's checks: convert it once.
       let maxAge: Duration | undefined;
       let maxAgeMs: number | undefined;
       if (count > 0) cache.answered(link.country, requesterId, answeredAt, checks[0]!.cacheMaxAge ? durationMs(checks[0]!.cacheMaxAge) : undefined);
+      const column = clean?.column(link.country, ticket);
       for (let j = 0; j < count; j++) {
         const check = checks[j]!;
         const i = misses[start + j]!;
         if (isListed(check.status)) {
           cache.put(missKeys[start + j]!, link.country, requesterId, answerOf(check), ticket, answeredAt);
           if (check.finding) sheet.finding(i, create(RegistryFindingSchema, { finding: check.finding, stale: false, age: durationFromMs(0) }));
-        } else if (clean) {
+        } else if (column) {
           if (check.cacheMaxAge !== maxAge) {
             maxAge = check.cacheMaxAge;
             maxAgeMs = maxAge ? durationMs(maxAge) : undefined;
           }
-          cache.putClean(missKeys[start + j]!, probe.numbers[i]!, link.country, maxAgeMs, ticket, answeredAt);
+          column.answeredAt[i] = answeredAt;
+          column.maxAgeMs[i] = maxAgeMs ?? Number.NaN;
         } else if (probe.entries?.[i] !== undefined) {
           // The device had an entry when the check began: keep its answer from this registry current.
           cache.put(missKeys[start + j]!, link.country, requesterId, answerOf(check), ticket, answeredAt);

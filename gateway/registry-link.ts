@@ -16,6 +16,17 @@ import { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 import type { GatewayConfig, UpstreamConfig } from "./config.js";
 import type { UpstreamTokenMinter } from "./gateway-context.js";
 import { tlsChannelOptions } from "../trust/tls.js";
+import { Code } from "../errors/index.js";
+import { isStreamBroken } from "./check-stream.js";
+import { CheckStreamPool } from "./check-stream-pool.js";
+
+const CHECK_SCOPES: Scope[] = ["devices:check"];
+/** The largest batch sent on a stream: the interactive path's batches; bulk batches amortise a call's cost themselves. */
+const STREAM_MAX_KEYS = 256;
+/** How long a registry that lacks CheckDevicesStream is asked by calls before the stream is tried again. */
+const STREAMS_OFF_MS = 5 * 60_000;
+/** A batch whose stream broke is retried as a call only with at least this much of its deadline left. */
+const MIN_RETRY_BUDGET_MS = 20;
 
 export interface RegistryLinkOptions {
   upstream: UpstreamConfig;
@@ -47,6 +58,10 @@ export class RegistryLink {
   readonly #hubs: Client<typeof FederationService>[];
   readonly #minter: UpstreamTokenMinter;
   #next = 0;
+  /** The open CheckDevicesStreams, one per requester (registry upstreams only). */
+  readonly #streams: CheckStreamPool | undefined;
+  /** Until when batches go by calls because the registry has no stream method. */
+  #streamsOffUntil = 0;
 
   constructor(options: RegistryLinkOptions) {
     const { upstream } = options;
@@ -72,6 +87,7 @@ export class RegistryLink {
     // CheckDevices answers are the gateway's most read messages: decoded by hand (see check-devices-decoder.ts).
     const decoders = { checkDevices: decodeCheckDevicesResponse };
     this.#clients = upstream.kind === "registry" ? Array.from({ length: n }, (_, i) => createClient(RegistryService, upstream.address, { ...channel(i), decoders })) : [];
+    this.#streams = upstream.kind === "registry" ? new CheckStreamPool(() => this.client) : undefined;
     this.#hubs = upstream.kind === "gateway" ? Array.from({ length: n }, (_, i) => createClient(FederationService, upstream.address, channel(i))) : [];
   }
 
@@ -99,19 +115,41 @@ export class RegistryLink {
    * itself when absent): a bearer token with an `act` claim, which the minter
    * reuses until it is near expiry.
    */
-  async metadata(requester?: Actor, scopes: Scope[] = ["devices:check"]): Promise<Record<string, string>> {
-    const token = await this.#minter.token({ audience: this.id, scopes, ...(requester ? { act: requester } : {}) });
-    return { authorization: `Bearer ${token}` };
+  async metadata(requester?: Actor, scopes: Scope[] = CHECK_SCOPES): Promise<Record<string, string>> {
+    return { authorization: `Bearer ${await this.#token(requester, scopes)}` };
   }
 
-  /** Asks the registry about `keys` for `group`'s requester and purpose: one DeviceCheck per key, in order. */
+  #token(requester: Actor | undefined, scopes: Scope[]): Promise<string> {
+    return this.#minter.token({ audience: this.id, scopes, ...(requester ? { act: requester } : {}) });
+  }
+
+  /**
+   * Asks the registry about `keys` for `group`'s requester and purpose: one
+   * DeviceCheck per key, in order. Interactive-sized batches travel on the
+   * requester's CheckDevicesStream (a message on an open stream costs a
+   * fraction of a new call); larger ones, whose call cost is shared by
+   * thousands of devices, and any batch when the registry has no stream
+   * method or the stream broke under it, as a CheckDevices call.
+   */
   async checkDevices(keys: DeviceKey[], group: BatchGroup, deadline: Date): Promise<DeviceCheck[]> {
-    const response = await this.client.checkDevices({ imeis: keys, purpose: group.purpose }, { deadline, metadata: await this.metadata(group.requester) });
+    const token = await this.#token(group.requester, CHECK_SCOPES);
+    if (keys.length <= STREAM_MAX_KEYS && this.#streams && Date.now() >= this.#streamsOffUntil) {
+      try {
+        return await this.#streams.streamFor(group.requester, token).check(keys, group.purpose, deadline);
+      } catch (error) {
+        if (!isStreamBroken(error)) throw error;
+        // An older registry without the stream method: ask it by calls for a while.
+        if (error.code === Code.UNIMPLEMENTED) this.#streamsOffUntil = Date.now() + STREAMS_OFF_MS;
+        if (deadline.getTime() - Date.now() < MIN_RETRY_BUDGET_MS) throw error;
+      }
+    }
+    const response = await this.client.checkDevices({ imeis: keys, purpose: group.purpose }, { deadline, metadata: { authorization: `Bearer ${token}` } });
     return response.checks;
   }
 
-  /** Closes the link's channels. */
+  /** Closes the link's streams and channels. */
   close(): void {
+    this.#streams?.close();
     for (const c of this.#clients) c.close();
     for (const c of this.#hubs) c.close();
   }

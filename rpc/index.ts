@@ -7,6 +7,7 @@ export { startHost, hosted, isLoopbackHost, splitHostPort } from "./host.js";
 export type { HostOptions, RunningHost, HostedService } from "./host.js";
 export { createClient, DEFAULT_CHANNEL_OPTIONS } from "./client.js";
 export type { ClientOptions } from "./client.js";
-export { toStatus, fromServiceError, setInternalErrorSink, RETRY_AFTER_MS_KEY, ERROR_REASON_KEY } from "./status.js";
+export { toStatus, fromServiceError, toMessageError, fromMessageError, setInternalErrorSink, RETRY_AFTER_MS_KEY, ERROR_REASON_KEY } from "./status.js";
+export type { MessageError } from "./status.js";
 export { serviceDefinition, methodPath } from "./service-definition.js";
 export type { MethodCodecs } from "./service-definition.js";

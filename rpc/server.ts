@@ -18,6 +18,7 @@ import type { DescMessage, DescService, MessageShape } from "@bufbuild/protobuf"
 import { ContextValues, type CallContext } from "./context.js";
 import type { ServiceImpl } from "./handler-types.js";
 import { toStatus } from "./status.js";
+import { Code, ImeifedError } from "../errors/index.js";
 
 /**
  * Runs around a call: it may refuse it (throw), attach values to the context,
@@ -95,6 +96,23 @@ async function writeAll(call: ServerWritableStream<unknown, unknown> | ServerDup
   }
 }
 
+/**
+ * The request side of a client or bidi stream. destroyOnReturn: false keeps
+ * the response side open when the handler stops reading requests (see
+ * STACK.md's traps). A stream closed under the reader (the caller went away,
+ * the server shut down) is CANCELLED, not an internal error.
+ */
+async function* readRequests(call: ServerReadableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>): AsyncIterable<never> {
+  try {
+    for await (const request of call.iterator({ destroyOnReturn: false })) yield request as never;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException)?.code === "ERR_STREAM_PREMATURE_CLOSE") {
+      throw new ImeifedError(Code.CANCELLED, "CANCELLED", "the request stream closed before it ended", { cause: error });
+    }
+    throw error;
+  }
+}
+
 /** Implements one protobuf-es service for grpc-js. */
 export function implementService<S extends DescService>(
   service: S,
@@ -134,7 +152,7 @@ export function implementService<S extends DescService>(
           const { ctx, done } = createContext(service, method.name, "client_streaming", call);
           let response: unknown;
           intercept(interceptors, ctx, async () => {
-            response = await fn(call.iterator({ destroyOnReturn: false }), ctx);
+            response = await fn(readRequests(call), ctx);
           }).then(
             () => callback(null, response, ctx.responseTrailer),
             (error: unknown) => callback(toStatus(error, where, ctx.responseTrailer)),
@@ -144,10 +162,7 @@ export function implementService<S extends DescService>(
       case "bidi_streaming":
         handlers[method.name] = (call: ServerDuplexStream<unknown, unknown>) => {
           const { ctx, done } = createContext(service, method.name, "bidi_streaming", call);
-          // destroyOnReturn: false keeps the response side open when the handler
-          // stops reading requests (see STACK.md's traps).
-          const requests = call.iterator({ destroyOnReturn: false });
-          intercept(interceptors, ctx, () => writeAll(call, fn(requests, ctx) as AsyncIterable<unknown>, ctx.signal)).then(
+          intercept(interceptors, ctx, () => writeAll(call, fn(readRequests(call), ctx) as AsyncIterable<unknown>, ctx.signal)).then(
             () => call.end(ctx.responseTrailer),
             (error: unknown) => call.emit("error", toStatus(error, where, ctx.responseTrailer)),
           ).finally(done);

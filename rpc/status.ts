@@ -45,3 +45,29 @@ export function fromServiceError(error: ServiceError | Error): ImeifedError {
     cause: error,
   });
 }
+
+/**
+ * A failure carried inside a stream message rather than as the call's status
+ * (CheckDevicesStream answers each batch; one bad batch must not end the
+ * stream). The same fields as a status, mapped by the same rules.
+ */
+export interface MessageError {
+  code: number;
+  reason: string;
+  message: string;
+  /** 0 when no retry delay applies. */
+  retryAfterMs: number;
+}
+
+/** Maps anything a handler threw for one stream message, as `toStatus` maps it for a call. */
+export function toMessageError(thrown: unknown, where: string): MessageError {
+  const error = ImeifedError.from(thrown);
+  if (error.code === Code.INTERNAL && !(thrown instanceof ImeifedError)) internalErrorSink(thrown, where);
+  return { code: error.code as number, reason: error.reason, message: error.message, retryAfterMs: Math.ceil(error.retryAfterMs ?? 0) };
+}
+
+/** The ImeifedError of a stream message's failure (the client side of `toMessageError`). */
+export function fromMessageError(error: MessageError): ImeifedError {
+  const code = Code[error.code] === undefined ? Code.UNKNOWN : (error.code as Code);
+  return new ImeifedError(code, error.reason || Code[code] || "UNKNOWN", error.message, error.retryAfterMs > 0 ? { retryAfterMs: error.retryAfterMs } : {});
+}

@@ -5,7 +5,7 @@
 import { RegistryService } from "../../gen/imeifed/v1/registry_pb.js";
 import type { ServiceImpl } from "../../rpc/index.js";
 import type { MethodAccess } from "../../trust/authenticator.js";
-import { checkDevice, checkDevices } from "./handlers/check-devices.js";
+import { checkDevice, checkDevices, checkDevicesStream } from "./handlers/check-devices.js";
 import { clearDevice } from "./handlers/clear-device.js";
 import { reportDevice } from "./handlers/report-device.js";
 import { recordSighting, watchSightings } from "./handlers/sightings.js";
@@ -18,6 +18,7 @@ export const REGISTRY_METHOD_SCOPES: Readonly<Record<(typeof RegistryService.met
   ClearDevice: "devices:report",
   CheckDevice: "devices:check",
   CheckDevices: "devices:check",
+  CheckDevicesStream: "devices:check",
   WatchChanges: "devices:watch",
   RecordSighting: "devices:found",
   WatchSightings: "devices:watch",
@@ -32,6 +33,7 @@ export function createRegistryService(rc: RegistryContext): ServiceImpl<typeof R
     clearDevice: clearDevice(rc),
     checkDevice: checkDevice(rc),
     checkDevices: checkDevices(rc),
+    checkDevicesStream: checkDevicesStream(rc),
     watchChanges: watchChanges(rc),
     recordSighting: recordSighting(rc),
     watchSightings: watchSightings(rc),

@@ -136,7 +136,7 @@ describe("gateway end to end: five real registries and a gateway", function () {
       const calls = served.get(country)!.slice(before.get(country));
       assert.deepEqual(
         calls.map((s) => [s.method, s.batchSize, s.batchDigest]),
-        [["CheckDevices", 1, batchDigest([key])]],
+        [["CheckDevicesStream", 1, batchDigest([key])]],
         `${country} served one call for the device`,
       );
     }

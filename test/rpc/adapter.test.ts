@@ -55,6 +55,7 @@ describe("rpc adapter (protobuf-es over grpc-js)", () => {
     reportDevice: unimplemented,
     clearDevice: unimplemented,
     checkDevices: unimplemented,
+    checkDevicesStream: unimplementedStream,
     recordSighting: unimplemented,
     watchSightings: unimplementedStream,
     getKeys: unimplemented,

@@ -94,6 +94,7 @@ export class ChangeLogRegistry {
       clearDevice: unimplemented,
       checkDevice: unimplemented,
       checkDevices: unimplemented,
+      checkDevicesStream: unimplementedStream,
       recordSighting: unimplemented,
       watchSightings: unimplementedStream,
       getKeys: unimplemented,

@@ -63,6 +63,10 @@ export function createAuditInterceptor(log: Pick<AuditLog, "append">, options: A
   return async (ctx, next) => {
     const details: AuditDetails = {};
     ctx.values.set(AUDIT_DETAILS, details);
+    const record: MessageAuditor = async (message, statusCode, at) => {
+      await log.append(entryOf(ctx, options.server, message, statusCode, at));
+    };
+    ctx.values.set(MESSAGE_AUDITOR, record);
     const at = now();
     let statusCode: number = Code.OK;
     let failure: unknown;
@@ -72,24 +76,41 @@ export function createAuditInterceptor(log: Pick<AuditLog, "append">, options: A
       failure = error;
       statusCode = ImeifedError.from(error).code;
     }
-    if (touchedDevice(details)) {
-      const caller = ctx.values.get(CALLER);
-      const entry: AuditEntry = {
-        at,
-        server: options.server,
-        principal: caller?.principal.id ?? "",
-        actor: caller?.actor?.id,
-        purpose: details.purpose,
-        method: ctx.method,
-        deviceKey: details.deviceKey,
-        batchDigest: details.batchDigest,
-        batchSize: details.batchSize,
-        countries: details.countries,
-        verdict: details.verdict,
-        statusCode,
-      };
-      await log.append(entry);
-    }
+    if (touchedDevice(details)) await record(details, statusCode, at);
     if (failure !== undefined) throw failure;
   };
+}
+
+function entryOf(ctx: Pick<CallContext, "values" | "method">, server: string, details: AuditDetails, statusCode: number, at: Date): AuditEntry {
+  const caller = ctx.values.get(CALLER);
+  return {
+    at,
+    server,
+    principal: caller?.principal.id ?? "",
+    actor: caller?.actor?.id,
+    purpose: details.purpose,
+    method: ctx.method,
+    deviceKey: details.deviceKey,
+    batchDigest: details.batchDigest,
+    batchSize: details.batchSize,
+    countries: details.countries,
+    verdict: details.verdict,
+    statusCode,
+  };
+}
+
+/**
+ * Appends one entry for one message of a stream whose messages are questions
+ * of their own (CheckDevicesStream), with the call's caller and method. It
+ * rejects when the entry cannot be queued: the message must then fail, as a
+ * unary call would.
+ */
+export type MessageAuditor = (details: AuditDetails, statusCode: number, at: Date) => Promise<void>;
+
+/** Where the audit interceptor puts the call's MessageAuditor. */
+export const MESSAGE_AUDITOR = createContextKey<MessageAuditor | undefined>(undefined, "message-auditor");
+
+/** The call's MessageAuditor, or one that records nothing when the server runs without an audit log. */
+export function messageAuditor(ctx: Pick<CallContext, "values">): MessageAuditor {
+  return ctx.values.get(MESSAGE_AUDITOR) ?? (async () => {});
 }

@@ -5,5 +5,5 @@ export { AuditBuffer, type AuditBufferOptions } from "./audit-buffer.js";
 export { SqliteAuditLog, type SqliteAuditLogOptions } from "./sqlite-audit-log.js";
 export { PostgresAuditLog, type PostgresAuditLogOptions } from "./postgres-audit-log.js";
 export { verifyAuditChain, type AuditChainReport, type AuditProblem, type VerifyAuditChainOptions } from "./verify-audit-chain.js";
-export { AUDIT, AUDIT_DETAILS, auditDetails, createAuditInterceptor, type AuditDetails, type AuditInterceptorOptions } from "./audit-interceptor.js";
+export { AUDIT, AUDIT_DETAILS, auditDetails, createAuditInterceptor, messageAuditor, MESSAGE_AUDITOR, type AuditDetails, type AuditInterceptorOptions, type MessageAuditor } from "./audit-interceptor.js";
 export { auditConfigSchema, openAuditLog, type AuditConfig } from "./open-audit-log.js";

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file imeifed/v1/registry.proto.
  */
 export const file_imeifed_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("ChlpbWVpZmVkL3YxL3JlZ2lzdHJ5LnByb3RvEgppbWVpZmVkLnYxIiwKEUNyaW1lVmVyaWZpY2F0aW9uEhcKD2NyaW1lX3JlZmVyZW5jZRgBIAEoCSI6CgxPd25lckNvbnRhY3QSDAoEbmFtZRgBIAEoCRINCgVwaG9uZRgCIAEoCRINCgVlbWFpbBgDIAEoCSLaAgoTUmVwb3J0RGV2aWNlUmVxdWVzdBINCgVpbWVpcxgBIAMoCRIoCgZzdGF0dXMYAiABKA4yGC5pbWVpZmVkLnYxLkRldmljZVN0YXR1cxIiCgZyZWFzb24YAyABKA4yEi5pbWVpZmVkLnYxLlJlYXNvbhIaChJzb3VyY2VfcmVhc29uX2NvZGUYBCABKAkSFgoOY2FzZV9yZWZlcmVuY2UYBSABKAkSLwoLb2NjdXJyZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG1ha2UYByABKAkSDQoFbW9kZWwYCCABKAkSMwoMdmVyaWZpY2F0aW9uGAkgASgLMh0uaW1laWZlZC52MS5DcmltZVZlcmlmaWNhdGlvbhIvCg1vd25lcl9jb250YWN0GAogASgLMhguaW1laWZlZC52MS5Pd25lckNvbnRhY3QicgoOUmVwb3J0ZWREZXZpY2USEQoJcmVjb3JkX2lkGAEgASgJEioKBmRldmljZRgCIAEoCzIaLmltZWlmZWQudjEuRGV2aWNlSWRlbnRpdHkSDwoHY3JlYXRlZBgDIAEoCBIQCghzZXF1ZW5jZRgEIAEoBCJDChRSZXBvcnREZXZpY2VSZXNwb25zZRIrCgdkZXZpY2VzGAEgAygLMhouaW1laWZlZC52MS5SZXBvcnRlZERldmljZSJxChJDbGVhckRldmljZVJlcXVlc3QSDAoEaW1laRgBIAEoCRIWCg5jYXNlX3JlZmVyZW5jZRgCIAEoCRInCgZyZWFzb24YAyABKA4yFy5pbWVpZmVkLnYxLkNsZWFyUmVhc29uEgwKBG5vdGUYBCABKAkimQEKE0NsZWFyRGV2aWNlUmVzcG9uc2USKgoGZGV2aWNlGAEgASgLMhouaW1laWZlZC52MS5EZXZpY2VJZGVudGl0eRIaChJjbGVhcmVkX3JlY29yZF9pZHMYAiADKAkSKAoGc3RhdHVzGAMgASgOMhguaW1laWZlZC52MS5EZXZpY2VTdGF0dXMSEAoIc2VxdWVuY2UYBCABKAQiowEKC0RldmljZUNoZWNrEhIKCmRldmljZV9rZXkYASABKAkSKAoGc3RhdHVzGAIgASgOMhguaW1laWZlZC52MS5EZXZpY2VTdGF0dXMSJAoHZmluZGluZxgDIAEoCzITLmltZWlmZWQudjEuRmluZGluZxIwCg1jYWNoZV9tYXhfYWdlGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIjMKEkNoZWNrRGV2aWNlUmVxdWVzdBIMCgRpbWVpGAEgASgJEg8KB3B1cnBvc2UYAiABKAkiPQoTQ2hlY2tEZXZpY2VSZXNwb25zZRImCgVjaGVjaxgBIAEoCzIXLmltZWlmZWQudjEuRGV2aWNlQ2hlY2siNQoTQ2hlY2tEZXZpY2VzUmVxdWVzdBINCgVpbWVpcxgBIAMoCRIPCgdwdXJwb3NlGAIgASgJIj8KFENoZWNrRGV2aWNlc1Jlc3BvbnNlEicKBmNoZWNrcxgBIAMoCzIXLmltZWlmZWQudjEuRGV2aWNlQ2hlY2siTwoTV2F0Y2hDaGFuZ2VzUmVxdWVzdBIWCg5hZnRlcl9zZXF1ZW5jZRgBIAEoBBINCgVlcG9jaBgCIAEoCRIRCglmcm9tX2hlYWQYAyABKAgijgIKBkNoYW5nZRIQCghzZXF1ZW5jZRgBIAEoBBIkCgRraW5kGAIgASgOMhYuaW1laWZlZC52MS5DaGFuZ2VLaW5kEhIKCmRldmljZV9rZXkYAyABKAkSKAoGc3RhdHVzGAQgASgOMhguaW1laWZlZC52MS5EZXZpY2VTdGF0dXMSJAoHZmluZGluZxgFIAEoCzITLmltZWlmZWQudjEuRmluZGluZxIuCgpjaGFuZ2VkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglyZWNvcmRfaWQYByABKAkSEAoIdmVyaWZpZWQYCCABKAgSEwoLYXR0ZXN0YXRpb24YCSABKAkiHAoIQ2F1Z2h0VXASEAoIc2VxdWVuY2UYASABKAQifwoUV2F0Y2hDaGFuZ2VzUmVzcG9uc2USDQoFZXBvY2gYASABKAkSJAoGY2hhbmdlGAIgASgLMhIuaW1laWZlZC52MS5DaGFuZ2VIABIpCgljYXVnaHRfdXAYAyABKAsyFC5pbWVpZmVkLnYxLkNhdWdodFVwSABCBwoFZXZlbnQiVwoMRm91bmREZXRhaWxzEhAKCGxvY2F0aW9uGAEgASgJEhYKDmhvbGRpbmdfYWdlbmN5GAIgASgJEg8KB2NvbnRhY3QYAyABKAkSDAoEbm90ZRgEIAEoCSKtAgoIU2lnaHRpbmcSEAoIc2VxdWVuY2UYASABKAQSJgoEa2luZBgCIAEoDjIYLmltZWlmZWQudjEuU2lnaHRpbmdLaW5kEhIKCmRldmljZV9rZXkYAyABKAkSFwoPc2Vlbl9pbl9jb3VudHJ5GAQgASgJEhQKDHBhcnRuZXJfa2luZBgFIAEoCRISCgpwYXJ0bmVyX2lkGAYgASgJEisKB3NlZW5fYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmNhc2VfcmVmZXJlbmNlGAggASgJEhEKCXJlY29yZF9pZBgJIAEoCRInCgVmb3VuZBgKIAEoCzIYLmltZWlmZWQudjEuRm91bmREZXRhaWxzEg8KB3B1cnBvc2UYCyABKAki9wEKFVJlY29yZFNpZ2h0aW5nUmVxdWVzdBIMCgRpbWVpGAEgASgJEiYKBGtpbmQYAiABKA4yGC5pbWVpZmVkLnYxLlNpZ2h0aW5nS2luZBIXCg9zZWVuX2luX2NvdW50cnkYAyABKAkSFAoMcGFydG5lcl9raW5kGAQgASgJEhIKCnBhcnRuZXJfaWQYBSABKAkSKwoHc2Vlbl9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoFZm91bmQYByABKAsyGC5pbWVpZmVkLnYxLkZvdW5kRGV0YWlscxIPCgdwdXJwb3NlGAggASgJIjwKFlJlY29yZFNpZ2h0aW5nUmVzcG9uc2USEAoIcmVjb3JkZWQYASABKAgSEAoIc2VxdWVuY2UYAiABKAQiLwoVV2F0Y2hTaWdodGluZ3NSZXF1ZXN0EhYKDmFmdGVyX3NlcXVlbmNlGAEgASgEIkAKFldhdGNoU2lnaHRpbmdzUmVzcG9uc2USJgoIc2lnaHRpbmcYASABKAsyFC5pbWVpZmVkLnYxLlNpZ2h0aW5nIhAKDkdldEtleXNSZXF1ZXN0IjUKD0dldEtleXNSZXNwb25zZRIRCglqd2tzX2pzb24YASABKAkSDwoHY291bnRyeRgCIAEoCSpcCgpDaGFuZ2VLaW5kEhsKF0NIQU5HRV9LSU5EX1VOU1BFQ0lGSUVEEAASGAoUQ0hBTkdFX0tJTkRfUkVQT1JURUQQARIXChNDSEFOR0VfS0lORF9DTEVBUkVEEAIqhQEKDFNpZ2h0aW5nS2luZBIdChlTSUdIVElOR19LSU5EX1VOU1BFQ0lGSUVEEAASHAoYU0lHSFRJTkdfS0lORF9MT09LVVBfSElUEAESHwobU0lHSFRJTkdfS0lORF9TQ1JFRU5JTkdfSElUEAISFwoTU0lHSFRJTkdfS0lORF9GT1VORBADMqQFCg9SZWdpc3RyeVNlcnZpY2USUQoMUmVwb3J0RGV2aWNlEh8uaW1laWZlZC52MS5SZXBvcnREZXZpY2VSZXF1ZXN0GiAuaW1laWZlZC52MS5SZXBvcnREZXZpY2VSZXNwb25zZRJOCgtDbGVhckRldmljZRIeLmltZWlmZWQudjEuQ2xlYXJEZXZpY2VSZXF1ZXN0Gh8uaW1laWZlZC52MS5DbGVhckRldmljZVJlc3BvbnNlEk4KC0NoZWNrRGV2aWNlEh4uaW1laWZlZC52MS5DaGVja0RldmljZVJlcXVlc3QaHy5pbWVpZmVkLnYxLkNoZWNrRGV2aWNlUmVzcG9uc2USUQoMQ2hlY2tEZXZpY2VzEh8uaW1laWZlZC52MS5DaGVja0RldmljZXNSZXF1ZXN0GiAuaW1laWZlZC52MS5DaGVja0RldmljZXNSZXNwb25zZRJTCgxXYXRjaENoYW5nZXMSHy5pbWVpZmVkLnYxLldhdGNoQ2hhbmdlc1JlcXVlc3QaIC5pbWVpZmVkLnYxLldhdGNoQ2hhbmdlc1Jlc3BvbnNlMAESVwoOUmVjb3JkU2lnaHRpbmcSIS5pbWVpZmVkLnYxLlJlY29yZFNpZ2h0aW5nUmVxdWVzdBoiLmltZWlmZWQudjEuUmVjb3JkU2lnaHRpbmdSZXNwb25zZRJZCg5XYXRjaFNpZ2h0aW5ncxIhLmltZWlmZWQudjEuV2F0Y2hTaWdodGluZ3NSZXF1ZXN0GiIuaW1laWZlZC52MS5XYXRjaFNpZ2h0aW5nc1Jlc3BvbnNlMAESQgoHR2V0S2V5cxIaLmltZWlmZWQudjEuR2V0S2V5c1JlcXVlc3QaGy5pbWVpZmVkLnYxLkdldEtleXNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_imeifed_v1_device]);
+  fileDesc("ChlpbWVpZmVkL3YxL3JlZ2lzdHJ5LnByb3RvEgppbWVpZmVkLnYxIiwKEUNyaW1lVmVyaWZpY2F0aW9uEhcKD2NyaW1lX3JlZmVyZW5jZRgBIAEoCSI6CgxPd25lckNvbnRhY3QSDAoEbmFtZRgBIAEoCRINCgVwaG9uZRgCIAEoCRINCgVlbWFpbBgDIAEoCSLaAgoTUmVwb3J0RGV2aWNlUmVxdWVzdBINCgVpbWVpcxgBIAMoCRIoCgZzdGF0dXMYAiABKA4yGC5pbWVpZmVkLnYxLkRldmljZVN0YXR1cxIiCgZyZWFzb24YAyABKA4yEi5pbWVpZmVkLnYxLlJlYXNvbhIaChJzb3VyY2VfcmVhc29uX2NvZGUYBCABKAkSFgoOY2FzZV9yZWZlcmVuY2UYBSABKAkSLwoLb2NjdXJyZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG1ha2UYByABKAkSDQoFbW9kZWwYCCABKAkSMwoMdmVyaWZpY2F0aW9uGAkgASgLMh0uaW1laWZlZC52MS5DcmltZVZlcmlmaWNhdGlvbhIvCg1vd25lcl9jb250YWN0GAogASgLMhguaW1laWZlZC52MS5Pd25lckNvbnRhY3QicgoOUmVwb3J0ZWREZXZpY2USEQoJcmVjb3JkX2lkGAEgASgJEioKBmRldmljZRgCIAEoCzIaLmltZWlmZWQudjEuRGV2aWNlSWRlbnRpdHkSDwoHY3JlYXRlZBgDIAEoCBIQCghzZXF1ZW5jZRgEIAEoBCJDChRSZXBvcnREZXZpY2VSZXNwb25zZRIrCgdkZXZpY2VzGAEgAygLMhouaW1laWZlZC52MS5SZXBvcnRlZERldmljZSJxChJDbGVhckRldmljZVJlcXVlc3QSDAoEaW1laRgBIAEoCRIWCg5jYXNlX3JlZmVyZW5jZRgCIAEoCRInCgZyZWFzb24YAyABKA4yFy5pbWVpZmVkLnYxLkNsZWFyUmVhc29uEgwKBG5vdGUYBCABKAkimQEKE0NsZWFyRGV2aWNlUmVzcG9uc2USKgoGZGV2aWNlGAEgASgLMhouaW1laWZlZC52MS5EZXZpY2VJZGVudGl0eRIaChJjbGVhcmVkX3JlY29yZF9pZHMYAiADKAkSKAoGc3RhdHVzGAMgASgOMhguaW1laWZlZC52MS5EZXZpY2VTdGF0dXMSEAoIc2VxdWVuY2UYBCABKAQiowEKC0RldmljZUNoZWNrEhIKCmRldmljZV9rZXkYASABKAkSKAoGc3RhdHVzGAIgASgOMhguaW1laWZlZC52MS5EZXZpY2VTdGF0dXMSJAoHZmluZGluZxgDIAEoCzITLmltZWlmZWQudjEuRmluZGluZxIwCg1jYWNoZV9tYXhfYWdlGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIjMKEkNoZWNrRGV2aWNlUmVxdWVzdBIMCgRpbWVpGAEgASgJEg8KB3B1cnBvc2UYAiABKAkiPQoTQ2hlY2tEZXZpY2VSZXNwb25zZRImCgVjaGVjaxgBIAEoCzIXLmltZWlmZWQudjEuRGV2aWNlQ2hlY2siNQoTQ2hlY2tEZXZpY2VzUmVxdWVzdBINCgVpbWVpcxgBIAMoCRIPCgdwdXJwb3NlGAIgASgJIlcKGUNoZWNrRGV2aWNlc1N0cmVhbVJlcXVlc3QSCgoCaWQYASABKAQSLgoFYmF0Y2gYAiABKAsyHy5pbWVpZmVkLnYxLkNoZWNrRGV2aWNlc1JlcXVlc3QijwEKGkNoZWNrRGV2aWNlc1N0cmVhbVJlc3BvbnNlEgoKAmlkGAEgASgEEjIKBmNoZWNrcxgCIAEoCzIgLmltZWlmZWQudjEuQ2hlY2tEZXZpY2VzUmVzcG9uc2VIABInCgVlcnJvchgDIAEoCzIWLmltZWlmZWQudjEuQmF0Y2hFcnJvckgAQggKBnJlc3VsdCJTCgpCYXRjaEVycm9yEgwKBGNvZGUYASABKAUSDgoGcmVhc29uGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSFgoOcmV0cnlfYWZ0ZXJfbXMYBCABKA0iPwoUQ2hlY2tEZXZpY2VzUmVzcG9uc2USJwoGY2hlY2tzGAEgAygLMhcuaW1laWZlZC52MS5EZXZpY2VDaGVjayJPChNXYXRjaENoYW5nZXNSZXF1ZXN0EhYKDmFmdGVyX3NlcXVlbmNlGAEgASgEEg0KBWVwb2NoGAIgASgJEhEKCWZyb21faGVhZBgDIAEoCCKOAgoGQ2hhbmdlEhAKCHNlcXVlbmNlGAEgASgEEiQKBGtpbmQYAiABKA4yFi5pbWVpZmVkLnYxLkNoYW5nZUtpbmQSEgoKZGV2aWNlX2tleRgDIAEoCRIoCgZzdGF0dXMYBCABKA4yGC5pbWVpZmVkLnYxLkRldmljZVN0YXR1cxIkCgdmaW5kaW5nGAUgASgLMhMuaW1laWZlZC52MS5GaW5kaW5nEi4KCmNoYW5nZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXJlY29yZF9pZBgHIAEoCRIQCgh2ZXJpZmllZBgIIAEoCBITCgthdHRlc3RhdGlvbhgJIAEoCSIcCghDYXVnaHRVcBIQCghzZXF1ZW5jZRgBIAEoBCJ/ChRXYXRjaENoYW5nZXNSZXNwb25zZRINCgVlcG9jaBgBIAEoCRIkCgZjaGFuZ2UYAiABKAsyEi5pbWVpZmVkLnYxLkNoYW5nZUgAEikKCWNhdWdodF91cBgDIAEoCzIULmltZWlmZWQudjEuQ2F1Z2h0VXBIAEIHCgVldmVudCJXCgxGb3VuZERldGFpbHMSEAoIbG9jYXRpb24YASABKAkSFgoOaG9sZGluZ19hZ2VuY3kYAiABKAkSDwoHY29udGFjdBgDIAEoCRIMCgRub3RlGAQgASgJIq0CCghTaWdodGluZxIQCghzZXF1ZW5jZRgBIAEoBBImCgRraW5kGAIgASgOMhguaW1laWZlZC52MS5TaWdodGluZ0tpbmQSEgoKZGV2aWNlX2tleRgDIAEoCRIXCg9zZWVuX2luX2NvdW50cnkYBCABKAkSFAoMcGFydG5lcl9raW5kGAUgASgJEhIKCnBhcnRuZXJfaWQYBiABKAkSKwoHc2Vlbl9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOY2FzZV9yZWZlcmVuY2UYCCABKAkSEQoJcmVjb3JkX2lkGAkgASgJEicKBWZvdW5kGAogASgLMhguaW1laWZlZC52MS5Gb3VuZERldGFpbHMSDwoHcHVycG9zZRgLIAEoCSL3AQoVUmVjb3JkU2lnaHRpbmdSZXF1ZXN0EgwKBGltZWkYASABKAkSJgoEa2luZBgCIAEoDjIYLmltZWlmZWQudjEuU2lnaHRpbmdLaW5kEhcKD3NlZW5faW5fY291bnRyeRgDIAEoCRIUCgxwYXJ0bmVyX2tpbmQYBCABKAkSEgoKcGFydG5lcl9pZBgFIAEoCRIrCgdzZWVuX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCgVmb3VuZBgHIAEoCzIYLmltZWlmZWQudjEuRm91bmREZXRhaWxzEg8KB3B1cnBvc2UYCCABKAkiPAoWUmVjb3JkU2lnaHRpbmdSZXNwb25zZRIQCghyZWNvcmRlZBgBIAEoCBIQCghzZXF1ZW5jZRgCIAEoBCIvChVXYXRjaFNpZ2h0aW5nc1JlcXVlc3QSFgoOYWZ0ZXJfc2VxdWVuY2UYASABKAQiQAoWV2F0Y2hTaWdodGluZ3NSZXNwb25zZRImCghzaWdodGluZxgBIAEoCzIULmltZWlmZWQudjEuU2lnaHRpbmciEAoOR2V0S2V5c1JlcXVlc3QiNQoPR2V0S2V5c1Jlc3BvbnNlEhEKCWp3a3NfanNvbhgBIAEoCRIPCgdjb3VudHJ5GAIgASgJKlwKCkNoYW5nZUtpbmQSGwoXQ0hBTkdFX0tJTkRfVU5TUEVDSUZJRUQQABIYChRDSEFOR0VfS0lORF9SRVBPUlRFRBABEhcKE0NIQU5HRV9LSU5EX0NMRUFSRUQQAiqFAQoMU2lnaHRpbmdLaW5kEh0KGVNJR0hUSU5HX0tJTkRfVU5TUEVDSUZJRUQQABIcChhTSUdIVElOR19LSU5EX0xPT0tVUF9ISVQQARIfChtTSUdIVElOR19LSU5EX1NDUkVFTklOR19ISVQQAhIXChNTSUdIVElOR19LSU5EX0ZPVU5EEAMyjQYKD1JlZ2lzdHJ5U2VydmljZRJRCgxSZXBvcnREZXZpY2USHy5pbWVpZmVkLnYxLlJlcG9ydERldmljZVJlcXVlc3QaIC5pbWVpZmVkLnYxLlJlcG9ydERldmljZVJlc3BvbnNlEk4KC0NsZWFyRGV2aWNlEh4uaW1laWZlZC52MS5DbGVhckRldmljZVJlcXVlc3QaHy5pbWVpZmVkLnYxLkNsZWFyRGV2aWNlUmVzcG9uc2USTgoLQ2hlY2tEZXZpY2USHi5pbWVpZmVkLnYxLkNoZWNrRGV2aWNlUmVxdWVzdBofLmltZWlmZWQudjEuQ2hlY2tEZXZpY2VSZXNwb25zZRJRCgxDaGVja0RldmljZXMSHy5pbWVpZmVkLnYxLkNoZWNrRGV2aWNlc1JlcXVlc3QaIC5pbWVpZmVkLnYxLkNoZWNrRGV2aWNlc1Jlc3BvbnNlEmcKEkNoZWNrRGV2aWNlc1N0cmVhbRIlLmltZWlmZWQudjEuQ2hlY2tEZXZpY2VzU3RyZWFtUmVxdWVzdBomLmltZWlmZWQudjEuQ2hlY2tEZXZpY2VzU3RyZWFtUmVzcG9uc2UoATABElMKDFdhdGNoQ2hhbmdlcxIfLmltZWlmZWQudjEuV2F0Y2hDaGFuZ2VzUmVxdWVzdBogLmltZWlmZWQudjEuV2F0Y2hDaGFuZ2VzUmVzcG9uc2UwARJXCg5SZWNvcmRTaWdodGluZxIhLmltZWlmZWQudjEuUmVjb3JkU2lnaHRpbmdSZXF1ZXN0GiIuaW1laWZlZC52MS5SZWNvcmRTaWdodGluZ1Jlc3BvbnNlElkKDldhdGNoU2lnaHRpbmdzEiEuaW1laWZlZC52MS5XYXRjaFNpZ2h0aW5nc1JlcXVlc3QaIi5pbWVpZmVkLnYxLldhdGNoU2lnaHRpbmdzUmVzcG9uc2UwARJCCgdHZXRLZXlzEhouaW1laWZlZC52MS5HZXRLZXlzUmVxdWVzdBobLmltZWlmZWQudjEuR2V0S2V5c1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_imeifed_v1_device]);
 
 /**
  * CrimeVerification is the law-enforcement verification of a report.
@@ -363,6 +363,119 @@ export const CheckDevicesRequestSchema: GenMessage<CheckDevicesRequest> = /*@__P
   messageDesc(file_imeifed_v1_registry, 10);
 
 /**
+ * One batch question on a CheckDevicesStream.
+ *
+ * @generated from message imeifed.v1.CheckDevicesStreamRequest
+ */
+export type CheckDevicesStreamRequest = Message<"imeifed.v1.CheckDevicesStreamRequest"> & {
+  /**
+   * Chosen by the caller and echoed on the answer; unique among the caller's
+   * unanswered batches on this stream.
+   *
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * The same question as a CheckDevices call (batch limit included).
+   *
+   * @generated from field: imeifed.v1.CheckDevicesRequest batch = 2;
+   */
+  batch?: CheckDevicesRequest | undefined;
+};
+
+/**
+ * Describes the message imeifed.v1.CheckDevicesStreamRequest.
+ * Use `create(CheckDevicesStreamRequestSchema)` to create a new message.
+ */
+export const CheckDevicesStreamRequestSchema: GenMessage<CheckDevicesStreamRequest> = /*@__PURE__*/
+  messageDesc(file_imeifed_v1_registry, 11);
+
+/**
+ * The answer to one CheckDevicesStreamRequest.
+ *
+ * @generated from message imeifed.v1.CheckDevicesStreamResponse
+ */
+export type CheckDevicesStreamResponse = Message<"imeifed.v1.CheckDevicesStreamResponse"> & {
+  /**
+   * The id of the request this answers.
+   *
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * @generated from oneof imeifed.v1.CheckDevicesStreamResponse.result
+   */
+  result: {
+    /**
+     * What CheckDevices would have answered.
+     *
+     * @generated from field: imeifed.v1.CheckDevicesResponse checks = 2;
+     */
+    value: CheckDevicesResponse;
+    case: "checks";
+  } | {
+    /**
+     * Why this batch failed, as CheckDevices would have failed; the stream stays open.
+     *
+     * @generated from field: imeifed.v1.BatchError error = 3;
+     */
+    value: BatchError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message imeifed.v1.CheckDevicesStreamResponse.
+ * Use `create(CheckDevicesStreamResponseSchema)` to create a new message.
+ */
+export const CheckDevicesStreamResponseSchema: GenMessage<CheckDevicesStreamResponse> = /*@__PURE__*/
+  messageDesc(file_imeifed_v1_registry, 12);
+
+/**
+ * A failed batch on a stream: what the status of a failed call would carry.
+ *
+ * @generated from message imeifed.v1.BatchError
+ */
+export type BatchError = Message<"imeifed.v1.BatchError"> & {
+  /**
+   * The gRPC status code (google.rpc.Code numbering).
+   *
+   * @generated from field: int32 code = 1;
+   */
+  code: number;
+
+  /**
+   * A machine-readable reason, e.g. `BATCH_TOO_LARGE`.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * What the caller should fix.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * When the caller may retry (RESOURCE_EXHAUSTED), in milliseconds; 0 when not said.
+   *
+   * @generated from field: uint32 retry_after_ms = 4;
+   */
+  retryAfterMs: number;
+};
+
+/**
+ * Describes the message imeifed.v1.BatchError.
+ * Use `create(BatchErrorSchema)` to create a new message.
+ */
+export const BatchErrorSchema: GenMessage<BatchError> = /*@__PURE__*/
+  messageDesc(file_imeifed_v1_registry, 13);
+
+/**
  * @generated from message imeifed.v1.CheckDevicesResponse
  */
 export type CheckDevicesResponse = Message<"imeifed.v1.CheckDevicesResponse"> & {
@@ -379,7 +492,7 @@ export type CheckDevicesResponse = Message<"imeifed.v1.CheckDevicesResponse"> & 
  * Use `create(CheckDevicesResponseSchema)` to create a new message.
  */
 export const CheckDevicesResponseSchema: GenMessage<CheckDevicesResponse> = /*@__PURE__*/
-  messageDesc(file_imeifed_v1_registry, 11);
+  messageDesc(file_imeifed_v1_registry, 14);
 
 /**
  * @generated from message imeifed.v1.WatchChangesRequest
@@ -416,7 +529,7 @@ export type WatchChangesRequest = Message<"imeifed.v1.WatchChangesRequest"> & {
  * Use `create(WatchChangesRequestSchema)` to create a new message.
  */
 export const WatchChangesRequestSchema: GenMessage<WatchChangesRequest> = /*@__PURE__*/
-  messageDesc(file_imeifed_v1_registry, 12);
+  messageDesc(file_imeifed_v1_registry, 15);
 
 /**
  * Change is one status change, numbered per registry.
@@ -483,7 +596,7 @@ export type Change = Message<"imeifed.v1.Change"> & {
  * Use `create(ChangeSchema)` to create a new message.
  */
 export const ChangeSchema: GenMessage<Change> = /*@__PURE__*/
-  messageDesc(file_imeifed_v1_registry, 13);
+  messageDesc(file_imeifed_v1_registry, 16);
 
 /**
  * CaughtUp marks the end of the backlog: what follows is live.
@@ -502,7 +615,7 @@ export type CaughtUp = Message<"imeifed.v1.CaughtUp"> & {
  * Use `create(CaughtUpSchema)` to create a new message.
  */
 export const CaughtUpSchema: GenMessage<CaughtUp> = /*@__PURE__*/
-  messageDesc(file_imeifed_v1_registry, 14);
+  messageDesc(file_imeifed_v1_registry, 17);
 
 /**
  * @generated from message imeifed.v1.WatchChangesResponse
@@ -538,7 +651,7 @@ export type WatchChangesResponse = Message<"imeifed.v1.WatchChangesResponse"> & 
  * Use `create(WatchChangesResponseSchema)` to create a new message.
  */
 export const WatchChangesResponseSchema: GenMessage<WatchChangesResponse> = /*@__PURE__*/
-  messageDesc(file_imeifed_v1_registry, 15);
+  messageDesc(file_imeifed_v1_registry, 18);
 
 /**
  * FoundDetails says where a found device is and whom to call.
@@ -572,7 +685,7 @@ export type FoundDetails = Message<"imeifed.v1.FoundDetails"> & {
  * Use `create(FoundDetailsSchema)` to create a new message.
  */
 export const FoundDetailsSchema: GenMessage<FoundDetails> = /*@__PURE__*/
-  messageDesc(file_imeifed_v1_registry, 16);
+  messageDesc(file_imeifed_v1_registry, 19);
 
 /**
  * @generated from message imeifed.v1.Sighting
@@ -645,7 +758,7 @@ export type Sighting = Message<"imeifed.v1.Sighting"> & {
  * Use `create(SightingSchema)` to create a new message.
  */
 export const SightingSchema: GenMessage<Sighting> = /*@__PURE__*/
-  messageDesc(file_imeifed_v1_registry, 17);
+  messageDesc(file_imeifed_v1_registry, 20);
 
 /**
  * @generated from message imeifed.v1.RecordSightingRequest
@@ -699,7 +812,7 @@ export type RecordSightingRequest = Message<"imeifed.v1.RecordSightingRequest"> 
  * Use `create(RecordSightingRequestSchema)` to create a new message.
  */
 export const RecordSightingRequestSchema: GenMessage<RecordSightingRequest> = /*@__PURE__*/
-  messageDesc(file_imeifed_v1_registry, 18);
+  messageDesc(file_imeifed_v1_registry, 21);
 
 /**
  * @generated from message imeifed.v1.RecordSightingResponse
@@ -723,7 +836,7 @@ export type RecordSightingResponse = Message<"imeifed.v1.RecordSightingResponse"
  * Use `create(RecordSightingResponseSchema)` to create a new message.
  */
 export const RecordSightingResponseSchema: GenMessage<RecordSightingResponse> = /*@__PURE__*/
-  messageDesc(file_imeifed_v1_registry, 19);
+  messageDesc(file_imeifed_v1_registry, 22);
 
 /**
  * @generated from message imeifed.v1.WatchSightingsRequest
@@ -740,7 +853,7 @@ export type WatchSightingsRequest = Message<"imeifed.v1.WatchSightingsRequest"> 
  * Use `create(WatchSightingsRequestSchema)` to create a new message.
  */
 export const WatchSightingsRequestSchema: GenMessage<WatchSightingsRequest> = /*@__PURE__*/
-  messageDesc(file_imeifed_v1_registry, 20);
+  messageDesc(file_imeifed_v1_registry, 23);
 
 /**
  * @generated from message imeifed.v1.WatchSightingsResponse
@@ -757,7 +870,7 @@ export type WatchSightingsResponse = Message<"imeifed.v1.WatchSightingsResponse"
  * Use `create(WatchSightingsResponseSchema)` to create a new message.
  */
 export const WatchSightingsResponseSchema: GenMessage<WatchSightingsResponse> = /*@__PURE__*/
-  messageDesc(file_imeifed_v1_registry, 21);
+  messageDesc(file_imeifed_v1_registry, 24);
 
 /**
  * @generated from message imeifed.v1.GetKeysRequest
@@ -770,7 +883,7 @@ export type GetKeysRequest = Message<"imeifed.v1.GetKeysRequest"> & {
  * Use `create(GetKeysRequestSchema)` to create a new message.
  */
 export const GetKeysRequestSchema: GenMessage<GetKeysRequest> = /*@__PURE__*/
-  messageDesc(file_imeifed_v1_registry, 22);
+  messageDesc(file_imeifed_v1_registry, 25);
 
 /**
  * @generated from message imeifed.v1.GetKeysResponse
@@ -794,7 +907,7 @@ export type GetKeysResponse = Message<"imeifed.v1.GetKeysResponse"> & {
  * Use `create(GetKeysResponseSchema)` to create a new message.
  */
 export const GetKeysResponseSchema: GenMessage<GetKeysResponse> = /*@__PURE__*/
-  messageDesc(file_imeifed_v1_registry, 23);
+  messageDesc(file_imeifed_v1_registry, 26);
 
 /**
  * ChangeKind says what happened to a device's record.
@@ -911,6 +1024,21 @@ export const RegistryService: GenService<{
     methodKind: "unary";
     input: typeof CheckDevicesRequestSchema;
     output: typeof CheckDevicesResponseSchema;
+  },
+  /**
+   * CheckDevicesStream asks the questions of CheckDevices as messages on one
+   * long-lived stream, each tagged with an id the answer echoes: answers may
+   * come out of order, and a failed batch answers an error without ending the
+   * stream. For a gateway's interactive path: a message on an open stream costs
+   * a fraction of a new call. Authenticated once, at the start (the stream ends
+   * with UNAUTHENTICATED when its token expires); audited per message.
+   *
+   * @generated from rpc imeifed.v1.RegistryService.CheckDevicesStream
+   */
+  checkDevicesStream: {
+    methodKind: "bidi_streaming";
+    input: typeof CheckDevicesStreamRequestSchema;
+    output: typeof CheckDevicesStreamResponseSchema;
   },
   /**
    * WatchChanges streams every status change after a sequence number, then stays open.

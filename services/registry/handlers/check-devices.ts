@@ -5,14 +5,15 @@
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { DeviceStatus, type Finding } from "../../../gen/imeifed/v1/device_pb.js";
-import type { CheckDeviceRequest, CheckDevicesRequest, DeviceCheckSchema, RegistryService } from "../../../gen/imeifed/v1/registry_pb.js";
-import { invalidArgument } from "../../../errors/index.js";
+import type { CheckDeviceRequest, CheckDevicesRequest, CheckDevicesStreamRequest, DeviceCheckSchema, RegistryService } from "../../../gen/imeifed/v1/registry_pb.js";
+import { Code, ImeifedError, invalidArgument, unauthenticated } from "../../../errors/index.js";
 import { requireDevice, type DeviceKey } from "../../../device/index.js";
 import type { CallContext, HandlerFor } from "../../../rpc/index.js";
 import { requesterOf } from "../../../trust/principal.js";
-import { auditDetails, batchDigest } from "../../../trust/audit/index.js";
+import { auditDetails, batchDigest, messageAuditor, type AuditDetails } from "../../../trust/audit/index.js";
 import { assertSharedWith, sharedFinding, type FindingAudience } from "../finding-of.js";
-import { type RegistryContext } from "../registry-context.js";
+import { shuttingDown, type RegistryContext } from "../registry-context.js";
+import { answerBatches } from "../batch-stream.js";
 import { callerOf } from "../../../trust/principal.js";
 import { holdingRecord } from "../store/holding-record.js";
 import { PURPOSE_LIMIT } from "../../../trust/purpose.js";
@@ -88,22 +89,65 @@ export function checkDevice(rc: RegistryContext): HandlerFor<typeof RegistryServ
   };
 }
 
+/**
+ * One CheckDevices question, asked by a call or by a stream message: the batch
+ * limit, the keys, the caller's device quota, the answers, and what the audit
+ * entry says about it (written into `audit`).
+ */
+async function answerBatch(rc: RegistryContext, request: CheckDevicesRequest, audience: FindingAudience, callerId: string, audit: AuditDetails): Promise<{ checks: DeviceCheckInit[] }> {
+  const count = request.imeis.length;
+  if (count > rc.batchLimit) {
+    // INVALID_ARGUMENT rather than RESOURCE_EXHAUSTED: the same batch will never pass, only a smaller one.
+    throw invalidArgument("imeis", "BATCH_TOO_LARGE", `holds ${count} IMEIs; this registry answers at most ${rc.batchLimit} per call: split the batch`);
+  }
+  const keys = batchKeys(request.imeis, "imeis");
+  audit.batchDigest = batchDigest(keys);
+  audit.batchSize = count;
+  audit.purpose = purposeOf(request.purpose);
+  rc.quota?.takeDevices(callerId, count);
+  const checks = await checkKeys(rc, keys, audience);
+  audit.verdict = tallyOf(checks);
+  return { checks };
+}
+
 export function checkDevices(rc: RegistryContext): HandlerFor<typeof RegistryService.method.checkDevices> {
   return async (request: CheckDevicesRequest, ctx: CallContext) => {
     const audience = audienceOf(rc, ctx);
-    const count = request.imeis.length;
-    if (count > rc.batchLimit) {
-      // INVALID_ARGUMENT rather than RESOURCE_EXHAUSTED: the same batch will never pass, only a smaller one.
-      throw invalidArgument("imeis", "BATCH_TOO_LARGE", `holds ${count} IMEIs; this registry answers at most ${rc.batchLimit} per call: split the batch`);
-    }
-    const keys = batchKeys(request.imeis, "imeis");
-    const audit = auditDetails(ctx);
-    audit.batchDigest = batchDigest(keys);
-    audit.batchSize = count;
-    audit.purpose = purposeOf(request.purpose);
-    rc.quota?.takeDevices(callerOf(ctx).principal.id, count);
-    const checks = await checkKeys(rc, keys, audience);
-    audit.verdict = tallyOf(checks);
-    return { checks };
+    return answerBatch(rc, request, audience, callerOf(ctx).principal.id, auditDetails(ctx));
+  };
+}
+
+/**
+ * CheckDevicesStream: the same questions as CheckDevices, as messages on one
+ * stream. The caller was authenticated when the stream opened; each message
+ * is checked against that token's expiry, answered under the same sharing
+ * policy, quota and batch limit, and audited as its own entry (the call-level
+ * audit sees only the stream).
+ */
+export function checkDevicesStream(rc: RegistryContext): HandlerFor<typeof RegistryService.method.checkDevicesStream> {
+  return (requests: AsyncIterable<CheckDevicesStreamRequest>, ctx: CallContext) => {
+    const caller = callerOf(ctx);
+    const audience = audienceOf(rc, ctx);
+    const record = messageAuditor(ctx);
+    const answer = async (batch: CheckDevicesRequest) => {
+      const at = new Date();
+      const audit: AuditDetails = {};
+      let answered;
+      try {
+        answered = await answerBatch(rc, batch, audience, caller.principal.id, audit);
+      } catch (error) {
+        // As for a call: a question that got as far as naming its devices is recorded, failed or not.
+        if (audit.batchDigest !== undefined) await record(audit, ImeifedError.from(error).code, at);
+        throw error;
+      }
+      // Answered only once recorded: a failing audit store fails the question (UNAVAILABLE), as it fails a call.
+      await record(audit, Code.OK, at);
+      return answered;
+    };
+    const admit = () => {
+      if (rc.closing()) throw shuttingDown();
+      if (Date.now() >= caller.expiresAt * 1000) throw unauthenticated("TOKEN_EXPIRED", "the token this stream was opened with has expired; open a new stream with a fresh token");
+    };
+    return answerBatches(requests, answer, { admit, where: "RegistryService/CheckDevicesStream" });
   };
 }

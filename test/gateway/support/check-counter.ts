@@ -4,10 +4,10 @@
  * handler's audit details say what each call was about).
  */
 import type { ServerInterceptor } from "../../../rpc/index.js";
-import { AUDIT_DETAILS } from "../../../trust/audit/index.js";
+import { AUDIT_DETAILS, MESSAGE_AUDITOR, type AuditDetails } from "../../../trust/audit/index.js";
 import { CALLER } from "../../../trust/principal.js";
 
-/** One CheckDevice(s) call a registry served. */
+/** One question a registry served: a CheckDevice(s) call or a CheckDevicesStream message. */
 export interface ServedCheck {
   method: string;
   deviceKey: string | undefined;
@@ -24,10 +24,7 @@ export function checkCounter(): { served: ServedCheck[]; interceptor: ServerInte
   return {
     served,
     interceptor: async (ctx, next) => {
-      await next();
-      if (ctx.method !== "CheckDevice" && ctx.method !== "CheckDevices") return;
-      const details = ctx.values.get(AUDIT_DETAILS);
-      served.push({
+      const servedOf = (details: AuditDetails | undefined): ServedCheck => ({
         method: ctx.method,
         deviceKey: details?.deviceKey,
         batchDigest: details?.batchDigest,
@@ -35,6 +32,17 @@ export function checkCounter(): { served: ServedCheck[]; interceptor: ServerInte
         actor: ctx.values.get(CALLER)?.actor?.id,
         purpose: details?.purpose,
       });
+      // A stream's questions are each recorded as they are audited.
+      const auditor = ctx.values.get(MESSAGE_AUDITOR);
+      if (auditor && ctx.method === "CheckDevicesStream") {
+        ctx.values.set(MESSAGE_AUDITOR, async (details, statusCode, at) => {
+          await auditor(details, statusCode, at);
+          served.push(servedOf(details));
+        });
+      }
+      await next();
+      if (ctx.method !== "CheckDevice" && ctx.method !== "CheckDevices") return;
+      served.push(servedOf(ctx.values.get(AUDIT_DETAILS)));
     },
   };
 }

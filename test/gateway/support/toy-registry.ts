@@ -12,7 +12,8 @@ import { durationFromMs, timestampNow } from "@bufbuild/protobuf/wkt";
 import { requireDevice } from "../../../device/index.js";
 import { Code, ImeifedError } from "../../../errors/index.js";
 import { DeviceStatus, FindingSchema, Reason, type Finding } from "../../../gen/imeifed/v1/device_pb.js";
-import { ChangeKind, ChangeSchema, RegistryService, type Change } from "../../../gen/imeifed/v1/registry_pb.js";
+import { ChangeKind, ChangeSchema, RegistryService, type Change, type CheckDevicesRequest } from "../../../gen/imeifed/v1/registry_pb.js";
+import { answerBatches } from "../../../services/registry/batch-stream.js";
 import { hosted, startHost, type CallContext, type ServiceImpl } from "../../../rpc/index.js";
 import { CALLER, requesterOf } from "../../../trust/principal.js";
 import type { TestTrust } from "../../support/trust-fixture.js";
@@ -77,19 +78,23 @@ export async function startToyRegistry(options: ToyRegistryOptions) {
     if (refused.has(requester.id)) throw new ImeifedError(Code.PERMISSION_DENIED, "SHARING_REFUSED", `${country} shares nothing with ${requester.id}`);
   }
 
+  async function answerBatch(request: CheckDevicesRequest, ctx: CallContext) {
+    const limit = options.batchLimit ?? 10_000;
+    if (request.imeis.length > limit) throw new ImeifedError(Code.INVALID_ARGUMENT, "BATCH_TOO_LARGE", `imeis: at most ${limit} per call`);
+    const keys = request.imeis.map((imei, i) => requireDevice(imei, `imeis[${i}]`).key);
+    await admit(ctx, "CheckDevices", keys, request.purpose);
+    return { checks: keys.map(checkOf) };
+  }
+
   const impl: ServiceImpl<typeof RegistryService> = {
     async checkDevice(request, ctx) {
       const key = requireDevice(request.imei).key;
       await admit(ctx, "CheckDevice", [key], request.purpose);
       return { check: checkOf(key) };
     },
-    async checkDevices(request, ctx) {
-      const limit = options.batchLimit ?? 10_000;
-      if (request.imeis.length > limit) throw new ImeifedError(Code.INVALID_ARGUMENT, "BATCH_TOO_LARGE", `imeis: at most ${limit} per call`);
-      const keys = request.imeis.map((imei, i) => requireDevice(imei, `imeis[${i}]`).key);
-      await admit(ctx, "CheckDevices", keys, request.purpose);
-      return { checks: keys.map(checkOf) };
-    },
+    checkDevices: (request, ctx) => answerBatch(request, ctx),
+    // Each message is recorded as one CheckDevices question (that is what it is), so tests count questions however they travelled.
+    checkDevicesStream: (requests, ctx) => answerBatches(requests, (batch) => answerBatch(batch, ctx)),
     async *watchChanges(request, ctx) {
       if ((request.epoch !== "" && request.epoch !== epoch) || request.afterSequence > BigInt(changes.length)) {
         throw new ImeifedError(Code.FAILED_PRECONDITION, "EPOCH_MISMATCH", "resume from 0");
@@ -120,7 +125,7 @@ export async function startToyRegistry(options: ToyRegistryOptions) {
     },
   };
 
-  const authenticator = options.trust.authenticator(id, { CheckDevice: "devices:check", CheckDevices: "devices:check", WatchChanges: "devices:watch", GetKeys: "public" });
+  const authenticator = options.trust.authenticator(id, { CheckDevice: "devices:check", CheckDevices: "devices:check", CheckDevicesStream: "devices:check", WatchChanges: "devices:watch", GetKeys: "public" });
   const host = await startHost({ listen: options.listen ?? "127.0.0.1:0", services: [hosted(RegistryService, impl)], interceptors: [authenticator] });
 
   function change(key: string, kind: ChangeKind, finding: Finding | undefined): void {

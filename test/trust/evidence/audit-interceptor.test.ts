@@ -43,6 +43,7 @@ const registry: ServiceImpl<typeof RegistryService> = {
   recordSighting: unimplemented,
   watchChanges: unimplementedStream,
   watchSightings: unimplementedStream,
+  checkDevicesStream: unimplementedStream,
 };
 
 const SCOPES = { CheckDevice: "devices:check", CheckDevices: "devices:check", GetKeys: "public" } as const;

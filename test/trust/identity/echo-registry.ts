@@ -49,6 +49,7 @@ const echoRegistry: ServiceImpl<typeof RegistryService> = {
   },
   clearDevice: unimplemented,
   checkDevices: unimplemented,
+  checkDevicesStream: unimplementedStream,
   recordSighting: unimplemented,
   watchChanges: unimplementedStream,
   watchSightings: unimplementedStream,
