@@ -83,6 +83,12 @@ function unansweredOf(link: RegistryLink, error: ImeifedError): Unanswered {
   return create(UnansweredSchema, { country: link.country, reason: unansweredReasonOf(error), detail: error.message });
 }
 
+/** The bulk path's answers by position (screening's `ChunkAnswers`). */
+export interface BulkAnswers {
+  findingsAt(i: number): readonly RegistryFinding[];
+  unansweredAt(i: number): readonly Unanswered[];
+}
+
 /** Shared by the bulk path's answers that have no finding or no unanswered registry (read-only: never pushed to). */
 const NONE: never[] = Object.freeze([]) as unknown as never[];
 
@@ -91,7 +97,7 @@ const NONE: never[] = Object.freeze([]) as unknown as never[];
  * the devices that get a finding or an unanswered registry, and counters are
  * typed arrays: on a million-item manifest nearly every device has neither.
  */
-class AnswerSheet {
+class AnswerSheet implements BulkAnswers {
   readonly #findings: (RegistryFinding[] | undefined)[];
   readonly #unanswered: (Unanswered[] | undefined)[];
   readonly #cached: Uint16Array;
@@ -125,6 +131,16 @@ class AnswerSheet {
 
   age(i: number, ageMs: number): void {
     if (ageMs > this.#ageMs[i]!) this.#ageMs[i] = ageMs;
+  }
+
+  /** Device `i`'s findings (a shared frozen empty list when none). */
+  findingsAt(i: number): readonly RegistryFinding[] {
+    return this.#findings[i] ?? NONE;
+  }
+
+  /** Device `i`'s unanswered registries (a shared frozen empty list when none). */
+  unansweredAt(i: number): readonly Unanswered[] {
+    return this.#unanswered[i] ?? NONE;
   }
 
   /** The answers in key order; `shareEmpty` hands devices without findings one shared frozen empty list instead of a new one each. */
@@ -248,7 +264,7 @@ export class FederationChecker {
 
   /** Answers for many devices, in the same order; misses go upstream in batches no larger than each registry's limit, coalesced with concurrent asks. */
   async checkMany(keys: readonly DeviceKey[], opts: CheckOptions): Promise<FederatedAnswer[]> {
-    return this.#check(keys, opts, false);
+    return (await this.#check(keys, opts, false)).answers(keys, false);
   }
 
   /**
@@ -264,10 +280,15 @@ export class FederationChecker {
    * findings share one frozen empty list.
    */
   async checkBulk(keys: readonly DeviceKey[], opts: CheckOptions): Promise<FederatedAnswer[]> {
+    return (await this.#check(keys, opts, true)).answers(keys, true);
+  }
+
+  /** `checkBulk`'s answers read by position, without an answer object per device (screening reads only the few with findings). */
+  async checkBulkAnswers(keys: readonly DeviceKey[], opts: CheckOptions): Promise<BulkAnswers> {
     return this.#check(keys, opts, true);
   }
 
-  async #check(keys: readonly DeviceKey[], opts: CheckOptions, bulk: boolean): Promise<FederatedAnswer[]> {
+  async #check(keys: readonly DeviceKey[], opts: CheckOptions, bulk: boolean): Promise<AnswerSheet> {
     const sheet = new AnswerSheet(keys.length);
     const now = Date.now();
     const asks: Promise<void>[] = [];
@@ -287,7 +308,7 @@ export class FederationChecker {
     }
     if (asks.length > 0) await Promise.all(asks);
     if (clean && probe) clean.store(this.cache, keys, probe.numbers);
-    return sheet.answers(keys, bulk);
+    return sheet;
   }
 
   /** Answers what the cache may answer for `link`; returns the indexes of the keys it must ask. `probe`: the devices already looked up (bulk path). */

@@ -31,26 +31,28 @@ import {
   type Unanswered,
   type UnansweredPolicy,
 } from "../../gen/imeifed/v1/federation_pb.js";
-import { parseDevice, type Device, type DeviceKey, type TacDatabase } from "../../device/index.js";
+import { deviceFromKey, parseDevice, type Device, type DeviceKey, type TacDatabase } from "../../device/index.js";
 import type { Actor } from "../../trust/principal.js";
 import { makesAgree } from "./declared-make.js";
+import { plainDeviceKey } from "./plain-device-key.js";
 import { SeenDevices } from "./seen-devices.js";
 import { isOutage, ScreeningTally } from "./screening-tally.js";
 
 /** A response the screening stream sends (an init shape: the rpc adapter builds the message). */
 export type ScreenResponseInit = MessageInitShape<typeof ScreenResponseSchema>;
 
-/** What one device's check returned: the registries' findings and who did not answer. */
-export interface ScreeningAnswer {
-  readonly findings: readonly RegistryFinding[];
-  readonly unanswered: readonly Unanswered[];
+/**
+ * What the registries said about a chunk's devices, by position: their
+ * findings and who did not answer. Read by position, so the gateway needs no
+ * answer object per device (nearly every one has neither).
+ */
+export interface ChunkAnswers {
+  findingsAt(i: number): readonly RegistryFinding[];
+  unansweredAt(i: number): readonly Unanswered[];
 }
 
-/** How screening asks the registries (the gateway's FederationChecker.checkMany fits). */
-export type CheckMany = (
-  keys: readonly DeviceKey[],
-  opts: { deadline: Date; requester: Actor; purpose: string },
-) => Promise<readonly ScreeningAnswer[]>;
+/** How screening asks the registries (the gateway's FederationChecker.checkBulkAnswers fits). */
+export type CheckMany = (keys: readonly DeviceKey[], opts: { deadline: Date; requester: Actor; purpose: string }) => Promise<ChunkAnswers>;
 
 /** Told about every PROHIBITED or TRACKED item (the tripwire). */
 export type ScreeningHit = (device: Device, findings: readonly RegistryFinding[]) => void;
@@ -100,12 +102,20 @@ interface ChunkResult {
   readonly items: number;
 }
 
-interface ToCheck {
-  readonly index: number;
-  readonly item: ManifestItem;
-  readonly device: Device;
-  readonly mismatch: string | undefined;
+/** A chunk's items sorted: findings known before asking (MALFORMED, DUPLICATE), and the devices to ask about, in parallel arrays (no object per item). */
+interface Sorted {
+  readonly early: { index: number; response: ScreenResponseInit; outcome: ScreeningOutcome }[];
+  /** Per device to ask about: its item's offset in the chunk, and its key. */
+  readonly offsets: number[];
+  readonly keys: DeviceKey[];
+  /** By device position, only where parseDevice ran (not plain digits); others build their Device from the key when they need it. */
+  devices: Device[] | undefined;
+  /** By device position: the declared make disagrees with the TAC's. */
+  mismatches: Map<number, string> | undefined;
 }
+
+/** Shared by devices without findings or unanswered registries (read-only). */
+const NO_ANSWERS: readonly never[] = Object.freeze([]);
 
 function findingResponse(
   outcome: ScreeningOutcome,
@@ -158,45 +168,58 @@ export async function* screenManifest(batches: AsyncIterator<readonly ManifestIt
   const tally = new ScreeningTally();
 
   /** The synchronous part, run in manifest order when a chunk starts: MALFORMED, DUPLICATE, the TAC's make. */
-  const sortItems = (chunk: Chunk) => {
-    const early: { index: number; response: ScreenResponseInit; outcome: ScreeningOutcome }[] = [];
-    const toCheck: ToCheck[] = [];
-    chunk.items.forEach((item, offset) => {
-      const index = chunk.start + offset;
-      const parsed = parseDevice(item.deviceId, "device_id");
-      if (!parsed.ok) {
-        const outcome = ScreeningOutcome.MALFORMED;
-        early.push({ index, outcome, response: findingResponse(outcome, index, item, parsed.error.message) });
-        return;
+  const sortItems = (chunk: Chunk): Sorted => {
+    const sorted: Sorted = { early: [], offsets: [], keys: [], devices: undefined, mismatches: undefined };
+    const { items, start } = chunk;
+    for (let offset = 0; offset < items.length; offset++) {
+      const item = items[offset]!;
+      const index = start + offset;
+      const id = item.deviceId;
+      // Plain digits (nearly every item) are keyed without a Device; anything else goes through parseDevice, which says what is wrong.
+      let keyNumber = plainDeviceKey(id);
+      let key: DeviceKey;
+      let device: Device | undefined;
+      if (keyNumber >= 0) {
+        key = (id.length === 14 ? id : id.slice(0, 14)) as DeviceKey;
+      } else {
+        const parsed = parseDevice(id, "device_id");
+        if (!parsed.ok) {
+          const outcome = ScreeningOutcome.MALFORMED;
+          sorted.early.push({ index, outcome, response: findingResponse(outcome, index, item, parsed.error.message) });
+          continue;
+        }
+        device = parsed.device;
+        key = device.key;
+        keyNumber = Number(key);
       }
-      const device = parsed.device;
-      const first = seen.firstSeen(Number(device.key), index);
+      const first = seen.firstSeen(keyNumber, index);
       if (first !== undefined) {
         const outcome = ScreeningOutcome.DUPLICATE;
-        early.push({ index, outcome, response: findingResponse(outcome, index, item, `same device as item ${first} earlier in the manifest`, device) });
-        return;
+        sorted.early.push({ index, outcome, response: findingResponse(outcome, index, item, `same device as item ${first} earlier in the manifest`, device ?? deviceFromKey(key)) });
+        continue;
       }
-      let mismatch: string | undefined;
-      const known = item.declaredMake.trim() !== "" ? options.tac?.lookup(device.tac) : undefined;
-      if (known && !makesAgree(known.make, item.declaredMake)) {
-        mismatch = `TAC ${device.tac} is ${known.make}${known.model ? ` ${known.model}` : ""}, declared ${JSON.stringify(item.declaredMake.trim())}`;
+      const at = sorted.keys.length;
+      if (item.declaredMake !== "" && options.tac) {
+        const tac = key.slice(0, 8);
+        const known = item.declaredMake.trim() !== "" ? options.tac.lookup(tac) : undefined;
+        if (known && !makesAgree(known.make, item.declaredMake)) {
+          (sorted.mismatches ??= new Map()).set(at, `TAC ${tac} is ${known.make}${known.model ? ` ${known.model}` : ""}, declared ${JSON.stringify(item.declaredMake.trim())}`);
+        }
       }
-      toCheck.push({ index, item, device, mismatch });
-    });
-    return { early, toCheck };
+      if (device) (sorted.devices ??= [])[at] = device;
+      sorted.offsets.push(offset);
+      sorted.keys.push(key);
+    }
+    return sorted;
   };
 
   const runChunk = async (chunk: Chunk): Promise<ChunkResult> => {
-    const { early, toCheck } = sortItems(chunk);
-    const keys = toCheck.map((c) => c.device.key);
+    const { early, offsets, keys, devices, mismatches } = sortItems(chunk);
     options.onDevices?.(keys);
-    let answers: readonly ScreeningAnswer[] = [];
-    if (toCheck.length > 0) {
-      await options.takeDevices?.(toCheck.length);
-      answers = await options.checkMany(
-        keys,
-        { deadline: options.chunkDeadline(), requester: options.requester, purpose: options.declarationReference },
-      );
+    let answers: ChunkAnswers | undefined;
+    if (keys.length > 0) {
+      await options.takeDevices?.(keys.length);
+      answers = await options.checkMany(keys, { deadline: options.chunkDeadline(), requester: options.requester, purpose: options.declarationReference });
     }
     const outcomes = new Map<ScreeningOutcome, number>();
     const count = (o: ScreeningOutcome) => outcomes.set(o, (outcomes.get(o) ?? 0) + 1);
@@ -209,33 +232,42 @@ export async function* screenManifest(batches: AsyncIterator<readonly ManifestIt
       count(e.outcome);
       results.push(e);
     }
-    toCheck.forEach((c, i) => {
-      const answer = answers[i] ?? { findings: [], unanswered: [] };
-      for (const u of answer.unanswered) {
+    for (let j = 0; j < keys.length; j++) {
+      const findings = answers ? answers.findingsAt(j) : NO_ANSWERS;
+      const unansweredHere = answers ? answers.unansweredAt(j) : NO_ANSWERS;
+      const mismatch = mismatches?.get(j);
+      // Nearly every item: no finding, every registry answered, the make agrees. Nothing to build.
+      if (findings.length === 0 && unansweredHere.length === 0 && mismatch === undefined) {
+        clear++;
+        continue;
+      }
+      for (const u of unansweredHere) {
         if (!seenCountries.has(u.country)) {
           seenCountries.add(u.country);
           unanswered.push(u);
         }
       }
-      // Nearly every item has no finding and no unanswered registry: no allocation for those.
-      let outcome = listedOutcome(answer.findings);
+      let outcome = listedOutcome(findings);
       if (outcome === undefined) {
-        if (c.mismatch) outcome = ScreeningOutcome.MODEL_MISMATCH;
-        else if (answer.unanswered.length > 0 && answer.unanswered.some(isOutage)) outcome = ScreeningOutcome.UNANSWERED;
+        if (mismatch) outcome = ScreeningOutcome.MODEL_MISMATCH;
+        else if (unansweredHere.length > 0 && unansweredHere.some(isOutage)) outcome = ScreeningOutcome.UNANSWERED;
         else outcome = ScreeningOutcome.CLEAR;
       }
       if (outcome === ScreeningOutcome.CLEAR) {
         clear++;
-        return;
+        continue;
       }
       count(outcome);
+      const index = chunk.start + offsets[j]!;
+      const item = chunk.items[offsets[j]!]!;
+      const device = devices?.[j] ?? deviceFromKey(keys[j]!);
       if (outcome === ScreeningOutcome.PROHIBITED || outcome === ScreeningOutcome.TRACKED) {
-        options.onHit?.(c.device, answer.findings);
-        results.push({ index: c.index, response: findingResponse(outcome, c.index, c.item, listedDetail(outcome, answer.findings, c.mismatch), c.device, answer.findings) });
+        options.onHit?.(device, findings);
+        results.push({ index, response: findingResponse(outcome, index, item, listedDetail(outcome, findings, mismatch), device, findings) });
       } else if (outcome === ScreeningOutcome.MODEL_MISMATCH) {
-        results.push({ index: c.index, response: findingResponse(outcome, c.index, c.item, c.mismatch!, c.device) });
+        results.push({ index, response: findingResponse(outcome, index, item, mismatch!, device) });
       }
-    });
+    }
     if (clear > 0) outcomes.set(ScreeningOutcome.CLEAR, (outcomes.get(ScreeningOutcome.CLEAR) ?? 0) + clear);
     results.sort((a, b) => a.index - b.index);
     return { responses: results.map((r) => r.response), outcomes, unanswered, items: chunk.items.length };

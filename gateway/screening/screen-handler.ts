@@ -53,7 +53,7 @@ export function createScreenHandler(gw: GatewayContext, options: ScreenHandlerOp
     const screening = screenManifest(itemBatches(stream), {
       ...options,
       chunkSize,
-      checkMany: (keys, opts) => gw.checker.checkBulk(keys, opts),
+      checkMany: (keys, opts) => gw.checker.checkBulkAnswers(keys, opts),
       tac: gw.tac,
       requester,
       declarationReference: shipment.declarationReference,

@@ -10,26 +10,34 @@ import {
   UnansweredReason,
   UnansweredSchema,
   type ManifestItem,
+  type RegistryFinding,
+  type Unanswered,
 } from "../../gen/imeifed/v1/federation_pb.js";
 import { luhnCheckDigit, TacDatabase, type DeviceKey } from "../../device/index.js";
-import { screenManifest, type CheckMany, type ScreenResponseInit, type ScreeningAnswer } from "../../gateway/screening/manifest-screening.js";
+import { screenManifest, type CheckMany, type ChunkAnswers, type ScreenResponseInit } from "../../gateway/screening/manifest-screening.js";
 
 const imei = (body: string) => body + String(luhnCheckDigit(body));
 const item = (deviceId: string, declaredMake = "", line = "") => create(ManifestItemSchema, { deviceId, declaredMake, lineReference: line });
 const requester = { id: "customs-gb", kind: "customs" as const, country: "GB" };
 const tac = TacDatabase.fromEntries([["35693803", { make: "Apple", model: "iPhone 12" }]]);
 
+interface ScreeningAnswer {
+  findings: RegistryFinding[];
+  unanswered: Unanswered[];
+}
+const byPosition = (answers: ScreeningAnswer[]): ChunkAnswers => ({ findingsAt: (i) => answers[i]!.findings, unansweredAt: (i) => answers[i]!.unanswered });
+
 /** Registries answered in-process: `listed` maps a device key to its status per country. */
 function registries(listed: Record<string, [string, DeviceStatus][]>, down: string[] = []) {
   const calls: number[] = [];
   const checkMany: CheckMany = async (keys) => {
     calls.push(keys.length);
-    return keys.map(
+    return byPosition(keys.map(
       (key): ScreeningAnswer => ({
         findings: (listed[key] ?? []).map(([country, status]) => create(RegistryFindingSchema, { finding: create(FindingSchema, { country, status, deviceKey: key }) })),
         unanswered: down.map((country) => create(UnansweredSchema, { country, reason: UnansweredReason.UNAVAILABLE })),
       }),
-    );
+    ));
   };
   return { checkMany, calls };
 }

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ScreeningDecision, ScreeningOutcome, UnansweredPolicy, UnansweredReason } from "../../gen/imeifed/v1/federation_pb.js";
 import { SeenDevices } from "../../gateway/screening/seen-devices.js";
+import { plainDeviceKey } from "../../gateway/screening/plain-device-key.js";
+import { luhnCheckDigit, parseDevice } from "../../device/index.js";
 import { makesAgree } from "../../gateway/screening/declared-make.js";
 import { screeningDecision, ScreeningTally } from "../../gateway/screening/screening-tally.js";
 
@@ -29,6 +31,47 @@ describe("screening rules", () => {
       assert.equal(seen.firstSeen(35693803_000000 + 7 * 999_999, 5), 999_999);
       assert.equal(seen.size, 1_000_000);
       assert.ok(seen.bytes <= 2 ** 21 * 12, `${seen.bytes} bytes`);
+    });
+  });
+
+  describe("plain device keys", () => {
+    /** What parseDevice makes of `input` as a number key, or -1 when it refuses it. */
+    const reference = (input: string) => {
+      const parsed = parseDevice(input, "device_id");
+      return parsed.ok ? Number(parsed.device.key) : -1;
+    };
+    const valid = (body: string) => body + String(luhnCheckDigit(body));
+
+    it("keys plain 14, 15 and 16 digits exactly as parseDevice does, over generated identifiers", () => {
+      const body = fc.stringMatching(/^\d{14}$/);
+      const input = fc.oneof(
+        body.map(valid), // a valid IMEI
+        body, // a 14-digit body
+        fc.tuple(body, fc.stringMatching(/^\d{2}$/)).map(([b, sv]) => b + sv), // an IMEISV
+        fc.stringMatching(/^\d{13,17}$/), // any digits, most with a wrong check digit or length
+        fc.constantFrom("00000000000000", "000000000000000", "0000000000000000", "00000000000001"), // all zeros and nearly
+        fc.string({ minLength: 14, maxLength: 16 }), // anything
+        fc.stringMatching(/^\d{14}$/).map((b) => `${b.slice(0, 7)}-${b.slice(7)}`), // separators: not plain
+        body.map((b) => ` ${valid(b)}`), // whitespace: not plain
+      );
+      fc.assert(
+        fc.property(input, (id) => {
+          const plain = plainDeviceKey(id);
+          // Plain: the same key as parseDevice. Otherwise left to parseDevice (which may still accept it).
+          if (plain >= 0) assert.equal(plain, reference(id), id);
+          else if (/^\d{14,16}$/.test(id)) assert.equal(reference(id), -1, `${id} is plain and valid but was left to parseDevice`);
+        }),
+        { numRuns: 5_000 },
+      );
+    });
+
+    it("leaves a failed check digit, all zeros, wrong lengths and non-digits to parseDevice", () => {
+      for (const id of ["356938035643800", "00000000000000", "3569380356438", "35693803564380012", "35693803564380a", "imei-356938035643809", "٣٥٦٩٣٨٠٣٥٦٤٣٨٠٩"]) {
+        assert.equal(plainDeviceKey(id), -1, id);
+      }
+      assert.equal(plainDeviceKey("356938035643809"), 35693803564380);
+      assert.equal(plainDeviceKey("3569380356438012"), 35693803564380);
+      assert.equal(plainDeviceKey("35693803564380"), 35693803564380);
     });
   });
 
