@@ -33,14 +33,29 @@ function readSmallVarint(bytes: Uint8Array, at: { pos: number }, end: number): n
   throw NOT_PLAIN;
 }
 
-/** An ASCII string (device keys are digits); anything else is left to fromBinary's UTF-8 decoding. */
-function readAscii(bytes: Uint8Array, start: number, end: number): string {
+/**
+ * The whole response as one latin1 string, to cut device keys from: a cut of
+ * 13 characters or more is a V8 slice sharing the response's characters, so a
+ * key costs no copy and no call into Buffer (that call was half the decoder's
+ * time: ~70 ns a check against ~25 ns). The keys keep the response's text
+ * alive as long as its checks live; the gateway keeps no check's key.
+ */
+function latin1Of(bytes: Uint8Array): string {
+  if (Buffer.isBuffer(bytes)) return bytes.toString("latin1");
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 8_192) text += String.fromCharCode(...bytes.subarray(i, i + 8_192));
+  return text;
+}
+
+/** An ASCII string (device keys are digits) cut from `text` (the bytes as latin1); anything else is left to fromBinary's UTF-8 decoding. */
+function readAscii(bytes: Uint8Array, text: string, start: number, end: number): string {
   for (let i = start; i < end; i++) if (bytes[i]! >= 0x80) throw NOT_PLAIN;
-  return Buffer.isBuffer(bytes) ? bytes.toString("latin1", start, end) : String.fromCharCode(...bytes.subarray(start, end));
+  return text.substring(start, end);
 }
 
 function fastDecode(bytes: Uint8Array): CheckDevicesResponse {
   const checks: DeviceCheck[] = [];
+  const text = latin1Of(bytes);
   const at = { pos: 0 };
   const end = bytes.length;
   let shared: Duration | undefined;
@@ -63,7 +78,7 @@ function fastDecode(bytes: Uint8Array): CheckDevicesResponse {
       if (tag === 0x0a) {
         const n = readSmallVarint(bytes, at, stop);
         if (at.pos + n > stop) throw NOT_PLAIN;
-        deviceKey = readAscii(bytes, at.pos, at.pos + n);
+        deviceKey = readAscii(bytes, text, at.pos, at.pos + n);
         at.pos += n;
       } else if (tag === 0x10) {
         status = readSmallVarint(bytes, at, stop);
