@@ -170,7 +170,7 @@ async function alternating(loads: Load[], inFlight: number, totalMs: number, rou
 
 /** Sequential calls, alternating between the loads call by call; the median and p99 of each in ms. */
 async function interleavedLatency(loads: Load[], calls: number): Promise<{ p50: number; p99: number }[]> {
-  for (let i = 0; i < 20; i++) for (const load of loads) await load(-1 - i);
+  for (let i = 0; i < 300; i++) for (const load of loads) await load(-1 - i);
   const samples: number[][] = loads.map(() => []);
   for (let i = 0; i < calls; i++) {
     for (let l = 0; l < loads.length; l++) {

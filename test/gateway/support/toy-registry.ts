@@ -26,6 +26,8 @@ export interface ToyRegistryOptions {
   batchLimit?: number;
   cacheMaxAgeMs?: number;
   epoch?: string;
+  /** False: no CheckDevicesStream (UNIMPLEMENTED), as a registry from before it. Default true. */
+  streams?: boolean;
 }
 
 export interface ToyCall {
@@ -33,10 +35,17 @@ export interface ToyCall {
   keys: string[];
   purpose: string;
   actor: string | undefined;
+  /** How the question travelled: its own call, or a message on a CheckDevicesStream. */
+  via: "call" | "stream";
 }
 
 function unimplemented(): never {
   throw new ImeifedError(Code.UNIMPLEMENTED, "UNIMPLEMENTED", "not in the toy registry");
+}
+
+// eslint-disable-next-line require-yield
+async function* unimplementedStream(): AsyncIterable<never> {
+  unimplemented();
 }
 
 /** Starts a toy registry for `country`, its principal `registry-<cc>`. */
@@ -68,7 +77,7 @@ export async function startToyRegistry(options: ToyRegistryOptions) {
   async function admit(ctx: CallContext, method: ToyCall["method"], keys: string[], purpose: string): Promise<void> {
     const caller = ctx.values.get(CALLER)!;
     const requester = requesterOf(caller);
-    const call: ToyCall = { method, keys, purpose, actor: caller.actor?.id };
+    const call: ToyCall = { method, keys, purpose, actor: caller.actor?.id, via: ctx.methodKind === "unary" ? "call" : "stream" };
     calls.push(call);
     const failsThis = failCall?.(call, calls.length - 1);
     if (hang) await sleep(60_000, undefined, { signal: ctx.signal }).catch(() => undefined);
@@ -94,7 +103,7 @@ export async function startToyRegistry(options: ToyRegistryOptions) {
     },
     checkDevices: (request, ctx) => answerBatch(request, ctx),
     // Each message is recorded as one CheckDevices question (that is what it is), so tests count questions however they travelled.
-    checkDevicesStream: (requests, ctx) => answerBatches(requests, (batch) => answerBatch(batch, ctx)),
+    checkDevicesStream: (requests, ctx) => (options.streams === false ? unimplementedStream() : answerBatches(requests, (batch) => answerBatch(batch, ctx))),
     async *watchChanges(request, ctx) {
       if ((request.epoch !== "" && request.epoch !== epoch) || request.afterSequence > BigInt(changes.length)) {
         throw new ImeifedError(Code.FAILED_PRECONDITION, "EPOCH_MISMATCH", "resume from 0");
