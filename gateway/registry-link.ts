@@ -12,6 +12,7 @@ import type { BatchGroup } from "./registry-batcher.js";
 import { createClient, type Client } from "../rpc/index.js";
 import type { Actor, Scope } from "../trust/principal.js";
 import { decodeCheckDevicesResponse } from "./check-devices-decoder.js";
+import { decodeCheckDevicesStreamResponse, encodeCheckDevicesStreamRequest } from "./check-stream-codec.js";
 import { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 import type { GatewayConfig, UpstreamConfig } from "./config.js";
 import type { UpstreamTokenMinter } from "./gateway-context.js";
@@ -85,8 +86,9 @@ export class RegistryLink {
     const channel = (i: number) => ({ ...clientOptions, channelOptions: { ...tlsOptions, "imeifed.channel_index": i } });
     const n = upstream.channels;
     // CheckDevices answers are the gateway's most read messages: decoded by hand (see check-devices-decoder.ts).
-    const decoders = { checkDevices: decodeCheckDevicesResponse };
-    this.#clients = upstream.kind === "registry" ? Array.from({ length: n }, (_, i) => createClient(RegistryService, upstream.address, { ...channel(i), decoders })) : [];
+    const decoders = { checkDevices: decodeCheckDevicesResponse, checkDevicesStream: decodeCheckDevicesStreamResponse };
+    const encoders = { checkDevicesStream: encodeCheckDevicesStreamRequest };
+    this.#clients = upstream.kind === "registry" ? Array.from({ length: n }, (_, i) => createClient(RegistryService, upstream.address, { ...channel(i), decoders, encoders })) : [];
     this.#streams = upstream.kind === "registry" ? new CheckStreamPool(() => this.client) : undefined;
     this.#hubs = upstream.kind === "gateway" ? Array.from({ length: n }, (_, i) => createClient(FederationService, upstream.address, channel(i))) : [];
   }

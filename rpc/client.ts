@@ -35,6 +35,8 @@ export interface ClientOptions {
    * CheckDevices); each must return what fromBinary would.
    */
   decoders?: Readonly<Record<string, (bytes: Buffer) => unknown>>;
+  /** Hand-written request encoders, likewise; each must return what `toBinary(create(...))` would. */
+  encoders?: Readonly<Record<string, (value: unknown) => Buffer>>;
 }
 
 /** Long-lived channels: HTTP/2 keepalive notices a dead peer without a call in flight. */
@@ -110,7 +112,7 @@ export function createClient<S extends DescService>(service: S, address: string,
 
 function clientMethod(grpcClient: GrpcClient, method: DescMethod, options: ClientOptions): unknown {
   const path = methodPath(method);
-  const serialize = serializerFor(method.input);
+  const serialize = options.encoders?.[method.localName] ?? serializerFor(method.input);
   const deserialize = options.decoders?.[method.localName] ?? deserializerFor(method.output);
   switch (method.methodKind) {
     case "unary":

@@ -18,6 +18,7 @@ import { createQuotaInterceptor, QuotaLimiter } from "../../trust/quota.js";
 import { serverCredentials } from "../../trust/tls.js";
 import { TrustStore } from "../../trust/trust-store.js";
 import { encodeCheckDevicesResponse } from "./check-devices-encoder.js";
+import { decodeCheckDevicesStreamRequest, encodeCheckDevicesStreamResponse } from "./check-devices-stream-codec.js";
 import { decodeCheckDevicesRequest } from "./check-devices-request-decoder.js";
 import { RegistryAttestations } from "./registry-attestations.js";
 import { parseRegistryConfig, type RegistryConfig, type RegistryConfigInput } from "./registry-config.js";
@@ -127,8 +128,8 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
       // CheckDevices is coded by hand (equal to protobuf-es, several times cheaper): screening's hot path.
       services: [
         hosted(RegistryService, createRegistryService(rc), {
-          serializers: { checkDevices: encodeCheckDevicesResponse },
-          deserializers: { checkDevices: decodeCheckDevicesRequest },
+          serializers: { checkDevices: encodeCheckDevicesResponse, checkDevicesStream: encodeCheckDevicesStreamResponse },
+          deserializers: { checkDevices: decodeCheckDevicesRequest, checkDevicesStream: decodeCheckDevicesStreamRequest },
         }),
       ],
       interceptors,
