@@ -283,17 +283,18 @@ export class FederationChecker {
     return (await this.#check(keys, opts, true)).answers(keys, true);
   }
 
-  /** `checkBulk`'s answers read by position, without an answer object per device (screening reads only the few with findings). */
-  async checkBulkAnswers(keys: readonly DeviceKey[], opts: CheckOptions): Promise<BulkAnswers> {
-    return this.#check(keys, opts, true);
+  /** `checkBulk`'s answers read by position, without an answer object per device (screening reads only the few with findings); `keyNumbers`: the keys as numbers, if the caller has them. */
+  async checkBulkAnswers(keys: readonly DeviceKey[], opts: CheckOptions, keyNumbers?: Float64Array): Promise<BulkAnswers> {
+    return this.#check(keys, opts, true, keyNumbers);
   }
 
-  async #check(keys: readonly DeviceKey[], opts: CheckOptions, bulk: boolean): Promise<AnswerSheet> {
+  /** `keyNumbers`: the bulk path's keys as numbers, when the caller already has them (screening does). */
+  async #check(keys: readonly DeviceKey[], opts: CheckOptions, bulk: boolean, keyNumbers?: Float64Array): Promise<AnswerSheet> {
     const sheet = new AnswerSheet(keys.length);
     const now = Date.now();
     const asks: Promise<void>[] = [];
     // The bulk path looks each device up once for every registry (not once per registry).
-    const probe = bulk ? this.cache.probe(keys) : undefined;
+    const probe = bulk ? this.cache.probe(keys, keyNumbers) : undefined;
     const clean = bulk && this.cache.cleanEnabled ? new CleanAnswersToStore(keys.length) : undefined;
     for (const link of this.targets(opts.countries)) {
       sheet.askedOneMore();

@@ -51,8 +51,8 @@ export interface ChunkAnswers {
   unansweredAt(i: number): readonly Unanswered[];
 }
 
-/** How screening asks the registries (the gateway's FederationChecker.checkBulkAnswers fits). */
-export type CheckMany = (keys: readonly DeviceKey[], opts: { deadline: Date; requester: Actor; purpose: string }) => Promise<ChunkAnswers>;
+/** How screening asks the registries (the gateway's FederationChecker.checkBulkAnswers fits); `keyNumbers` holds the same keys as numbers. */
+export type CheckMany = (keys: readonly DeviceKey[], opts: { deadline: Date; requester: Actor; purpose: string }, keyNumbers: Float64Array) => Promise<ChunkAnswers>;
 
 /** Told about every PROHIBITED or TRACKED item (the tripwire). */
 export type ScreeningHit = (device: Device, findings: readonly RegistryFinding[]) => void;
@@ -108,6 +108,8 @@ interface Sorted {
   /** Per device to ask about: its item's offset in the chunk, and its key. */
   readonly offsets: number[];
   readonly keys: DeviceKey[];
+  /** The same keys as numbers (the seen-devices table and the gateway's tables key on them). */
+  readonly keyNumbers: Float64Array;
   /** By device position, only where parseDevice ran (not plain digits); others build their Device from the key when they need it. */
   devices: Device[] | undefined;
   /** By device position: the declared make disagrees with the TAC's. */
@@ -169,8 +171,8 @@ export async function* screenManifest(batches: AsyncIterator<readonly ManifestIt
 
   /** The synchronous part, run in manifest order when a chunk starts: MALFORMED, DUPLICATE, the TAC's make. */
   const sortItems = (chunk: Chunk): Sorted => {
-    const sorted: Sorted = { early: [], offsets: [], keys: [], devices: undefined, mismatches: undefined };
     const { items, start } = chunk;
+    const sorted: Sorted = { early: [], offsets: [], keys: [], keyNumbers: new Float64Array(items.length), devices: undefined, mismatches: undefined };
     for (let offset = 0; offset < items.length; offset++) {
       const item = items[offset]!;
       const index = start + offset;
@@ -209,17 +211,18 @@ export async function* screenManifest(batches: AsyncIterator<readonly ManifestIt
       if (device) (sorted.devices ??= [])[at] = device;
       sorted.offsets.push(offset);
       sorted.keys.push(key);
+      sorted.keyNumbers[at] = keyNumber;
     }
-    return sorted;
+    return { ...sorted, keyNumbers: sorted.keyNumbers.subarray(0, sorted.keys.length) };
   };
 
   const runChunk = async (chunk: Chunk): Promise<ChunkResult> => {
-    const { early, offsets, keys, devices, mismatches } = sortItems(chunk);
+    const { early, offsets, keys, keyNumbers, devices, mismatches } = sortItems(chunk);
     options.onDevices?.(keys);
     let answers: ChunkAnswers | undefined;
     if (keys.length > 0) {
       await options.takeDevices?.(keys.length);
-      answers = await options.checkMany(keys, { deadline: options.chunkDeadline(), requester: options.requester, purpose: options.declarationReference });
+      answers = await options.checkMany(keys, { deadline: options.chunkDeadline(), requester: options.requester, purpose: options.declarationReference }, keyNumbers);
     }
     const outcomes = new Map<ScreeningOutcome, number>();
     const count = (o: ScreeningOutcome) => outcomes.set(o, (outcomes.get(o) ?? 0) + 1);

@@ -53,7 +53,7 @@ export function createScreenHandler(gw: GatewayContext, options: ScreenHandlerOp
     const screening = screenManifest(itemBatches(stream), {
       ...options,
       chunkSize,
-      checkMany: (keys, opts) => gw.checker.checkBulkAnswers(keys, opts),
+      checkMany: (keys, opts, keyNumbers) => gw.checker.checkBulkAnswers(keys, opts, keyNumbers),
       tac: gw.tac,
       requester,
       declarationReference: shipment.declarationReference,

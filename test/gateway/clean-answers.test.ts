@@ -140,4 +140,22 @@ describe("gateway finding cache with the clean-answer table", () => {
     assert.equal(cache.size, 1);
     assert.equal(cache.get(KEY, "GB", "customs-gb", now), undefined);
   });
+
+  it("the bulk probe finds every device the LRU holds, also after its held-device filter starts over", () => {
+    const cache = new FindingCache({ ...options, maxEntries: 1_000 });
+    const asKey = (i: number) => String(key(i)) as DeviceKey;
+    // The probe's held-device filter starts over after 2^18 marks, from what the LRU holds: here
+    // half-way through the last 1,000 stores, so half the held devices depend on that rebuild.
+    const stored = 2 ** 18 + 500;
+    for (let i = 0; i < stored; i++) cache.put(asKey(i), "GB", "police-es", prohibited, cache.ticket(), now);
+    const keys = Array.from({ length: 3_000 }, (_, j) => asKey(stored - 2_000 + j)); // 1,000 evicted, 1,000 held, 1,000 never stored
+    const probe = cache.probe(keys);
+    keys.forEach((k, j) => assert.deepEqual(probe.entries?.[j], cache.entryOf(k), `device ${j} of the probe`));
+    assert.equal(probe.entries?.filter(Boolean).length, 1_000);
+    // Numbers given by the caller are used as the keys' numbers.
+    assert.deepEqual([...cache.probe(keys, Float64Array.from(keys, Number)).numbers], keys.map(Number));
+    cache.clear();
+    cache.put(asKey(1), "GB", "police-es", prohibited, cache.ticket(), now);
+    assert.equal(cache.probe([asKey(1), asKey(2)]).entries?.filter(Boolean).length, 1, "after clear, a new entry is found");
+  });
 });

@@ -30,8 +30,9 @@ const byPosition = (answers: ScreeningAnswer[]): ChunkAnswers => ({ findingsAt: 
 /** Registries answered in-process: `listed` maps a device key to its status per country. */
 function registries(listed: Record<string, [string, DeviceStatus][]>, down: string[] = []) {
   const calls: number[] = [];
-  const checkMany: CheckMany = async (keys) => {
+  const checkMany: CheckMany = async (keys, _opts, keyNumbers) => {
     calls.push(keys.length);
+    assert.deepEqual([...keyNumbers], keys.map(Number), "the keys as numbers, in the same order");
     return byPosition(keys.map(
       (key): ScreeningAnswer => ({
         findings: (listed[key] ?? []).map(([country, status]) => create(RegistryFindingSchema, { finding: create(FindingSchema, { country, status, deviceKey: key }) })),
@@ -157,10 +158,10 @@ describe("manifest screening (pipeline, in-process registries)", () => {
     const firstAnswered = new Promise<void>((r) => (release = r));
     const calls: number[] = [];
     // The first chunk's answer waits until the caller has sent everything, so the rest gathers behind it.
-    const slowFirst: CheckMany = async (keys, opts) => {
+    const slowFirst: CheckMany = async (keys, opts, keyNumbers) => {
       calls.push(keys.length);
       if (calls.length === 1) await firstAnswered;
-      return checkMany(keys, opts);
+      return checkMany(keys, opts, keyNumbers);
     };
     const batches = Array.from({ length: 12 }, (_, b) => Array.from({ length: 3 }, (_, i) => item(imei(`356938031${String(b * 3 + i).padStart(5, "0")}`))));
     async function* sending() {
