@@ -30,7 +30,9 @@ export function encodeCheckDevicesStreamRequest(value: unknown): Buffer {
   const request = value as RequestInit;
   const id = request.id === undefined ? 0 : Number(request.id);
   const batch = request.batch;
-  if (!batch || !Number.isSafeInteger(id) || "$typeName" in request || "$typeName" in batch) {
+  // A traced batch (a trace context to carry) is rare enough for the general path.
+  const traced = request.traceContext !== undefined && Object.keys(request.traceContext).length > 0;
+  if (!batch || traced || !Number.isSafeInteger(id) || "$typeName" in request || "$typeName" in batch) {
     return Buffer.from(toBinary(CheckDevicesStreamRequestSchema, create(CheckDevicesStreamRequestSchema, request)));
   }
   const imeis = batch.imeis ?? [];

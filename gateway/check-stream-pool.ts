@@ -25,7 +25,11 @@ export class CheckStreamPool {
   readonly #streams = new Map<string, CheckStream>();
   readonly #sweeper: NodeJS.Timeout;
 
-  constructor(client: () => Client<typeof RegistryService>, options: CheckStreamPoolOptions = {}) {
+  readonly #serverAddress: string;
+
+  /** `serverAddress`: the registry's address (named on message spans). */
+  constructor(client: () => Client<typeof RegistryService>, options: CheckStreamPoolOptions & { serverAddress?: string } = {}) {
+    this.#serverAddress = options.serverAddress ?? "";
     this.#client = client;
     this.#idleMs = options.idleMs ?? 30_000;
     this.#maxStreams = options.maxStreams ?? 64;
@@ -45,7 +49,7 @@ export class CheckStreamPool {
     if (stream) this.#streams.delete(key);
     if (!stream || !stream.open || stream.token !== token) {
       stream?.retire();
-      stream = new CheckStream(this.#client(), token);
+      stream = new CheckStream(this.#client(), token, this.#serverAddress);
       this.#evictBeyond(this.#maxStreams - 1);
     }
     this.#streams.set(key, stream);

@@ -23,6 +23,11 @@ import type { CheckDevicesStreamRequestSchema, CheckDevicesStreamResponse, Devic
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { AsyncQueue } from "../rpc/async-queue.js";
 import { fromMessageError, type Client } from "../rpc/index.js";
+import { context, ROOT_CONTEXT } from "@opentelemetry/api";
+import { startMessageClientSpan } from "../observability/message-tracing.js";
+
+const SERVICE = "imeifed.v1.RegistryService";
+const METHOD = "CheckDevicesStream";
 
 type StreamRequestInit = MessageInitShape<typeof CheckDevicesStreamRequestSchema>;
 
@@ -52,9 +57,15 @@ export class CheckStream {
   /** When the stream last carried a batch (for idle retirement). */
   lastUsedAt = Date.now();
 
-  constructor(client: Client<typeof RegistryService>, token: string) {
+  readonly #serverAddress: string;
+
+  /** `serverAddress`: the registry's address, named on each message's span. */
+  constructor(client: Client<typeof RegistryService>, token: string, serverAddress = "") {
     this.token = token;
-    void this.#read(client.checkDevicesStream(this.#requests, { metadata: { authorization: `Bearer ${token}` } }));
+    this.#serverAddress = serverAddress;
+    // Opened outside any lookup's trace: the stream outlives the lookup that opened it; each message carries its own asker's trace.
+    const responses = context.with(ROOT_CONTEXT, () => client.checkDevicesStream(this.#requests, { metadata: { authorization: `Bearer ${token}` } }));
+    void this.#read(responses);
   }
 
   /** False once the stream broke or was retired: new batches must go elsewhere. */
@@ -72,13 +83,22 @@ export class CheckStream {
     if (!this.open) return Promise.reject(this.#closed ?? broken("the stream was retired"));
     this.lastUsedAt = Date.now();
     const id = this.#nextId++;
+    const span = startMessageClientSpan(SERVICE, METHOD, this.#serverAddress);
     return new Promise<DeviceCheck[]>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiting.delete(id);
-        reject(new ImeifedError(Code.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", "the registry did not answer this batch before its deadline"));
+        fail(new ImeifedError(Code.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", "the registry did not answer this batch before its deadline"));
       }, Math.max(0, deadline.getTime() - Date.now()));
-      this.#waiting.set(id, { resolve, reject, timer });
-      this.#requests.push({ id, batch: { imeis: keys, purpose } });
+      const fail = (error: ImeifedError) => {
+        span.end(error);
+        reject(error);
+      };
+      const answer = (checks: DeviceCheck[]) => {
+        span.end();
+        resolve(checks);
+      };
+      this.#waiting.set(id, { resolve: answer, reject: fail, timer });
+      this.#requests.push({ id, batch: { imeis: keys, purpose }, traceContext: span.traceContext });
     });
   }
 

@@ -89,7 +89,7 @@ export class RegistryLink {
     const decoders = { checkDevices: decodeCheckDevicesResponse, checkDevicesStream: decodeCheckDevicesStreamResponse };
     const encoders = { checkDevicesStream: encodeCheckDevicesStreamRequest };
     this.#clients = upstream.kind === "registry" ? Array.from({ length: n }, (_, i) => createClient(RegistryService, upstream.address, { ...channel(i), decoders, encoders })) : [];
-    this.#streams = upstream.kind === "registry" ? new CheckStreamPool(() => this.client) : undefined;
+    this.#streams = upstream.kind === "registry" ? new CheckStreamPool(() => this.client, { serverAddress: upstream.address }) : undefined;
     this.#hubs = upstream.kind === "gateway" ? Array.from({ length: n }, (_, i) => createClient(FederationService, upstream.address, channel(i))) : [];
   }
 

@@ -10,6 +10,8 @@ export type { Telemetry, TelemetryOptions } from "./telemetry.js";
 export { parseTelemetryEnv } from "./telemetry-config.js";
 export type { TelemetryConfig, Environment } from "./telemetry-config.js";
 export { serverTracing, clientTracing, traceOfFailure, TRACER_NAME } from "./rpc-tracing.js";
+export { startMessageClientSpan, tracedMessage } from "./message-tracing.js";
+export type { MessageClientSpan } from "./message-tracing.js";
 export { RPC_ATTRIBUTE } from "./rpc-attributes.js";
 export { recordDevice, DEVICE_ATTRIBUTE } from "./device-span.js";
 export { metrics, createMetrics, installMetrics, uninstallMetrics, METRIC, METRIC_ATTRIBUTE, CIRCUIT_STATES, MAX_LABEL_VALUES } from "./metrics.js";

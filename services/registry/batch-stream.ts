@@ -17,8 +17,8 @@ import { toMessageError } from "../../rpc/index.js";
 export type CheckDevicesStreamResponseInit = MessageInitShape<typeof CheckDevicesStreamResponseSchema>;
 export type CheckDevicesResponseInit = MessageInitShape<typeof CheckDevicesResponseSchema>;
 
-/** Answers one batch, or throws what CheckDevices would fail with. */
-export type BatchAnswerer = (batch: CheckDevicesRequest) => Promise<CheckDevicesResponseInit>;
+/** Answers one batch (`message` carries it, with its id and trace context), or throws what CheckDevices would fail with. */
+export type BatchAnswerer = (batch: CheckDevicesRequest, message: CheckDevicesStreamRequest) => Promise<CheckDevicesResponseInit>;
 
 export interface BatchStreamOptions {
   /** Batches answered or waiting to be written at once (default 64). */
@@ -53,7 +53,7 @@ export async function* answerBatches(
   const answerOne = async (request: CheckDevicesStreamRequest): Promise<void> => {
     let response: CheckDevicesStreamResponseInit;
     try {
-      response = { id: request.id, result: { case: "checks", value: await answer(request.batch ?? EMPTY_BATCH) } };
+      response = { id: request.id, result: { case: "checks", value: await answer(request.batch ?? EMPTY_BATCH, request) } };
     } catch (error) {
       response = { id: request.id, result: { case: "error", value: toMessageError(error, where) } };
     }

@@ -22,7 +22,7 @@ const CHECKS_TAG = 0x12;
 export function decodeCheckDevicesStreamRequest(bytes: Buffer): CheckDevicesStreamRequest {
   const envelope = decodeEnvelope(bytes);
   if (!envelope || envelope.tag !== BATCH_TAG) return fromBinary(CheckDevicesStreamRequestSchema, bytes);
-  return { $typeName: "imeifed.v1.CheckDevicesStreamRequest", id: BigInt(envelope.id), batch: decodeCheckDevicesRequest(envelope.inner as Buffer) };
+  return { $typeName: "imeifed.v1.CheckDevicesStreamRequest", id: BigInt(envelope.id), batch: decodeCheckDevicesRequest(envelope.inner as Buffer), traceContext: {} };
 }
 
 type ResponseInit = MessageInitShape<typeof CheckDevicesStreamResponseSchema>;

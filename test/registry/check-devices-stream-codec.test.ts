@@ -14,7 +14,7 @@ const responseBytes = (init: ResponseInit) => Buffer.from(toBinary(CheckDevicesS
 
 const id = fc.oneof(fc.constantFrom(0n, 1n, 127n, 128n, 2n ** 32n, 2n ** 53n - 1n, 2n ** 53n + 1n, 2n ** 55n + 3n), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }));
 const imei = fc.oneof(fc.stringMatching(/^\d{14,16}$/), fc.string(), fc.string({ unit: "grapheme" }));
-const request = fc.record({ id, batch: fc.record({ imeis: fc.array(imei, { maxLength: 20 }), purpose: fc.oneof(fc.constant(""), fc.string({ unit: "grapheme" }), fc.string({ minLength: 130, maxLength: 300 })) }, { requiredKeys: [] }) }, { requiredKeys: [] });
+const request = fc.record({ id, batch: fc.record({ imeis: fc.array(imei, { maxLength: 20 }), purpose: fc.oneof(fc.constant(""), fc.string({ unit: "grapheme" }), fc.string({ minLength: 130, maxLength: 300 })) }, { requiredKeys: [] }), traceContext: fc.dictionary(fc.constantFrom("traceparent", "tracestate"), fc.string()) }, { requiredKeys: [] });
 const check = fc.record(
   {
     deviceKey: fc.oneof(fc.stringMatching(/^\d{14}$/), fc.string()),
@@ -47,7 +47,7 @@ describe("CheckDevicesStream hand-written codecs", () => {
       assert.deepStrictEqual(decodeCheckDevicesStreamRequest(bytes), fromBinary(CheckDevicesStreamRequestSchema, bytes));
     }), { numRuns: 500 });
     // An unknown field after the batch, and a truncated message.
-    const extra = Buffer.concat([requestBytes({ id: 3n, batch: { imeis: ["1"] } }), Buffer.from([0x18, 0x01])]);
+    const extra = Buffer.concat([requestBytes({ id: 3n, batch: { imeis: ["1"] } }), Buffer.from([0x20, 0x01])]);
     assert.deepStrictEqual(decodeCheckDevicesStreamRequest(extra), fromBinary(CheckDevicesStreamRequestSchema, extra));
     const cut = requestBytes({ id: 3n, batch: { imeis: ["35209900176148"] } }).subarray(0, 6);
     assert.throws(() => fromBinary(CheckDevicesStreamRequestSchema, cut));

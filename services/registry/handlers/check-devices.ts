@@ -14,6 +14,7 @@ import { auditDetails, batchDigest, messageAuditor, type AuditDetails } from "..
 import { assertSharedWith, sharedFinding, type FindingAudience } from "../finding-of.js";
 import { shuttingDown, type RegistryContext } from "../registry-context.js";
 import { answerBatches } from "../batch-stream.js";
+import { tracedMessage } from "../../../observability/message-tracing.js";
 import { callerOf } from "../../../trust/principal.js";
 import { holdingRecord } from "../store/holding-record.js";
 import { PURPOSE_LIMIT } from "../../../trust/purpose.js";
@@ -129,7 +130,7 @@ export function checkDevicesStream(rc: RegistryContext): HandlerFor<typeof Regis
     const caller = callerOf(ctx);
     const audience = audienceOf(rc, ctx);
     const record = messageAuditor(ctx);
-    const answer = async (batch: CheckDevicesRequest) => {
+    const answer = (batch: CheckDevicesRequest, message: CheckDevicesStreamRequest) => tracedMessage(ctx, message.traceContext, async () => {
       const at = new Date();
       const audit: AuditDetails = {};
       let answered;
@@ -143,7 +144,7 @@ export function checkDevicesStream(rc: RegistryContext): HandlerFor<typeof Regis
       // Answered only once recorded: a failing audit store fails the question (UNAVAILABLE), as it fails a call.
       await record(audit, Code.OK, at);
       return answered;
-    };
+    });
     const admit = () => {
       if (rc.closing()) throw shuttingDown();
       if (Date.now() >= caller.expiresAt * 1000) throw unauthenticated("TOKEN_EXPIRED", "the token this stream was opened with has expired; open a new stream with a fresh token");
