@@ -77,6 +77,8 @@ export interface ManifestScreeningOptions {
   /** Waits until the caller may screen `n` more devices (its devices/s quota); throws to refuse. */
   takeDevices?: ((n: number) => Promise<void>) | undefined;
   onHit?: ScreeningHit | undefined;
+  /** Told how many items got each outcome, chunk by chunk (the gateway's `screened` metric: its rate is the screening throughput). */
+  onScreened?: ((outcome: ScreeningOutcome, items: number) => void) | undefined;
   /** Told of the devices each chunk checks, in manifest order (the audit's digest). */
   onDevices?: ((keys: readonly DeviceKey[]) => void) | undefined;
   now?: () => number;
@@ -333,7 +335,10 @@ export async function* screenManifest(batches: AsyncIterator<readonly ManifestIt
         continue;
       }
       const result = await inFlight.shift()!;
-      for (const [outcome, n] of result.outcomes) tally.add(outcome, n);
+      for (const [outcome, n] of result.outcomes) {
+        tally.add(outcome, n);
+        options.onScreened?.(outcome, n);
+      }
       tally.noteUnanswered(result.unanswered);
       yield* result.responses;
       if (tally.itemsScreened - progressAtItems >= everyItems || now() - progressAt >= everyMs) {

@@ -124,6 +124,20 @@ describe("manifest screening (pipeline, in-process registries)", () => {
     assert.equal(passed.summary.decision, ScreeningDecision.RELEASE);
   });
 
+  it("tells the screened-items hook each chunk's outcomes, adding up to the summary's counts", async () => {
+    const { checkMany } = registries({ "35693803000011": [["GB", DeviceStatus.PROHIBITED]] });
+    const told = new Map<ScreeningOutcome, number>();
+    const items = [item(imei("35693803000011")), item("12345"), ...Array.from({ length: 23 }, (_, i) => item(imei(`356938031${String(i).padStart(5, "0")}`)))];
+    const { summary } = await collect(
+      screenManifest(batchesOf(items.slice(0, 10), items.slice(10)), { ...base(checkMany), chunkSize: 10, onScreened: (o, n) => told.set(o, (told.get(o) ?? 0) + n) }),
+    );
+    assert.deepEqual(
+      [...told].sort((a, b) => a[0] - b[0]),
+      summary.counts.filter((c) => c.count > 0n).map((c) => [c.outcome, Number(c.count)]).sort((a, b) => a[0]! - b[0]!),
+    );
+    assert.equal(told.get(ScreeningOutcome.CLEAR), 23);
+  });
+
   it("sends progress every N items", async () => {
     const { checkMany } = registries({});
     const items = Array.from({ length: 50 }, (_, i) => item(imei(`356938031${String(i).padStart(5, "0")}`)));

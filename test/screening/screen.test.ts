@@ -17,6 +17,8 @@ import { verifyAttestation } from "../../trust/attestation.js";
 import { createClient, type Client } from "../../rpc/index.js";
 import { FederationService } from "../../gen/imeifed/v1/federation_pb.js";
 import { startTestRegistry } from "../support/registry-fixture.js";
+import { metrics, METRIC, METRIC_ATTRIBUTE } from "../../observability/index.js";
+import { startInMemoryTelemetry } from "../../observability/in-memory-telemetry.js";
 import { imeiOf, startScreeningFederation, type ScreeningFederation } from "./support/screening-federation.js";
 
 type Request = MessageInitShape<typeof ScreenRequestSchema>;
@@ -171,6 +173,23 @@ describe("FederationService.Screen through a real gateway and five real registri
       }
     } finally {
       client.close();
+    }
+  });
+
+  it("counts screened items by outcome in the gateway's metrics", async () => {
+    const telemetry = await startInMemoryTelemetry();
+    const live = ["GB", "ES", "JP", "BR", "US"].map((country) => ({ country, address: fed.registries.get(country)!.registry.address }));
+    const gateway = await fed.startGateway(live, {}, { metrics });
+    const client = createClient(FederationService, gateway.address, { metadata: fed.trust.metadataFor("customs-gb", "gateway") });
+    try {
+      const list = [{ deviceId: imeiOf(STOLEN_GB) }, { deviceId: "12345" }, ...Array.from({ length: 7 }, (_, i) => ({ deviceId: imeiOf(`3569380305${String(i).padStart(4, "0")}`) }))];
+      await screen(client, stream(shipment("DEC-METRICS"), items(...list)));
+      const points = await telemetry.points(METRIC.screeningItems);
+      const counted = Object.fromEntries(points.map((p) => [p.attributes[METRIC_ATTRIBUTE.screeningOutcome], p.value]));
+      assert.deepEqual(counted, { prohibited: 1, malformed: 1, clear: 7 });
+    } finally {
+      client.close();
+      await telemetry.shutdown();
     }
   });
 
