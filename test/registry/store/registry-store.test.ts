@@ -127,6 +127,9 @@ for (const backendName of ["sqlite", "postgres"] as BackendName[]) {
       const found = await store.openRecords([K1, K2, K3]);
       assert.deepEqual([...found.keys()], [K1]);
       assert.deepEqual(await store.openRecords([]), new Map());
+      // One key alone takes its own query: the same answers.
+      assert.equal((await store.openRecords([K2])).size, 0, "a cleared device alone");
+      assert.deepEqual([...(await store.openRecords([K1])).keys()], [K1]);
     });
 
     it("returns each open record once when a batch asks about a device more than once", async () => {
