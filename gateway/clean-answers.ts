@@ -169,16 +169,60 @@ export class CleanAnswers {
     if (!this.enabled) return;
     const ttl = Math.min(this.#ttlMs, cacheMaxAgeMs ?? Number.POSITIVE_INFINITY);
     if (!(ttl > 0)) return;
+    if (!this.#ready(answeredAt)) return;
+    const column = this.#column(country, ttl);
+    let slot = this.slotOf(key);
+    if (slot < 0) slot = this.#insert(key, answeredAt);
+    this.#stamp(slot, column, answeredAt);
+  }
+
+  /**
+   * The column for `country`'s answers bounded by `cacheMaxAgeMs` (undefined:
+   * none), readied as `put` readies it for each answer; -1 when such answers
+   * are not kept. For `putRow`.
+   */
+  columnFor(country: string, cacheMaxAgeMs: number | undefined): number {
+    if (!this.enabled) return -1;
+    const ttl = Math.min(this.#ttlMs, cacheMaxAgeMs ?? Number.POSITIVE_INFINITY);
+    if (!(ttl > 0)) return -1;
+    return this.#column(country, ttl);
+  }
+
+  /**
+   * Several registries' answers about one device, stored with one slot
+   * search: for `c < count`, the answer time `times[c]` (0: none) in column
+   * `columns[c]` (from `columnFor`; -1: not kept). The same as a `put` per
+   * answer; cheaper when a device's answers arrive together (the bulk path).
+   */
+  putRow(key: number, columns: Int32Array, times: Float64Array, count: number): void {
+    let slot = -1;
+    for (let c = 0; c < count; c++) {
+      const column = columns[c]!;
+      const answeredAt = times[c]!;
+      if (column < 0 || answeredAt === 0) continue;
+      const version = this.#version;
+      if (!this.#ready(answeredAt)) continue;
+      if (version !== this.#version) slot = -1; // the table started over: slots moved
+      if (slot < 0) {
+        slot = this.slotOf(key);
+        if (slot < 0) slot = this.#insert(key, answeredAt);
+      }
+      this.#stamp(slot, column, answeredAt);
+    }
+  }
+
+  /** Sets the time base on the first answer and starts over past the stamps' range; false for an answer older than the base. */
+  #ready(answeredAt: number): boolean {
     if (Number.isNaN(this.#base)) this.#base = answeredAt - BASE_MARGIN_MS;
     if (answeredAt - this.#base + 1 >= STAMP_LIMIT) {
       // ~49 days after the base: start over rather than widen every stamp.
       this.clear();
       this.#base = answeredAt - BASE_MARGIN_MS;
     }
-    if (answeredAt < this.#base) return; // older than anything the table can express: not worth keeping
-    const column = this.#column(country, ttl);
-    let slot = this.slotOf(key);
-    if (slot < 0) slot = this.#insert(key, answeredAt);
+    return answeredAt >= this.#base; // older than anything the table can express: not worth keeping
+  }
+
+  #stamp(slot: number, column: number, answeredAt: number): void {
     const stamp = answeredAt - this.#base + 1;
     const at = slot * this.#stride + 2 + column;
     if (stamp > this.#words[at]!) this.#words[at] = stamp;

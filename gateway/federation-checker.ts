@@ -197,13 +197,30 @@ class CleanAnswersToStore {
 
   store(cache: FindingCache, keys: readonly DeviceKey[], numbers: Float64Array): void {
     const columns = this.#columns;
+    const n = columns.length;
+    const countries = columns.map((c) => c.country);
+    const tickets = columns.map((c) => c.ticket);
+    // Per registry: its table column, readied for the max age last seen (a registry's calls nearly always share one).
+    const tableColumns = new Int32Array(n).fill(-1);
+    const readiedFor = new Float64Array(n);
+    const readied = new Uint8Array(n);
+    const times = new Float64Array(n);
     for (let i = 0; i < this.#size; i++) {
-      for (const column of columns) {
+      let any = false;
+      for (let c = 0; c < n; c++) {
+        const column = columns[c]!;
         const at = column.answeredAt[i]!;
+        times[c] = at;
         if (at === 0) continue;
+        any = true;
         const maxAgeMs = column.maxAgeMs[i]!;
-        cache.putClean(keys[i]!, numbers[i]!, column.country, Number.isNaN(maxAgeMs) ? undefined : maxAgeMs, column.ticket, at);
+        if (readied[c] === 0 || !Object.is(maxAgeMs, readiedFor[c])) {
+          tableColumns[c] = cache.cleanColumnForStoring(column.country, Number.isNaN(maxAgeMs) ? undefined : maxAgeMs);
+          readiedFor[c] = maxAgeMs;
+          readied[c] = 1;
+        }
       }
+      if (any) cache.putCleanRow(keys[i]!, numbers[i]!, countries, tickets, tableColumns, times);
     }
   }
 }

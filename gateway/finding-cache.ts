@@ -325,6 +325,26 @@ export class FindingCache {
     this.#clean.put(keyNumber, country, answeredAt, cacheMaxAgeMs);
   }
 
+  /** The clean-table column for `country`'s answers bounded by `cacheMaxAgeMs`, or -1 (no table, or such answers are not kept): for `putCleanRow`. */
+  cleanColumnForStoring(country: string, cacheMaxAgeMs: number | undefined): number {
+    return this.#clean ? this.#clean.columnFor(country, cacheMaxAgeMs) : -1;
+  }
+
+  /**
+   * Several registries' clean answers about one device at once (the bulk
+   * path: one slot search for all of them). Registry `c` is `countries[c]`,
+   * asked at `tickets[c]`, answered at `times[c]` (0: no answer), stored in
+   * `columns[c]` (from `cleanColumnForStoring`). `times` is the caller's scratch: an
+   * answer the device changed since is zeroed there, as `putClean` refuses it.
+   */
+  putCleanRow(key: DeviceKey, keyNumber: number, countries: readonly string[], tickets: readonly number[], columns: Int32Array, times: Float64Array): void {
+    if (!this.#clean) return;
+    for (let c = 0; c < countries.length; c++) {
+      if (times[c] !== 0 && !this.#current(key, countries[c]!, DeviceStatus.PERMITTED, tickets[c]!)) times[c] = 0;
+    }
+    this.#clean.putRow(keyNumber, columns, times, countries.length);
+  }
+
   /** Stores a registry's answer unless it is not to be kept or the device changed since `ticket`. */
   put(key: DeviceKey, country: string, requesterId: string, answer: RegistryAnswer, ticket: number, answeredAt = Date.now()): void {
     const listed = isListed(answer.status);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { requireDevice, type DeviceKey } from "../../device/index.js";
 import { CleanAnswers } from "../../gateway/clean-answers.js";
 import { FindingCache } from "../../gateway/finding-cache.js";
@@ -23,6 +24,38 @@ describe("gateway clean-answer table", () => {
     assert.equal(table.answeredAt(key(2), "ES", now + 2_000), 0, "the registry's cache_max_age is shorter");
     table.put(key(3), "JP", now, 0);
     assert.equal(table.answeredAt(key(3), "JP", now), 0, "cache_max_age 0: not kept");
+  });
+
+  it("stores a device's answers from several registries in one row as a put each would, over generated rows", () => {
+    const countries = ["GB", "ES", "JP"];
+    const row = fc.record({
+      device: fc.integer({ min: 0, max: 40 }),
+      // Per registry: no answer, or one up to a minute after `now`, bounded by a cache_max_age (or none).
+      answers: fc.array(fc.option(fc.record({ after: fc.integer({ min: 0, max: 60_000 }), maxAge: fc.constantFrom(undefined, 0, 5_000, 30_000, 90_000) }), { nil: undefined }), {
+        minLength: 3,
+        maxLength: 3,
+      }),
+    });
+    fc.assert(
+      fc.property(fc.array(row, { maxLength: 120 }), (rows) => {
+        // A small bound, so rows also make the table reclaim room on the way.
+        const each = new CleanAnswers({ maxEntries: 30, ttlMs: 60_000 });
+        const together = new CleanAnswers({ maxEntries: 30, ttlMs: 60_000 });
+        for (const r of rows) {
+          r.answers.forEach((a, c) => a && each.put(key(r.device), countries[c]!, now + a.after, a.maxAge));
+          const columns = Int32Array.from(r.answers, (a, c) => (a ? together.columnFor(countries[c]!, a.maxAge) : -1));
+          const times = Float64Array.from(r.answers, (a) => (a ? now + a.after : 0));
+          together.putRow(key(r.device), columns, times, countries.length);
+        }
+        for (let d = 0; d <= 40; d++) {
+          for (const country of countries) {
+            for (const at of [now, now + 30_000, now + 70_000]) assert.equal(together.answeredAt(key(d), country, at), each.answeredAt(key(d), country, at), `device ${d}, ${country}, at +${at - now}`);
+          }
+        }
+        assert.equal(together.size, each.size);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it("stays within its bound: full, it reclaims expired devices, then keeps the newer half", () => {
@@ -109,6 +142,21 @@ describe("gateway finding cache with the clean-answer table", () => {
     assert.equal(cache.get(KEY, "GB", "police-es", now + 2)?.status, DeviceStatus.PROHIBITED);
     cache.put(KEY, "GB", "police-es", clean, cache.ticket(), now + 3);
     assert.equal(cache.get(KEY, "GB", "police-es", now + 4)?.status, DeviceStatus.PERMITTED);
+  });
+
+  it("a row of clean answers skips the registry whose device changed after it was asked, and stores the others", () => {
+    const cache = new FindingCache(options);
+    const before = cache.ticket();
+    cache.dropDevice(KEY, "GB", DeviceStatus.PROHIBITED); // reported in GB while the registries were being asked
+    const countries = ["GB", "ES"];
+    const columns = Int32Array.from(countries, (c) => cache.cleanColumnForStoring(c, undefined));
+    const times = Float64Array.from([now, now]);
+    cache.putCleanRow(KEY, Number(KEY), countries, [before, before], columns, times);
+    cache.answered("ES", "police-es", now, undefined);
+    cache.answered("GB", "police-es", now, undefined);
+    assert.equal(cache.get(KEY, "GB", "police-es", now), undefined, "GB's answer may predate the report");
+    assert.equal(cache.get(KEY, "ES", "police-es", now)?.status, DeviceStatus.PERMITTED);
+    assert.deepEqual([...times], [0, now], "the refused answer is zeroed in the caller's row");
   });
 
   it("a change drops the device's clean answer; a clean answer asked before a report is refused", () => {
