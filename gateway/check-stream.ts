@@ -54,10 +54,9 @@ export class CheckStream {
   #nextId = 1n;
   #closed: ImeifedError | undefined;
   #retired = false;
+  readonly #serverAddress: string;
   /** When the stream last carried a batch (for idle retirement). */
   lastUsedAt = Date.now();
-
-  readonly #serverAddress: string;
 
   /** `serverAddress`: the registry's address, named on each message's span. */
   constructor(client: Client<typeof RegistryService>, token: string, serverAddress = "") {
