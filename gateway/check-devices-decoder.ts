@@ -10,7 +10,9 @@
  * cache_max_age one shared Duration (messages here are read, never mutated),
  * and hands anything else to `fromBinary`: a check with a finding (rare, and
  * worth the full decoder), and the whole response when it holds a field it
- * does not know or a value outside the plain shape. The result equals what
+ * does not know or a value outside the plain shape. A sparse answer (see
+ * CheckDevicesRequest.listed_only) is read the same way: its few listed
+ * checks, their positions, and the one Duration of every other device. The result equals what
  * `fromBinary` returns (tests compare the two over generated messages).
  */
 import { fromBinary } from "@bufbuild/protobuf";
@@ -59,8 +61,25 @@ function fastDecode(bytes: Uint8Array): CheckDevicesResponse {
   const at = { pos: 0 };
   const end = bytes.length;
   let shared: Duration | undefined;
+  const listedIndexes: number[] = [];
+  let unlistedCacheMaxAge: Duration | undefined;
   while (at.pos < end) {
-    if (bytes[at.pos++] !== 0x0a) throw NOT_PLAIN; // field 1 (checks), length-delimited
+    const field = bytes[at.pos++];
+    if (field === 0x12) {
+      // listed_indexes (2), packed: a sparse answer's few positions.
+      const length = readSmallVarint(bytes, at, end);
+      const stop = at.pos + length;
+      if (stop > end) throw NOT_PLAIN;
+      while (at.pos < stop) listedIndexes.push(readSmallVarint(bytes, at, stop));
+      continue;
+    }
+    if (field === 0x1a) {
+      // unlisted_cache_max_age (3): the sparse answer's marker; a second one is merged by fromBinary.
+      if (unlistedCacheMaxAge !== undefined) throw NOT_PLAIN;
+      unlistedCacheMaxAge = readDuration(bytes, at, end);
+      continue;
+    }
+    if (field !== 0x0a) throw NOT_PLAIN; // field 1 (checks), length-delimited
     const length = readSmallVarint(bytes, at, end);
     const start = at.pos;
     const stop = start + length;
@@ -87,20 +106,7 @@ function fastDecode(bytes: Uint8Array): CheckDevicesResponse {
         at.pos += n;
         full = true; // a finding: this check goes through the full decoder
       } else if (tag === 0x22) {
-        const n = readSmallVarint(bytes, at, stop);
-        const durationEnd = at.pos + n;
-        if (durationEnd > stop) throw NOT_PLAIN;
-        let seconds = 0;
-        let nanos = 0;
-        let durationSeen = 0;
-        while (at.pos < durationEnd) {
-          const t = bytes[at.pos++]!;
-          if ((t !== 0x08 && t !== 0x10) || durationSeen & t) throw NOT_PLAIN;
-          durationSeen |= t;
-          if (t === 0x08) seconds = readSmallVarint(bytes, at, durationEnd);
-          else nanos = readSmallVarint(bytes, at, durationEnd);
-        }
-        cacheMaxAge = shared && shared.nanos === nanos && shared.seconds === BigInt(seconds) ? shared : (shared = { $typeName: "google.protobuf.Duration", seconds: BigInt(seconds), nanos });
+        cacheMaxAge = shared = readDuration(bytes, at, stop, shared);
       } else {
         throw NOT_PLAIN;
       }
@@ -115,7 +121,27 @@ function fastDecode(bytes: Uint8Array): CheckDevicesResponse {
       : ({ $typeName: "imeifed.v1.DeviceCheck", deviceKey, status: status as DeviceStatus } as DeviceCheck);
     checks.push(check);
   }
-  return { $typeName: "imeifed.v1.CheckDevicesResponse", checks };
+  const response: CheckDevicesResponse = { $typeName: "imeifed.v1.CheckDevicesResponse", checks, listedIndexes };
+  if (unlistedCacheMaxAge !== undefined) response.unlistedCacheMaxAge = unlistedCacheMaxAge;
+  return response;
+}
+
+/** A length-delimited Duration of small non-negative varints at `at.pos`; `shared` is returned instead of a new object when equal (messages here are read, never mutated). */
+function readDuration(bytes: Uint8Array, at: { pos: number }, end: number, shared?: Duration): Duration {
+  const n = readSmallVarint(bytes, at, end);
+  const durationEnd = at.pos + n;
+  if (durationEnd > end) throw NOT_PLAIN;
+  let seconds = 0;
+  let nanos = 0;
+  let durationSeen = 0;
+  while (at.pos < durationEnd) {
+    const t = bytes[at.pos++]!;
+    if ((t !== 0x08 && t !== 0x10) || durationSeen & t) throw NOT_PLAIN;
+    durationSeen |= t;
+    if (t === 0x08) seconds = readSmallVarint(bytes, at, durationEnd);
+    else nanos = readSmallVarint(bytes, at, durationEnd);
+  }
+  return shared && shared.nanos === nanos && shared.seconds === BigInt(seconds) ? shared : { $typeName: "google.protobuf.Duration", seconds: BigInt(seconds), nanos };
 }
 
 /** Decodes a CheckDevicesResponse; equal to `fromBinary(CheckDevicesResponseSchema, bytes)`, several times cheaper for plain checks. */

@@ -251,6 +251,7 @@ export class FederationChecker {
       maxWaitMs: batching.maxWaitMs,
       admit: () => link.breaker.tryAcquire(),
       send: (keys, group, deadline) => link.checkDevices(keys, group, deadline),
+      sendBulk: (keys, group, deadline) => link.checkDevicesInBulk(keys, group, deadline),
       onOutcome: ({ ok, error, budgetMs, elapsedMs }) => {
         if (ok) link.breaker.recordSuccess();
         else if (error && isFailureOfRegistry(error, budgetMs)) link.breaker.recordFailure();
@@ -423,28 +424,48 @@ export class FederationChecker {
         for (let j = start; j < start + count; j++) this.#unanswered(link, missKeys[j]!, misses[j]!, requesterId, sheet, unanswered);
         return;
       }
-      const { checks, answeredAt } = outcome;
-      // The decoder shares one Duration among a call's checks: convert it once.
-      let maxAge: Duration | undefined;
-      let maxAgeMs: number | undefined;
-      if (count > 0) cache.answered(link.country, requesterId, answeredAt, checks[0]!.cacheMaxAge ? durationMs(checks[0]!.cacheMaxAge) : undefined);
+      const { answer, answeredAt } = outcome;
+      const { checks, listedIndexes } = answer;
       const column = clean?.column(link.country, ticket);
-      for (let j = 0; j < count; j++) {
-        const check = checks[j]!;
+      // One answer: a listed one to the LRU (and the sheet), a clean one to the clean table, or to the device's LRU entry when the table is off.
+      const take = (j: number, check: DeviceCheck | undefined, maxAgeMs: number | undefined) => {
         const i = misses[start + j]!;
-        if (isListed(check.status)) {
+        if (check !== undefined && isListed(check.status)) {
           cache.put(missKeys[start + j]!, link.country, requesterId, answerOf(check), ticket, answeredAt);
           if (check.finding) sheet.finding(i, create(RegistryFindingSchema, { finding: check.finding, stale: false, age: durationFromMs(0) }));
         } else if (column) {
-          if (check.cacheMaxAge !== maxAge) {
-            maxAge = check.cacheMaxAge;
-            maxAgeMs = maxAge ? durationMs(maxAge) : undefined;
-          }
           column.answeredAt[i] = answeredAt;
           column.maxAgeMs[i] = maxAgeMs ?? Number.NaN;
         } else if (probe.entries?.[i] !== undefined) {
           // The device had an entry when the check began: keep its answer from this registry current.
-          cache.put(missKeys[start + j]!, link.country, requesterId, answerOf(check), ticket, answeredAt);
+          cache.put(missKeys[start + j]!, link.country, requesterId, check ? answerOf(check) : { status: DeviceStatus.PERMITTED, finding: undefined, cacheMaxAgeMs: maxAgeMs }, ticket, answeredAt);
+        }
+      };
+      if (listedIndexes === undefined) {
+        // A full answer (a registry that predates sparse answers). The decoder shares one Duration among a call's checks: convert it once.
+        let maxAge: Duration | undefined;
+        let maxAgeMs: number | undefined;
+        if (count > 0) cache.answered(link.country, requesterId, answeredAt, checks[0]!.cacheMaxAge ? durationMs(checks[0]!.cacheMaxAge) : undefined);
+        for (let j = 0; j < count; j++) {
+          const check = checks[j]!;
+          if (check.cacheMaxAge !== maxAge) {
+            maxAge = check.cacheMaxAge;
+            maxAgeMs = maxAge ? durationMs(maxAge) : undefined;
+          }
+          take(j, check, maxAgeMs);
+        }
+        return;
+      }
+      // A sparse answer: the listed devices' checks at their positions, every other device PERMITTED for one max age.
+      const unlistedMs = durationMs(answer.unlistedCacheMaxAge);
+      if (count > 0) cache.answered(link.country, requesterId, answeredAt, unlistedMs);
+      let next = 0;
+      for (let j = 0; j < count; j++) {
+        if (next < listedIndexes.length && listedIndexes[next] === j) {
+          const check = checks[next++]!;
+          take(j, check, check.cacheMaxAge ? durationMs(check.cacheMaxAge) : undefined);
+        } else {
+          take(j, undefined, unlistedMs);
         }
       }
     });

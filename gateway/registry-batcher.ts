@@ -26,6 +26,7 @@ import type { DeviceKey } from "../device/index.js";
 import { Code, ImeifedError } from "../errors/index.js";
 import type { DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
 import type { Actor } from "../trust/principal.js";
+import type { BulkAnswer } from "./bulk-answer.js";
 
 /** Upstream calls are made per requester and purpose: the registry applies its sharing policy to the requester and audits the purpose. */
 export interface BatchGroup {
@@ -39,8 +40,8 @@ export type BatchResult = { ok: true; check: DeviceCheck; answeredAt: number } |
 /** Why a batch left when it did ("bulk": a chunk of the bulk path, which does not queue). */
 export type FlushReason = "idle" | "full" | "slot" | "window" | "bulk";
 
-/** How one upstream call ended: one DeviceCheck per key in order, or the error that fails every key of it. */
-export type CallOutcome = { ok: true; checks: DeviceCheck[]; answeredAt: number } | { ok: false; error: ImeifedError };
+/** How one bulk call ended: the registry's answer (sparse or full, see bulk-answer.ts), or the error that fails every key of it. */
+export type BulkOutcome = { ok: true; answer: BulkAnswer; answeredAt: number } | { ok: false; error: ImeifedError };
 
 /** Told of every batch sent (tests assert on it; metrics count it). */
 export interface FlushEvent {
@@ -55,6 +56,9 @@ export interface FlushEvent {
 /** Sends one batch upstream; resolves to one DeviceCheck per key, in order. */
 export type BatchSender = (keys: DeviceKey[], group: BatchGroup, deadline: Date) => Promise<DeviceCheck[]>;
 
+/** Sends one bulk chunk upstream; resolves to the registry's answer, already checked against the keys (bulk-answer.ts). */
+export type BulkSender = (keys: DeviceKey[], group: BatchGroup, deadline: Date) => Promise<BulkAnswer>;
+
 export interface RegistryBatcherOptions {
   /** The most devices one call may carry. */
   limit: number;
@@ -63,6 +67,8 @@ export interface RegistryBatcherOptions {
   /** The longest a queued miss waits for a slot. */
   maxWaitMs: number;
   send: BatchSender;
+  /** Sends the bulk path's chunks (asking for sparse answers); `send`, read as full answers, when absent. */
+  sendBulk?: BulkSender;
   /** Decides whether the next call may go (the circuit breaker); false fails the batch as CIRCUIT_OPEN. */
   admit?: () => boolean;
   /** Told how each call ended (the circuit breaker, metrics). */
@@ -217,8 +223,8 @@ export class RegistryBatcher {
     const now = Date.now();
     const deadline = batch.reduce((max, item) => Math.max(max, item.deadline), 0);
     const keys = batch.map((item) => item.key);
-    void this.#call(keys, queue.group, deadline, reason, now - batch.reduce((min, it) => Math.min(min, it.queuedAt), now)).then((outcome) => {
-      if (outcome.ok) batch.forEach((item, j) => this.#settle(item, { ok: true, check: outcome.checks[j]!, answeredAt: outcome.answeredAt }));
+    void this.#call(keys, queue.group, deadline, reason, now - batch.reduce((min, it) => Math.min(min, it.queuedAt), now), this.#sendChecked).then((outcome) => {
+      if (outcome.ok) batch.forEach((item, j) => this.#settle(item, { ok: true, check: outcome.answer[j]!, answeredAt: outcome.answeredAt }));
       else for (const item of batch) this.#settle(item, outcome);
     });
   }
@@ -228,7 +234,7 @@ export class RegistryBatcher {
    * chunks alike: the breaker admits it, it counts as in flight, and its
    * outcome reaches the breaker and the metrics. Never rejects.
    */
-  async #call(keys: DeviceKey[], group: BatchGroup, deadline: number, reason: FlushReason, waitedMs: number): Promise<CallOutcome> {
+  async #call<A>(keys: DeviceKey[], group: BatchGroup, deadline: number, reason: FlushReason, waitedMs: number, send: (keys: DeviceKey[], group: BatchGroup, deadline: Date) => Promise<A>): Promise<{ ok: true; answer: A; answeredAt: number } | { ok: false; error: ImeifedError }> {
     if (this.#options.admit && !this.#options.admit()) {
       return { ok: false, error: new ImeifedError(Code.UNAVAILABLE, "CIRCUIT_OPEN", "the registry's circuit is open after repeated failures") };
     }
@@ -236,13 +242,10 @@ export class RegistryBatcher {
     this.#inFlight += 1;
     this.#options.onFlush?.({ reason, size: keys.length, inFlight: this.#inFlight, waitedMs });
     try {
-      const checks = await this.#options.send(keys, group, new Date(deadline));
+      const answer = await send(keys, group, new Date(deadline));
       const answeredAt = Date.now();
-      if (checks.length !== keys.length) {
-        throw new ImeifedError(Code.UNAVAILABLE, "BATCH_MISMATCH", `the registry answered ${checks.length} checks for ${keys.length} devices`);
-      }
       this.#options.onOutcome?.({ ok: true, budgetMs: deadline - now, elapsedMs: answeredAt - now, size: keys.length });
-      return { ok: true, checks, answeredAt };
+      return { ok: true, answer, answeredAt };
     } catch (thrown: unknown) {
       const error = ImeifedError.from(thrown);
       this.#options.onOutcome?.({ ok: false, error, budgetMs: deadline - now, elapsedMs: Date.now() - now, size: keys.length });
@@ -261,7 +264,7 @@ export class RegistryBatcher {
    * behind them, but they do not wait for a slot: the caller bounds how many
    * chunks it keeps in flight. Resolves when every call has ended; never rejects.
    */
-  async askBulk(keys: readonly DeviceKey[], group: BatchGroup, deadline: Date, settle: (start: number, count: number, outcome: CallOutcome) => void): Promise<void> {
+  async askBulk(keys: readonly DeviceKey[], group: BatchGroup, deadline: Date, settle: (start: number, count: number, outcome: BulkOutcome) => void): Promise<void> {
     const deadlineMs = deadline.getTime();
     if (keys.length === 0) return;
     if (deadlineMs <= Date.now()) {
@@ -272,10 +275,23 @@ export class RegistryBatcher {
     const calls: Promise<void>[] = [];
     for (let start = 0; start < keys.length; start += limit) {
       const chunk = keys.slice(start, start + limit);
-      calls.push(this.#call(chunk, group, deadlineMs, "bulk", 0).then((outcome) => settle(start, chunk.length, outcome)));
+      calls.push(this.#call(chunk, group, deadlineMs, "bulk", 0, this.#sendBulk).then((outcome) => settle(start, chunk.length, outcome)));
     }
     await Promise.all(calls);
   }
+
+  /** The interactive path's send: one check per key, or the call fails as a whole. */
+  readonly #sendChecked = async (keys: DeviceKey[], group: BatchGroup, deadline: Date): Promise<DeviceCheck[]> => {
+    const checks = await this.#options.send(keys, group, deadline);
+    if (checks.length !== keys.length) {
+      throw new ImeifedError(Code.UNAVAILABLE, "BATCH_MISMATCH", `the registry answered ${checks.length} checks for ${keys.length} devices`);
+    }
+    return checks;
+  };
+
+  /** The bulk path's send: `sendBulk`, or `send` read as a full answer. */
+  readonly #sendBulk = (keys: DeviceKey[], group: BatchGroup, deadline: Date): Promise<BulkAnswer> =>
+    this.#options.sendBulk ? this.#options.sendBulk(keys, group, deadline) : this.#sendChecked(keys, group, deadline).then((checks) => ({ checks }));
 
   #forget(item: Item): void {
     item.state = "settled";

@@ -12,6 +12,8 @@ import type { BatchGroup } from "./registry-batcher.js";
 import { createClient, type Client } from "../rpc/index.js";
 import type { Actor, Scope } from "../trust/principal.js";
 import { decodeCheckDevicesResponse } from "./check-devices-decoder.js";
+import { encodeCheckDevicesRequest } from "./check-devices-request-encoder.js";
+import { bulkAnswerOf, type BulkAnswer } from "./bulk-answer.js";
 import { decodeCheckDevicesStreamResponse, encodeCheckDevicesStreamRequest } from "./check-stream-codec.js";
 import { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 import type { GatewayConfig, UpstreamConfig } from "./config.js";
@@ -87,7 +89,7 @@ export class RegistryLink {
     const n = upstream.channels;
     // CheckDevices answers are the gateway's most read messages: decoded by hand (see check-devices-decoder.ts).
     const decoders = { checkDevices: decodeCheckDevicesResponse, checkDevicesStream: decodeCheckDevicesStreamResponse };
-    const encoders = { checkDevicesStream: encodeCheckDevicesStreamRequest };
+    const encoders = { checkDevices: encodeCheckDevicesRequest, checkDevicesStream: encodeCheckDevicesStreamRequest };
     this.#clients = upstream.kind === "registry" ? Array.from({ length: n }, (_, i) => createClient(RegistryService, upstream.address, { ...channel(i), decoders, encoders })) : [];
     this.#streams = upstream.kind === "registry" ? new CheckStreamPool(() => this.client, { serverAddress: upstream.address }) : undefined;
     this.#hubs = upstream.kind === "gateway" ? Array.from({ length: n }, (_, i) => createClient(FederationService, upstream.address, channel(i))) : [];
@@ -147,6 +149,18 @@ export class RegistryLink {
     }
     const response = await this.client.checkDevices({ imeis: keys, purpose: group.purpose }, { deadline, metadata: { authorization: `Bearer ${token}` } });
     return response.checks;
+  }
+
+  /**
+   * Asks the registry about a bulk chunk of `keys` (screening) by one
+   * CheckDevices call asking for a sparse answer (`listed_only`): only the
+   * listed devices' checks come back. A registry that predates the flag
+   * answers in full; either shape is returned, checked against the question.
+   */
+  async checkDevicesInBulk(keys: DeviceKey[], group: BatchGroup, deadline: Date): Promise<BulkAnswer> {
+    const token = await this.#token(group.requester, CHECK_SCOPES);
+    const response = await this.client.checkDevices({ imeis: keys, purpose: group.purpose, listedOnly: true }, { deadline, metadata: { authorization: `Bearer ${token}` } });
+    return bulkAnswerOf(response, keys.length);
   }
 
   /** Closes the link's streams and channels. */

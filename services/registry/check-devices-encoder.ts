@@ -8,7 +8,9 @@
  * encoder writes the plain shape (device key, status, cache_max_age) directly,
  * encodes each distinct cache_max_age object once per response, and hands any
  * check it does not write itself to `toBinary` (a check with a finding, or a
- * value outside the plain shape), embedding its bytes. The output equals
+ * value outside the plain shape), embedding its bytes. A sparse answer's
+ * listed_indexes (packed) and unlisted_cache_max_age are written after the
+ * checks, as toBinary orders them. The output equals
  * `toBinary(CheckDevicesResponseSchema, create(CheckDevicesResponseSchema, value))`
  * byte for byte (tests compare the two over generated responses).
  */
@@ -35,8 +37,8 @@ function writeVarint(out: Uint8Array, pos: number, value: number): number {
   return pos;
 }
 
-/** The bytes of field 4 (cache_max_age) for a plain Duration init, or undefined when toBinary must write it. */
-function durationField(duration: object): Uint8Array | undefined {
+/** The bytes of a Duration field (`tag`: DeviceCheck.cache_max_age's 0x22 or the response's unlisted_cache_max_age 0x1a) for a plain Duration init, or undefined when toBinary must write it. */
+function durationField(duration: object, tag = 0x22): Uint8Array | undefined {
   const { seconds, nanos, $unknown } = duration as { seconds?: unknown; nanos?: unknown; $unknown?: unknown };
   if ($unknown !== undefined) return undefined;
   if (seconds !== undefined && (typeof seconds !== "bigint" || seconds < 0n || seconds >= SMALL_BIG)) return undefined;
@@ -45,7 +47,7 @@ function durationField(duration: object): Uint8Array | undefined {
   const n = nanos === undefined ? 0 : nanos;
   const inner = (s !== 0 ? 1 + varintLength(s) : 0) + (n !== 0 ? 1 + varintLength(n) : 0);
   const bytes = new Uint8Array(1 + varintLength(inner) + inner);
-  let pos = writeVarint(bytes, 0, 0x22); // field 4, length-delimited
+  let pos = writeVarint(bytes, 0, tag);
   pos = writeVarint(bytes, pos, inner);
   if (s !== 0) pos = writeVarint(bytes, writeVarint(bytes, pos, 0x08), s);
   if (n !== 0) writeVarint(bytes, writeVarint(bytes, pos, 0x10), n);
@@ -124,5 +126,36 @@ export function encodeCheckDevicesResponse(value: unknown): Buffer {
     out.set(bytes, pos);
     pos += bytes.length;
   }
-  return out.subarray(0, pos);
+  const tail = sparseTail(response);
+  if (tail === undefined) return Buffer.from(toBinary(CheckDevicesResponseSchema, isMessage(value, CheckDevicesResponseSchema) ? value : create(CheckDevicesResponseSchema, response)));
+  if (tail.length === 0) return out.subarray(0, pos);
+  ensure(tail.length);
+  out.set(tail, pos);
+  return out.subarray(0, pos + tail.length);
+}
+
+/** The bytes of a sparse answer's fields 2 (listed_indexes, packed) and 3 (unlisted_cache_max_age); empty for a full answer; undefined when a value is outside the plain shape. */
+function sparseTail(response: ResponseInit): Uint8Array | undefined {
+  const indexes = response.listedIndexes ?? [];
+  const duration = response.unlistedCacheMaxAge;
+  let durationBytes: Uint8Array | undefined;
+  if (duration !== undefined) {
+    durationBytes = durationField(duration, 0x1a);
+    if (durationBytes === undefined) return undefined;
+  }
+  let packed = 0;
+  for (let i = 0; i < indexes.length; i++) {
+    const index = indexes[i];
+    if (typeof index !== "number" || !Number.isInteger(index) || index < 0 || index >= SMALL) return undefined;
+    packed += varintLength(index);
+  }
+  const size = (packed > 0 ? 1 + varintLength(packed) + packed : 0) + (durationBytes?.length ?? 0);
+  const tail = new Uint8Array(size);
+  let pos = 0;
+  if (packed > 0) {
+    pos = writeVarint(tail, writeVarint(tail, pos, 0x12), packed); // field 2, packed
+    for (let i = 0; i < indexes.length; i++) pos = writeVarint(tail, pos, indexes[i]!);
+  }
+  if (durationBytes !== undefined) tail.set(durationBytes, pos);
+  return tail;
 }

@@ -25,9 +25,17 @@ function plainDecode(bytes: Buffer): CheckDevicesRequest | undefined {
   const text = bytes.toString("latin1", 0, end);
   const imeis: string[] = [];
   let purpose = "";
+  let listedOnly = false;
   let pos = 0;
   while (pos < end) {
     const tag = bytes[pos++]!;
+    if (tag === 0x18) {
+      // listed_only (3): a one-byte bool; anything longer goes to fromBinary.
+      const b = bytes[pos++];
+      if (b !== 0 && b !== 1) return undefined;
+      listedOnly = b === 1;
+      continue;
+    }
     if (tag !== 0x0a && tag !== 0x12) return undefined; // only imeis (1) and purpose (2), length-delimited
     // A length of at most 3 varint bytes (< 2 MiB); longer ones are left to fromBinary.
     let length = 0;
@@ -47,5 +55,5 @@ function plainDecode(bytes: Buffer): CheckDevicesRequest | undefined {
     else purpose = value;
     pos = stop;
   }
-  return { $typeName: "imeifed.v1.CheckDevicesRequest", imeis, purpose };
+  return { $typeName: "imeifed.v1.CheckDevicesRequest", imeis, purpose, listedOnly };
 }

@@ -57,6 +57,26 @@ describe("registry CheckDevicesResponse encoder", () => {
     );
   });
 
+  it("writes sparse answers (listed_indexes, unlisted_cache_max_age) as toBinary does, an empty and a zero one included", () => {
+    const cacheMaxAge = { seconds: 300n };
+    same({ checks: [{ deviceKey: "35693803000001", status: DeviceStatus.PROHIBITED, finding: { country: "GB", status: DeviceStatus.PROHIBITED }, cacheMaxAge }], listedIndexes: [7], unlistedCacheMaxAge: cacheMaxAge });
+    same({ checks: [], listedIndexes: [], unlistedCacheMaxAge: cacheMaxAge });
+    same({ checks: [], listedIndexes: [], unlistedCacheMaxAge: { seconds: 0n } });
+    same({ checks: [], listedIndexes: [0, 127, 128, 16_383, 16_384, 2 ** 28 - 1, 2 ** 28, 2 ** 32 - 1], unlistedCacheMaxAge: {} });
+    same({ checks: [], listedIndexes: [], unlistedCacheMaxAge: { seconds: -1n, nanos: -5 } });
+    // The sparse marker is set even on an empty answer, so a reader tells it from a full one.
+    assert.deepEqual([...encodeCheckDevicesResponse({ checks: [], listedIndexes: [], unlistedCacheMaxAge: { seconds: 0n } })], [0x1a, 0x00]);
+  });
+
+  it("equals toBinary on generated sparse answers", () => {
+    fc.assert(
+      fc.property(fc.array(check, { maxLength: 10 }), fc.array(fc.oneof(fc.nat({ max: 20_000 }), fc.constant(2 ** 32 - 1)), { maxLength: 10 }), fc.option(duration, { nil: undefined }), (checks, listedIndexes, unlistedCacheMaxAge) =>
+        same({ checks, listedIndexes, ...(unlistedCacheMaxAge ? { unlistedCacheMaxAge } : {}) }),
+      ),
+      { numRuns: 400 },
+    );
+  });
+
   it("is refused for a method the service does not have", () => {
     assert.throws(() => serviceDefinition(RegistryService, { serializers: { checkDevicez: encodeCheckDevicesResponse } }), /no method checkDevicez/);
   });

@@ -5,7 +5,7 @@
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { DeviceStatus, type Finding } from "../../../gen/imeifed/v1/device_pb.js";
-import type { CheckDeviceRequest, CheckDevicesRequest, CheckDevicesStreamRequest, DeviceCheckSchema, RegistryService } from "../../../gen/imeifed/v1/registry_pb.js";
+import type { CheckDeviceRequest, CheckDevicesRequest, CheckDevicesResponseSchema, CheckDevicesStreamRequest, DeviceCheckSchema, RegistryService } from "../../../gen/imeifed/v1/registry_pb.js";
 import { Code, ImeifedError, invalidArgument, unauthenticated } from "../../../errors/index.js";
 import { requireDevice, type DeviceKey } from "../../../device/index.js";
 import type { CallContext, HandlerFor } from "../../../rpc/index.js";
@@ -21,6 +21,7 @@ import { PURPOSE_LIMIT } from "../../../trust/purpose.js";
 import { batchKeys } from "../batch-keys.js";
 
 type DeviceCheckInit = MessageInitShape<typeof DeviceCheckSchema>;
+type CheckDevicesAnswer = MessageInitShape<typeof CheckDevicesResponseSchema>;
 
 function audienceOf(rc: RegistryContext, ctx: CallContext): FindingAudience {
   const audience = { country: rc.country, requester: requesterOf(callerOf(ctx)), policy: rc.sharing, caseTokenSecret: rc.store.caseTokenSecret };
@@ -34,46 +35,79 @@ function purposeOf(purpose: string): string {
 }
 
 /**
- * Answers each key (duplicates included) in order. The store is asked about
- * the keys as they come (duplicates cost the query nothing: it matches keys,
- * it does not return one row per asked key), and only listed keys build a
- * finding; a PERMITTED answer is three fields sharing one cache_max_age.
+ * The answers of a batch that are not a plain PERMITTED: the listed keys'
+ * checks (duplicates included, each at its own position) and those positions,
+ * ascending; every other key is PERMITTED for `cacheMaxAge`. The store is
+ * asked about the keys as they come (duplicates cost the query nothing: it
+ * matches keys, it does not return one row per asked key), and only listed
+ * keys build a finding, so a batch of clean keys allocates nothing per key.
  */
-export async function checkKeys(rc: RegistryContext, keys: readonly DeviceKey[], audience: FindingAudience): Promise<DeviceCheckInit[]> {
+export interface ListedChecks {
+  checks: DeviceCheckInit[];
+  indexes: number[];
+  cacheMaxAge: { seconds: bigint };
+}
+
+export async function listedChecks(rc: RegistryContext, keys: readonly DeviceKey[], audience: FindingAudience): Promise<ListedChecks> {
   const open = await rc.store.openRecords(keys);
-  const findings = new Map<DeviceKey, Finding>();
-  if (open.size > 0) {
-    await Promise.all(
-      [...open].map(async ([key, records]) => {
-        const holding = holdingRecord(records)!;
-        findings.set(key, sharedFinding(holding, await rc.attestations.forRecord(holding), audience));
-      }),
-    );
-  }
   const cacheMaxAge = { seconds: BigInt(rc.cacheMaxAgeSec) };
+  const checks: DeviceCheckInit[] = [];
+  const indexes: number[] = [];
+  if (open.size === 0) return { checks, indexes, cacheMaxAge };
+  const findings = new Map<DeviceKey, Finding>();
+  await Promise.all(
+    [...open].map(async ([key, records]) => {
+      const holding = holdingRecord(records)!;
+      findings.set(key, sharedFinding(holding, await rc.attestations.forRecord(holding), audience));
+    }),
+  );
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const finding = findings.get(key);
+    if (finding === undefined) continue;
+    checks.push({ deviceKey: key, status: finding.status, finding, cacheMaxAge });
+    indexes.push(i);
+  }
+  return { checks, indexes, cacheMaxAge };
+}
+
+/** Answers each key (duplicates included) in order: the listed checks where they stand, a PERMITTED check (three fields sharing one cache_max_age) everywhere else. */
+export async function checkKeys(rc: RegistryContext, keys: readonly DeviceKey[], audience: FindingAudience): Promise<DeviceCheckInit[]> {
+  const { checks: listed, indexes, cacheMaxAge } = await listedChecks(rc, keys, audience);
   const count = keys.length;
   const checks = new Array<DeviceCheckInit>(count);
+  let next = 0;
   for (let i = 0; i < count; i++) {
-    const key = keys[i]!;
-    const finding = findings.size > 0 ? findings.get(key) : undefined;
-    checks[i] = finding ? { deviceKey: key, status: finding.status, finding, cacheMaxAge } : { deviceKey: key, status: DeviceStatus.PERMITTED, cacheMaxAge };
+    checks[i] = next < indexes.length && indexes[next] === i ? listed[next++]! : { deviceKey: keys[i]!, status: DeviceStatus.PERMITTED, cacheMaxAge };
   }
   return checks;
 }
 
-/** The audit verdict of a batch: `STATUS:count` per status, in the order each first appears. */
-function tallyOf(checks: readonly DeviceCheckInit[]): string {
+/**
+ * The audit verdict of a batch: `STATUS:count` per status, in the order each
+ * first appears, computed from the listed checks alone (every other of the
+ * `count` answers is PERMITTED), so a sparse and a full answer are audited alike.
+ */
+export function tallyOf(count: number, listed: readonly DeviceCheckInit[], indexes: readonly number[]): string {
   const counts: number[] = [];
   const order: number[] = [];
-  for (let i = 0; i < checks.length; i++) {
-    const status = checks[i]!.status as number;
+  const add = (status: number, n: number) => {
     if (counts[status] === undefined) {
-      counts[status] = 1;
+      counts[status] = n;
       order.push(status);
     } else {
-      counts[status]++;
+      counts[status] += n;
     }
+  };
+  // The first unlisted position: where PERMITTED first appears.
+  let firstPermitted = 0;
+  while (firstPermitted < indexes.length && indexes[firstPermitted] === firstPermitted) firstPermitted++;
+  const permitted = count - listed.length;
+  for (let j = 0; j < listed.length; j++) {
+    if (permitted > 0 && j === firstPermitted) add(DeviceStatus.PERMITTED, permitted);
+    add(listed[j]!.status as number, 1);
   }
+  if (permitted > 0 && firstPermitted === listed.length) add(DeviceStatus.PERMITTED, permitted);
   return order.map((status) => `${DeviceStatus[status as DeviceStatus] ?? "UNKNOWN"}:${counts[status]}`).join(" ");
 }
 
@@ -92,10 +126,11 @@ export function checkDevice(rc: RegistryContext): HandlerFor<typeof RegistryServ
 
 /**
  * One CheckDevices question, asked by a call or by a stream message: the batch
- * limit, the keys, the caller's device quota, the answers, and what the audit
- * entry says about it (written into `audit`).
+ * limit, the keys, the caller's device quota, the answers (sparse when the
+ * request asks for `listed_only`, in full otherwise), and what the audit
+ * entry says about it (written into `audit`), the same for either shape.
  */
-async function answerBatch(rc: RegistryContext, request: CheckDevicesRequest, audience: FindingAudience, callerId: string, audit: AuditDetails): Promise<{ checks: DeviceCheckInit[] }> {
+async function answerBatch(rc: RegistryContext, request: CheckDevicesRequest, audience: FindingAudience, callerId: string, audit: AuditDetails): Promise<CheckDevicesAnswer> {
   const count = request.imeis.length;
   if (count > rc.batchLimit) {
     // INVALID_ARGUMENT rather than RESOURCE_EXHAUSTED: the same batch will never pass, only a smaller one.
@@ -106,9 +141,15 @@ async function answerBatch(rc: RegistryContext, request: CheckDevicesRequest, au
   audit.batchSize = count;
   audit.purpose = purposeOf(request.purpose);
   rc.quota?.takeDevices(callerId, count);
-  const checks = await checkKeys(rc, keys, audience);
-  audit.verdict = tallyOf(checks);
-  return { checks };
+  const { checks, indexes, cacheMaxAge } = await listedChecks(rc, keys, audience);
+  audit.verdict = tallyOf(count, checks, indexes);
+  if (request.listedOnly) return { checks, listedIndexes: indexes, unlistedCacheMaxAge: cacheMaxAge };
+  const full = new Array<DeviceCheckInit>(count);
+  let next = 0;
+  for (let i = 0; i < count; i++) {
+    full[i] = next < indexes.length && indexes[next] === i ? checks[next++]! : { deviceKey: keys[i]!, status: DeviceStatus.PERMITTED, cacheMaxAge };
+  }
+  return { checks: full };
 }
 
 export function checkDevices(rc: RegistryContext): HandlerFor<typeof RegistryService.method.checkDevices> {

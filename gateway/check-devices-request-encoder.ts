@@ -1,0 +1,84 @@
+/**
+ * A hand-written encoder for CheckDevicesRequest, the message the gateway
+ * writes most: a screened manifest sends every item to every registry, up to
+ * a batch limit of IMEIs a call.
+ *
+ * Why: protobuf-es's `create` + `toBinary` walk the schema and UTF-8-encode
+ * each IMEI through a TextEncoder call; IMEIs are ASCII digits, written here
+ * a character at a byte into one buffer sized up front. A non-ASCII string
+ * is written as UTF-8 (as toBinary would), and a value outside the plain
+ * shape (unknown fields) goes to toBinary, so the bytes equal
+ * `toBinary(CheckDevicesRequestSchema, create(CheckDevicesRequestSchema, value))`
+ * (tests compare the two over generated requests).
+ */
+import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { CheckDevicesRequestSchema } from "../gen/imeifed/v1/registry_pb.js";
+import { varintSize, writeVarint } from "../rpc/wire.js";
+
+type RequestInit = MessageInitShape<typeof CheckDevicesRequestSchema>;
+
+/** Tags of CheckDevicesRequest's fields: imeis (1) and purpose (2) length-delimited, listed_only (3) a varint. */
+const IMEIS_TAG = 0x0a;
+const PURPOSE_TAG = 0x12;
+const LISTED_ONLY_TAG = 0x18;
+
+/** Encodes a CheckDevicesRequest (message or init); equal to `toBinary(create(CheckDevicesRequestSchema, value))`. */
+export function encodeCheckDevicesRequest(value: unknown): Buffer {
+  const request = value as RequestInit & { $unknown?: unknown[] };
+  const bytes = request.$unknown !== undefined && request.$unknown.length > 0 ? undefined : checkDevicesRequestBytes(request.imeis ?? [], request.purpose ?? "", request.listedOnly ?? false);
+  return bytes ?? Buffer.from(toBinary(CheckDevicesRequestSchema, create(CheckDevicesRequestSchema, request)));
+}
+
+/**
+ * The bytes of a CheckDevicesRequest with these fields, for a call or inside
+ * a CheckDevicesStream envelope; undefined when a value is not of its type
+ * (the caller lets protobuf-es report it).
+ */
+export function checkDevicesRequestBytes(imeis: readonly string[], purpose: string, listedOnly: boolean): Buffer | undefined {
+  if (typeof purpose !== "string" || typeof listedOnly !== "boolean") return undefined;
+  // Sized as if every IMEI were ASCII; a string that is not is measured as UTF-8.
+  let size = 0;
+  let ascii = true;
+  for (let i = 0; i < imeis.length; i++) {
+    const imei = imeis[i];
+    if (typeof imei !== "string") return undefined;
+    const length = asciiLength(imei);
+    if (length < 0) ascii = false;
+    const bytes = length < 0 ? Buffer.byteLength(imei, "utf8") : length;
+    size += 1 + varintSize(bytes) + bytes;
+  }
+  const purposeBytes = Buffer.byteLength(purpose, "utf8");
+  if (purposeBytes > 0) size += 1 + varintSize(purposeBytes) + purposeBytes;
+  if (listedOnly) size += 2;
+  const out = Buffer.allocUnsafe(size);
+  let pos = 0;
+  for (let i = 0; i < imeis.length; i++) {
+    const imei = imeis[i]!;
+    out[pos++] = IMEIS_TAG;
+    if (ascii) {
+      const length = imei.length;
+      pos = writeVarint(out, pos, length);
+      for (let c = 0; c < length; c++) out[pos++] = imei.charCodeAt(c);
+    } else {
+      pos = writeVarint(out, pos, Buffer.byteLength(imei, "utf8"));
+      pos += out.write(imei, pos, "utf8");
+    }
+  }
+  if (purposeBytes > 0) {
+    out[pos++] = PURPOSE_TAG;
+    pos = writeVarint(out, pos, purposeBytes);
+    pos += out.write(purpose, pos, "utf8");
+  }
+  if (listedOnly) {
+    out[pos++] = LISTED_ONLY_TAG;
+    out[pos++] = 1;
+  }
+  return out;
+}
+
+/** The string's length when every character is ASCII (one UTF-8 byte each), else -1. */
+function asciiLength(text: string): number {
+  const length = text.length;
+  for (let c = 0; c < length; c++) if (text.charCodeAt(c) >= 0x80) return -1;
+  return length;
+}

@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import fc from "fast-check";
+import { CheckDevicesRequestSchema } from "../../gen/imeifed/v1/registry_pb.js";
+import { encodeCheckDevicesRequest } from "../../gateway/check-devices-request-encoder.js";
+
+type RequestInit = MessageInitShape<typeof CheckDevicesRequestSchema>;
+
+const same = (init: RequestInit) => assert.deepEqual(encodeCheckDevicesRequest(init), Buffer.from(toBinary(CheckDevicesRequestSchema, create(CheckDevicesRequestSchema, init))));
+
+describe("gateway CheckDevicesRequest encoder", () => {
+  it("writes IMEIs, the purpose and listed_only as toBinary does", () => {
+    same({ imeis: ["356938035643809", "35693803564380", ""], purpose: "DEC-1", listedOnly: true });
+    same({ imeis: ["356938035643809"], purpose: "", listedOnly: false });
+    same({ imeis: ["x".repeat(300)], purpose: "p".repeat(200) });
+    same({});
+  });
+
+  it("writes non-ASCII and lone-surrogate strings as toBinary's UTF-8 does, and messages made with create", () => {
+    same({ imeis: ["3569380356438０9", "ключ 🙂", "\ud800x"], purpose: "düty" });
+    same(create(CheckDevicesRequestSchema, { imeis: ["356938035643809"], purpose: "A", listedOnly: true }));
+  });
+
+  it("equals toBinary on generated requests", () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.stringMatching(/^\d{14,16}$/), fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" })), { maxLength: 40 }), fc.string({ unit: "grapheme" }), fc.boolean(), (imeis, purpose, listedOnly) =>
+        same({ imeis, purpose, listedOnly }),
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
