@@ -17,6 +17,8 @@ import { startTestGateway, type TestGateway } from "./support/test-gateway.js";
 import { startToyRegistry, type ToyRegistry } from "./support/toy-registry.js";
 
 const COUNTRIES = ["GB", "ES", "JP"];
+/** ES answers in full, as a registry from before sparse answers; GB and JP answer sparsely. */
+const FULL_ANSWERING = "ES";
 /** The gateway's upstream batch limit for every registry in these tests. */
 const LIMIT = 5;
 const customs: Actor = { id: "customs-gb", kind: "customs", country: "GB" };
@@ -42,7 +44,7 @@ describe("gateway bulk check (screening's path): no per-device promises, answers
 
   before(async () => {
     trust = await createTestTrust();
-    for (const country of COUNTRIES) registries.set(country, await startToyRegistry({ country, trust }));
+    for (const country of COUNTRIES) registries.set(country, await startToyRegistry({ country, trust, sparse: country !== FULL_ANSWERING }));
     gw = await startTestGateway({
       trust,
       registries: COUNTRIES.map((country) => ({ country, address: reg(country).address, batchLimit: LIMIT })),
@@ -83,6 +85,30 @@ describe("gateway bulk check (screening's path): no per-device promises, answers
       assert.deepEqual(countriesOf(a), want, `findings of device ${i}`);
     });
     for (const c of COUNTRIES) assert.deepEqual(reg(c).askedKeys().sort(), imeis.map(keyOf).sort(), `${c} was asked about every device once`);
+  });
+
+  it("asks every registry for sparse answers, and reads a sparse and a full answer alike (an all-listed call included)", async () => {
+    const imeis = Array.from({ length: LIMIT * 2 + 1 }, fresh);
+    // The first call's devices are all listed in GB and ES; the second's only at its end; the third's not at all.
+    for (const imei of imeis.slice(0, LIMIT)) {
+      reg("GB").list(imei);
+      reg("ES").list(imei, DeviceStatus.TRACKED);
+    }
+    reg("JP").list(imeis[LIMIT * 2 - 1]!);
+    await gw.gateway.ready(2_000);
+    const answers = await bulk(imeis.map(keyOf));
+    answers.forEach((a, i) => {
+      const expected = i < LIMIT ? ["ES:TRACKED", "GB:PROHIBITED"] : i === LIMIT * 2 - 1 ? ["JP:PROHIBITED"] : [];
+      assert.deepEqual(countriesOf(a), expected, `device ${i}`);
+      assert.deepEqual(a.unanswered, []);
+    });
+    for (const c of COUNTRIES) assert.ok(reg(c).calls.length > 0 && reg(c).calls.every((call) => call.listedOnly), `${c} was asked for sparse answers`);
+    // Both shapes filled the clean table: a second pass is answered from the cache alone.
+    for (const r of registries.values()) r.calls.length = 0;
+    const again = await bulk(imeis.map(keyOf));
+    assert.ok(again.every((a) => a.fromCache), "answered from the cache");
+    assert.deepEqual(again.map(countriesOf), answers.map(countriesOf));
+    for (const c of COUNTRIES) assert.equal(reg(c).calls.length, 0, `${c} was not asked again`);
   });
 
   it("sends calls no larger than the gateway's limit for the registry, as bulk flushes", async () => {

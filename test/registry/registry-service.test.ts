@@ -191,6 +191,45 @@ for (const db of ["sqlite", "postgres"] as const) {
         for (const c of checks) assert.equal(c.cacheMaxAge?.seconds, 120n);
       });
 
+      it("answers a listed_only batch sparsely: the listed devices' checks at their positions, every other one PERMITTED for the cache bound", async () => {
+        await gb.report({ imeis: [A.imei], status: DeviceStatus.PROHIBITED });
+        await gb.report({ imeis: [C.imei], status: DeviceStatus.TRACKED });
+        const client = gb.client("gateway");
+        const sparse = await client.checkDevices({ imeis: [C.imei, B.imei, A.imeisv, C.key, B.key], purpose: "manifest M-2", listedOnly: true });
+        assert.deepEqual(sparse.listedIndexes, [0, 2, 3]);
+        assert.deepEqual(
+          sparse.checks.map((c) => [c.deviceKey, c.status, c.finding?.status, c.cacheMaxAge?.seconds]),
+          [
+            [C.key, DeviceStatus.TRACKED, DeviceStatus.TRACKED, 120n],
+            [A.key, DeviceStatus.PROHIBITED, DeviceStatus.PROHIBITED, 120n],
+            [C.key, DeviceStatus.TRACKED, DeviceStatus.TRACKED, 120n],
+          ],
+        );
+        assert.equal(sparse.unlistedCacheMaxAge?.seconds, 120n);
+        // A batch with nothing listed and one with everything listed still say they are sparse.
+        const clean = await client.checkDevices({ imeis: [B.imei], purpose: "manifest M-2", listedOnly: true });
+        assert.deepEqual([clean.checks.length, clean.listedIndexes, clean.unlistedCacheMaxAge?.seconds], [0, [], 120n]);
+        const allListed = await client.checkDevices({ imeis: [A.imei, C.imei], purpose: "manifest M-2", listedOnly: true });
+        assert.deepEqual([allListed.checks.length, allListed.listedIndexes, allListed.unlistedCacheMaxAge?.seconds], [2, [0, 1], 120n]);
+        // Without the flag: the full answer, which never carries the sparse marker.
+        const full = await client.checkDevices({ imeis: [C.imei, B.imei], purpose: "manifest M-2" });
+        assert.deepEqual([full.checks.length, full.listedIndexes, full.unlistedCacheMaxAge], [2, [], undefined]);
+      });
+
+      it("audits a sparse and a full answer to the same batch alike, and holds a sparse one to the batch limit", async () => {
+        await gb.report({ imeis: [A.imei], status: DeviceStatus.PROHIBITED });
+        const client = gb.client("gateway", { act: { id: "customs-gb", kind: "customs", country: "GB" } });
+        const imeis = [B.imei, A.imei, C.imei, B.key];
+        await client.checkDevices({ imeis, purpose: "manifest 10" });
+        await client.checkDevices({ imeis, purpose: "manifest 10", listedOnly: true });
+        const batches = (await gb.registry.audit.query({})).filter((e) => e.method === "CheckDevices");
+        assert.equal(batches.length, 2);
+        const [full, sparse] = batches.map((e) => [e.verdict, e.batchDigest, e.batchSize, e.purpose, e.actor]);
+        assert.deepEqual(sparse, full);
+        assert.equal(full![0], "PERMITTED:3 PROHIBITED:1");
+        await expectError(client.checkDevices({ imeis: Array.from({ length: 51 }, () => B.imei), purpose: "p", listedOnly: true }), Code.INVALID_ARGUMENT, /at most 50/);
+      });
+
       it("refuses a batch over the limit with INVALID_ARGUMENT naming the limit, and a bad IMEI naming its index", async () => {
         const client = gb.client("gateway");
         const many = Array.from({ length: 51 }, (_, i) => testDevice(100 + i).imei);

@@ -28,6 +28,8 @@ export interface ToyRegistryOptions {
   epoch?: string;
   /** False: no CheckDevicesStream (UNIMPLEMENTED), as a registry from before it. Default true. */
   streams?: boolean;
+  /** True: answers a `listed_only` CheckDevices sparsely, as the real registry does. Default false: in full, as a registry from before the flag. */
+  sparse?: boolean;
 }
 
 export interface ToyCall {
@@ -37,6 +39,8 @@ export interface ToyCall {
   actor: string | undefined;
   /** How the question travelled: its own call, or a message on a CheckDevicesStream. */
   via: "call" | "stream";
+  /** Whether the question asked for a sparse answer (CheckDevicesRequest.listed_only). */
+  listedOnly: boolean;
 }
 
 function unimplemented(): never {
@@ -74,10 +78,10 @@ export async function startToyRegistry(options: ToyRegistryOptions) {
     };
   };
 
-  async function admit(ctx: CallContext, method: ToyCall["method"], keys: string[], purpose: string): Promise<void> {
+  async function admit(ctx: CallContext, method: ToyCall["method"], keys: string[], purpose: string, listedOnly = false): Promise<void> {
     const caller = ctx.values.get(CALLER)!;
     const requester = requesterOf(caller);
-    const call: ToyCall = { method, keys, purpose, actor: caller.actor?.id, via: ctx.methodKind === "unary" ? "call" : "stream" };
+    const call: ToyCall = { method, keys, purpose, actor: caller.actor?.id, via: ctx.methodKind === "unary" ? "call" : "stream", listedOnly };
     calls.push(call);
     const failsThis = failCall?.(call, calls.length - 1);
     if (hang) await sleep(60_000, undefined, { signal: ctx.signal }).catch(() => undefined);
@@ -91,8 +95,10 @@ export async function startToyRegistry(options: ToyRegistryOptions) {
     const limit = options.batchLimit ?? 10_000;
     if (request.imeis.length > limit) throw new ImeifedError(Code.INVALID_ARGUMENT, "BATCH_TOO_LARGE", `imeis: at most ${limit} per call`);
     const keys = request.imeis.map((imei, i) => requireDevice(imei, `imeis[${i}]`).key);
-    await admit(ctx, "CheckDevices", keys, request.purpose);
-    return { checks: keys.map(checkOf) };
+    await admit(ctx, "CheckDevices", keys, request.purpose, request.listedOnly);
+    if (!(options.sparse && request.listedOnly)) return { checks: keys.map(checkOf) };
+    const listedIndexes = keys.flatMap((key, i) => (listed.has(key) ? [i] : []));
+    return { checks: listedIndexes.map((i) => checkOf(keys[i]!)), listedIndexes, unlistedCacheMaxAge: durationFromMs(options.cacheMaxAgeMs ?? 3_600_000) };
   }
 
   const impl: ServiceImpl<typeof RegistryService> = {
