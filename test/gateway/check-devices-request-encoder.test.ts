@@ -21,12 +21,25 @@ describe("gateway CheckDevicesRequest encoder", () => {
     same(create(CheckDevicesRequestSchema, { imeis: ["356938035643809"], purpose: "A", listedOnly: true }));
   });
 
+  it("writes batches of same-length keys (the joined fast path) as toBinary does, non-ASCII and long ones included", () => {
+    same({ imeis: ["35693803000001", "35693803000002", "86100000000003"], purpose: "DEC-1", listedOnly: true });
+    same({ imeis: ["3569380300000é", "35693803000002"], purpose: "" }); // latin1 is not UTF-8 here
+    same({ imeis: ["x".repeat(127), "y".repeat(127)] });
+    same({ imeis: ["x".repeat(128), "y".repeat(128)] });
+  });
+
   it("equals toBinary on generated requests", () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(fc.stringMatching(/^\d{14,16}$/), fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" })), { maxLength: 40 }), fc.string({ unit: "grapheme" }), fc.boolean(), (imeis, purpose, listedOnly) =>
         same({ imeis, purpose, listedOnly }),
       ),
       { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 140 }).chain((n) => fc.array(fc.string({ minLength: n, maxLength: n, unit: fc.constantFrom("0", "7", "é", "\u0080", "🙂") }), { minLength: 1, maxLength: 20 })), fc.boolean(), (imeis, listedOnly) =>
+        same({ imeis, purpose: "P", listedOnly }),
+      ),
+      { numRuns: 300 },
     );
   });
 });
