@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import fc from "fast-check";
+import { ScreenRequestSchema, UnansweredPolicy } from "../../gen/imeifed/v1/federation_pb.js";
+import { decodeScreenRequest } from "../../gateway/screening/screen-request-decoder.js";
+
+/** Both decoders' outcome: the message, or that it threw. */
+function outcome(decode: () => unknown): unknown {
+  try {
+    return decode();
+  } catch {
+    return "throws";
+  }
+}
+
+const same = (bytes: Buffer) => assert.deepStrictEqual(outcome(() => decodeScreenRequest(bytes)), outcome(() => fromBinary(ScreenRequestSchema, bytes)));
+const encode = (init: MessageInitShape<typeof ScreenRequestSchema>) => Buffer.from(toBinary(ScreenRequestSchema, create(ScreenRequestSchema, init)));
+const items = (list: { deviceId?: string; declaredMake?: string; declaredModel?: string; lineReference?: string }[]) => encode({ message: { case: "items", value: { items: list } } });
+
+describe("gateway ScreenRequest decoder", () => {
+  it("decodes manifest items as fromBinary does, empty fields and an empty batch included", () => {
+    const bytes = items([{ deviceId: "356938035643809", declaredMake: "Samsung", declaredModel: "A52", lineReference: "L1" }, { deviceId: "35693803564380" }, {}]);
+    same(bytes);
+    const decoded = decodeScreenRequest(bytes);
+    assert.equal(decoded.message.case, "items");
+    assert.deepEqual(decoded.message.case === "items" && decoded.message.value.items.map((i) => i.deviceId), ["356938035643809", "35693803564380", ""]);
+    same(items([]));
+  });
+
+  it("decodes non-ASCII fields as protobuf-es does (a leading BOM kept), and refuses invalid UTF-8 alike", () => {
+    same(items([{ deviceId: "3569380356438０9", declaredMake: "Huawéi 🙂", declaredModel: "\ufeffNova" }]));
+    const good = items([{ deviceId: "35693803564380", declaredMake: "ab" }]);
+    const bad = Buffer.from(good);
+    bad[bad.length - 1] = 0xff; // "a\xff": not UTF-8
+    same(bad);
+    assert.throws(() => decodeScreenRequest(bad));
+  });
+
+  it("leaves the shipment, unknown fields, repeated items fields and truncated bytes to fromBinary", () => {
+    same(encode({ message: { case: "shipment", value: { declarationReference: "DEC-1", destinationCountry: "HK", onUnanswered: UnansweredPolicy.HOLD } } }));
+    const plain = items([{ deviceId: "356938035643809" }]);
+    same(Buffer.concat([plain, plain])); // two items fields: fromBinary merges them
+    same(Buffer.concat([plain, Buffer.from([0x18, 0x01])])); // unknown field 3
+    same(Buffer.from([0x12, 0x04, 0x0a, 0x02, 0x48, 0x01])); // an unknown field inside an item
+    same(Buffer.from([0x12, 0x06, 0x0a, 0x04, 0x0a, 0x01, 0x31, 0x0a]).subarray(0, 7)); // truncated
+    same(Buffer.from([0x12, 0x04, 0x0a, 0x02, 0x0a, 0x05])); // a field longer than its item
+    same(Buffer.from([0x12, 0x08, 0x0a, 0x06, 0x0a, 0x01, 0x31, 0x0a, 0x01, 0x32])); // device_id twice: the last wins
+    same(Buffer.alloc(0));
+  });
+
+  it("equals fromBinary on generated requests and on arbitrary bytes", () => {
+    const text = fc.oneof(fc.stringMatching(/^\d{14,16}$/), fc.string(), fc.string({ unit: "grapheme" }), fc.constant(""));
+    fc.assert(
+      fc.property(fc.array(fc.record({ deviceId: text, declaredMake: text, declaredModel: text, lineReference: text }, { requiredKeys: [] }), { maxLength: 30 }), (list) => same(items(list))),
+      { numRuns: 400 },
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => same(Buffer.concat([Buffer.from([0x12, bytes.length]), bytes]))),
+      { numRuns: 1_000 },
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => same(Buffer.from(bytes))),
+      { numRuns: 1_000 },
+    );
+  });
+});
