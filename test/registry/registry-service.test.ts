@@ -216,6 +216,24 @@ for (const db of ["sqlite", "postgres"] as const) {
         assert.deepEqual([full.checks.length, full.listedIndexes, full.unlistedCacheMaxAge], [2, [], undefined]);
       });
 
+      it("places many listed devices of a batch as it places a few, in a sparse and a full answer alike", async () => {
+        const listed = Array.from({ length: 20 }, (_, n) => testDevice(100 + n));
+        for (const d of listed) await gb.report({ imeis: [d.imei], status: DeviceStatus.PROHIBITED });
+        const clean = Array.from({ length: 20 }, (_, n) => testDevice(200 + n));
+        // Listed and clean devices interleaved, a listed one asked twice: more than a handful of listed keys.
+        const imeis = [...listed.flatMap((d, n) => [d.imei, clean[n]!.imei]), listed[3]!.key];
+        const client = gb.client("gateway");
+        const full = await client.checkDevices({ imeis: imeis.slice(0, 50), purpose: "manifest M-3" });
+        const sparse = await client.checkDevices({ imeis: imeis.slice(0, 50), purpose: "manifest M-3", listedOnly: true });
+        const expected = imeis.slice(0, 50).flatMap((_, i) => (i % 2 === 0 || i === 40 ? [i] : []));
+        assert.deepEqual(sparse.listedIndexes, expected);
+        assert.deepEqual(
+          sparse.checks.map((c) => c.deviceKey),
+          expected.map((i) => full.checks[i]!.deviceKey),
+        );
+        assert.ok(full.checks.every((c, i) => (expected.includes(i) ? c.status === DeviceStatus.PROHIBITED : c.status === DeviceStatus.PERMITTED)));
+      });
+
       it("audits a sparse and a full answer to the same batch alike, and holds a sparse one to the batch limit", async () => {
         await gb.report({ imeis: [A.imei], status: DeviceStatus.PROHIBITED });
         const client = gb.client("gateway", { act: { id: "customs-gb", kind: "customs", country: "GB" } });

@@ -42,6 +42,9 @@ function purposeOf(purpose: string): string {
  * matches keys, it does not return one row per asked key), and only listed
  * keys build a finding, so a batch of clean keys allocates nothing per key.
  */
+/** Up to this many listed keys in a batch are placed by array scans, more by a lookup per key. */
+const FEW_LISTED = 16;
+
 export interface ListedChecks {
   checks: DeviceCheckInit[];
   indexes: number[];
@@ -61,12 +64,18 @@ export async function listedChecks(rc: RegistryContext, keys: readonly DeviceKey
       findings.set(key, sharedFinding(holding, await rc.attestations.forRecord(holding), audience));
     }),
   );
-  for (let i = 0; i < keys.length; i++) {
+  if (findings.size <= FEW_LISTED) {
+    // A batch's few listed keys are found by native array scans (a compare of ~2 ns a key) rather
+    // than a Map lookup per key (~60 ns: hashing every fresh key string).
+    for (const key of findings.keys()) for (let i = keys.indexOf(key); i >= 0; i = keys.indexOf(key, i + 1)) indexes.push(i);
+    indexes.sort((a, b) => a - b);
+  } else {
+    for (let i = 0; i < keys.length; i++) if (findings.has(keys[i]!)) indexes.push(i);
+  }
+  for (const i of indexes) {
     const key = keys[i]!;
-    const finding = findings.get(key);
-    if (finding === undefined) continue;
+    const finding = findings.get(key)!;
     checks.push({ deviceKey: key, status: finding.status, finding, cacheMaxAge });
-    indexes.push(i);
   }
   return { checks, indexes, cacheMaxAge };
 }
