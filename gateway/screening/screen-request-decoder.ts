@@ -14,6 +14,7 @@
  * equals what `fromBinary` returns (tests compare the two over generated
  * messages).
  */
+import { isAscii } from "node:buffer";
 import { fromBinary } from "@bufbuild/protobuf";
 import { ScreenRequestSchema, type ManifestItem, type ScreenRequest } from "../../gen/imeifed/v1/federation_pb.js";
 
@@ -53,6 +54,8 @@ function itemsMessage(bytes: Buffer): ScreenRequest {
   const length = readLength(bytes, at, end);
   if (at.pos + length !== end) throw NOT_PLAIN; // a second field (or too few bytes): fromBinary decides
   const text = bytes.toString("latin1", 0, end);
+  // One native scan: when every byte is ASCII (nearly every manifest), no field needs its own check.
+  const ascii = isAscii(bytes);
   const items: ManifestItem[] = [];
   while (at.pos < end) {
     if (bytes[at.pos++] !== 0x0a) throw NOT_PLAIN; // ManifestItems.items (1), length-delimited
@@ -69,7 +72,7 @@ function itemsMessage(bytes: Buffer): ScreenRequest {
       const n = readLength(bytes, at, stop);
       const fieldEnd = at.pos + n;
       if (fieldEnd > stop) throw NOT_PLAIN;
-      const value = stringAt(bytes, text, at.pos, fieldEnd);
+      const value = ascii ? text.substring(at.pos, fieldEnd) : stringAt(bytes, text, at.pos, fieldEnd);
       at.pos = fieldEnd;
       // A string field given twice: the last one wins, as in fromBinary.
       if (tag === 0x0a) deviceId = value;

@@ -10,6 +10,7 @@
  * `fromBinary`, so the result, errors included, equals what `fromBinary`
  * returns (tests compare the two over generated messages).
  */
+import { isAscii } from "node:buffer";
 import { fromBinary } from "@bufbuild/protobuf";
 import { CheckDevicesRequestSchema, type CheckDevicesRequest } from "../../gen/imeifed/v1/registry_pb.js";
 
@@ -23,6 +24,8 @@ export function decodeCheckDevicesRequest(bytes: Buffer): CheckDevicesRequest {
 function plainDecode(bytes: Buffer): CheckDevicesRequest | undefined {
   const end = bytes.length;
   const text = bytes.toString("latin1", 0, end);
+  // One native scan: when every byte is ASCII (nearly every request), no field needs its own check.
+  const ascii = isAscii(bytes);
   const imeis: string[] = [];
   let purpose = "";
   let listedOnly = false;
@@ -49,7 +52,7 @@ function plainDecode(bytes: Buffer): CheckDevicesRequest | undefined {
     }
     const stop = pos + length;
     if (stop > end) return undefined;
-    for (let i = pos; i < stop; i++) if (bytes[i]! >= 0x80) return undefined; // UTF-8 beyond ASCII: fromBinary decodes it
+    if (!ascii) for (let i = pos; i < stop; i++) if (bytes[i]! >= 0x80) return undefined; // UTF-8 beyond ASCII: fromBinary decodes it
     const value = text.slice(pos, stop);
     if (tag === 0x0a) imeis.push(value);
     else purpose = value;
