@@ -8,7 +8,8 @@
  */
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { CheckDevicesStreamRequestSchema, CheckDevicesStreamResponseSchema, type CheckDevicesStreamResponse } from "../gen/imeifed/v1/registry_pb.js";
-import { decodeEnvelope, encodeEnvelope, varintSize, writeVarint } from "../rpc/wire.js";
+import { decodeEnvelope, encodeEnvelope } from "../rpc/wire.js";
+import { checkDevicesRequestBytes } from "./check-devices-request-encoder.js";
 import { decodeCheckDevicesResponse } from "./check-devices-decoder.js";
 
 /** The `checks` field's tag: field 2, length-delimited. */
@@ -35,26 +36,7 @@ export function encodeCheckDevicesStreamRequest(value: unknown): Buffer {
   if (!batch || traced || !Number.isSafeInteger(id) || "$typeName" in request || "$typeName" in batch) {
     return Buffer.from(toBinary(CheckDevicesStreamRequestSchema, create(CheckDevicesStreamRequestSchema, request)));
   }
-  const imeis = batch.imeis ?? [];
-  const purpose = batch.purpose ?? "";
-  let size = 0;
-  for (const imei of imeis) size += field(Buffer.byteLength(imei));
-  const purposeBytes = Buffer.byteLength(purpose);
-  if (purposeBytes > 0) size += field(purposeBytes);
-  const inner = Buffer.allocUnsafe(size);
-  let pos = 0;
-  for (const imei of imeis) pos = put(inner, pos, 0x0a, imei);
-  if (purposeBytes > 0) put(inner, pos, 0x12, purpose);
+  const inner = checkDevicesRequestBytes(batch.imeis ?? [], batch.purpose ?? "", batch.listedOnly ?? false);
+  if (!inner) return Buffer.from(toBinary(CheckDevicesStreamRequestSchema, create(CheckDevicesStreamRequestSchema, request)));
   return encodeEnvelope(id, BATCH_TAG, inner);
-}
-
-/** Bytes of a length-delimited field of `length` bytes (one tag byte). */
-function field(length: number): number {
-  return 1 + varintSize(length) + length;
-}
-
-function put(out: Buffer, pos: number, tag: number, text: string): number {
-  out[pos++] = tag;
-  pos = writeVarint(out, pos, Buffer.byteLength(text));
-  return pos + out.write(text, pos, "utf8");
 }
