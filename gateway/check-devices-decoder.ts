@@ -19,21 +19,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import type { DeviceStatus } from "../gen/imeifed/v1/device_pb.js";
 import { CheckDevicesResponseSchema, DeviceCheckSchema, type CheckDevicesResponse, type DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
-
-/** Thrown inside the fast path when the bytes leave the plain shape; the caller falls back to fromBinary. */
-const NOT_PLAIN = Symbol("not plain");
-
-/** A varint of at most 4 bytes (< 2^28) as a number; longer ones are left to fromBinary. */
-function readSmallVarint(bytes: Uint8Array, at: { pos: number }, end: number): number {
-  let value = 0;
-  for (let shift = 0; shift < 28; shift += 7) {
-    if (at.pos >= end) throw NOT_PLAIN;
-    const b = bytes[at.pos++]!;
-    value |= (b & 0x7f) << shift;
-    if (b < 0x80) return value;
-  }
-  throw NOT_PLAIN;
-}
+import { NOT_PLAIN, readSmallVarint } from "../rpc/wire.js";
 
 /**
  * The whole response as one latin1 string, to cut device keys from: a cut of

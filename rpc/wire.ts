@@ -73,3 +73,21 @@ export function decodeEnvelope(bytes: Uint8Array): { id: number; tag: number; in
   if (length === undefined || at.pos + length !== end) return undefined;
   return { id, tag, inner: bytes.subarray(at.pos, end) };
 }
+
+/**
+ * Thrown by the hand-written decoders' fast paths when the bytes leave the
+ * plain shape they read; each decoder catches it and lets protobuf-es decide.
+ */
+export const NOT_PLAIN = Symbol("not plain");
+
+/** A varint of at most 4 bytes (< 2^28, lengths and small numbers) read at `at.pos`; throws NOT_PLAIN for longer or truncated ones. */
+export function readSmallVarint(bytes: Uint8Array, at: { pos: number }, end: number): number {
+  let value = 0;
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (at.pos >= end) throw NOT_PLAIN;
+    const b = bytes[at.pos++]!;
+    value |= (b & 0x7f) << shift;
+    if (b < 0x80) return value;
+  }
+  throw NOT_PLAIN;
+}

@@ -17,9 +17,7 @@
 import { isAscii } from "node:buffer";
 import { fromBinary } from "@bufbuild/protobuf";
 import { ScreenRequestSchema, type ManifestItem, type ScreenRequest } from "../../gen/imeifed/v1/federation_pb.js";
-
-/** Thrown inside the fast path when the bytes leave the plain shape; the caller falls back to fromBinary. */
-const NOT_PLAIN = Symbol("not plain");
+import { NOT_PLAIN, readSmallVarint } from "../../rpc/wire.js";
 
 /** protobuf-es's decoding of a proto3 string: strict UTF-8, a leading U+FEFF kept as text. */
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -34,24 +32,12 @@ export function decodeScreenRequest(bytes: Buffer): ScreenRequest {
   }
 }
 
-/** A length of at most 4 varint bytes (< 2^28) read at `at.pos`; longer ones are left to fromBinary. */
-function readLength(bytes: Uint8Array, at: { pos: number }, end: number): number {
-  let value = 0;
-  for (let shift = 0; shift < 28; shift += 7) {
-    if (at.pos >= end) throw NOT_PLAIN;
-    const b = bytes[at.pos++]!;
-    value |= (b & 0x7f) << shift;
-    if (b < 0x80) return value;
-  }
-  throw NOT_PLAIN;
-}
-
 /** A ScreenRequest holding exactly one `items` field (tag 0x12) that spans the message. */
 function itemsMessage(bytes: Buffer): ScreenRequest {
   const end = bytes.length;
   if (end === 0 || bytes[0] !== 0x12) throw NOT_PLAIN;
   const at = { pos: 1 };
-  const length = readLength(bytes, at, end);
+  const length = readSmallVarint(bytes, at, end);
   if (at.pos + length !== end) throw NOT_PLAIN; // a second field (or too few bytes): fromBinary decides
   const text = bytes.toString("latin1", 0, end);
   // One native scan: when every byte is ASCII (nearly every manifest), no field needs its own check.
@@ -59,7 +45,7 @@ function itemsMessage(bytes: Buffer): ScreenRequest {
   const items: ManifestItem[] = [];
   while (at.pos < end) {
     if (bytes[at.pos++] !== 0x0a) throw NOT_PLAIN; // ManifestItems.items (1), length-delimited
-    const itemLength = readLength(bytes, at, end);
+    const itemLength = readSmallVarint(bytes, at, end);
     const stop = at.pos + itemLength;
     if (stop > end) throw NOT_PLAIN;
     let deviceId = "";
@@ -69,7 +55,7 @@ function itemsMessage(bytes: Buffer): ScreenRequest {
     while (at.pos < stop) {
       const tag = bytes[at.pos++]!;
       if (tag !== 0x0a && tag !== 0x12 && tag !== 0x1a && tag !== 0x22) throw NOT_PLAIN; // fields 1-4, length-delimited
-      const n = readLength(bytes, at, stop);
+      const n = readSmallVarint(bytes, at, stop);
       const fieldEnd = at.pos + n;
       if (fieldEnd > stop) throw NOT_PLAIN;
       const value = ascii ? text.substring(at.pos, fieldEnd) : stringAt(bytes, text, at.pos, fieldEnd);
