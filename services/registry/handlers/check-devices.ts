@@ -34,14 +34,6 @@ function purposeOf(purpose: string): string {
   return purpose;
 }
 
-/**
- * The answers of a batch that are not a plain PERMITTED: the listed keys'
- * checks (duplicates included, each at its own position) and those positions,
- * ascending; every other key is PERMITTED for `cacheMaxAge`. The store is
- * asked about the keys as they come (duplicates cost the query nothing: it
- * matches keys, it does not return one row per asked key), and only listed
- * keys build a finding, so a batch of clean keys allocates nothing per key.
- */
 /** Up to this many listed keys in a batch are placed by array scans, more by a lookup per key. */
 const FEW_LISTED = 16;
 
@@ -51,6 +43,14 @@ export interface ListedChecks {
   cacheMaxAge: { seconds: bigint };
 }
 
+/**
+ * The answers of a batch that are not a plain PERMITTED: the listed keys'
+ * checks (duplicates included, each at its own position) and those positions,
+ * ascending; every other key is PERMITTED for `cacheMaxAge`. The store is
+ * asked about the keys as they come (duplicates cost the query nothing: it
+ * matches keys, it does not return one row per asked key), and only listed
+ * keys build a finding, so a batch of clean keys allocates nothing per key.
+ */
 export async function listedChecks(rc: RegistryContext, keys: readonly DeviceKey[], audience: FindingAudience): Promise<ListedChecks> {
   const open = await rc.store.openRecords(keys);
   const cacheMaxAge = { seconds: BigInt(rc.cacheMaxAgeSec) };
