@@ -22,8 +22,15 @@
  */
 import { deviceKeyHash } from "./device-key-hash.js";
 
-const EMPTY = -1; // device keys are >= 0
+/** A slot holds its key plus one, so a fresh (zeroed) buffer is an empty table with nothing to fill. */
+const EMPTY = 0;
 const MIN_CAPACITY = 1024;
+/**
+ * How much the table grows when it must: by 4, so a table that fills up to a
+ * million devices re-places its keys a few times rather than ten (each move is
+ * a cache miss; doubling made growth the table's largest cost in a cold screening).
+ */
+const GROWTH = 4;
 const MAX_LOAD = 0.8;
 /** Answer times are kept as ms after `#base` in a Uint32 (0: none); past ~49 days the table starts over. */
 const STAMP_LIMIT = 0xffff_fff0;
@@ -42,7 +49,7 @@ export class CleanAnswers {
   readonly #maxEntries: number;
   readonly #ttlMs: number;
   readonly #maxCapacity: number;
-  /** Slot s: key at `#keys[s * #stride / 2]`, registry c's stamp at `#words[s * #stride + 2 + c]` (same buffer). */
+  /** Slot s: key + 1 at `#keys[s * #stride / 2]` (0: empty), registry c's stamp at `#words[s * #stride + 2 + c]` (same buffer). */
   #keys: Float64Array;
   #words: Uint32Array;
   /** Registry columns a slot has room for (even, so slots stay 8-byte aligned). */
@@ -71,10 +78,7 @@ export class CleanAnswers {
 
   #allocate(capacity: number, stride: number): [Float64Array, Uint32Array] {
     const buffer = new ArrayBuffer(capacity * stride * 4);
-    const keys = new Float64Array(buffer);
-    const half = stride / 2;
-    for (let slot = 0; slot < capacity; slot++) keys[slot * half] = EMPTY;
-    return [keys, new Uint32Array(buffer)];
+    return [new Float64Array(buffer), new Uint32Array(buffer)];
   }
 
   /** Whether the table may hold anything. */
@@ -108,10 +112,11 @@ export class CleanAnswers {
     const keys = this.#keys;
     const capacity = this.#capacity;
     const half = this.#stride / 2;
+    const stored = key + 1;
     let slot = this.#home(key);
     for (;;) {
       const current = keys[slot * half]!;
-      if (current === key) return slot;
+      if (current === stored) return slot;
       if (current === EMPTY) return -1;
       slot = slot + 1 === capacity ? 0 : slot + 1;
     }
@@ -196,18 +201,29 @@ export class CleanAnswers {
    */
   putRow(key: number, columns: Int32Array, times: Float64Array, count: number): void {
     let slot = -1;
+    let words = this.#words;
+    let stride = this.#stride;
     for (let c = 0; c < count; c++) {
       const column = columns[c]!;
       const answeredAt = times[c]!;
       if (column < 0 || answeredAt === 0) continue;
-      const version = this.#version;
-      if (!this.#ready(answeredAt)) continue;
-      if (version !== this.#version) slot = -1; // the table started over: slots moved
+      let stamp = answeredAt - this.#base + 1;
+      if (!(stamp >= 1 && stamp < STAMP_LIMIT)) {
+        // Rare: the first answer ever, one older than the base, or past the stamps' range.
+        const version = this.#version;
+        if (!this.#ready(answeredAt)) continue;
+        if (version !== this.#version) slot = -1; // the table started over: slots moved
+        stamp = answeredAt - this.#base + 1;
+      }
       if (slot < 0) {
         slot = this.slotOf(key);
         if (slot < 0) slot = this.#insert(key, answeredAt);
+        // Inserting may have grown the table.
+        words = this.#words;
+        stride = this.#stride;
       }
-      this.#stamp(slot, column, answeredAt);
+      const at = slot * stride + 2 + column;
+      if (stamp > words[at]!) words[at] = stamp;
     }
   }
 
@@ -279,14 +295,14 @@ export class CleanAnswers {
   #insert(key: number, now: number): number {
     if (this.#size >= this.#maxEntries) this.#makeRoom(now);
     else if (this.#size + 1 > this.#capacity * MAX_LOAD && this.#capacity < this.#maxCapacity) {
-      this.#rebuild(Math.min(this.#maxCapacity, this.#capacity * 2), this.#width, () => true);
+      this.#rebuild(Math.min(this.#maxCapacity, this.#capacity * GROWTH), this.#width, () => true);
     }
     const keys = this.#keys;
     const capacity = this.#capacity;
     const half = this.#stride / 2;
     let slot = this.#home(key);
     while (keys[slot * half] !== EMPTY) slot = slot + 1 === capacity ? 0 : slot + 1;
-    keys[slot * half] = key;
+    keys[slot * half] = key + 1;
     this.#size++;
     return slot;
   }
@@ -335,17 +351,20 @@ export class CleanAnswers {
     this.#capacity = capacity;
     this.#width = width;
     this.#stride = stride;
-    [this.#keys, this.#words] = this.#allocate(capacity, stride);
-    this.#size = 0;
+    const [keys, words] = this.#allocate(capacity, stride);
+    this.#keys = keys;
+    this.#words = words;
+    let size = 0;
     for (let from = 0; from < oldCapacity; from++) {
-      const key = oldKeys[from * oldHalf]!;
-      if (key === EMPTY || !keep(from)) continue;
-      let slot = this.#home(key);
-      while (this.#keys[slot * half] !== EMPTY) slot = slot + 1 === capacity ? 0 : slot + 1;
-      this.#keys[slot * half] = key;
-      for (let c = 0; c < columns; c++) this.#words[slot * stride + 2 + c] = oldWords[from * oldStride + 2 + c]!;
-      this.#size++;
+      const stored = oldKeys[from * oldHalf]!;
+      if (stored === EMPTY || !keep(from)) continue;
+      let slot = this.#home(stored - 1);
+      while (keys[slot * half] !== EMPTY) slot = slot + 1 === capacity ? 0 : slot + 1;
+      keys[slot * half] = stored;
+      for (let c = 0; c < columns; c++) words[slot * stride + 2 + c] = oldWords[from * oldStride + 2 + c]!;
+      size++;
     }
+    this.#size = size;
     this.#version++;
   }
 }

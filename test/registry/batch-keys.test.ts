@@ -16,7 +16,10 @@ function viaRequireDevice(imei: string, field: string): string | { reason: strin
 
 function viaBatchKeys(imei: string): ReturnType<typeof viaRequireDevice> {
   try {
-    return batchKeys(["35693803000002", imei], "imeis")[1]!;
+    const { keys, numbers } = batchKeys(["35693803000002", imei], "imeis");
+    // The number beside each key is that key's value, whichever path keyed it.
+    assert.equal(numbers[1], Number(keys[1]));
+    return keys[1]!;
   } catch (error) {
     assert.ok(error instanceof ImeifedError);
     return { reason: error.reason, field: error.field, message: error.message };
@@ -37,8 +40,10 @@ const imei = fc.oneof(
 
 describe("registry batch keys", () => {
   it("keys each IMEI, IMEISV and body of a batch in order", () => {
-    assert.deepEqual(batchKeys(["356938035643809", "3569380356438012", "35693803564380", " 35-693803-564380-9 "], "imeis"), Array(4).fill("35693803564380"));
-    assert.deepEqual(batchKeys([], "imeis"), []);
+    const { keys, numbers } = batchKeys(["356938035643809", "3569380356438012", "35693803564380", " 35-693803-564380-9 ", "012345678901237"], "imeis");
+    assert.deepEqual(keys, [...Array(4).fill("35693803564380"), "01234567890123"]);
+    assert.deepEqual([...numbers], [...Array(4).fill(35693803564380), 1234567890123]);
+    assert.deepEqual(batchKeys([], "imeis").keys, []);
   });
 
   it("refuses a malformed IMEI naming its place in the batch", () => {

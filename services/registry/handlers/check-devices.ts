@@ -34,7 +34,7 @@ function purposeOf(purpose: string): string {
   return purpose;
 }
 
-/** Up to this many listed keys in a batch are placed by array scans, more by a lookup per key. */
+/** Up to this many listed keys in a batch are placed by scans of the keys' numbers, more by a lookup per key. */
 const FEW_LISTED = 16;
 
 export interface ListedChecks {
@@ -51,7 +51,7 @@ export interface ListedChecks {
  * matches keys, it does not return one row per asked key), and only listed
  * keys build a finding, so a batch of clean keys allocates nothing per key.
  */
-export async function listedChecks(rc: RegistryContext, keys: readonly DeviceKey[], audience: FindingAudience): Promise<ListedChecks> {
+export async function listedChecks(rc: RegistryContext, keys: readonly DeviceKey[], audience: FindingAudience, numbers?: Float64Array): Promise<ListedChecks> {
   const open = await rc.store.openRecords(keys);
   const cacheMaxAge = { seconds: BigInt(rc.cacheMaxAgeSec) };
   const checks: DeviceCheckInit[] = [];
@@ -64,10 +64,14 @@ export async function listedChecks(rc: RegistryContext, keys: readonly DeviceKey
       findings.set(key, sharedFinding(holding, await rc.attestations.forRecord(holding), audience));
     }),
   );
-  if (findings.size <= FEW_LISTED) {
-    // A batch's few listed keys are found by native array scans (a compare of ~2 ns a key) rather
-    // than a Map lookup per key (~60 ns: hashing every fresh key string).
-    for (const key of findings.keys()) for (let i = keys.indexOf(key); i >= 0; i = keys.indexOf(key, i + 1)) indexes.push(i);
+  if (numbers && findings.size <= FEW_LISTED) {
+    // A batch's few listed keys are found by scanning the keys' numbers (~1 ns a compare) rather
+    // than by a Map lookup per key (~20 ns: hashing every fresh key string) or a scan of the key
+    // strings (measured ~25 ns a compare: the keys are slices of the request's text).
+    for (const key of findings.keys()) {
+      const number = Number(key);
+      for (let i = 0; i < numbers.length; i++) if (numbers[i] === number) indexes.push(i);
+    }
     indexes.sort((a, b) => a - b);
   } else {
     for (let i = 0; i < keys.length; i++) if (findings.has(keys[i]!)) indexes.push(i);
@@ -145,12 +149,12 @@ async function answerBatch(rc: RegistryContext, request: CheckDevicesRequest, au
     // INVALID_ARGUMENT rather than RESOURCE_EXHAUSTED: the same batch will never pass, only a smaller one.
     throw invalidArgument("imeis", "BATCH_TOO_LARGE", `holds ${count} IMEIs; this registry answers at most ${rc.batchLimit} per call: split the batch`);
   }
-  const keys = batchKeys(request.imeis, "imeis");
+  const { keys, numbers } = batchKeys(request.imeis, "imeis");
   audit.batchDigest = batchDigest(keys);
   audit.batchSize = count;
   audit.purpose = purposeOf(request.purpose);
   rc.quota?.takeDevices(callerId, count);
-  const { checks, indexes, cacheMaxAge } = await listedChecks(rc, keys, audience);
+  const { checks, indexes, cacheMaxAge } = await listedChecks(rc, keys, audience, numbers);
   audit.verdict = tallyOf(count, checks, indexes);
   if (request.listedOnly) return { checks, listedIndexes: indexes, unlistedCacheMaxAge: cacheMaxAge };
   const full = new Array<DeviceCheckInit>(count);
