@@ -31,10 +31,9 @@ import {
   type Unanswered,
   type UnansweredPolicy,
 } from "../../gen/imeifed/v1/federation_pb.js";
-import { deviceFromKey, parseDevice, type Device, type DeviceKey, type TacDatabase } from "../../device/index.js";
+import { deviceFromKey, parseDevice, plainDeviceKey, type Device, type DeviceKey, type TacDatabase } from "../../device/index.js";
 import type { Actor } from "../../trust/principal.js";
 import { makesAgree } from "./declared-make.js";
-import { plainDeviceKey } from "./plain-device-key.js";
 import { SeenDevices } from "./seen-devices.js";
 import { isOutage, ScreeningTally } from "./screening-tally.js";
 

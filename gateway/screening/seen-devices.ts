@@ -11,8 +11,11 @@
 
 import { deviceKeyHash as hash } from "../device-key-hash.js";
 
-const EMPTY = -1; // device keys are >= 0, so -1 marks a free slot
+/** A slot holds its key plus one (device keys are >= 0), so a fresh zeroed array is an empty table. */
+const EMPTY = 0;
 const MIN_CAPACITY = 1024;
+/** Growth by 2, not more: every concurrent screening holds one table, so its size stays within 2x of its keys'. */
+const GROWTH = 2;
 
 /** Seen-before detection for one screening's device keys. */
 export class SeenDevices {
@@ -24,7 +27,7 @@ export class SeenDevices {
   constructor(expected = 0) {
     let capacity = MIN_CAPACITY;
     while (capacity * 0.75 < expected) capacity *= 2;
-    this.#keys = new Float64Array(capacity).fill(EMPTY);
+    this.#keys = new Float64Array(capacity);
     this.#firstIndex = new Uint32Array(capacity);
     this.#mask = capacity - 1;
   }
@@ -44,14 +47,17 @@ export class SeenDevices {
    * and returns undefined; or, when an earlier item named it, that item's index.
    */
   firstSeen(key: number, index: number): number | undefined {
-    let slot = hash(key) & this.#mask;
+    const stored = key + 1;
+    const keys = this.#keys;
+    const mask = this.#mask;
+    let slot = hash(key) & mask;
     for (;;) {
-      const current = this.#keys[slot]!;
+      const current = keys[slot]!;
       if (current === EMPTY) break;
-      if (current === key) return this.#firstIndex[slot];
-      slot = (slot + 1) & this.#mask;
+      if (current === stored) return this.#firstIndex[slot];
+      slot = (slot + 1) & mask;
     }
-    this.#keys[slot] = key;
+    keys[slot] = stored;
     this.#firstIndex[slot] = index;
     this.#size++;
     if (this.#size > this.#keys.length * 0.75) this.#grow();
@@ -59,18 +65,18 @@ export class SeenDevices {
   }
 
   #grow(): void {
-    const keys = this.#keys;
-    const first = this.#firstIndex;
-    this.#keys = new Float64Array(keys.length * 2).fill(EMPTY);
-    this.#firstIndex = new Uint32Array(keys.length * 2);
-    this.#mask = this.#keys.length - 1;
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!;
-      if (key === EMPTY) continue;
-      let slot = hash(key) & this.#mask;
-      while (this.#keys[slot] !== EMPTY) slot = (slot + 1) & this.#mask;
-      this.#keys[slot] = key;
-      this.#firstIndex[slot] = first[i]!;
+    const oldKeys = this.#keys;
+    const oldFirst = this.#firstIndex;
+    const keys = (this.#keys = new Float64Array(oldKeys.length * GROWTH));
+    const first = (this.#firstIndex = new Uint32Array(oldKeys.length * GROWTH));
+    const mask = (this.#mask = keys.length - 1);
+    for (let i = 0; i < oldKeys.length; i++) {
+      const stored = oldKeys[i]!;
+      if (stored === EMPTY) continue;
+      let slot = hash(stored - 1) & mask;
+      while (keys[slot] !== EMPTY) slot = (slot + 1) & mask;
+      keys[slot] = stored;
+      first[slot] = oldFirst[i]!;
     }
   }
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ScreeningDecision, ScreeningOutcome, UnansweredPolicy, UnansweredReason } from "../../gen/imeifed/v1/federation_pb.js";
 import { SeenDevices } from "../../gateway/screening/seen-devices.js";
-import { plainDeviceKey } from "../../gateway/screening/plain-device-key.js";
+import { plainDeviceKey } from "../../device/plain-device-key.js";
 import { luhnCheckDigit, parseDevice } from "../../device/index.js";
 import { makesAgree } from "../../gateway/screening/declared-make.js";
 import { screeningDecision, ScreeningTally } from "../../gateway/screening/screening-tally.js";

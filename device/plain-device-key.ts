@@ -1,7 +1,8 @@
 /**
- * The device key of a manifest item printed as plain digits (a 15-digit IMEI,
+ * The device key of an identifier printed as plain digits (a 15-digit IMEI,
  * a 16-digit IMEISV or the 14-digit body, nothing else), read without
- * building a Device.
+ * building a Device: a screening gateway reads one per manifest item, a
+ * registry one per IMEI of a CheckDevices batch.
  *
  * Why: nearly every item of a real manifest is plain, nearly every one is
  * clear, and a clear item needs only its key. `parseDevice` accepts every form
