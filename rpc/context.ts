@@ -5,6 +5,7 @@
  * caller, the trace span, ...).
  */
 import type { Metadata } from "@grpc/grpc-js";
+import type { ImeifedError } from "../errors/index.js";
 
 /** A typed slot in `CallContext.values`; create one per kind of value. */
 export interface ContextKey<T> {
@@ -39,10 +40,17 @@ export interface CallContext {
   readonly responseTrailer: Metadata;
   /** The caller's deadline, if it set one. */
   readonly deadline: Date | undefined;
-  /** Aborts when the caller cancels or the deadline passes. */
+  /** Aborts when the caller cancels, the deadline passes, or `abort` is called. */
   readonly signal: AbortSignal;
   readonly peer: string;
   readonly values: ContextValues;
+  /**
+   * Ends a running call with `error` (an interceptor's verdict after the call
+   * began, for example a partner's trust revoked under an open stream):
+   * `signal` aborts with it as its reason, and the caller gets its status
+   * instead of a normal end, whatever the handler does next.
+   */
+  abort(error: ImeifedError): void;
 }
 
 /** Milliseconds left before the call's deadline (Infinity without one). */

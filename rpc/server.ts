@@ -59,6 +59,9 @@ function createContext(service: DescService, methodName: string, kind: CallConte
     signal: controller.signal,
     peer: call.getPeer(),
     values: new ContextValues(),
+    abort: (error) => {
+      if (!finished && !controller.signal.aborted) controller.abort(error);
+    },
   };
   return {
     ctx,
@@ -79,21 +82,59 @@ function intercept(interceptors: readonly ServerInterceptor[], ctx: CallContext,
   return step(0);
 }
 
-/** Writes each response, waiting for the transport to drain (back-pressure). */
+/** The error a call was ended with by `ctx.abort`, if any (a cancelled call or a passed deadline carry none). */
+function abortedWith(signal: AbortSignal): ImeifedError | undefined {
+  return signal.aborted && signal.reason instanceof ImeifedError ? signal.reason : undefined;
+}
+
+/** What a call that failed, or was ended by `ctx.abort`, tells its caller: the abort's error wins over what the handler threw after it. */
+function failureOf(ctx: CallContext, error: unknown): unknown {
+  return abortedWith(ctx.signal) ?? error;
+}
+
+/** Sends a unary (or client-streaming) call's answer, or the error `ctx.abort` ended the call with. */
+function reply(ctx: CallContext, where: string, callback: sendUnaryData<unknown>, response: unknown): void {
+  const ended = abortedWith(ctx.signal);
+  if (ended) callback(toStatus(ended, where, ctx.responseTrailer));
+  else callback(null, response, ctx.responseTrailer);
+}
+
+/**
+ * Writes each response, waiting for the transport to drain (back-pressure).
+ * Stops as soon as the call is aborted, even while the handler is waiting for
+ * something to send (a stream's handler may wait on its caller's next
+ * question), and a call ended by `ctx.abort` fails with its error.
+ */
 async function writeAll(call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>, responses: AsyncIterable<unknown>, signal: AbortSignal): Promise<void> {
-  for await (const response of responses) {
-    if (signal.aborted) return;
-    if (!call.write(response)) {
-      // Remove both listeners once either fires: a slow reader makes this wait
-      // thousands of times on one call, and leftover abort listeners would pile up.
-      const settled = new AbortController();
-      try {
-        await Promise.race([once(call, "drain", { signal: settled.signal }), once(signal, "abort", { signal: settled.signal })]);
-      } finally {
-        settled.abort();
+  const iterator = responses[Symbol.asyncIterator]();
+  // One listener for the whole call, removed at the end: a long stream must not pile them up.
+  let onAbort: () => void = () => undefined;
+  const aborted = new Promise<undefined>((resolve) => (onAbort = () => resolve(undefined)));
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    for (;;) {
+      if (signal.aborted) break;
+      const next = await Promise.race([iterator.next(), aborted]);
+      if (next === undefined || signal.aborted) {
+        // Not awaited: a handler stopped mid-wait finishes on its own (its waits watch the signal too).
+        void Promise.resolve(iterator.return?.()).catch(() => undefined);
+        break;
+      }
+      if (next.done) break;
+      if (!call.write(next.value)) {
+        const settled = new AbortController();
+        try {
+          await Promise.race([once(call, "drain", { signal: settled.signal }), aborted]);
+        } finally {
+          settled.abort();
+        }
       }
     }
+  } finally {
+    signal.removeEventListener("abort", onAbort);
   }
+  const ended = abortedWith(signal);
+  if (ended) throw ended;
 }
 
 /**
@@ -133,8 +174,8 @@ export function implementService<S extends DescService>(
           intercept(interceptors, ctx, async () => {
             response = await fn(call.request, ctx);
           }).then(
-            () => callback(null, response, ctx.responseTrailer),
-            (error: unknown) => callback(toStatus(error, where, ctx.responseTrailer)),
+            () => reply(ctx, where, callback, response),
+            (error: unknown) => callback(toStatus(failureOf(ctx, error), where, ctx.responseTrailer)),
           ).finally(done);
         };
         break;
@@ -143,7 +184,7 @@ export function implementService<S extends DescService>(
           const { ctx, done } = createContext(service, method.name, "server_streaming", call);
           intercept(interceptors, ctx, () => writeAll(call, fn(call.request, ctx) as AsyncIterable<unknown>, ctx.signal)).then(
             () => call.end(ctx.responseTrailer),
-            (error: unknown) => call.emit("error", toStatus(error, where, ctx.responseTrailer)),
+            (error: unknown) => call.emit("error", toStatus(failureOf(ctx, error), where, ctx.responseTrailer)),
           ).finally(done);
         };
         break;
@@ -154,8 +195,8 @@ export function implementService<S extends DescService>(
           intercept(interceptors, ctx, async () => {
             response = await fn(readRequests(call), ctx);
           }).then(
-            () => callback(null, response, ctx.responseTrailer),
-            (error: unknown) => callback(toStatus(error, where, ctx.responseTrailer)),
+            () => reply(ctx, where, callback, response),
+            (error: unknown) => callback(toStatus(failureOf(ctx, error), where, ctx.responseTrailer)),
           ).finally(done);
         };
         break;
@@ -164,7 +205,7 @@ export function implementService<S extends DescService>(
           const { ctx, done } = createContext(service, method.name, "bidi_streaming", call);
           intercept(interceptors, ctx, () => writeAll(call, fn(readRequests(call), ctx) as AsyncIterable<unknown>, ctx.signal)).then(
             () => call.end(ctx.responseTrailer),
-            (error: unknown) => call.emit("error", toStatus(error, where, ctx.responseTrailer)),
+            (error: unknown) => call.emit("error", toStatus(failureOf(ctx, error), where, ctx.responseTrailer)),
           ).finally(done);
         };
         break;

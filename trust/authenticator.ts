@@ -74,16 +74,8 @@ export function createAuthenticator(options: AuthenticatorOptions): ServerInterc
     return caller;
   }
 
-  return async (ctx, next) => {
-    const access = options.scopes[ctx.method];
-    const token = bearerToken(ctx);
-    if (access === "public") {
-      if (token !== undefined) ctx.values.set(CALLER, await callerOf(token));
-      return next();
-    }
-    if (token === undefined) {
-      throw unauthenticated("TOKEN_MISSING", `${ctx.method} needs a token: send "authorization: Bearer <token>" (mint one with \`imeifed token\`)`);
-    }
+  /** The caller of `token` if it may call `ctx.method` (a scope-guarded method) under the trust file in force. */
+  async function admit(ctx: CallContext, token: string, access: Scope | undefined): Promise<Caller> {
     const caller = await callerOf(token);
     if (access === undefined) {
       throw new ImeifedError(Code.PERMISSION_DENIED, "METHOD_NOT_OPEN", `${ctx.method} is not open to any partner on ${options.audience}`);
@@ -99,7 +91,44 @@ export function createAuthenticator(options: AuthenticatorOptions): ServerInterc
         `${ctx.method} is for ${kinds.join(" or ")} principals; ${caller.principal.id} is a ${caller.principal.kind}`,
       );
     }
-    ctx.values.set(CALLER, caller);
-    return next();
+    return caller;
+  }
+
+  /**
+   * A stream outlives the moment it was admitted: when the trust file is
+   * reloaded, its caller is admitted again under the new file, and a caller
+   * that no longer passes (partner removed, key revoked, scope withdrawn)
+   * has the stream ended with the reason, as a new call would be refused.
+   */
+  function readmitOnReload(ctx: CallContext, token: string, access: Scope | undefined): () => void {
+    return options.trust.onReload(() => {
+      admit(ctx, token, access).then(
+        (caller) => ctx.values.set(CALLER, caller),
+        (thrown: unknown) => {
+          const error = ImeifedError.from(thrown);
+          ctx.abort(new ImeifedError(error.code, error.reason, `the trust file was reloaded and this stream's caller no longer passes: ${error.message}`, { cause: error }));
+        },
+      );
+    });
+  }
+
+  return async (ctx, next) => {
+    const access = options.scopes[ctx.method];
+    const token = bearerToken(ctx);
+    if (access === "public") {
+      if (token !== undefined) ctx.values.set(CALLER, await callerOf(token));
+      return next();
+    }
+    if (token === undefined) {
+      throw unauthenticated("TOKEN_MISSING", `${ctx.method} needs a token: send "authorization: Bearer <token>" (mint one with \`imeifed token\`)`);
+    }
+    ctx.values.set(CALLER, await admit(ctx, token, access));
+    if (ctx.methodKind === "unary") return next();
+    const stopReadmitting = readmitOnReload(ctx, token, access);
+    try {
+      return await next();
+    } finally {
+      stopReadmitting();
+    }
   };
 }

@@ -62,6 +62,7 @@ async function importLocalKeys(entry: PrincipalEntry, jwks: readonly JWK[], wher
 export class TrustStore {
   #entries: ReadonlyMap<string, Entry>;
   #version = 0;
+  readonly #reloadListeners = new Set<() => void>();
 
   private constructor(
     entries: ReadonlyMap<string, Entry>,
@@ -164,6 +165,17 @@ export class TrustStore {
     const obj = this.source.path !== undefined ? await TrustStore.#readFile(this.source.path) : this.source.obj;
     this.#entries = await TrustStore.#build(obj, this.source.baseDir, this.options);
     this.#version += 1;
+    for (const listener of this.#reloadListeners) listener();
+  }
+
+  /**
+   * Calls `listener` after every successful reload (open streams check their
+   * caller again: a revoked partner must not keep one open); returns the
+   * function that stops it.
+   */
+  onReload(listener: () => void): () => void {
+    this.#reloadListeners.add(listener);
+    return () => this.#reloadListeners.delete(listener);
   }
 
   /**

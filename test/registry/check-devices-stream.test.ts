@@ -120,6 +120,33 @@ describe("RegistryService.CheckDevicesStream over a real socket (sqlite)", () =>
     assert.match(error.message, /sharing policy/);
   });
 
+  it("ends an open stream when a trust file reload removes its caller, and leaves other callers' streams open", async () => {
+    const client = createClient(RegistryService, gb.registry.address);
+    const police = await trust.token("police-es", { audience: gb.id, scopes: ["devices:check"] });
+    const gateway = await trust.token("gateway", { audience: gb.id, scopes: ["devices:check"] });
+    const questions = { police: new AsyncQueue<Question>(), gateway: new AsyncQueue<Question>() };
+    const policeStream = openStream(client.checkDevicesStream(questions.police, { metadata: { authorization: `Bearer ${police}` } }), questions.police);
+    const gatewayStream = openStream(client.checkDevicesStream(questions.gateway, { metadata: { authorization: `Bearer ${gateway}` } }), questions.gateway);
+    let restore: (() => Promise<void>) | undefined;
+    try {
+      policeStream.ask({ id: 1n, batch: { imeis: [B.imei], purpose: "ES-2" } });
+      gatewayStream.ask({ id: 1n, batch: { imeis: [B.imei], purpose: "GB-2" } });
+      assert.equal((await policeStream.next()).result.case, "checks");
+      assert.equal((await gatewayStream.next()).result.case, "checks");
+      restore = await trust.editTrustFile((file) => (file.principals = file.principals.filter((p) => p.id !== "police-es")));
+      // Ended without a further question: an idle stream of a revoked partner does not linger.
+      const error = await streamError(() => policeStream.next());
+      assert.deepEqual([Code[error.code], error.reason], ["UNAUTHENTICATED", "TOKEN_UNKNOWN_ISSUER"]);
+      assert.match(error.message, /trust file was reloaded/);
+      gatewayStream.ask({ id: 2n, batch: { imeis: [B.imei], purpose: "GB-2" } });
+      assert.equal((await gatewayStream.next()).id, 2n);
+    } finally {
+      await restore?.();
+      gatewayStream.end();
+      client.close();
+    }
+  });
+
   it("ends the stream with UNAUTHENTICATED once the token it was opened with expires", async () => {
     const token = await trust.token("police-es", { audience: gb.id, scopes: ["devices:check"], ttlSec: 1 });
     const client = createClient(RegistryService, gb.registry.address);

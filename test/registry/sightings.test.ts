@@ -96,6 +96,28 @@ for (const db of ["sqlite", "postgres"] as const) {
       assert.equal((await own.next(1_000)).sighting?.purpose, "3");
     });
 
+    it("ends a watch when a trust file reload withdraws the scope it needs, and keeps the watches it still allows", async () => {
+      const gbWatch = readStream(gb.client("police-gb").watchSightings({ afterSequence: 0n }, { signal: abort.signal }));
+      const esWatch = readStream(gb.client("police-es").watchSightings({ afterSequence: 0n }, { signal: abort.signal }));
+      await gb.client("police-jp").recordSighting({ imei: A.imei, kind: SightingKind.LOOKUP_HIT, purpose: "before" });
+      assert.equal((await gbWatch.next()).sighting?.purpose, "before");
+      const restore = await trust.editTrustFile((file) => {
+        const police = file.principals.find((p) => p.id === "police-gb")!;
+        police.scopes = police.scopes.filter((scope) => scope !== "devices:watch");
+      });
+      try {
+        const ended = await gbWatch.end();
+        assert.ok(ended instanceof ImeifedError, String(ended));
+        // The token claims a scope its principal no longer holds: refused as a new call with it would be.
+        assert.deepEqual([Code[ended.code], ended.reason], ["PERMISSION_DENIED", "SCOPE_NOT_GRANTED"]);
+        // police-es still holds the scope: its watch goes on and hears of its own case.
+        await gb.client("police-jp").recordSighting({ imei: B.imei, kind: SightingKind.LOOKUP_HIT, purpose: "after" });
+        assert.equal((await esWatch.next()).sighting?.purpose, "after");
+      } finally {
+        await restore();
+      }
+    });
+
     it("needs devices:found to record and a kind to be named", async () => {
       await assert.rejects(
         gb.client("oem-demo").recordSighting({ imei: A.imei, kind: SightingKind.LOOKUP_HIT }),

@@ -4,7 +4,7 @@
  * helpers to mint tokens and build authenticators. Every test that needs a
  * caller uses it instead of inventing keys.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JWK } from "jose";
@@ -86,6 +86,12 @@ export interface TestTrust {
   privateKeyFile(principalId: string): string;
   /** An authentication interceptor for a server whose id is `audience`. */
   authenticator(audience: string, scopes: Readonly<Record<string, MethodAccess>>, options?: Partial<AuthenticatorOptions>): ServerInterceptor;
+  /**
+   * Rewrites the trust file through `edit` (given its parsed JSON) and reloads
+   * the store, as an operator's SIGHUP would; resolves to a function that puts
+   * the file back and reloads again.
+   */
+  editTrustFile(edit: (file: { principals: { id: string; scopes: string[] }[] }) => void): Promise<() => Promise<void>>;
   /** Removes the temp dir. */
   cleanup(): Promise<void>;
 }
@@ -157,6 +163,17 @@ export async function createTestTrust(principals: readonly TestPrincipal[] = DEF
         return join(dir, keyFileNames(id).privateJwk);
       },
       authenticator: (audience, scopes, options = {}) => createAuthenticator({ trust, audience, scopes, ...options }),
+      async editTrustFile(edit) {
+        const original = await readFile(trustFile, "utf8");
+        const file = JSON.parse(original) as { principals: { id: string; scopes: string[] }[] };
+        edit(file);
+        await writeFile(trustFile, `${JSON.stringify(file, null, 2)}\n`);
+        await trust.reload();
+        return async () => {
+          await writeFile(trustFile, original);
+          await trust.reload();
+        };
+      },
       cleanup: () => rm(dir, { recursive: true, force: true }),
     };
   } catch (error) {
