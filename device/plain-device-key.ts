@@ -14,17 +14,18 @@
  */
 
 /**
- * The 14-digit device key of `input` as a number (exact: below 2^53) when
- * `input` is plain digits that `parseDevice` accepts; -1 otherwise (not plain,
- * or invalid: let `parseDevice` say why).
+ * The 14-digit device key of `input` (or of its characters `start` to `end`:
+ * a field inside a decoded message's text, read without cutting it out) as a
+ * number (exact: below 2^53) when it is plain digits that `parseDevice`
+ * accepts; -1 otherwise (not plain, or invalid: let `parseDevice` say why).
  */
-export function plainDeviceKey(input: string): number {
-  const length = input.length;
+export function plainDeviceKey(input: string, start = 0, end = input.length): number {
+  const length = end - start;
   if (length < 14 || length > 16) return -1;
   let key = 0;
   let sum = 0;
   for (let i = 0; i < 14; i++) {
-    const d = input.charCodeAt(i) - 48;
+    const d = input.charCodeAt(start + i) - 48;
     if (d < 0 || d > 9) return -1;
     key = key * 10 + d;
     // Luhn over the body: the rightmost body digit (odd index) is doubled.
@@ -32,10 +33,10 @@ export function plainDeviceKey(input: string): number {
   }
   if (key === 0) return -1; // all zeros: parseDevice names it
   for (let i = 14; i < length; i++) {
-    const d = input.charCodeAt(i) - 48;
+    const d = input.charCodeAt(start + i) - 48;
     if (d < 0 || d > 9) return -1;
   }
-  if (length === 15 && input.charCodeAt(14) - 48 !== (10 - (sum % 10)) % 10) return -1;
+  if (length === 15 && input.charCodeAt(start + 14) - 48 !== (10 - (sum % 10)) % 10) return -1;
   return key;
 }
 

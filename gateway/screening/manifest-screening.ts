@@ -31,9 +31,10 @@ import {
   type Unanswered,
   type UnansweredPolicy,
 } from "../../gen/imeifed/v1/federation_pb.js";
-import { deviceFromKey, parseDevice, plainDeviceKey, type Device, type DeviceKey, type TacDatabase } from "../../device/index.js";
+import { deviceFromKey, parseDevice, type Device, type DeviceKey, type TacDatabase } from "../../device/index.js";
 import type { Actor } from "../../trust/principal.js";
 import { makesAgree } from "./declared-make.js";
+import { manifestBatchOf, type ManifestBatch } from "./manifest-batch.js";
 import { SeenDevices } from "./seen-devices.js";
 import { isOutage, ScreeningTally } from "./screening-tally.js";
 
@@ -91,9 +92,28 @@ export const SCREENING_DEFAULTS = {
   progressEveryMs: 1_000,
 } as const;
 
+/** A run of one batch's items, `from` to `to` (exclusive). */
+interface ChunkPart {
+  readonly batch: ManifestBatch;
+  readonly from: number;
+  readonly to: number;
+}
+
+/** Items screened together: consecutive runs of the caller's batches, `length` items from manifest index `start`. */
 interface Chunk {
   readonly start: number;
-  readonly items: readonly ManifestItem[];
+  readonly parts: readonly ChunkPart[];
+  readonly length: number;
+}
+
+/** The item at `offset` in a chunk, as a message (for a finding). */
+function itemOf(chunk: Chunk, offset: number): ManifestItem {
+  for (const part of chunk.parts) {
+    const n = part.to - part.from;
+    if (offset < n) return part.batch.itemAt(part.from + offset);
+    offset -= n;
+  }
+  throw new RangeError(`no item ${offset} in a chunk of ${chunk.length}`);
 }
 
 interface ChunkResult {
@@ -161,7 +181,7 @@ function listedOutcome(findings: readonly RegistryFinding[]): ScreeningOutcome |
 }
 
 /** Screens the item batches of one manifest (the Shipment is already read); yields findings, progress, then the summary. */
-export async function* screenManifest(batches: AsyncIterator<readonly ManifestItem[]>, options: ManifestScreeningOptions): AsyncGenerator<ScreenResponseInit> {
+export async function* screenManifest(batches: AsyncIterator<ManifestBatch | readonly ManifestItem[]>, options: ManifestScreeningOptions): AsyncGenerator<ScreenResponseInit> {
   const chunkSize = options.chunkSize ?? SCREENING_DEFAULTS.chunkSize;
   const maxInFlight = options.maxChunksInFlight ?? SCREENING_DEFAULTS.maxChunksInFlight;
   const everyItems = options.progressEveryItems ?? SCREENING_DEFAULTS.progressEveryItems;
@@ -172,47 +192,48 @@ export async function* screenManifest(batches: AsyncIterator<readonly ManifestIt
 
   /** The synchronous part, run in manifest order when a chunk starts: MALFORMED, DUPLICATE, the TAC's make. */
   const sortItems = (chunk: Chunk): Sorted => {
-    const { items, start } = chunk;
-    const sorted: Sorted = { early: [], offsets: [], keys: [], keyNumbers: new Float64Array(items.length), devices: undefined, mismatches: undefined };
-    for (let offset = 0; offset < items.length; offset++) {
-      const item = items[offset]!;
-      const index = start + offset;
-      const id = item.deviceId;
-      // Plain digits (nearly every item) are keyed without a Device; anything else goes through parseDevice, which says what is wrong.
-      let keyNumber = plainDeviceKey(id);
-      let key: DeviceKey;
-      let device: Device | undefined;
-      if (keyNumber >= 0) {
-        key = (id.length === 14 ? id : id.slice(0, 14)) as DeviceKey;
-      } else {
-        const parsed = parseDevice(id, "device_id");
-        if (!parsed.ok) {
-          const outcome = ScreeningOutcome.MALFORMED;
-          sorted.early.push({ index, outcome, response: findingResponse(outcome, index, item, parsed.error.message) });
+    const { start } = chunk;
+    const sorted: Sorted = { early: [], offsets: [], keys: [], keyNumbers: new Float64Array(chunk.length), devices: undefined, mismatches: undefined };
+    let offset = 0;
+    for (const { batch, from, to } of chunk.parts) {
+      for (let i = from; i < to; i++, offset++) {
+        const index = start + offset;
+        // Plain digits (nearly every item) are keyed without a Device; anything else goes through parseDevice, which says what is wrong.
+        let keyNumber = batch.keyNumberAt(i);
+        let key: DeviceKey;
+        let device: Device | undefined;
+        if (keyNumber >= 0) {
+          key = batch.plainKeyAt(i);
+        } else {
+          const parsed = parseDevice(batch.deviceIdAt(i), "device_id");
+          if (!parsed.ok) {
+            const outcome = ScreeningOutcome.MALFORMED;
+            sorted.early.push({ index, outcome, response: findingResponse(outcome, index, batch.itemAt(i), parsed.error.message) });
+            continue;
+          }
+          device = parsed.device;
+          key = device.key;
+          keyNumber = Number(key);
+        }
+        const first = seen.firstSeen(keyNumber, index);
+        if (first !== undefined) {
+          const outcome = ScreeningOutcome.DUPLICATE;
+          sorted.early.push({ index, outcome, response: findingResponse(outcome, index, batch.itemAt(i), `same device as item ${first} earlier in the manifest`, device ?? deviceFromKey(key)) });
           continue;
         }
-        device = parsed.device;
-        key = device.key;
-        keyNumber = Number(key);
-      }
-      const first = seen.firstSeen(keyNumber, index);
-      if (first !== undefined) {
-        const outcome = ScreeningOutcome.DUPLICATE;
-        sorted.early.push({ index, outcome, response: findingResponse(outcome, index, item, `same device as item ${first} earlier in the manifest`, device ?? deviceFromKey(key)) });
-        continue;
-      }
-      const at = sorted.keys.length;
-      if (item.declaredMake !== "" && options.tac) {
-        const tac = key.slice(0, 8);
-        const known = item.declaredMake.trim() !== "" ? options.tac.lookup(tac) : undefined;
-        if (known && !makesAgree(known.make, item.declaredMake)) {
-          (sorted.mismatches ??= new Map()).set(at, `TAC ${tac} is ${known.make}${known.model ? ` ${known.model}` : ""}, declared ${JSON.stringify(item.declaredMake.trim())}`);
+        const at = sorted.keys.length;
+        if (options.tac) {
+          const declaredMake = batch.declaredMakeAt(i);
+          const known = declaredMake.trim() !== "" ? options.tac.lookup(key.slice(0, 8)) : undefined;
+          if (known && !makesAgree(known.make, declaredMake)) {
+            (sorted.mismatches ??= new Map()).set(at, `TAC ${key.slice(0, 8)} is ${known.make}${known.model ? ` ${known.model}` : ""}, declared ${JSON.stringify(declaredMake.trim())}`);
+          }
         }
+        if (device) (sorted.devices ??= [])[at] = device;
+        sorted.offsets.push(offset);
+        sorted.keys.push(key);
+        sorted.keyNumbers[at] = keyNumber;
       }
-      if (device) (sorted.devices ??= [])[at] = device;
-      sorted.offsets.push(offset);
-      sorted.keys.push(key);
-      sorted.keyNumbers[at] = keyNumber;
     }
     return { ...sorted, keyNumbers: sorted.keyNumbers.subarray(0, sorted.keys.length) };
   };
@@ -263,7 +284,7 @@ export async function* screenManifest(batches: AsyncIterator<readonly ManifestIt
       }
       count(outcome);
       const index = chunk.start + offsets[j]!;
-      const item = chunk.items[offsets[j]!]!;
+      const item = itemOf(chunk, offsets[j]!);
       const device = devices?.[j] ?? deviceFromKey(keys[j]!);
       if (outcome === ScreeningOutcome.PROHIBITED || outcome === ScreeningOutcome.TRACKED) {
         options.onHit?.(device, findings);
@@ -274,7 +295,7 @@ export async function* screenManifest(batches: AsyncIterator<readonly ManifestIt
     }
     if (clear > 0) outcomes.set(ScreeningOutcome.CLEAR, (outcomes.get(ScreeningOutcome.CLEAR) ?? 0) + clear);
     results.sort((a, b) => a.index - b.index);
-    return { responses: results.map((r) => r.response), outcomes, unanswered, items: chunk.items.length };
+    return { responses: results.map((r) => r.response), outcomes, unanswered, items: chunk.length };
   };
 
   const inFlight: Promise<ChunkResult>[] = [];
@@ -284,9 +305,10 @@ export async function* screenManifest(batches: AsyncIterator<readonly ManifestIt
   // gathered into chunks of `chunkSize`. A partial chunk still goes out when nothing is waiting
   // on the registries (an interactive caller may be waiting for our answers before it sends more)
   // and when the manifest ends.
-  let gathering: ManifestItem[] = [];
+  let gathering: ChunkPart[] = [];
+  let gatheringLength = 0;
   let gatheringStart = 0;
-  let nextBatch: Promise<IteratorResult<readonly ManifestItem[]>> | undefined;
+  let nextBatch: Promise<IteratorResult<ManifestBatch | readonly ManifestItem[]>> | undefined;
   let inputDone = false;
   let nextIndex = 0;
   let progressAtItems = 0;
@@ -295,9 +317,10 @@ export async function* screenManifest(batches: AsyncIterator<readonly ManifestIt
 
   try {
     for (;;) {
-      if (gathering.length > 0 && queued.length === 0 && (inputDone || inFlight.length === 0)) {
-        queued.push({ start: gatheringStart, items: gathering });
+      if (gatheringLength > 0 && queued.length === 0 && (inputDone || inFlight.length === 0)) {
+        queued.push({ start: gatheringStart, parts: gathering, length: gatheringLength });
         gathering = [];
+        gatheringLength = 0;
       }
       while (inFlight.length < maxInFlight && queued.length > 0) {
         const started = runChunk(queued.shift()!);
@@ -311,7 +334,7 @@ export async function* screenManifest(batches: AsyncIterator<readonly ManifestIt
         nextBatch.catch(() => undefined);
       }
       const head = inFlight[0];
-      if (!head && !nextBatch && queued.length === 0 && gathering.length === 0) break;
+      if (!head && !nextBatch && queued.length === 0 && gatheringLength === 0) break;
       // Whichever comes first: a finished chunk is sent even while the client is
       // still composing its next batch (it may be waiting for our answers).
       const first = head && nextBatch ? await Promise.race([tagged(head, "chunk"), tagged(nextBatch, "input")]) : head ? "chunk" : "input";
@@ -322,13 +345,19 @@ export async function* screenManifest(batches: AsyncIterator<readonly ManifestIt
           inputDone = true;
           continue;
         }
-        for (const item of batch.value) {
-          if (gathering.length === 0) gatheringStart = nextIndex;
-          gathering.push(item);
-          nextIndex++;
-          if (gathering.length === chunkSize) {
-            queued.push({ start: gatheringStart, items: gathering });
+        // Cut the batch into runs that fill the chunk being gathered.
+        const items = manifestBatchOf(batch.value);
+        for (let from = 0; from < items.length; ) {
+          if (gatheringLength === 0) gatheringStart = nextIndex;
+          const to = Math.min(items.length, from + chunkSize - gatheringLength);
+          gathering.push({ batch: items, from, to });
+          gatheringLength += to - from;
+          nextIndex += to - from;
+          from = to;
+          if (gatheringLength === chunkSize) {
+            queued.push({ start: gatheringStart, parts: gathering, length: gatheringLength });
             gathering = [];
+            gatheringLength = 0;
           }
         }
         continue;

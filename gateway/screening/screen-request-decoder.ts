@@ -4,44 +4,128 @@
  * carrying a thousand ManifestItems.
  *
  * Why: protobuf-es's general `fromBinary` spent ~0.4 µs an item (schema walk,
- * a TextDecoder call per string, a reader object) and its garbage was part of
- * the gateway's young-generation collections. This decoder turns an items
- * message into one latin1 string with one native call and cuts each ASCII
- * field out of it (a V8 slice: no copy); a field that is not ASCII is decoded
- * as protobuf-es decodes it (strict UTF-8, BOM kept). Anything else (the
- * shipment message, an unknown field, a long varint, a truncated message,
- * invalid UTF-8) goes to `fromBinary`, so the result, errors included,
- * equals what `fromBinary` returns (tests compare the two over generated
- * messages).
+ * a TextDecoder call per string, a reader object), and any item object kept
+ * while its chunk waits on the registries is copied by the young-generation
+ * collector. An items message whose fields are ASCII (nearly every manifest)
+ * becomes a `ManifestTextBatch`: the message's text (one native call), each
+ * field's span in it and each plain item's key as a number, with no object or
+ * string per item (`manifest-batch.ts`). A message with a field that is not
+ * ASCII has its items made as objects, each field decoded as protobuf-es
+ * decodes it (strict UTF-8, BOM kept). Anything else (the shipment message,
+ * an unknown field, a long varint, a truncated message, invalid UTF-8) goes
+ * to `fromBinary`, so the result, errors included, equals what `fromBinary`
+ * returns (tests compare the two over generated messages).
  */
-import { isAscii } from "node:buffer";
 import { fromBinary } from "@bufbuild/protobuf";
-import { ScreenRequestSchema, type ManifestItem, type ScreenRequest } from "../../gen/imeifed/v1/federation_pb.js";
+import { ScreenRequestSchema, type ManifestItem, type ManifestItems, type ScreenRequest } from "../../gen/imeifed/v1/federation_pb.js";
+import { plainDeviceKey } from "../../device/index.js";
 import { NOT_PLAIN, readSmallVarint } from "../../rpc/wire.js";
+import { ManifestTextBatch, SPAN_WORDS } from "./manifest-batch.js";
 
 /** protobuf-es's decoding of a proto3 string: strict UTF-8, a leading U+FEFF kept as text. */
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-/** Decodes a ScreenRequest; equal to `fromBinary(ScreenRequestSchema, bytes)`. */
+/**
+ * The `items` of a decoded ASCII message: a ManifestItems whose item objects
+ * are made only if someone reads `items`; screening reads `batch`.
+ */
+export class DecodedManifestItems implements ManifestItems {
+  readonly $typeName = "imeifed.v1.ManifestItems";
+  #items: ManifestItem[] | undefined;
+
+  constructor(readonly batch: ManifestTextBatch) {}
+
+  get items(): ManifestItem[] {
+    return (this.#items ??= this.batch.items());
+  }
+}
+
+/** Decodes a ScreenRequest; equal to `fromBinary(ScreenRequestSchema, bytes)` (for an items message, once its `items` are read). */
 export function decodeScreenRequest(bytes: Buffer): ScreenRequest {
   try {
-    return itemsMessage(bytes);
+    try {
+      return textItemsMessage(bytes);
+    } catch (error) {
+      if (error !== NOT_ASCII) throw error;
+      return itemsMessage(bytes);
+    }
   } catch (error) {
     if (error !== NOT_PLAIN) throw error;
     return fromBinary(ScreenRequestSchema, bytes);
   }
 }
 
-/** A ScreenRequest holding exactly one `items` field (tag 0x12) that spans the message. */
-function itemsMessage(bytes: Buffer): ScreenRequest {
+/** Thrown by `textItemsMessage` at a field that is not ASCII: the message's items are made as objects instead. */
+const NOT_ASCII = Symbol("not ascii");
+
+/** Where a decoder is in the message; `fieldEnd`: the end of the field `fieldAt` read last. */
+interface Cursor {
+  pos: number;
+  fieldEnd: number;
+}
+
+/** Reads the header of a ScreenRequest that holds exactly one `items` field (tag 0x12) spanning the message; returns a cursor at its items. */
+function itemsStart(bytes: Buffer): Cursor {
   const end = bytes.length;
   if (end === 0 || bytes[0] !== 0x12) throw NOT_PLAIN;
-  const at = { pos: 1 };
+  const at = { pos: 1, fieldEnd: 0 };
   const length = readSmallVarint(bytes, at, end);
   if (at.pos + length !== end) throw NOT_PLAIN; // a second field (or too few bytes): fromBinary decides
+  return at;
+}
+
+/** Reads one field header inside an item ending at `stop`; returns its number (1-4). Its value runs from `at.pos` to `at.fieldEnd`. */
+function fieldAt(bytes: Buffer, at: Cursor, stop: number): number {
+  const tag = bytes[at.pos++]!;
+  if (tag !== 0x0a && tag !== 0x12 && tag !== 0x1a && tag !== 0x22) throw NOT_PLAIN; // fields 1-4, length-delimited
+  const n = readSmallVarint(bytes, at, stop);
+  at.fieldEnd = at.pos + n;
+  if (at.fieldEnd > stop) throw NOT_PLAIN;
+  return tag >> 3;
+}
+
+/** An items message whose fields are all ASCII, as a ManifestTextBatch: spans and key numbers, no object per item. */
+function textItemsMessage(bytes: Buffer): ScreenRequest {
+  const end = bytes.length;
+  const at = itemsStart(bytes);
   const text = bytes.toString("latin1", 0, end);
-  // One native scan: when every byte is ASCII (nearly every manifest), no field needs its own check.
-  const ascii = isAscii(bytes);
+  let spans = new Uint32Array(SPAN_WORDS * 1024);
+  let keyNumbers = new Float64Array(1024);
+  let count = 0;
+  while (at.pos < end) {
+    if (bytes[at.pos++] !== 0x0a) throw NOT_PLAIN; // ManifestItems.items (1), length-delimited
+    const itemLength = readSmallVarint(bytes, at, end);
+    const stop = at.pos + itemLength;
+    if (stop > end) throw NOT_PLAIN;
+    if (count === keyNumbers.length) {
+      const wider = new Uint32Array(spans.length * 2);
+      wider.set(spans);
+      spans = wider;
+      const more = new Float64Array(keyNumbers.length * 2);
+      more.set(keyNumbers);
+      keyNumbers = more;
+    }
+    const base = count * SPAN_WORDS;
+    while (at.pos < stop) {
+      const field = fieldAt(bytes, at, stop);
+      // The framing's varints may hold any byte; a field's text must be ASCII to be cut from the latin1 text.
+      for (let k = at.pos; k < at.fieldEnd; k++) if (bytes[k]! >= 0x80) throw NOT_ASCII;
+      // A string field given twice: the last one wins, as in fromBinary.
+      spans[base + 2 * (field - 1)] = at.pos;
+      spans[base + 2 * (field - 1) + 1] = at.fieldEnd;
+      at.pos = at.fieldEnd;
+    }
+    keyNumbers[count] = plainDeviceKey(text, spans[base]!, spans[base + 1]!);
+    count++;
+  }
+  return { $typeName: "imeifed.v1.ScreenRequest", message: { case: "items", value: new DecodedManifestItems(new ManifestTextBatch(text, spans, keyNumbers, count)) } };
+}
+
+/** An items message with a field that is not ASCII: its items as objects, each field decoded as fromBinary decodes it. */
+function itemsMessage(bytes: Buffer): ScreenRequest {
+  const end = bytes.length;
+  const at = itemsStart(bytes);
+  const text = bytes.toString("latin1", 0, end);
   const items: ManifestItem[] = [];
   while (at.pos < end) {
     if (bytes[at.pos++] !== 0x0a) throw NOT_PLAIN; // ManifestItems.items (1), length-delimited
@@ -53,17 +137,13 @@ function itemsMessage(bytes: Buffer): ScreenRequest {
     let declaredModel = "";
     let lineReference = "";
     while (at.pos < stop) {
-      const tag = bytes[at.pos++]!;
-      if (tag !== 0x0a && tag !== 0x12 && tag !== 0x1a && tag !== 0x22) throw NOT_PLAIN; // fields 1-4, length-delimited
-      const n = readSmallVarint(bytes, at, stop);
-      const fieldEnd = at.pos + n;
-      if (fieldEnd > stop) throw NOT_PLAIN;
-      const value = ascii ? text.substring(at.pos, fieldEnd) : stringAt(bytes, text, at.pos, fieldEnd);
-      at.pos = fieldEnd;
+      const field = fieldAt(bytes, at, stop);
+      const value = stringAt(bytes, text, at.pos, at.fieldEnd);
+      at.pos = at.fieldEnd;
       // A string field given twice: the last one wins, as in fromBinary.
-      if (tag === 0x0a) deviceId = value;
-      else if (tag === 0x12) declaredMake = value;
-      else if (tag === 0x1a) declaredModel = value;
+      if (field === 1) deviceId = value;
+      else if (field === 2) declaredMake = value;
+      else if (field === 3) declaredModel = value;
       else lineReference = value;
     }
     items.push({ $typeName: "imeifed.v1.ManifestItem", deviceId, declaredMake, declaredModel, lineReference });

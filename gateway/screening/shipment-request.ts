@@ -5,7 +5,9 @@
  * wrong hears exactly what to send instead.
  */
 import { invalidArgument } from "../../errors/index.js";
-import { UnansweredPolicy, type ManifestItem, type ScreenRequest, type Shipment } from "../../gen/imeifed/v1/federation_pb.js";
+import { UnansweredPolicy, type ScreenRequest, type Shipment } from "../../gen/imeifed/v1/federation_pb.js";
+import { ManifestItemsBatch, type ManifestBatch } from "./manifest-batch.js";
+import { DecodedManifestItems } from "./screen-request-decoder.js";
 
 /** A shipment whose fields were checked; an unset unanswered-policy reads as HOLD. */
 export interface ScreeningShipment {
@@ -47,15 +49,15 @@ export async function readShipment(requests: AsyncIterator<ScreenRequest>): Prom
   return checkShipment(message.value);
 }
 
-/** The item batches that follow the Shipment; a second Shipment or an empty request is refused. */
-export async function* itemBatches(requests: AsyncIterator<ScreenRequest>): AsyncGenerator<readonly ManifestItem[]> {
+/** The item batches that follow the Shipment (read by position: see manifest-batch.ts); a second Shipment or an empty request is refused. */
+export async function* itemBatches(requests: AsyncIterator<ScreenRequest>): AsyncGenerator<ManifestBatch> {
   let n = 1;
   try {
     for (;;) {
       const next = await requests.next();
       if (next.done) return;
       const message = next.value.message;
-      if (message.case === "items") yield message.value.items;
+      if (message.case === "items") yield message.value instanceof DecodedManifestItems ? message.value.batch : new ManifestItemsBatch(message.value.items);
       else if (message.case === "shipment") {
         throw invalidArgument(`requests[${n}]`, "SHIPMENT_REPEATED", "a second Shipment: one screening stream screens one shipment; open another stream for the next");
       } else {

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import fc from "fast-check";
-import { ScreenRequestSchema, UnansweredPolicy } from "../../gen/imeifed/v1/federation_pb.js";
-import { decodeScreenRequest } from "../../gateway/screening/screen-request-decoder.js";
+import { ScreenRequestSchema, UnansweredPolicy, type ScreenRequest } from "../../gen/imeifed/v1/federation_pb.js";
+import { DecodedManifestItems, decodeScreenRequest } from "../../gateway/screening/screen-request-decoder.js";
+import { plainDeviceKey } from "../../device/index.js";
 
 /** Both decoders' outcome: the message, or that it threw. */
 function outcome(decode: () => unknown): unknown {
@@ -13,7 +14,25 @@ function outcome(decode: () => unknown): unknown {
   }
 }
 
-const same = (bytes: Buffer) => assert.deepStrictEqual(outcome(() => decodeScreenRequest(bytes)), outcome(() => fromBinary(ScreenRequestSchema, bytes)));
+/**
+ * The decoded message as plain data, its items read out; and, for a message
+ * decoded as a batch, a check that every accessor screening uses agrees with
+ * the items (the key number with plainDeviceKey, the key with its first 14 digits).
+ */
+function plain(request: ScreenRequest): ScreenRequest {
+  if (request.message.case !== "items" || !(request.message.value instanceof DecodedManifestItems)) return request;
+  const { batch, items } = request.message.value;
+  assert.equal(batch.length, items.length);
+  items.forEach((item, i) => {
+    assert.equal(batch.keyNumberAt(i), plainDeviceKey(item.deviceId));
+    if (batch.keyNumberAt(i) >= 0) assert.equal(batch.plainKeyAt(i), item.deviceId.slice(0, 14));
+    assert.deepEqual([batch.deviceIdAt(i), batch.declaredMakeAt(i)], [item.deviceId, item.declaredMake]);
+    assert.deepStrictEqual(batch.itemAt(i), item);
+  });
+  return { ...request, message: { case: "items", value: { $typeName: "imeifed.v1.ManifestItems", items } } };
+}
+
+const same = (bytes: Buffer) => assert.deepStrictEqual(outcome(() => plain(decodeScreenRequest(bytes))), outcome(() => fromBinary(ScreenRequestSchema, bytes)));
 const encode = (init: MessageInitShape<typeof ScreenRequestSchema>) => Buffer.from(toBinary(ScreenRequestSchema, create(ScreenRequestSchema, init)));
 const items = (list: { deviceId?: string; declaredMake?: string; declaredModel?: string; lineReference?: string }[]) => encode({ message: { case: "items", value: { items: list } } });
 
@@ -25,6 +44,17 @@ describe("gateway ScreenRequest decoder", () => {
     assert.equal(decoded.message.case, "items");
     assert.deepEqual(decoded.message.case === "items" && decoded.message.value.items.map((i) => i.deviceId), ["356938035643809", "35693803564380", ""]);
     same(items([]));
+  });
+
+  it("reads a manifest batch of plain ASCII items by position, without item objects, whatever bytes its lengths take", () => {
+    // 300 items: the message's and items' lengths take varint bytes >= 0x80, which are not text.
+    const list = Array.from({ length: 300 }, (_, i) => ({ deviceId: i === 7 ? "35-693803-564380-9" : "356938035643809", declaredMake: i % 2 ? "Apple" : "", lineReference: `L${i}` }));
+    const bytes = items(list);
+    const decoded = decodeScreenRequest(bytes);
+    assert.ok(decoded.message.case === "items" && decoded.message.value instanceof DecodedManifestItems, "a batch read by position");
+    const { batch } = decoded.message.value;
+    assert.deepEqual([batch.length, batch.keyNumberAt(0), batch.plainKeyAt(0), batch.keyNumberAt(7), batch.deviceIdAt(7), batch.declaredMakeAt(1)], [300, 35693803564380, "35693803564380", -1, "35-693803-564380-9", "Apple"]);
+    same(bytes);
   });
 
   it("decodes non-ASCII fields as protobuf-es does (a leading BOM kept), and refuses invalid UTF-8 alike", () => {
