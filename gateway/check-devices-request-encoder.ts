@@ -22,11 +22,31 @@ const IMEIS_TAG = 0x0a;
 const PURPOSE_TAG = 0x12;
 const LISTED_ONLY_TAG = 0x18;
 
+/**
+ * Bulk requests already encoded, by their IMEI list: a screened chunk goes to
+ * every registry as the same request (the same key list, purpose and flag),
+ * so it is encoded once rather than once per registry. Keyed by the list
+ * itself, which the gateway never changes once it has asked with it; an entry
+ * goes when its list is collected.
+ */
+const encodedBulk = new WeakMap<readonly string[], { purpose: string; listedOnly: boolean; bytes: Buffer }>();
+/** Lists shorter than this (a lookup's batch) are not worth remembering. */
+const BULK_SIZE = 256;
+
 /** Encodes a CheckDevicesRequest (message or init); equal to `toBinary(create(CheckDevicesRequestSchema, value))`. */
 export function encodeCheckDevicesRequest(value: unknown): Buffer {
   const request = value as RequestInit & { $unknown?: unknown[] };
-  const bytes = request.$unknown !== undefined && request.$unknown.length > 0 ? undefined : checkDevicesRequestBytes(request.imeis ?? [], request.purpose ?? "", request.listedOnly ?? false);
-  return bytes ?? Buffer.from(toBinary(CheckDevicesRequestSchema, create(CheckDevicesRequestSchema, request)));
+  if (request.$unknown !== undefined && request.$unknown.length > 0) return Buffer.from(toBinary(CheckDevicesRequestSchema, create(CheckDevicesRequestSchema, request)));
+  const imeis = request.imeis ?? [];
+  const purpose = request.purpose ?? "";
+  const listedOnly = request.listedOnly ?? false;
+  const bulk = imeis.length >= BULK_SIZE;
+  const known = bulk ? encodedBulk.get(imeis) : undefined;
+  if (known && known.purpose === purpose && known.listedOnly === listedOnly) return known.bytes;
+  const bytes = checkDevicesRequestBytes(imeis, purpose, listedOnly);
+  if (!bytes) return Buffer.from(toBinary(CheckDevicesRequestSchema, create(CheckDevicesRequestSchema, request)));
+  if (bulk) encodedBulk.set(imeis, { purpose, listedOnly, bytes });
+  return bytes;
 }
 
 /**

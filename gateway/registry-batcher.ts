@@ -57,7 +57,7 @@ export interface FlushEvent {
 export type BatchSender = (keys: DeviceKey[], group: BatchGroup, deadline: Date) => Promise<DeviceCheck[]>;
 
 /** Sends one bulk chunk upstream; resolves to the registry's answer, already checked against the keys (bulk-answer.ts). */
-export type BulkSender = (keys: DeviceKey[], group: BatchGroup, deadline: Date) => Promise<BulkAnswer>;
+export type BulkSender = (keys: readonly DeviceKey[], group: BatchGroup, deadline: Date) => Promise<BulkAnswer>;
 
 export interface RegistryBatcherOptions {
   /** The most devices one call may carry. */
@@ -234,7 +234,7 @@ export class RegistryBatcher {
    * chunks alike: the breaker admits it, it counts as in flight, and its
    * outcome reaches the breaker and the metrics. Never rejects.
    */
-  async #call<A>(keys: DeviceKey[], group: BatchGroup, deadline: number, reason: FlushReason, waitedMs: number, send: (keys: DeviceKey[], group: BatchGroup, deadline: Date) => Promise<A>): Promise<{ ok: true; answer: A; answeredAt: number } | { ok: false; error: ImeifedError }> {
+  async #call<K extends readonly DeviceKey[], A>(keys: K, group: BatchGroup, deadline: number, reason: FlushReason, waitedMs: number, send: (keys: K, group: BatchGroup, deadline: Date) => Promise<A>): Promise<{ ok: true; answer: A; answeredAt: number } | { ok: false; error: ImeifedError }> {
     if (this.#options.admit && !this.#options.admit()) {
       return { ok: false, error: new ImeifedError(Code.UNAVAILABLE, "CIRCUIT_OPEN", "the registry's circuit is open after repeated failures") };
     }
@@ -274,7 +274,8 @@ export class RegistryBatcher {
     const limit = this.#options.limit;
     const calls: Promise<void>[] = [];
     for (let start = 0; start < keys.length; start += limit) {
-      const chunk = keys.slice(start, start + limit);
+      // A chunk within the limit goes as it is: every registry then asks with the same list (encoded once).
+      const chunk = keys.length <= limit ? keys : keys.slice(start, start + limit);
       calls.push(this.#call(chunk, group, deadlineMs, "bulk", 0, this.#sendBulk).then((outcome) => settle(start, chunk.length, outcome)));
     }
     await Promise.all(calls);
@@ -290,8 +291,8 @@ export class RegistryBatcher {
   };
 
   /** The bulk path's send: `sendBulk`, or `send` read as a full answer. */
-  readonly #sendBulk = (keys: DeviceKey[], group: BatchGroup, deadline: Date): Promise<BulkAnswer> =>
-    this.#options.sendBulk ? this.#options.sendBulk(keys, group, deadline) : this.#sendChecked(keys, group, deadline).then((checks) => ({ checks }));
+  readonly #sendBulk = (keys: readonly DeviceKey[], group: BatchGroup, deadline: Date): Promise<BulkAnswer> =>
+    this.#options.sendBulk ? this.#options.sendBulk(keys, group, deadline) : this.#sendChecked([...keys], group, deadline).then((checks) => ({ checks }));
 
   #forget(item: Item): void {
     item.state = "settled";

@@ -157,9 +157,11 @@ export class RegistryLink {
    * listed devices' checks come back. A registry that predates the flag
    * answers in full; either shape is returned, checked against the question.
    */
-  async checkDevicesInBulk(keys: DeviceKey[], group: BatchGroup, deadline: Date): Promise<BulkAnswer> {
+  async checkDevicesInBulk(keys: readonly DeviceKey[], group: BatchGroup, deadline: Date): Promise<BulkAnswer> {
     const token = await this.#token(group.requester, CHECK_SCOPES);
-    const response = await this.client.checkDevices({ imeis: keys, purpose: group.purpose, listedOnly: true }, { deadline, metadata: { authorization: `Bearer ${token}` } });
+    // The list itself, not a copy: every registry asked about a chunk gets the same list, encoded once (check-devices-request-encoder.ts); nothing writes to it.
+    const imeis = keys as DeviceKey[];
+    const response = await this.client.checkDevices({ imeis, purpose: group.purpose, listedOnly: true }, { deadline, metadata: { authorization: `Bearer ${token}` } });
     return bulkAnswerOf(response, keys.length);
   }
 

@@ -28,6 +28,15 @@ describe("gateway CheckDevicesRequest encoder", () => {
     same({ imeis: ["x".repeat(128), "y".repeat(128)] });
   });
 
+  it("encodes a bulk list asked of several registries once, and a different purpose or flag on the same list anew", () => {
+    const imeis = Array.from({ length: 300 }, (_, i) => String(35693803000000 + i));
+    const first = encodeCheckDevicesRequest({ imeis, purpose: "DEC-1", listedOnly: true });
+    assert.equal(encodeCheckDevicesRequest({ imeis, purpose: "DEC-1", listedOnly: true }), first, "the same bytes, not encoded again");
+    same({ imeis, purpose: "DEC-2", listedOnly: true });
+    same({ imeis, purpose: "DEC-1", listedOnly: false });
+    same({ imeis, purpose: "DEC-1", listedOnly: true });
+  });
+
   it("equals toBinary on generated requests", () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(fc.stringMatching(/^\d{14,16}$/), fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" })), { maxLength: 40 }), fc.string({ unit: "grapheme" }), fc.boolean(), (imeis, purpose, listedOnly) =>
