@@ -20,6 +20,7 @@ import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { CallOptions, Client } from "./handler-types.js";
 import { fromServiceError } from "./status.js";
 import { deserializerFor, methodPath, serializerFor } from "./service-definition.js";
+import { STREAM_WINDOW_BYTES } from "./flow-control.js";
 
 export interface ClientOptions {
   /** TLS or mutual TLS; insecure when absent. */
@@ -45,6 +46,8 @@ export const DEFAULT_CHANNEL_OPTIONS: ChannelOptions = {
   "grpc.keepalive_timeout_ms": 5_000,
   "grpc.keepalive_permit_without_calls": 1,
   "grpc.max_receive_message_length": 64 * 1024 * 1024,
+  // The window this side grants a server's answers (see flow-control.ts; servers get theirs from widenServerWindows).
+  "grpc-node.flow_control_window": STREAM_WINDOW_BYTES,
   // Reconnect quickly to a registry that comes back.
   "grpc.initial_reconnect_backoff_ms": 200,
   "grpc.max_reconnect_backoff_ms": 2_000,

@@ -7,6 +7,7 @@ import { HealthImplementation } from "grpc-health-check";
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ImeifedError } from "../errors/index.js";
 import { addReflection } from "./reflection.js";
+import { widenServerWindows } from "./flow-control.js";
 import { implementService, type ServerInterceptor } from "./server.js";
 import { serviceDefinition, type MethodCodecs } from "./service-definition.js";
 import type { ServiceImpl } from "./handler-types.js";
@@ -81,6 +82,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(options.listen, credentials, (error, boundPort) => (error ? reject(error) : resolve(boundPort))),
   );
+  widenServerWindows(server);
   let stopped: Promise<void> | undefined;
   return {
     server,
