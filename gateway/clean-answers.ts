@@ -291,11 +291,21 @@ export class CleanAnswers {
     return column;
   }
 
+  /**
+   * The next capacity: 4 times the current one, or the table's full size once
+   * that would be a quarter of it (a table filling towards its bound then
+   * re-places its keys one time less, the costliest time: the most keys).
+   */
+  #grownCapacity(): number {
+    const next = this.#capacity * GROWTH;
+    return next * 4 >= this.#maxCapacity ? this.#maxCapacity : next;
+  }
+
   /** Adds `key` with no answers yet, making room first if needed; returns its slot. */
   #insert(key: number, now: number): number {
     if (this.#size >= this.#maxEntries) this.#makeRoom(now);
     else if (this.#size + 1 > this.#capacity * MAX_LOAD && this.#capacity < this.#maxCapacity) {
-      this.#rebuild(Math.min(this.#maxCapacity, this.#capacity * GROWTH), this.#width, () => true);
+      this.#rebuild(this.#grownCapacity(), this.#width, () => true);
     }
     const keys = this.#keys;
     const capacity = this.#capacity;
