@@ -53,6 +53,8 @@ export const gatewayConfigSchema = z
       .object({
         /** The longest lifetime (exp - iat) a token may have. 1 hour by default; the pilot allows a day. */
         maxTokenLifetimeSec: z.number().int().min(60).max(7 * 86_400).default(3_600),
+        /** Failed authentications tolerated per client address per minute before its new tokens are refused unchecked (0: no limit). */
+        failuresPerAddressPerMinute: z.number().int().min(0).default(300),
       })
       .strict()
       .default({}),

@@ -137,7 +137,7 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
   const service = await createFederationService(gw, options.factories ?? FEDERATION_HANDLERS);
   const interceptors: ServerInterceptor[] = [
     ...(options.outerInterceptors ?? []),
-    createAuthenticator({ trust, audience: config.id, scopes: FEDERATION_SCOPES, kinds: { WatchStolen: ["manufacturer"] }, maxTokenLifetimeSec: config.auth.maxTokenLifetimeSec }),
+    createAuthenticator({ trust, audience: config.id, scopes: FEDERATION_SCOPES, kinds: { WatchStolen: ["manufacturer"] }, maxTokenLifetimeSec: config.auth.maxTokenLifetimeSec, failuresPerAddressPerMinute: config.auth.failuresPerAddressPerMinute }),
     ...(quota ? [createQuotaInterceptor(quota)] : []),
     ...(audit ? [createAuditInterceptor(audit, { server: config.id })] : []),
     ...(options.innerInterceptors ?? []),

@@ -14,6 +14,7 @@ import { CALLER, SCOPES, type Caller, type PrincipalKind, type Scope } from "./p
 import { TokenVerifier, DEFAULT_CLOCK_TOLERANCE_SEC } from "./token-verifier.js";
 import type { TrustStore } from "./trust-store.js";
 import { VerifiedTokenCache } from "./verified-token-cache.js";
+import { AuthFailureLimiter, peerAddress } from "./auth-failure-limiter.js";
 
 /** What a method demands: a scope, or nothing (`public`: no token needed, but a token sent is still verified). */
 export type MethodAccess = Scope | "public";
@@ -32,6 +33,12 @@ export interface AuthenticatorOptions {
   maxTokenLifetimeSec?: number;
   /** Most verified tokens remembered (default 10 000). */
   cacheSize?: number;
+  /**
+   * Failed authentications tolerated per client address per minute; past it,
+   * the address's new tokens are refused unverified until the minute is over
+   * (auth-failure-limiter.ts). Default 300; 0 turns the limit off.
+   */
+  failuresPerAddressPerMinute?: number;
   /** The clock, in epoch milliseconds (default `Date.now`); tests freeze it. */
   now?: () => number;
 }
@@ -59,9 +66,12 @@ export function createAuthenticator(options: AuthenticatorOptions): ServerInterc
   const tolerance = options.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC;
   const verifier = new TokenVerifier({ ...options, now });
   const cache = new VerifiedTokenCache({ max: options.cacheSize ?? 10_000, now });
+  const maxFailures = options.failuresPerAddressPerMinute ?? 300;
+  const failures = maxFailures > 0 ? new AuthFailureLimiter({ maxFailures, now }) : undefined;
   let trustVersion = options.trust.version;
 
-  async function callerOf(token: string): Promise<Caller> {
+  /** The verified caller of `token`, sent from `peer`. */
+  async function callerOf(token: string, peer: string): Promise<Caller> {
     if (options.trust.version !== trustVersion) {
       // Keys or scopes changed: tokens verified under the old trust file must be checked again.
       cache.clear();
@@ -69,14 +79,23 @@ export function createAuthenticator(options: AuthenticatorOptions): ServerInterc
     }
     const cached = cache.get(token, tolerance);
     if (cached) return cached;
-    const caller = await verifier.verify(token);
+    // Only a token that needs its signature checked counts against its address.
+    const address = peerAddress(peer);
+    failures?.check(address);
+    let caller: Caller;
+    try {
+      caller = await verifier.verify(token);
+    } catch (error) {
+      if (error instanceof ImeifedError && error.code === Code.UNAUTHENTICATED) failures?.fail(address);
+      throw error;
+    }
     cache.set(token, caller, tolerance);
     return caller;
   }
 
   /** The caller of `token` if it may call `ctx.method` (a scope-guarded method) under the trust file in force. */
   async function admit(ctx: CallContext, token: string, access: Scope | undefined): Promise<Caller> {
-    const caller = await callerOf(token);
+    const caller = await callerOf(token, ctx.peer);
     if (access === undefined) {
       throw new ImeifedError(Code.PERMISSION_DENIED, "METHOD_NOT_OPEN", `${ctx.method} is not open to any partner on ${options.audience}`);
     }
@@ -116,7 +135,7 @@ export function createAuthenticator(options: AuthenticatorOptions): ServerInterc
     const access = options.scopes[ctx.method];
     const token = bearerToken(ctx);
     if (access === "public") {
-      if (token !== undefined) ctx.values.set(CALLER, await callerOf(token));
+      if (token !== undefined) ctx.values.set(CALLER, await callerOf(token, ctx.peer));
       return next();
     }
     if (token === undefined) {
