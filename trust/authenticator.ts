@@ -70,8 +70,8 @@ export function createAuthenticator(options: AuthenticatorOptions): ServerInterc
   const failures = maxFailures > 0 ? new AuthFailureLimiter({ maxFailures, now }) : undefined;
   let trustVersion = options.trust.version;
 
-  /** The verified caller of `token`, sent from `peer`. */
-  async function callerOf(token: string, peer: string): Promise<Caller> {
+  /** The verified caller of `token`; `peer`: the address it came from, counted against when it fails (none: the server re-checks a token itself). */
+  async function callerOf(token: string, peer: string | undefined): Promise<Caller> {
     if (options.trust.version !== trustVersion) {
       // Keys or scopes changed: tokens verified under the old trust file must be checked again.
       cache.clear();
@@ -80,22 +80,22 @@ export function createAuthenticator(options: AuthenticatorOptions): ServerInterc
     const cached = cache.get(token, tolerance);
     if (cached) return cached;
     // Only a token that needs its signature checked counts against its address.
-    const address = peerAddress(peer);
-    failures?.check(address);
+    const address = peer === undefined ? undefined : peerAddress(peer);
+    if (address !== undefined) failures?.check(address);
     let caller: Caller;
     try {
       caller = await verifier.verify(token);
     } catch (error) {
-      if (error instanceof ImeifedError && error.code === Code.UNAUTHENTICATED) failures?.fail(address);
+      if (address !== undefined && error instanceof ImeifedError && error.code === Code.UNAUTHENTICATED) failures?.fail(address);
       throw error;
     }
     cache.set(token, caller, tolerance);
     return caller;
   }
 
-  /** The caller of `token` if it may call `ctx.method` (a scope-guarded method) under the trust file in force. */
-  async function admit(ctx: CallContext, token: string, access: Scope | undefined): Promise<Caller> {
-    const caller = await callerOf(token, ctx.peer);
+  /** The caller of `token` if it may call `ctx.method` (a scope-guarded method) under the trust file in force; `again`: an open stream's re-check, not the caller's attempt. */
+  async function admit(ctx: CallContext, token: string, access: Scope | undefined, again = false): Promise<Caller> {
+    const caller = await callerOf(token, again ? undefined : ctx.peer);
     if (access === undefined) {
       throw new ImeifedError(Code.PERMISSION_DENIED, "METHOD_NOT_OPEN", `${ctx.method} is not open to any partner on ${options.audience}`);
     }
@@ -121,7 +121,7 @@ export function createAuthenticator(options: AuthenticatorOptions): ServerInterc
    */
   function readmitOnReload(ctx: CallContext, token: string, access: Scope | undefined): () => void {
     return options.trust.onReload(() => {
-      admit(ctx, token, access).then(
+      admit(ctx, token, access, true).then(
         (caller) => ctx.values.set(CALLER, caller),
         (thrown: unknown) => {
           const error = ImeifedError.from(thrown);
