@@ -13,6 +13,7 @@ import { Code, ImeifedError } from "../errors/index.js";
 import type { Change } from "../gen/imeifed/v1/registry_pb.js";
 import type { FindingCache } from "./finding-cache.js";
 import type { RegistryLink } from "./registry-link.js";
+import { STREAM_EXPIRED } from "../trust/stream-expired.js";
 
 export interface ChangeFollowerOptions {
   link: RegistryLink;
@@ -88,6 +89,7 @@ export class ChangeFollower {
   async #run(): Promise<void> {
     const { link, cache } = this.#options;
     let delay = this.#options.reconnectMinMs;
+    let reopenAtOnce = false;
     while (!this.#abort.signal.aborted) {
       try {
         // With nothing to resume (first start, or after a gap) the backlog is irrelevant: everything
@@ -130,11 +132,17 @@ export class ChangeFollower {
           this.#sequence = 0n;
           delay = this.#options.reconnectMinMs;
         }
+        reopenAtOnce = error.reason === STREAM_EXPIRED;
         this.#options.onError?.(error);
       } finally {
         this.#setLive(false);
       }
       if (this.#abort.signal.aborted) break;
+      // A stream that outlived its token (the link mints a fresh one) is reopened at once: it is no failure of the registry.
+      if (reopenAtOnce) {
+        reopenAtOnce = false;
+        continue;
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
         this.#wake = () => {

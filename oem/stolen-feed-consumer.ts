@@ -26,6 +26,7 @@ import { readCursorFile, writeCursorFile } from "./cursor-file.js";
 import { checkEventAttestation } from "./event-attestation-check.js";
 import { RecentEventIds } from "./recent-event-ids.js";
 import type { RegistryKeySource } from "./registry-keys.js";
+import { STREAM_EXPIRED } from "../trust/stream-expired.js";
 
 /** What the consumer reports as it goes (the CLI prints these). */
 export type ConsumerNotice =
@@ -131,6 +132,11 @@ export async function consumeStolenFeed(options: StolenFeedConsumerOptions): Pro
       if (!(thrown instanceof ImeifedError)) throw thrown;
       const error = thrown;
       if (FATAL.has(error.code)) throw error;
+      if (error.reason === STREAM_EXPIRED) {
+        // The feed outlived the token it was opened with: reopen at once with the (renewed) token file. Not a failed authentication.
+        notify({ type: "disconnected", error, retryInMs: 0 });
+        continue;
+      }
       if (error.code === Code.UNAUTHENTICATED && ++authFailures > authRetries) throw error;
       const retryInMs = error.code === Code.UNAUTHENTICATED ? backoff.maxMs : Math.max(waitMs, error.retryAfterMs ?? 0);
       waitMs = Math.min(backoff.maxMs, waitMs * 2);

@@ -15,6 +15,7 @@ import { TokenVerifier, DEFAULT_CLOCK_TOLERANCE_SEC } from "./token-verifier.js"
 import type { TrustStore } from "./trust-store.js";
 import { VerifiedTokenCache } from "./verified-token-cache.js";
 import { AuthFailureLimiter, peerAddress } from "./auth-failure-limiter.js";
+import { STREAM_EXPIRED } from "./stream-expired.js";
 
 /** What a method demands: a scope, or nothing (`public`: no token needed, but a token sent is still verified). */
 export type MethodAccess = Scope | "public";
@@ -141,13 +142,34 @@ export function createAuthenticator(options: AuthenticatorOptions): ServerInterc
     if (token === undefined) {
       throw unauthenticated("TOKEN_MISSING", `${ctx.method} needs a token: send "authorization: Bearer <token>" (mint one with \`imeifed token\`)`);
     }
-    ctx.values.set(CALLER, await admit(ctx, token, access));
+    const caller = await admit(ctx, token, access);
+    ctx.values.set(CALLER, caller);
     if (ctx.methodKind === "unary") return next();
     const stopReadmitting = readmitOnReload(ctx, token, access);
+    const stopExpiring = ctx.methodKind === "server_streaming" ? endAtExpiry(ctx, caller) : undefined;
     try {
       return await next();
     } finally {
       stopReadmitting();
+      if (stopExpiring) clearTimeout(stopExpiring);
     }
   };
+
+  /**
+   * A watch (server stream) lives no longer than the token it was opened
+   * with, with the same clock tolerance a call gets: a short-lived token must
+   * not buy an endless feed. The watcher reopens with a fresh token and
+   * resumes after the last sequence or cursor it saw. (CheckDevicesStream
+   * refuses each question past its token's expiry itself; a screening, a
+   * bounded job, is let finish.)
+   */
+  function endAtExpiry(ctx: CallContext, caller: Caller): NodeJS.Timeout {
+    const endsAt = (caller.expiresAt + tolerance) * 1000;
+    const timer = setTimeout(
+      () => ctx.abort(unauthenticated(STREAM_EXPIRED, `the token this stream was opened with expired at ${new Date(caller.expiresAt * 1000).toISOString()}; reopen it with a fresh token and resume after the last sequence you saw`)),
+      Math.max(0, endsAt - now()),
+    );
+    timer.unref();
+    return timer;
+  }
 }

@@ -94,3 +94,40 @@ describe("gateway cache freshness through WatchChanges (toy registries)", functi
     assert.equal(verdict(r), "UNKNOWN", "ES is unanswered, not assumed clean");
   });
 });
+
+describe("gateway change follower and watch lifetimes (toy registry)", function () {
+  this.timeout(20_000);
+  let trust: TestTrust;
+  let gb: ToyRegistry;
+  let gw: TestGateway;
+
+  before(async () => {
+    trust = await createTestTrust();
+    // Every change stream ends after 200 ms, as when its token expires.
+    gb = await startToyRegistry({ country: "GB", trust, watchLifetimeMs: 200 });
+    gw = await startTestGateway({
+      trust,
+      registries: [{ country: gb.country, address: gb.address }],
+      // A failure would be retried only after 5 s: a stream that merely outlived its token must not wait that.
+      config: { cache: { maxEntries: 10_000, listedTtlMs: 3_600_000, unlistedTtlMs: 3_600_000 }, freshness: { reconnectMinMs: 5_000, reconnectMaxMs: 5_000 } },
+    });
+  });
+  after(async () => {
+    await gw?.shutdown();
+    await gb?.shutdown();
+    await trust?.cleanup();
+  });
+
+  it("reopens a change stream that outlived its token at once, and keeps the cache true across reopenings", async () => {
+    assert.ok(await gw.gateway.ready(2_000), "following GB");
+    const opened = gb.watchOpens;
+    await sleep(1_100);
+    assert.ok(gb.watchOpens - opened >= 4, `${gb.watchOpens - opened} streams opened in 1.1 s`);
+    const imei = `35693803${String(990_001).padStart(6, "0")}`;
+    const c = gw.client("police-es");
+    const read = async () => verdict(await c.lookup({ imei, purpose: "case 9" }));
+    assert.equal(await read(), "PERMITTED");
+    gb.list(imei);
+    await within(1_000, read, "PROHIBITED");
+  });
+});

@@ -14,6 +14,7 @@ import { createClient, hosted, startHost, type RunningHost, type ServiceImpl } f
 import { AttestationSigner } from "../../trust/attestation.js";
 import { generatePrincipalKeys } from "../../trust/keys.js";
 import { ActionFailed, consumeStolenFeed, readCursorFile, registryKeySetFromJson, type ConsumerNotice, type RegistryKeySource } from "../../oem/index.js";
+import { STREAM_EXPIRED } from "../../trust/stream-expired.js";
 
 const KEY = "35693803000001";
 const unimplemented = async (): Promise<never> => {
@@ -30,6 +31,8 @@ class ScriptedGateway {
   readonly cursors: string[] = [];
   /** Ends each stream after this many events, as a gateway restart would. */
   cutAfter = Number.POSITIVE_INFINITY;
+  /** Ends each stream after this many events as a gateway does when the token it was opened with expires. */
+  expireAfter = Number.POSITIVE_INFINITY;
   failWith: ImeifedError | undefined;
   #host: RunningHost | undefined;
 
@@ -57,6 +60,7 @@ class ScriptedGateway {
     if (this.failWith) throw this.failWith;
     let sent = 0;
     for (let i = cursor === "" ? 0 : Number(cursor) + 1; i < this.script.length; i++) {
+      if (sent >= this.expireAfter) throw new ImeifedError(Code.UNAUTHENTICATED, STREAM_EXPIRED, "the token this stream was opened with expired");
       if (sent++ >= this.cutAfter) throw new ImeifedError(Code.UNAVAILABLE, "GOING_AWAY", "gateway restarting");
       yield { event: this.script[i]! };
     }
@@ -109,7 +113,7 @@ describe("manufacturer's consumer loop", () => {
     gateway.script.push(create(StolenEventSchema, init));
   }
 
-  function run(options: { maxEvents?: number; act?: (e: StolenEvent) => void; signal?: AbortSignal } = {}) {
+  function run(options: { maxEvents?: number; act?: (e: StolenEvent) => void; signal?: AbortSignal; backoff?: { initialMs: number; maxMs: number } } = {}) {
     const notices: ConsumerNotice[] = [];
     const acted: string[] = [];
     const client = createClient(FederationService, gateway.address);
@@ -122,7 +126,7 @@ describe("manufacturer's consumer loop", () => {
         acted.push(event.eventId);
       },
       notify: (n) => notices.push(n),
-      backoff: { initialMs: 20, maxMs: 100 },
+      backoff: options.backoff ?? { initialMs: 20, maxMs: 100 },
       ...(options.maxEvents !== undefined ? { maxEvents: options.maxEvents } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     }).finally(() => client.close());
@@ -177,6 +181,19 @@ describe("manufacturer's consumer loop", () => {
     assert.deepEqual(acted, ["GB:e1:1", "GB:e1:2", "GB:e1:3", "GB:e1:4", "GB:e1:5"]);
     assert.deepEqual(gateway.cursors, ["", "1", "3"]);
     assert.equal(notices.filter((n) => n.type === "disconnected").length, 2);
+  });
+
+  it("reopens at once a feed that outlived its token, however often, without counting it as a failed authentication", async () => {
+    for (let seq = 1; seq <= 5; seq++) await scriptEvent(seq);
+    gateway.expireAfter = 1;
+    const started = Date.now();
+    // A minute's wait after a failed authentication, and 3 tolerated: neither may apply here.
+    const { done, acted, notices } = run({ maxEvents: 5, backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    await done;
+    assert.deepEqual(acted, ["GB:e1:1", "GB:e1:2", "GB:e1:3", "GB:e1:4", "GB:e1:5"]);
+    assert.deepEqual(gateway.cursors, ["", "0", "1", "2", "3"]);
+    assert.ok(notices.filter((n) => n.type === "disconnected").every((n) => n.type === "disconnected" && n.retryInMs === 0));
+    assert.ok(Date.now() - started < 10_000, "no backoff waited");
   });
 
   it("stops without moving the cursor when acting fails, so the next run retries that event", async () => {

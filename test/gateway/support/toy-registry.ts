@@ -17,6 +17,7 @@ import { answerBatches } from "../../../services/registry/batch-stream.js";
 import { hosted, startHost, type CallContext, type ServiceImpl } from "../../../rpc/index.js";
 import { CALLER, requesterOf } from "../../../trust/principal.js";
 import type { TestTrust } from "../../support/trust-fixture.js";
+import { STREAM_EXPIRED } from "../../../trust/stream-expired.js";
 
 export interface ToyRegistryOptions {
   country: string;
@@ -30,6 +31,8 @@ export interface ToyRegistryOptions {
   streams?: boolean;
   /** True: answers a `listed_only` CheckDevices sparsely, as the real registry does. Default false: in full, as a registry from before the flag. */
   sparse?: boolean;
+  /** Ends every WatchChanges after this long with UNAUTHENTICATED STREAM_EXPIRED, as a registry does when the token it was opened with expires. */
+  watchLifetimeMs?: number;
 }
 
 export interface ToyCall {
@@ -58,6 +61,7 @@ export async function startToyRegistry(options: ToyRegistryOptions) {
   const id = `registry-${country.toLowerCase()}`;
   const listed = new Map<string, Finding>();
   const changes: Change[] = [];
+  let watchOpens = 0;
   const wake = new EventEmitter();
   wake.setMaxListeners(0);
   const calls: ToyCall[] = [];
@@ -111,12 +115,14 @@ export async function startToyRegistry(options: ToyRegistryOptions) {
     // Each message is recorded as one CheckDevices question (that is what it is), so tests count questions however they travelled.
     checkDevicesStream: (requests, ctx) => (options.streams === false ? unimplementedStream() : answerBatches(requests, (batch) => answerBatch(batch, ctx))),
     async *watchChanges(request, ctx) {
+      watchOpens++;
       if ((request.epoch !== "" && request.epoch !== epoch) || request.afterSequence > BigInt(changes.length)) {
         throw new ImeifedError(Code.FAILED_PRECONDITION, "EPOCH_MISMATCH", "resume from 0");
       }
       let next = Number(request.afterSequence);
       const mine = epoch;
       const aborted = once(ctx.signal, "abort").catch(() => undefined);
+      const lifetime = options.watchLifetimeMs === undefined ? undefined : sleep(options.watchLifetimeMs).then(() => "expired" as const);
       let caughtUp = false;
       while (!ctx.signal.aborted) {
         if (mine !== epoch) throw new ImeifedError(Code.FAILED_PRECONDITION, "EPOCH_MISMATCH", "resume from 0");
@@ -125,7 +131,9 @@ export async function startToyRegistry(options: ToyRegistryOptions) {
           caughtUp = true;
           yield { epoch, event: { case: "caughtUp", value: { sequence: BigInt(changes.length) } } };
         }
-        await Promise.race([once(wake, "change"), aborted]);
+        if ((await Promise.race([once(wake, "change"), aborted, lifetime ?? aborted])) === "expired") {
+          throw new ImeifedError(Code.UNAUTHENTICATED, STREAM_EXPIRED, "the token this stream was opened with expired");
+        }
       }
     },
     async getKeys() {
@@ -154,6 +162,10 @@ export async function startToyRegistry(options: ToyRegistryOptions) {
     address: host.address,
     port: host.port,
     calls,
+    /** How many WatchChanges streams were opened. */
+    get watchOpens(): number {
+      return watchOpens;
+    },
     /** Lists a device (PROHIBITED by default) and appends the change, unless `silently`. */
     list(imei: string, status: DeviceStatus = DeviceStatus.PROHIBITED, silently = false): string {
       const key = requireDevice(imei).key;

@@ -36,6 +36,12 @@ async function* unimplementedStream(): AsyncIterable<never> {
   throw new ImeifedError(Code.UNIMPLEMENTED, "UNIMPLEMENTED", "not in the echo registry");
 }
 
+/** A watch with nothing to tell: it stays open until the call ends (stream lifetime tests). */
+// eslint-disable-next-line require-yield
+async function* idleWatch(_request: unknown, ctx: CallContext): AsyncIterable<never> {
+  if (!ctx.signal.aborted) await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+}
+
 const echoRegistry: ServiceImpl<typeof RegistryService> = {
   // CheckDevice and GetKeys echo the caller; ReportDevice just succeeds.
   async checkDevice(_request, ctx) {
@@ -52,7 +58,7 @@ const echoRegistry: ServiceImpl<typeof RegistryService> = {
   checkDevicesStream: unimplementedStream,
   recordSighting: unimplemented,
   watchChanges: unimplementedStream,
-  watchSightings: unimplementedStream,
+  watchSightings: idleWatch,
 };
 
 /** The method → scope table the echo registry is usually run with. */
