@@ -27,6 +27,16 @@ export class CsvSyntaxError extends Error {
  * lines are skipped: they carry nothing and are common at the end of files.
  */
 export async function* readCsvRecords(source: AsyncIterable<string | Uint8Array> | Iterable<string>): AsyncGenerator<CsvRecord> {
+  for await (const records of readCsvRecordBatches(source)) yield* records;
+}
+
+/**
+ * The same records, yielded as the records each chunk of the source
+ * completes: a reader of millions of lines (a manifest, an import) then
+ * awaits once a chunk, not once a record (an async step per record cost more
+ * than reading the record).
+ */
+export async function* readCsvRecordBatches(source: AsyncIterable<string | Uint8Array> | Iterable<string>): AsyncGenerator<CsvRecord[]> {
   const decoder = new TextDecoder("utf-8");
   let fields: string[] = [];
   let field = "";
@@ -49,6 +59,7 @@ export async function* readCsvRecords(source: AsyncIterable<string | Uint8Array>
   };
 
   for await (const chunk of source) {
+    const completed: CsvRecord[] = [];
     let text = typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
     if (first) {
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -100,7 +111,7 @@ export async function* readCsvRecords(source: AsyncIterable<string | Uint8Array>
         i++;
       } else if (c === 10 || c === 13) {
         const record = endRecord();
-        if (record) yield record;
+        if (record) completed.push(record);
         line++;
         recordLine = line;
         if (c === 13) pendingCr = true;
@@ -122,10 +133,11 @@ export async function* readCsvRecords(source: AsyncIterable<string | Uint8Array>
         i = j;
       }
     }
+    if (completed.length > 0) yield completed;
   }
   const tail = decoder.decode();
   if (tail) field += tail;
   if (inQuotes) throw new CsvSyntaxError(recordLine, "a quoted field is never closed");
   const record = endRecord();
-  if (record) yield record;
+  if (record) yield [record];
 }

@@ -5,5 +5,5 @@ export { plainDeviceKey } from "./plain-device-key.js";
 export { issuingBodyOf } from "./issuing-body.js";
 export { TacDatabase } from "./tac-database.js";
 export type { TacModel } from "./tac-database.js";
-export { readCsvRecords, CsvSyntaxError } from "./csv-records.js";
+export { readCsvRecords, readCsvRecordBatches, CsvSyntaxError } from "./csv-records.js";
 export type { CsvRecord } from "./csv-records.js";
