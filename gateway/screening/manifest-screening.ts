@@ -223,10 +223,11 @@ export async function* screenManifest(batches: AsyncIterator<ManifestBatch | rea
         }
         const at = sorted.keys.length;
         if (options.tac) {
-          const declaredMake = batch.declaredMakeAt(i);
-          const known = declaredMake.trim() !== "" ? options.tac.lookup(key.slice(0, 8)) : undefined;
+          const declaredMake = batch.declaredMakeAt(i).trim();
+          const tac = declaredMake === "" ? undefined : key.slice(0, 8);
+          const known = tac === undefined ? undefined : options.tac.lookup(tac);
           if (known && !makesAgree(known.make, declaredMake)) {
-            (sorted.mismatches ??= new Map()).set(at, `TAC ${key.slice(0, 8)} is ${known.make}${known.model ? ` ${known.model}` : ""}, declared ${JSON.stringify(declaredMake.trim())}`);
+            (sorted.mismatches ??= new Map()).set(at, `TAC ${tac} is ${known.make}${known.model ? ` ${known.model}` : ""}, declared ${JSON.stringify(declaredMake)}`);
           }
         }
         if (device) (sorted.devices ??= [])[at] = device;
