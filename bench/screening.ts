@@ -14,7 +14,7 @@
  * seeded through the store's bulk import (`importReports`) before they start.
  *
  * Settings (reported with the figures): the gateway's upstream batch limit is
- * 5,000 devices (its default; registries accept 10,000), and its cache could
+ * 10,000 devices (its default and the registries'), and its cache could
  * hold every answer of the run (1.1M entries, clean answers kept 10 minutes).
  * Listed answers go to the LRU and clean ones to the compact clean-answer
  * table (gateway/README.md), so the warm run is answered from the gateway's
@@ -64,7 +64,7 @@ export interface ScreeningBenchOptions {
   hitRate?: number;
   /** Items per Screen message (default 1,000). */
   batch?: number;
-  /** The gateway's upstream batch limit (default 5,000). */
+  /** The gateway's upstream batch limit (default 10,000). */
   upstreamBatchLimit?: number;
   /** Where progress lines go (default: stderr). */
   log?: (line: string) => void;
@@ -284,7 +284,7 @@ export async function benchScreening(options: ScreeningBenchOptions = {}): Promi
           country: COUNTRIES[r],
           id: `registry-${COUNTRIES[r]!.toLowerCase()}`,
           address: reg.address,
-          batchLimit: options.upstreamBatchLimit ?? 5_000,
+          batchLimit: options.upstreamBatchLimit ?? 10_000,
         })),
         deadlines: { upstreamMaxMs: 10_000, marginMs: 25 },
         cache: { maxEntries: Math.ceil(items * 1.1), listedTtlMs: 3_600_000, unlistedTtlMs: 600_000 },
@@ -336,10 +336,10 @@ export async function benchScreening(options: ScreeningBenchOptions = {}): Promi
     const gatewayPeakRssColdBytes = peakRss(gateway.process.pid!);
     const warm = await timed("warm cache");
     const gatewayPeakRssWarmBytes = peakRss(gateway.process.pid!);
-    // Where the cold run's time goes: the same questions (sparse, 5,000 a call, 4 calls in flight per
+    // Where the cold run's time goes: the same questions (sparse, 10,000 a call, 4 calls in flight per
     // registry, as the gateway asks them) sent straight to the five registries, without the gateway.
     // Last, so nothing it leaves behind (signatures the registries keep for reuse) helps the cold run.
-    const direct = await askRegistriesDirectly(registries, trust, imeis, options.upstreamBatchLimit ?? 5_000);
+    const direct = await askRegistriesDirectly(registries, trust, imeis, options.upstreamBatchLimit ?? 10_000);
     log(`registries alone: ${items * COUNTRIES.length} sparse questions in ${direct.seconds.toFixed(1)} s; CPU seconds: five registries ${direct.registryCpu.toFixed(1)}`);
 
     // The ceiling: the same items, parsed and looked up directly in the five stores, chunk by chunk.
@@ -392,7 +392,7 @@ export async function screeningSuite(options: ScreeningBenchOptions = {}): Promi
       met: (x) => x >= 0.5,
     }),
     // Not a goal: where the cold run's time goes (the gateway's share is the difference).
-    ratioFigure(`the cold run's registry questions without the gateway (5 registries, sparse, 5,000 a call)`, Math.round(r.registriesAloneItemsPerSecond), "items/s", ceiling),
+    ratioFigure(`the cold run's registry questions without the gateway (5 registries, sparse, 10,000 a call)`, Math.round(r.registriesAloneItemsPerSecond), "items/s", ceiling),
     { name: "gateway peak RSS during the cold screening", value: r.gatewayPeakRssColdBytes, unit: "bytes" },
     { name: "gateway peak RSS after the warm screening (listed answers in the LRU, clean ones in the compact table)", value: r.gatewayPeakRssWarmBytes, unit: "bytes" },
     { name: "registry seeding through the bulk import (importReports), SQLite", value: Math.round(r.seedRowsPerSecond), unit: "rows/s" },

@@ -30,8 +30,8 @@ export const upstreamSchema = z
     countries: z.array(country).default([]),
     /** TLS towards it: the CA to trust and, for mutual TLS, the gateway's client certificate. */
     tls: clientTlsSchema.optional(),
-    /** The most devices one CheckDevices may carry; keep it at or below the registry's own limit (10,000 by default). 5,000 screened fastest (gateway/README.md). */
-    batchLimit: z.number().int().min(1).max(100_000).default(5_000),
+    /** The most devices one CheckDevices may carry; keep it at or below the registry's own limit (10,000 by default, which is also this default: see gateway/README.md). */
+    batchLimit: z.number().int().min(1).max(100_000).default(10_000),
     /** Cap on one upstream call's deadline; defaults to deadlines.upstreamMaxMs. */
     timeoutMs: z.number().int().min(1).optional(),
     /** Channels to open to it; 1 unless measured to help (see bench/gateway.ts). */

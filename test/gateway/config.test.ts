@@ -31,7 +31,7 @@ describe("gateway config", () => {
     const config = parseGatewayConfig(minimal, "/etc/imeifed");
     assert.equal(config.registries[0]!.country, "GB");
     assert.equal(config.registries[0]!.kind, "registry");
-    assert.equal(config.registries[0]!.batchLimit, 5_000);
+    assert.equal(config.registries[0]!.batchLimit, 10_000);
     assert.equal(config.trustFile, "/etc/imeifed/trust.json");
     assert.equal(config.key, "/etc/imeifed/gateway.private.jwk.json");
     assert.deepEqual(config.deadlines, { upstreamMaxMs: 2_000, marginMs: 50 });
