@@ -68,6 +68,7 @@ async function bareCallRate(durationMs: number): Promise<number> {
     checkDevices: notHere,
     checkDevicesStream: notHereStream,
     recordSighting: notHere,
+    recordSightings: notHere,
     watchChanges: notHereStream,
     watchSightings: notHereStream,
   };

@@ -15,7 +15,7 @@ export const SCOPES = [
   "devices:screen", // Screen
   "devices:report", // ReportDevice, ClearDevice
   "devices:watch", // WatchChanges, WatchStolen, WatchSightings
-  "devices:found", // ReportFound, RecordSighting
+  "devices:found", // ReportFound, RecordSighting, RecordSightings
   "registry:admin", // clear any record of this registry
 ] as const;
 export type Scope = (typeof SCOPES)[number];

@@ -8,7 +8,7 @@ import type { MethodAccess } from "../../trust/authenticator.js";
 import { checkDevice, checkDevices, checkDevicesStream } from "./handlers/check-devices.js";
 import { clearDevice } from "./handlers/clear-device.js";
 import { reportDevice } from "./handlers/report-device.js";
-import { recordSighting, watchSightings } from "./handlers/sightings.js";
+import { recordSighting, recordSightings, watchSightings } from "./handlers/sightings.js";
 import { watchChanges } from "./handlers/watch-changes.js";
 import type { RegistryContext } from "./registry-context.js";
 
@@ -21,6 +21,7 @@ export const REGISTRY_METHOD_SCOPES: Readonly<Record<(typeof RegistryService.met
   CheckDevicesStream: "devices:check",
   WatchChanges: "devices:watch",
   RecordSighting: "devices:found",
+  RecordSightings: "devices:found",
   WatchSightings: "devices:watch",
   // Anyone may fetch the keys that verify this registry's attestations.
   GetKeys: "public",
@@ -36,6 +37,7 @@ export function createRegistryService(rc: RegistryContext): ServiceImpl<typeof R
     checkDevicesStream: checkDevicesStream(rc),
     watchChanges: watchChanges(rc),
     recordSighting: recordSighting(rc),
+    recordSightings: recordSightings(rc),
     watchSightings: watchSightings(rc),
     async getKeys() {
       return { jwksJson: JSON.stringify(rc.attestations.publicJwks()), country: rc.country };

@@ -118,9 +118,58 @@ for (const db of ["sqlite", "postgres"] as const) {
       }
     });
 
+    it("records a batch in one call: each answered in order, audited as one entry", async () => {
+      const gateway = gb.client("gateway", { act: { id: "customs-jp", kind: "customs", country: "JP" } });
+      const hit = (imei: string, purpose: string) => ({ imei, kind: SightingKind.SCREENING_HIT, seenInCountry: "JP", partnerKind: "customs", partnerId: "customs-jp", purpose });
+      const { results } = await gateway.recordSightings({ sightings: [hit(C.imei, "JP-1"), hit(A.imei, "JP-1"), hit(B.imei, "JP-2"), hit(A.imeisv, "JP-1")] });
+      assert.deepEqual(
+        results.map((r) => r.recorded),
+        [false, true, true, true],
+      );
+      const sequences = results.filter((r) => r.recorded).map((r) => r.sequence);
+      assert.deepEqual(sequences, [...sequences].sort((a, b) => Number(a - b)), "sequences ascend in request order");
+      // Each agency hears of its own cases only, with the purposes as sent.
+      const own = readStream(gb.client("police-gb").watchSightings({ afterSequence: 0n }, { signal: abort.signal }));
+      assert.deepEqual([(await own.next()).sighting?.caseReference, (await own.next()).sighting?.caseReference], ["GB-A", "GB-A"]);
+      const es = readStream(gb.client("police-es").watchSightings({ afterSequence: 0n }, { signal: abort.signal }));
+      assert.equal((await es.next()).sighting?.purpose, "JP-2");
+      const entries = (await gb.registry.audit.query({})).filter((e) => e.method === "RecordSightings");
+      assert.equal(entries.length, 1);
+      assert.deepEqual([entries[0]!.batchSize, entries[0]!.purpose, entries[0]!.verdict, entries[0]!.actor], [4, "JP-1; JP-2", "SIGHTING_RECORDED:3 NOT_LISTED:1", "customs-jp"]);
+      assert.ok(entries[0]!.batchDigest);
+    });
+
+    it("refuses a batch with one bad sighting, naming it, and keeps none of it", async () => {
+      const gateway = gb.client("gateway", { act: { id: "customs-jp", kind: "customs", country: "JP" } });
+      await assert.rejects(
+        gateway.recordSightings({ sightings: [{ imei: A.imei, kind: SightingKind.SCREENING_HIT }, { imei: B.imei, kind: SightingKind.SCREENING_HIT }, { imei: "35693803000099", kind: SightingKind.SCREENING_HIT, purpose: "x".repeat(501) }] }),
+        (e: unknown) => e instanceof ImeifedError && e.code === Code.INVALID_ARGUMENT && /^sightings\[2\]\.purpose: /.test(e.message),
+      );
+      await assert.rejects(
+        gateway.recordSightings({ sightings: [{ imei: A.imei, kind: SightingKind.SCREENING_HIT }, { imei: "123", kind: SightingKind.SCREENING_HIT }] }),
+        (e: unknown) => e instanceof ImeifedError && e.code === Code.INVALID_ARGUMENT && /^sightings\[1\]\.imei/.test(e.message),
+      );
+      const own = readStream(gb.client("police-gb").watchSightings({ afterSequence: 0n }, { signal: abort.signal }));
+      await assert.rejects(own.next(300), /no message/);
+      // Above the registry's batch limit: split it.
+      const limited = await startTestRegistry({ country: "JP", trust, db, config: { batchLimit: 2 } });
+      try {
+        await assert.rejects(
+          limited.client("gateway").recordSightings({ sightings: Array.from({ length: 3 }, () => ({ imei: A.imei, kind: SightingKind.FOUND })) }),
+          (e: unknown) => e instanceof ImeifedError && e.code === Code.INVALID_ARGUMENT && /at most 2 per call/.test(e.message),
+        );
+      } finally {
+        await limited.cleanup();
+      }
+    });
+
     it("needs devices:found to record and a kind to be named", async () => {
       await assert.rejects(
         gb.client("oem-demo").recordSighting({ imei: A.imei, kind: SightingKind.LOOKUP_HIT }),
+        (e: unknown) => e instanceof ImeifedError && e.code === Code.PERMISSION_DENIED,
+      );
+      await assert.rejects(
+        gb.client("oem-demo").recordSightings({ sightings: [{ imei: A.imei, kind: SightingKind.LOOKUP_HIT }] }),
         (e: unknown) => e instanceof ImeifedError && e.code === Code.PERMISSION_DENIED,
       );
       await assert.rejects(
@@ -136,6 +185,10 @@ for (const db of ["sqlite", "postgres"] as const) {
         for (const imei of [A.imei, B.imei]) {
           await assert.rejects(
             gateway.recordSighting({ imei, kind: SightingKind.FOUND, purpose: "ES-1" }),
+            (e: unknown) => e instanceof ImeifedError && e.code === Code.PERMISSION_DENIED,
+          );
+          await assert.rejects(
+            gateway.recordSightings({ sightings: [{ imei, kind: SightingKind.FOUND, purpose: "ES-1" }] }),
             (e: unknown) => e instanceof ImeifedError && e.code === Code.PERMISSION_DENIED,
           );
         }

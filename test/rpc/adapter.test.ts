@@ -57,6 +57,7 @@ describe("rpc adapter (protobuf-es over grpc-js)", () => {
     checkDevices: unimplemented,
     checkDevicesStream: unimplementedStream,
     recordSighting: unimplemented,
+    recordSightings: unimplemented,
     watchSightings: unimplementedStream,
     getKeys: unimplemented,
   };

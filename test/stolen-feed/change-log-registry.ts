@@ -96,6 +96,7 @@ export class ChangeLogRegistry {
       checkDevices: unimplemented,
       checkDevicesStream: unimplementedStream,
       recordSighting: unimplemented,
+      recordSightings: unimplemented,
       watchSightings: unimplementedStream,
       getKeys: unimplemented,
     };

@@ -5,12 +5,13 @@
  * that took the complaint. Each agency sees only its own cases.
  */
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
-import { SightingKind, type RecordSightingRequest, type RegistryService, type WatchSightingsRequest } from "../../../gen/imeifed/v1/registry_pb.js";
+import { SightingKind, type RecordSightingRequest, type RecordSightingsRequest, type RegistryService, type WatchSightingsRequest } from "../../../gen/imeifed/v1/registry_pb.js";
 import { invalidArgument } from "../../../errors/index.js";
 import { requireDevice } from "../../../device/index.js";
 import type { CallContext, HandlerFor } from "../../../rpc/index.js";
-import { requesterOf } from "../../../trust/principal.js";
-import { auditDetails } from "../../../trust/audit/index.js";
+import { requesterOf, type Actor } from "../../../trust/principal.js";
+import { auditDetails, batchDigest } from "../../../trust/audit/index.js";
+import type { SightingInput } from "../store/registry-store.js";
 import { shuttingDown, type RegistryContext } from "../registry-context.js";
 import { callerOf } from "../../../trust/principal.js";
 import { assertSharedWith } from "../finding-of.js";
@@ -24,45 +25,83 @@ function bounded(value: string, field: string): string {
   return value.trim();
 }
 
+/** Who reports sightings in a call: the partner itself, or a gateway (or registry) relaying its partners' sightings, which says who they were. */
+interface Reporter {
+  readonly requester: Actor;
+  readonly relay: boolean;
+}
+
+/** The caller of a sighting call; refused partners get PERMISSION_DENIED (whether a sighting was recorded says whether the device is listed). */
+function reporterOf(rc: RegistryContext, ctx: CallContext): Reporter {
+  const caller = callerOf(ctx);
+  const requester = requesterOf(caller);
+  assertSharedWith({ requester, policy: rc.sharing });
+  return { requester, relay: caller.principal.kind === "gateway" || caller.principal.kind === "registry" };
+}
+
+/** A sighting request checked and made a store input; `field` prefixes the names in errors (`sightings[3].`). */
+function sightingInputOf(request: RecordSightingRequest, { requester, relay }: Reporter, now: number, field = ""): SightingInput {
+  const device = requireDevice(request.imei, `${field}imei`);
+  if (request.kind === SightingKind.UNSPECIFIED || SightingKind[request.kind] === undefined) {
+    throw invalidArgument(`${field}kind`, "SIGHTING_KIND_MISSING", "must be LOOKUP_HIT, SCREENING_HIT or FOUND");
+  }
+  const seenAt = request.seenAt ? timestampMs(request.seenAt) : now;
+  if (seenAt > now + FUTURE_SKEW_MS) throw invalidArgument(`${field}seen_at`, "SEEN_IN_FUTURE", "lies in the future; give when the device surfaced");
+  const found = request.found
+    ? {
+        location: bounded(request.found.location, `${field}found.location`),
+        holdingAgency: bounded(request.found.holdingAgency, `${field}found.holding_agency`),
+        contact: bounded(request.found.contact, `${field}found.contact`),
+        note: bounded(request.found.note, `${field}found.note`),
+      }
+    : undefined;
+  // Anyone but a relay is the partner, whatever the request claims.
+  return {
+    deviceKey: device.key,
+    kind: request.kind,
+    seenInCountry: relay && request.seenInCountry ? bounded(request.seenInCountry, `${field}seen_in_country`) : requester.country,
+    partnerKind: relay && request.partnerKind ? bounded(request.partnerKind, `${field}partner_kind`) : requester.kind,
+    partnerId: relay && request.partnerId ? bounded(request.partnerId, `${field}partner_id`) : requester.id,
+    seenAt,
+    purpose: bounded(request.purpose, `${field}purpose`),
+    found,
+  };
+}
+
 export function recordSighting(rc: RegistryContext): HandlerFor<typeof RegistryService.method.recordSighting> {
   return async (request: RecordSightingRequest, ctx: CallContext) => {
-    const caller = callerOf(ctx);
-    const requester = requesterOf(caller);
-    // Whether a sighting was recorded says whether the device is listed: refused partners learn nothing.
-    assertSharedWith({ requester, policy: rc.sharing });
-    const device = requireDevice(request.imei, "imei");
-    if (request.kind === SightingKind.UNSPECIFIED || SightingKind[request.kind] === undefined) {
-      throw invalidArgument("kind", "SIGHTING_KIND_MISSING", "must be LOOKUP_HIT, SCREENING_HIT or FOUND");
-    }
-    const now = Date.now();
-    const seenAt = request.seenAt ? timestampMs(request.seenAt) : now;
-    if (seenAt > now + FUTURE_SKEW_MS) throw invalidArgument("seen_at", "SEEN_IN_FUTURE", "lies in the future; give when the device surfaced");
-    // A gateway (or registry) relays sightings of its partners and says who they were;
-    // anyone else is the partner, whatever the request claims.
-    const relay = caller.principal.kind === "gateway" || caller.principal.kind === "registry";
-    const found = request.found
-      ? {
-          location: bounded(request.found.location, "found.location"),
-          holdingAgency: bounded(request.found.holdingAgency, "found.holding_agency"),
-          contact: bounded(request.found.contact, "found.contact"),
-          note: bounded(request.found.note, "found.note"),
-        }
-      : undefined;
+    const input = sightingInputOf(request, reporterOf(rc, ctx), Date.now());
     const audit = auditDetails(ctx);
-    audit.deviceKey = device.key;
-    audit.purpose = bounded(request.purpose, "purpose");
-    const outcome = await rc.store.recordSighting({
-      deviceKey: device.key,
-      kind: request.kind,
-      seenInCountry: relay && request.seenInCountry ? bounded(request.seenInCountry, "seen_in_country") : requester.country,
-      partnerKind: relay && request.partnerKind ? bounded(request.partnerKind, "partner_kind") : requester.kind,
-      partnerId: relay && request.partnerId ? bounded(request.partnerId, "partner_id") : requester.id,
-      seenAt,
-      purpose: audit.purpose,
-      found,
-    });
-    audit.verdict = outcome.recorded ? "SIGHTING_RECORDED" : "NOT_LISTED";
-    return { recorded: outcome.recorded, sequence: BigInt(outcome.sequence) };
+    audit.deviceKey = input.deviceKey;
+    audit.purpose = input.purpose;
+    const [outcome] = await rc.store.recordSightings([input]);
+    audit.verdict = outcome!.recorded ? "SIGHTING_RECORDED" : "NOT_LISTED";
+    return { recorded: outcome!.recorded, sequence: BigInt(outcome!.sequence) };
+  };
+}
+
+/**
+ * RecordSightings: many sightings, one call, one transaction (a screening's
+ * hits). All are checked before any is kept; the audit entry names the batch
+ * by its digest and size, its purposes, and how many were recorded.
+ */
+export function recordSightings(rc: RegistryContext): HandlerFor<typeof RegistryService.method.recordSightings> {
+  return async (request: RecordSightingsRequest, ctx: CallContext) => {
+    const count = request.sightings.length;
+    if (count > rc.batchLimit) {
+      throw invalidArgument("sightings", "BATCH_TOO_LARGE", `holds ${count} sightings; this registry records at most ${rc.batchLimit} per call: split the batch`);
+    }
+    const reporter = reporterOf(rc, ctx);
+    const now = Date.now();
+    const inputs = request.sightings.map((s, i) => sightingInputOf(s, reporter, now, `sightings[${i}].`));
+    const audit = auditDetails(ctx);
+    audit.batchDigest = batchDigest(inputs.map((i) => i.deviceKey));
+    audit.batchSize = count;
+    audit.purpose = [...new Set(inputs.map((i) => i.purpose))].join("; ");
+    const outcomes = await rc.store.recordSightings(inputs);
+    const recorded = outcomes.filter((o) => o.recorded).length;
+    audit.verdict = `SIGHTING_RECORDED:${recorded} NOT_LISTED:${count - recorded}`;
+    return { results: outcomes.map((o) => ({ recorded: o.recorded, sequence: BigInt(o.sequence) })) };
   };
 }
 

@@ -343,43 +343,47 @@ class PostgresRegistryStore implements RegistryStore {
     });
   }
 
-  async recordSighting(input: SightingInput): Promise<SightingOutcome> {
-    const outcome = await this.#write(
+  async recordSightings(inputs: readonly SightingInput[]): Promise<SightingOutcome[]> {
+    if (inputs.length === 0) return [];
+    const outcomes = await this.#write(
       "sightings",
-      async (client): Promise<SightingOutcome> => {
-        const open = (await client.query<RecordRow>({ ...q.openForKeys, values: [[input.deviceKey]] })).rows.map(recordFromRow);
-        if (open.length === 0) return { recorded: false, sequence: 0 };
+      async (client): Promise<SightingOutcome[]> => {
+        // One query for every device's open records, then one multi-row insert: a batch costs a few round trips, not one per sighting.
+        const keys = [...new Set(inputs.map((i) => i.deviceKey))];
+        const openByKey = new Map<string, StoredRecord[]>();
+        for (const row of (await client.query<RecordRow>({ ...q.openForKeys, values: [keys] })).rows) {
+          const record = recordFromRow(row);
+          const list = openByKey.get(record.deviceKey);
+          if (list) list.push(record);
+          else openByKey.set(record.deviceKey, [record]);
+        }
         let seq = Number((await client.query<{ seq: string }>("SELECT coalesce(max(seq), 0) + 1 AS seq FROM sightings")).rows[0]!.seq);
-        for (const record of open) {
+        const columns: unknown[][] = Array.from({ length: 14 }, () => []);
+        const outcomes = inputs.map((input): SightingOutcome => {
+          // In record id order, as SQLite's index walk gives them.
+          const open = (openByKey.get(input.deviceKey) ?? []).slice().sort((a, b) => Number(a.id) - Number(b.id));
+          for (const record of open) {
+            const row = [seq++, record.id, record.agency, input.deviceKey, input.kind, input.seenInCountry, input.partnerKind, input.partnerId, input.seenAt, input.purpose,
+              input.found?.location ?? null, input.found?.holdingAgency ?? null, input.found?.contact ?? null, input.found?.note ?? null];
+            row.forEach((value, c) => columns[c]!.push(value));
+          }
+          return open.length > 0 ? { recorded: true, sequence: seq - 1 } : { recorded: false, sequence: 0 };
+        });
+        if (columns[0]!.length > 0) {
           await client.query(
             `INSERT INTO sightings (seq, record_id, agency, device_key, kind, seen_in_country, partner_kind, partner_id, seen_at, purpose,
                found_location, found_holding_agency, found_contact, found_note)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-            [
-              seq,
-              record.id,
-              record.agency,
-              input.deviceKey,
-              input.kind,
-              input.seenInCountry,
-              input.partnerKind,
-              input.partnerId,
-              input.seenAt,
-              input.purpose,
-              input.found?.location ?? null,
-              input.found?.holdingAgency ?? null,
-              input.found?.contact ?? null,
-              input.found?.note ?? null,
-            ],
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::smallint[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[],
+               $11::text[], $12::text[], $13::text[], $14::text[])`,
+            columns,
           );
-          seq++;
         }
-        return { recorded: true, sequence: seq - 1 };
+        return outcomes;
       },
-      (outcome) => outcome.recorded,
+      (outcomes) => outcomes.some((o) => o.recorded),
     );
-    if (outcome.recorded) this.sightingFeed.notify();
-    return outcome;
+    if (outcomes.some((o) => o.recorded)) this.sightingFeed.notify();
+    return outcomes;
   }
 
   async sightingsAfter(agency: string, seq: number, limit: number): Promise<StoredSighting[]> {

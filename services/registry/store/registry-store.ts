@@ -193,8 +193,11 @@ export interface RegistryStore {
   lastSequence(): Promise<number>;
   /** Keeps signed change attestations so they are signed once per registry (first writer wins). */
   saveChangeAttestations(signed: ReadonlyArray<{ seq: number; attestation: string }>): Promise<void>;
-  /** Stores a sighting against every open record of the device. */
-  recordSighting(input: SightingInput): Promise<SightingOutcome>;
+  /**
+   * Stores each sighting against every open record of its device, all in one
+   * transaction (one durable commit however many), and answers each in order.
+   */
+  recordSightings(inputs: readonly SightingInput[]): Promise<SightingOutcome[]>;
   /** Sightings of `agency`'s own records after `seq`, in order. */
   sightingsAfter(agency: string, seq: number, limit: number): Promise<StoredSighting[]>;
   /** Imports reports in one transaction: a bad row (thrown by `rows` or found here) keeps nothing. */

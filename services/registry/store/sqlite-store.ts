@@ -336,37 +336,40 @@ class SqliteRegistryStore implements RegistryStore {
 
   #insertSighting: Database.Statement | undefined;
 
-  async recordSighting(input: SightingInput): Promise<SightingOutcome> {
+  async recordSightings(inputs: readonly SightingInput[]): Promise<SightingOutcome[]> {
+    if (inputs.length === 0) return [];
     const insert = (this.#insertSighting ??= this.#db.prepare(
       `INSERT INTO sightings (seq, record_id, agency, device_key, kind, seen_in_country, partner_kind, partner_id, seen_at, purpose,
          found_location, found_holding_agency, found_contact, found_note)
        VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM sightings), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ));
-    const outcome = writing(() => this.#db.transaction((): SightingOutcome => {
-      const open = (this.#st.openForKey.all(input.deviceKey) as RecordRow[]).map(recordFromRow);
-      let sequence = 0;
-      for (const record of open) {
-        const { lastInsertRowid } = insert.run(
-          record.id,
-          record.agency,
-          input.deviceKey,
-          input.kind,
-          input.seenInCountry,
-          input.partnerKind,
-          input.partnerId,
-          input.seenAt,
-          input.purpose,
-          input.found?.location ?? null,
-          input.found?.holdingAgency ?? null,
-          input.found?.contact ?? null,
-          input.found?.note ?? null,
-        );
-        sequence = Number(lastInsertRowid);
-      }
-      return { recorded: open.length > 0, sequence };
-    }).immediate());
-    if (outcome.recorded) this.sightingFeed.notify();
-    return outcome;
+    const outcomes = writing(() => this.#db.transaction((): SightingOutcome[] =>
+      inputs.map((input) => {
+        const open = (this.#st.openForKey.all(input.deviceKey) as RecordRow[]).map(recordFromRow);
+        let sequence = 0;
+        for (const record of open) {
+          const { lastInsertRowid } = insert.run(
+            record.id,
+            record.agency,
+            input.deviceKey,
+            input.kind,
+            input.seenInCountry,
+            input.partnerKind,
+            input.partnerId,
+            input.seenAt,
+            input.purpose,
+            input.found?.location ?? null,
+            input.found?.holdingAgency ?? null,
+            input.found?.contact ?? null,
+            input.found?.note ?? null,
+          );
+          sequence = Number(lastInsertRowid);
+        }
+        return { recorded: open.length > 0, sequence };
+      }),
+    ).immediate());
+    if (outcomes.some((o) => o.recorded)) this.sightingFeed.notify();
+    return outcomes;
   }
 
   #sightingsStatement: Database.Statement | undefined;

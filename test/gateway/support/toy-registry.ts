@@ -31,6 +31,8 @@ export interface ToyRegistryOptions {
   streams?: boolean;
   /** True: answers a `listed_only` CheckDevices sparsely, as the real registry does. Default false: in full, as a registry from before the flag. */
   sparse?: boolean;
+  /** False: no RecordSightings (UNIMPLEMENTED), as a registry from before it; sightings then come one a RecordSighting call. Default true. */
+  batchSightings?: boolean;
   /** Ends every WatchChanges after this long with UNAUTHENTICATED STREAM_EXPIRED, as a registry does when the token it was opened with expires. */
   watchLifetimeMs?: number;
 }
@@ -65,6 +67,7 @@ export async function startToyRegistry(options: ToyRegistryOptions) {
   const wake = new EventEmitter();
   wake.setMaxListeners(0);
   const calls: ToyCall[] = [];
+  const sightingCalls: { method: "RecordSighting" | "RecordSightings"; imeis: string[] }[] = [];
   const refused = new Set<string>();
   let epoch = options.epoch ?? `epoch-${country}-1`;
   let delayMs = 0;
@@ -141,14 +144,22 @@ export async function startToyRegistry(options: ToyRegistryOptions) {
     },
     reportDevice: async () => unimplemented(),
     clearDevice: async () => unimplemented(),
-    recordSighting: async () => unimplemented(),
+    async recordSighting(request) {
+      sightingCalls.push({ method: "RecordSighting", imeis: [request.imei] });
+      return { recorded: listed.has(requireDevice(request.imei).key), sequence: 0n };
+    },
+    async recordSightings(request) {
+      if (options.batchSightings === false) unimplemented();
+      sightingCalls.push({ method: "RecordSightings", imeis: request.sightings.map((s) => s.imei) });
+      return { results: request.sightings.map((s) => ({ recorded: listed.has(requireDevice(s.imei).key), sequence: 0n })) };
+    },
     // eslint-disable-next-line require-yield
     async *watchSightings() {
       unimplemented();
     },
   };
 
-  const authenticator = options.trust.authenticator(id, { CheckDevice: "devices:check", CheckDevices: "devices:check", CheckDevicesStream: "devices:check", WatchChanges: "devices:watch", GetKeys: "public" });
+  const authenticator = options.trust.authenticator(id, { CheckDevice: "devices:check", CheckDevices: "devices:check", CheckDevicesStream: "devices:check", WatchChanges: "devices:watch", RecordSighting: "devices:found", RecordSightings: "devices:found", GetKeys: "public" });
   const host = await startHost({ listen: options.listen ?? "127.0.0.1:0", services: [hosted(RegistryService, impl)], interceptors: [authenticator] });
 
   function change(key: string, kind: ChangeKind, finding: Finding | undefined): void {
@@ -162,6 +173,8 @@ export async function startToyRegistry(options: ToyRegistryOptions) {
     address: host.address,
     port: host.port,
     calls,
+    /** The sighting calls it answered, with the IMEIs each carried. */
+    sightingCalls,
     /** How many WatchChanges streams were opened. */
     get watchOpens(): number {
       return watchOpens;

@@ -244,17 +244,44 @@ for (const backendName of ["sqlite", "postgres"] as BackendName[]) {
     it("records a sighting against every open record, for each owning agency only", async () => {
       await store.report(report());
       await store.report(report({ agency: "police-es", caseReference: "ES-9" }));
-      const outcome = await store.recordSighting(
+      const [outcome] = await store.recordSightings([
         sighting(K1, { kind: SightingKind.FOUND, found: { location: "Madrid-Barajas", holdingAgency: "customs-es", contact: "+34 91 000", note: "" } }),
-      );
-      assert.equal(outcome.recorded, true);
-      assert.equal(outcome.sequence, 2);
+      ]);
+      assert.equal(outcome!.recorded, true);
+      assert.equal(outcome!.sequence, 2);
       const gb = await store.sightingsAfter("police-gb", 0, 10);
       const es = await store.sightingsAfter("police-es", 0, 10);
       assert.deepEqual(gb.map((s) => [s.caseReference, s.agency, s.found?.location]), [["CASE-1", "police-gb", "Madrid-Barajas"]]);
       assert.deepEqual(es.map((s) => s.caseReference), ["ES-9"]);
       assert.deepEqual(await store.sightingsAfter("police-gb", gb[0]!.seq, 10), []);
-      assert.deepEqual(await store.recordSighting(sighting(K3)), { recorded: false, sequence: 0 });
+      assert.deepEqual(await store.recordSightings([sighting(K3)]), [{ recorded: false, sequence: 0 }]);
+    });
+
+    it("records a batch of sightings in one call, answering each in order", async () => {
+      await store.report(report());
+      await store.report(report({ agency: "police-es", caseReference: "ES-9" }));
+      await store.report(report({ deviceKeys: [K2], caseReference: "CASE-2" }));
+      assert.deepEqual(await store.recordSightings([]), []);
+      const outcomes = await store.recordSightings([sighting(K3), sighting(K1, { purpose: "DEC-1" }), sighting(K2, { purpose: "DEC-2" }), sighting(K3)]);
+      // K1 is held by two agencies (two rows: 1, 2), K2 by one (3); K3 by none.
+      assert.deepEqual(outcomes, [
+        { recorded: false, sequence: 0 },
+        { recorded: true, sequence: 2 },
+        { recorded: true, sequence: 3 },
+        { recorded: false, sequence: 0 },
+      ]);
+      const gb = await store.sightingsAfter("police-gb", 0, 10);
+      const es = await store.sightingsAfter("police-es", 0, 10);
+      assert.deepEqual(gb.map((s) => [s.deviceKey, s.caseReference, s.purpose]), [
+        [K1, "CASE-1", "DEC-1"],
+        [K2, "CASE-2", "DEC-2"],
+      ]);
+      assert.deepEqual(es.map((s) => [s.deviceKey, s.caseReference, s.purpose]), [[K1, "ES-9", "DEC-1"]]);
+      // K1's two rows took 1 and 2 (in whichever order the store lists its records), K2's took 3.
+      assert.deepEqual([gb[0]!.seq, es[0]!.seq].sort(), [1, 2]);
+      assert.equal(gb[1]!.seq, 3);
+      // The next batch goes on from there.
+      assert.deepEqual(await store.recordSightings([sighting(K2)]), [{ recorded: true, sequence: 4 }]);
     });
 
     it("imports rows in one transaction and counts replays", async () => {
@@ -325,7 +352,7 @@ for (const backendName of ["sqlite", "postgres"] as BackendName[]) {
       assert.equal(await other.lastSequence(), 1);
       const seenSightings = other.sightingFeed.version;
       const sightingWoken = other.sightingFeed.wait(seenSightings, abort.signal, 10_000);
-      await store.recordSighting(sighting(K1));
+      await store.recordSightings([sighting(K1)]);
       assert.equal(await sightingWoken, true);
       abort.abort();
     });

@@ -41,6 +41,7 @@ const registry: ServiceImpl<typeof RegistryService> = {
   reportDevice: unimplemented,
   clearDevice: unimplemented,
   recordSighting: unimplemented,
+  recordSightings: unimplemented,
   watchChanges: unimplementedStream,
   watchSightings: unimplementedStream,
   checkDevicesStream: unimplementedStream,

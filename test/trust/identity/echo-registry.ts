@@ -57,6 +57,7 @@ const echoRegistry: ServiceImpl<typeof RegistryService> = {
   checkDevices: unimplemented,
   checkDevicesStream: unimplementedStream,
   recordSighting: unimplemented,
+  recordSightings: unimplemented,
   watchChanges: unimplementedStream,
   watchSightings: idleWatch,
 };
