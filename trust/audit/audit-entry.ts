@@ -117,12 +117,3 @@ export function chainEntry(fields: Omit<AuditRecord, "seq" | "prevHash" | "hash"
   const unsealed = { ...fields, seq, prevHash };
   return { ...unsealed, hash: entryHash(unsealed) };
 }
-
-/**
- * The digest recorded for a batch instead of its device keys: SHA-256 (hex) of
- * the sorted keys joined by newlines, so the same set gives the same digest
- * whatever the order, and whoever holds the manifest can prove it was the one asked.
- */
-export function batchDigest(keys: Iterable<string>): string {
-  return createHash("sha256").update([...keys].sort().join("\n")).digest("hex");
-}

@@ -1,5 +1,6 @@
 /** The record of every question: hash-chained audit logs, their verifier and the interceptor that feeds them. */
-export { GENESIS_HASH, batchDigest, entryHash, type AuditEntry, type AuditRecord } from "./audit-entry.js";
+export { GENESIS_HASH, entryHash, type AuditEntry, type AuditRecord } from "./audit-entry.js";
+export { batchDigest, batchDigestOfKeyNumbers } from "./batch-digest.js";
 export { queryAudit, type AuditChainSource, type AuditLog, type AuditQuery } from "./audit-log.js";
 export { AuditBuffer, type AuditBufferOptions } from "./audit-buffer.js";
 export { SqliteAuditLog, type SqliteAuditLogOptions } from "./sqlite-audit-log.js";

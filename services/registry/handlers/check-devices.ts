@@ -10,7 +10,7 @@ import { Code, ImeifedError, invalidArgument, unauthenticated } from "../../../e
 import { requireDevice, type DeviceKey } from "../../../device/index.js";
 import type { CallContext, HandlerFor } from "../../../rpc/index.js";
 import { requesterOf } from "../../../trust/principal.js";
-import { auditDetails, batchDigest, messageAuditor, type AuditDetails } from "../../../trust/audit/index.js";
+import { auditDetails, batchDigestOfKeyNumbers, messageAuditor, type AuditDetails } from "../../../trust/audit/index.js";
 import { assertSharedWith, sharedFinding, type FindingAudience } from "../finding-of.js";
 import { shuttingDown, type RegistryContext } from "../registry-context.js";
 import { answerBatches } from "../batch-stream.js";
@@ -150,7 +150,7 @@ async function answerBatch(rc: RegistryContext, request: CheckDevicesRequest, au
     throw invalidArgument("imeis", "BATCH_TOO_LARGE", `holds ${count} IMEIs; this registry answers at most ${rc.batchLimit} per call: split the batch`);
   }
   const { keys, numbers } = batchKeys(request.imeis, "imeis");
-  audit.batchDigest = batchDigest(keys);
+  audit.batchDigest = batchDigestOfKeyNumbers(numbers);
   audit.batchSize = count;
   audit.purpose = purposeOf(request.purpose);
   rc.quota?.takeDevices(callerId, count);

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { Code, ImeifedError } from "../../../errors/index.js";
-import { AuditBuffer, batchDigest, queryAudit, verifyAuditChain, type AuditEntry, type AuditLog } from "../../../trust/audit/index.js";
+import { AuditBuffer, batchDigest, batchDigestOfKeyNumbers, queryAudit, verifyAuditChain, type AuditEntry, type AuditLog } from "../../../trust/audit/index.js";
 import { AUDIT_STORES, PG_URL, sampleEntry, type AuditStorePlace } from "./audit-stores.js";
 
 const CHILD = fileURLToPath(new URL("./append-audit-child.ts", import.meta.url));
@@ -33,6 +34,25 @@ describe("batch digest", () => {
     assert.equal(batchDigest(["49015420323751", "35693803564380"]), expected);
     assert.equal(batchDigest(new Set(["35693803564380", "49015420323751"])), expected);
     assert.notEqual(batchDigest(["49015420323751"]), expected);
+  });
+
+  it("is the same from the keys' numbers (leading zeros, duplicates, any order, empty)", () => {
+    const digits = fc.stringMatching(/^\d{14}$/);
+    // Keys crowded near the edges: leading zeros, all nines, the halves' boundary.
+    const edgy = fc.constantFrom("00000000000001", "00000009999999", "00000010000000", "99999999999999", "09999999999999", "10000000000000");
+    fc.assert(
+      fc.property(fc.array(fc.oneof(digits, edgy), { maxLength: 60 }), (keys) => {
+        const numbers = Float64Array.from(keys, Number);
+        assert.equal(batchDigestOfKeyNumbers(numbers), batchDigest(keys));
+        // In order, the sort is skipped.
+        assert.equal(batchDigestOfKeyNumbers(numbers.slice().sort()), batchDigest(keys));
+      }),
+      { numRuns: 500 },
+    );
+    // A full registry batch of random keys (every radix digit in play).
+    const many = Array.from({ length: 10_000 }, () => String(Math.floor(Math.random() * 1e14)).padStart(14, "0"));
+    assert.equal(batchDigestOfKeyNumbers(Float64Array.from(many, Number)), batchDigest(many));
+    assert.equal(batchDigestOfKeyNumbers(new Float64Array([49015420323751, 35693803564380])), createHash("sha256").update("35693803564380\n49015420323751").digest("hex"));
   });
 });
 
