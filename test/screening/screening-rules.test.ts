@@ -25,6 +25,23 @@ describe("screening rules", () => {
       );
     });
 
+    it("tells apart keys that share a low or a high word, over the whole key range", () => {
+      const edges = [0, 1, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 99_999_999_999_999, 99_999_999_999_998];
+      const key = fc.oneof(fc.constantFrom(...edges), fc.integer({ min: 0, max: 99_999_999_999_999 }), fc.integer({ min: 0, max: 20 }).map((k) => k * 2 ** 32 + 12_345));
+      fc.assert(
+        fc.property(fc.array(key, { maxLength: 3000 }), (keys) => {
+          const seen = new SeenDevices();
+          const reference = new Map<number, number>();
+          keys.forEach((k, index) => {
+            assert.equal(seen.firstSeen(k, index), reference.get(k));
+            if (!reference.has(k)) reference.set(k, index);
+          });
+          assert.equal(seen.size, reference.size);
+        }),
+        { numRuns: 100 },
+      );
+    });
+
     it("holds a million device keys in a few tens of megabytes", () => {
       const seen = new SeenDevices();
       for (let i = 0; i < 1_000_000; i++) assert.equal(seen.firstSeen(35693803_000000 + i * 7, i), undefined);
