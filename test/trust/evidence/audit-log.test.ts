@@ -49,7 +49,11 @@ describe("batch digest", () => {
       }),
       { numRuns: 500 },
     );
-    // A full registry batch of random keys (every radix digit in play).
+    // Nearly in order (a manifest's run of devices with a few others among them): its runs are merged.
+    const nearly = Array.from({ length: 5_000 }, (_, i) => String(86_100_000_000_000 + i));
+    for (let j = 0; j < 7; j++) nearly.splice(Math.floor(Math.random() * nearly.length), 0, String(35_693_810_000_000 + Math.floor(Math.random() * 1e6)));
+    assert.equal(batchDigestOfKeyNumbers(Float64Array.from(nearly, Number)), batchDigest(nearly));
+    // A full registry batch of random keys (more runs than are merged: radix-sorted, every digit in play).
     const many = Array.from({ length: 10_000 }, () => String(Math.floor(Math.random() * 1e14)).padStart(14, "0"));
     assert.equal(batchDigestOfKeyNumbers(Float64Array.from(many, Number)), batchDigest(many));
     assert.equal(batchDigestOfKeyNumbers(new Float64Array([49015420323751, 35693803564380])), createHash("sha256").update("35693803564380\n49015420323751").digest("hex"));
