@@ -89,7 +89,8 @@ function textItemsMessage(bytes: Buffer): ScreenRequest {
   const end = bytes.length;
   const at = itemsStart(bytes);
   const text = bytes.toString("latin1", 0, end);
-  const read = readItemSpans(bytes, text, at, end);
+  const read: ItemSpans = { spans: new Uint32Array(SPAN_WORDS * 1024), keyNumbers: new Float64Array(1024), count: 0 };
+  readItemSpans(bytes, text, at, end, read);
   return { $typeName: "imeifed.v1.ScreenRequest", message: { case: "items", value: new DecodedManifestItems(new ManifestTextBatch(text, read.spans, read.keyNumbers, read.count)) } };
 }
 
@@ -101,17 +102,18 @@ interface ItemSpans {
 }
 
 /**
- * The per-item loop of `textItemsMessage`, in a function of its own: V8
- * optimises a long loop while it runs (on-stack replacement), and when the
- * loop shared its function with the code after it, the optimised code kept
- * giving up at that code (its object constructions had no type feedback yet
- * at that point) and was compiled again for the next message: ~140 times in a
- * million-item screening, a good part of the gateway's compiler time.
+ * The per-item loop of `textItemsMessage`, filling `out`, in a function of
+ * its own with nothing after the loop. Why: V8 optimises a long loop while it
+ * runs (on-stack replacement), and that code was compiled before the code
+ * after the loop had ever run; it gave up there (no type feedback yet), and
+ * kept doing so, message after message, each time compiling the loop again:
+ * ~60-140 compiles in a million-item screening, ~0.6 CPU-seconds of the
+ * gateway's compiler threads (--trace-opt / --trace-deopt).
  */
-function readItemSpans(bytes: Buffer, text: string, at: Cursor, end: number): ItemSpans {
-  let spans = new Uint32Array(SPAN_WORDS * 1024);
-  let keyNumbers = new Float64Array(1024);
-  let count = 0;
+function readItemSpans(bytes: Buffer, text: string, at: Cursor, end: number, out: ItemSpans): void {
+  let spans = out.spans;
+  let keyNumbers = out.keyNumbers;
+  let count = out.count;
   while (at.pos < end) {
     if (bytes[at.pos++] !== 0x0a) throw NOT_PLAIN; // ManifestItems.items (1), length-delimited
     const itemLength = readSmallVarint(bytes, at, end);
@@ -120,10 +122,10 @@ function readItemSpans(bytes: Buffer, text: string, at: Cursor, end: number): It
     if (count === keyNumbers.length) {
       const wider = new Uint32Array(spans.length * 2);
       wider.set(spans);
-      spans = wider;
+      out.spans = spans = wider;
       const more = new Float64Array(keyNumbers.length * 2);
       more.set(keyNumbers);
-      keyNumbers = more;
+      out.keyNumbers = keyNumbers = more;
     }
     const base = count * SPAN_WORDS;
     while (at.pos < stop) {
@@ -136,9 +138,8 @@ function readItemSpans(bytes: Buffer, text: string, at: Cursor, end: number): It
       at.pos = at.fieldEnd;
     }
     keyNumbers[count] = plainDeviceKey(text, spans[base]!, spans[base + 1]!);
-    count++;
+    out.count = ++count;
   }
-  return { spans, keyNumbers, count };
 }
 
 function itemsMessage(bytes: Buffer): ScreenRequest {
