@@ -98,16 +98,17 @@ const NONE: never[] = Object.freeze([]) as unknown as never[];
  * typed arrays: on a million-item manifest nearly every device has neither.
  */
 class AnswerSheet implements BulkAnswers {
-  readonly #findings: (RegistryFinding[] | undefined)[];
-  readonly #unanswered: (Unanswered[] | undefined)[];
+  readonly #size: number;
+  /** Made at the first finding (or unanswered registry): nearly every chunk of a manifest has a few, many have none. */
+  #findings: (RegistryFinding[] | undefined)[] | undefined;
+  #unanswered: (Unanswered[] | undefined)[] | undefined;
   readonly #cached: Uint16Array;
   readonly #ageMs: Float64Array;
   /** Upstreams asked about every device (one per target). */
   #asked = 0;
 
   constructor(size: number) {
-    this.#findings = new Array<RegistryFinding[] | undefined>(size);
-    this.#unanswered = new Array<Unanswered[] | undefined>(size);
+    this.#size = size;
     this.#cached = new Uint16Array(size);
     this.#ageMs = new Float64Array(size);
   }
@@ -117,11 +118,11 @@ class AnswerSheet implements BulkAnswers {
   }
 
   finding(i: number, finding: RegistryFinding): void {
-    (this.#findings[i] ??= []).push(finding);
+    ((this.#findings ??= new Array<RegistryFinding[] | undefined>(this.#size))[i] ??= []).push(finding);
   }
 
   unanswered(i: number, unanswered: Unanswered): void {
-    (this.#unanswered[i] ??= []).push(unanswered);
+    ((this.#unanswered ??= new Array<Unanswered[] | undefined>(this.#size))[i] ??= []).push(unanswered);
   }
 
   /** One upstream's answer for device `i` came from the cache (or a hub's cache). */
@@ -135,12 +136,12 @@ class AnswerSheet implements BulkAnswers {
 
   /** Device `i`'s findings (a shared frozen empty list when none). */
   findingsAt(i: number): readonly RegistryFinding[] {
-    return this.#findings[i] ?? NONE;
+    return this.#findings?.[i] ?? NONE;
   }
 
   /** Device `i`'s unanswered registries (a shared frozen empty list when none). */
   unansweredAt(i: number): readonly Unanswered[] {
-    return this.#unanswered[i] ?? NONE;
+    return this.#unanswered?.[i] ?? NONE;
   }
 
   /** The answers in key order; `shareEmpty` hands devices without findings one shared frozen empty list instead of a new one each. */
@@ -150,8 +151,8 @@ class AnswerSheet implements BulkAnswers {
     for (let i = 0; i < keys.length; i++) {
       out[i] = {
         key: keys[i]!,
-        findings: this.#findings[i] ?? (shareEmpty ? NONE : []),
-        unanswered: this.#unanswered[i] ?? (shareEmpty ? NONE : []),
+        findings: this.#findings?.[i] ?? (shareEmpty ? NONE : []),
+        unanswered: this.#unanswered?.[i] ?? (shareEmpty ? NONE : []),
         fromCache: asked > 0 && this.#cached[i] === asked,
         ageMs: this.#ageMs[i]!,
       };
@@ -330,15 +331,23 @@ export class FederationChecker {
     return sheet;
   }
 
-  /** Answers what the cache may answer for `link`; returns the indexes of the keys it must ask. `probe`: the devices already looked up (bulk path). */
-  #fromCache(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, sheet: AnswerSheet, now: number, probe?: CacheProbe): number[] {
+  /**
+   * Answers what the cache may answer for `link`; returns the indexes of the
+   * keys it must ask. `probe`: the devices already looked up (bulk path).
+   * The indexes are a typed array: a cold manifest's chunk misses all of its
+   * 10,000 devices at each of five registries, and a plain array of them lived
+   * on the garbage collector's young heap through the registries' round trip.
+   */
+  #fromCache(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, sheet: AnswerSheet, now: number, probe?: CacheProbe): Int32Array {
     const { cache } = this;
     const metrics = this.#options.metrics;
     const requesterId = opts.requester.id;
     const country = link.country;
-    const misses: number[] = [];
+    const missed = new Int32Array(keys.length);
+    let count = 0;
     if (!this.#options.freshness.live(country) || cache.empty) {
-      for (let i = 0; i < keys.length; i++) misses.push(i);
+      for (let i = 0; i < keys.length; i++) missed[i] = i;
+      count = keys.length;
     } else {
       const column = cache.cleanColumnFor(country, requesterId, now);
       if (probe) cache.refresh(probe);
@@ -349,7 +358,7 @@ export class FederationChecker {
           // Nearly every device of a manifest: no LRU entry, so only the clean table may answer (an age, no object).
           const age = ages === undefined ? -1 : ages[i]!;
           if (age < 0) {
-            misses.push(i);
+            missed[count++] = i;
             continue;
           }
           sheet.fromCache(i);
@@ -358,7 +367,7 @@ export class FederationChecker {
         }
         const held = probe ? cache.answerAt(probe, i, country, requesterId, column, now) : cache.lookup(keys[i]!, country, requesterId, now);
         if (held === undefined) {
-          misses.push(i);
+          missed[count++] = i;
           continue;
         }
         sheet.fromCache(i);
@@ -372,6 +381,7 @@ export class FederationChecker {
         if (held.finding && isListed(held.status)) sheet.finding(i, create(RegistryFindingSchema, { finding: held.finding, stale: false, age: durationFromMs(age) }));
       }
     }
+    const misses = missed.subarray(0, count);
     const hits = keys.length - misses.length;
     if (hits > 0) metrics?.cacheHit?.(link.country, hits);
     if (misses.length > 0) metrics?.cacheMiss?.(link.country, misses.length);
@@ -379,12 +389,12 @@ export class FederationChecker {
   }
 
   /** The per-device path: misses join the registry's batcher, coalesced with other asks for the same devices. */
-  async #askRegistry(link: RegistryLink, keys: readonly DeviceKey[], misses: number[], opts: CheckOptions, sheet: AnswerSheet, now: number): Promise<void> {
+  async #askRegistry(link: RegistryLink, keys: readonly DeviceKey[], misses: Int32Array, opts: CheckOptions, sheet: AnswerSheet, now: number): Promise<void> {
     const { cache } = this;
     const requesterId = opts.requester.id;
     const deadline = upstreamDeadline(opts.deadline, { marginMs: this.#options.config.deadlines.marginMs, capMs: link.timeoutMs }, now);
     const ticket = cache.ticket();
-    const missKeys = misses.map((i) => keys[i]!);
+    const missKeys = Array.from(misses, (i) => keys[i]!);
     const results: BatchResult[] = await this.#batchers.get(link)!.ask(missKeys, { requester: opts.requester, purpose: opts.purpose }, deadline);
     results.forEach((result, j) => {
       const i = misses[j]!;
@@ -404,7 +414,7 @@ export class FederationChecker {
   async #askRegistryInBulk(
     link: RegistryLink,
     keys: readonly DeviceKey[],
-    misses: number[],
+    misses: Int32Array,
     opts: CheckOptions,
     sheet: AnswerSheet,
     now: number,
@@ -415,7 +425,7 @@ export class FederationChecker {
     const requesterId = opts.requester.id;
     const deadline = upstreamDeadline(opts.deadline, { marginMs: this.#options.config.deadlines.marginMs, capMs: link.timeoutMs }, now);
     const ticket = cache.ticket();
-    const missKeys = misses.length === keys.length ? keys : misses.map((i) => keys[i]!);
+    const missKeys = misses.length === keys.length ? keys : Array.from(misses, (i) => keys[i]!);
     await this.#batchers.get(link)!.askBulk(missKeys, { requester: opts.requester, purpose: opts.purpose }, deadline, (start, count, outcome) => {
       if (!outcome.ok) {
         if (outcome.error.code === Code.PERMISSION_DENIED) cache.refused(link.country, requesterId);

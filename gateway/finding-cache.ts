@@ -209,10 +209,14 @@ export class FindingCache {
       numbers = new Float64Array(keys.length);
       for (let i = 0; i < keys.length; i++) numbers[i] = Number(keys[i]);
     }
+    // Made at the first device the LRU holds: nearly every device of a manifest has no entry.
     let entries: (CachedAnswer[] | undefined)[] | undefined;
-    if (this.#lru && this.#lru.size > 0) {
-      entries = new Array<CachedAnswer[] | undefined>(keys.length);
-      for (let i = 0; i < keys.length; i++) entries[i] = this.#held.mayHold(numbers[i]!) ? this.#lru.get(keys[i]!) : undefined;
+    const lru = this.#lru;
+    if (lru && lru.size > 0) {
+      for (let i = 0; i < keys.length; i++) {
+        const entry = this.#held.mayHold(numbers[i]!) ? lru.get(keys[i]!) : undefined;
+        if (entry !== undefined) (entries ??= new Array<CachedAnswer[] | undefined>(keys.length))[i] = entry;
+      }
     }
     const probe: CacheProbe = { entries, numbers, slots: undefined, version: -1 };
     this.#slotsOf(probe);
