@@ -82,6 +82,9 @@ export interface TripwireStats {
 
 const LISTED = new Set([DeviceStatus.PROHIBITED, DeviceStatus.TRACKED]);
 
+/** How long a registry that lacks RecordSightings is sent one RecordSighting a sighting before it is tried again. */
+const ONE_BY_ONE_MS = 10 * 60_000;
+
 /** The queue and drain loop behind `GatewayContext.tripwire`. */
 export class RegistryTripwire implements Tripwire {
   readonly stats: TripwireStats = { queued: 0, sent: 0, failed: 0, dropped: 0, repeats: 0 };
@@ -213,22 +216,23 @@ export class RegistryTripwire implements Tripwire {
  * A sender over the gateway's links: RecordSightings under the gateway's
  * identity, on behalf of the partner. A registry from before RecordSightings
  * answers UNIMPLEMENTED; it is then sent RecordSighting calls, one a
- * sighting, from then on.
+ * sighting, for ten minutes (it may be upgraded meanwhile), as the gateway
+ * treats a registry without CheckDevicesStream.
  */
-export function linkSightingSender(gw: Pick<GatewayContext, "linkFor">, timeoutMs: number): SightingSender {
-  const oneByOne = new Set<string>();
+export function linkSightingSender(gw: Pick<GatewayContext, "linkFor">, timeoutMs: number, now: () => number = Date.now): SightingSender {
+  const oneByOneUntil = new Map<string, number>();
   return async (batch) => {
     const { country, requester } = batch[0]!;
     const link = gw.linkFor(country);
     if (!link || link.kind !== "registry") throw new Error(`no registry link for ${country}`);
     const metadata = await link.metadata(requester, ["devices:found"]);
-    if (!oneByOne.has(country)) {
+    if ((oneByOneUntil.get(country) ?? 0) <= now()) {
       try {
         await link.client.recordSightings({ sightings: batch.map((s) => s.request) }, { deadline: timeoutMs, metadata });
         return;
       } catch (error) {
         if (ImeifedError.from(error).code !== Code.UNIMPLEMENTED) throw error;
-        oneByOne.add(country);
+        oneByOneUntil.set(country, now() + ONE_BY_ONE_MS);
       }
     }
     for (const { request } of batch) await link.client.recordSighting(request, { deadline: timeoutMs, metadata });

@@ -4,7 +4,8 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { DeviceStatus, FindingSchema } from "../../gen/imeifed/v1/device_pb.js";
 import { RegistryFindingSchema } from "../../gen/imeifed/v1/federation_pb.js";
 import { SightingKind } from "../../gen/imeifed/v1/registry_pb.js";
-import { RegistryTripwire, type PendingSighting } from "../../gateway/tripwire/registry-tripwire.js";
+import { linkSightingSender, RegistryTripwire, type PendingSighting } from "../../gateway/tripwire/registry-tripwire.js";
+import { Code, ImeifedError } from "../../errors/index.js";
 import { createTestTrust } from "../support/trust-fixture.js";
 import { startTestGateway } from "../gateway/support/test-gateway.js";
 import { startToyRegistry } from "../gateway/support/toy-registry.js";
@@ -152,6 +153,39 @@ describe("tripwire over sockets (toy registries)", function () {
       await jp.shutdown();
       await trust.cleanup();
     }
+  });
+});
+
+describe("tripwire sender", () => {
+  it("tries RecordSightings again ten minutes after a registry answered UNIMPLEMENTED", async () => {
+    let now = 1_000_000;
+    const calls: string[] = [];
+    let batched = false;
+    const link = {
+      kind: "registry",
+      metadata: async () => ({}),
+      client: {
+        recordSightings: async () => {
+          calls.push("RecordSightings");
+          if (!batched) throw new ImeifedError(Code.UNIMPLEMENTED, "UNIMPLEMENTED", "no such method");
+          return { results: [] };
+        },
+        recordSighting: async () => {
+          calls.push("RecordSighting");
+          return { recorded: true, sequence: 1n };
+        },
+      },
+    };
+    const send = linkSightingSender({ linkFor: () => link as never }, 1_000, () => now);
+    const batch = [0, 1].map((i) => ({ country: "GB", requester: police, request: { imei: `35693803000${i}` } }));
+    await send(batch);
+    await send(batch);
+    assert.deepEqual(calls, ["RecordSightings", "RecordSighting", "RecordSighting", "RecordSighting", "RecordSighting"]);
+    batched = true; // the registry was upgraded
+    now += 10 * 60_000;
+    calls.length = 0;
+    await send(batch);
+    assert.deepEqual(calls, ["RecordSightings"]);
   });
 });
 
