@@ -331,23 +331,15 @@ export class FederationChecker {
     return sheet;
   }
 
-  /**
-   * Answers what the cache may answer for `link`; returns the indexes of the
-   * keys it must ask. `probe`: the devices already looked up (bulk path).
-   * The indexes are a typed array: a cold manifest's chunk misses all of its
-   * 10,000 devices at each of five registries, and a plain array of them lived
-   * on the garbage collector's young heap through the registries' round trip.
-   */
-  #fromCache(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, sheet: AnswerSheet, now: number, probe?: CacheProbe): Int32Array {
+  /** Answers what the cache may answer for `link`; returns the indexes of the keys it must ask. `probe`: the devices already looked up (bulk path). */
+  #fromCache(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, sheet: AnswerSheet, now: number, probe?: CacheProbe): number[] {
     const { cache } = this;
     const metrics = this.#options.metrics;
     const requesterId = opts.requester.id;
     const country = link.country;
-    const missed = new Int32Array(keys.length);
-    let count = 0;
+    const misses: number[] = [];
     if (!this.#options.freshness.live(country) || cache.empty) {
-      for (let i = 0; i < keys.length; i++) missed[i] = i;
-      count = keys.length;
+      for (let i = 0; i < keys.length; i++) misses.push(i);
     } else {
       const column = cache.cleanColumnFor(country, requesterId, now);
       if (probe) cache.refresh(probe);
@@ -358,7 +350,7 @@ export class FederationChecker {
           // Nearly every device of a manifest: no LRU entry, so only the clean table may answer (an age, no object).
           const age = ages === undefined ? -1 : ages[i]!;
           if (age < 0) {
-            missed[count++] = i;
+            misses.push(i);
             continue;
           }
           sheet.fromCache(i);
@@ -367,7 +359,7 @@ export class FederationChecker {
         }
         const held = probe ? cache.answerAt(probe, i, country, requesterId, column, now) : cache.lookup(keys[i]!, country, requesterId, now);
         if (held === undefined) {
-          missed[count++] = i;
+          misses.push(i);
           continue;
         }
         sheet.fromCache(i);
@@ -381,7 +373,6 @@ export class FederationChecker {
         if (held.finding && isListed(held.status)) sheet.finding(i, create(RegistryFindingSchema, { finding: held.finding, stale: false, age: durationFromMs(age) }));
       }
     }
-    const misses = missed.subarray(0, count);
     const hits = keys.length - misses.length;
     if (hits > 0) metrics?.cacheHit?.(link.country, hits);
     if (misses.length > 0) metrics?.cacheMiss?.(link.country, misses.length);
@@ -389,12 +380,12 @@ export class FederationChecker {
   }
 
   /** The per-device path: misses join the registry's batcher, coalesced with other asks for the same devices. */
-  async #askRegistry(link: RegistryLink, keys: readonly DeviceKey[], misses: Int32Array, opts: CheckOptions, sheet: AnswerSheet, now: number): Promise<void> {
+  async #askRegistry(link: RegistryLink, keys: readonly DeviceKey[], misses: number[], opts: CheckOptions, sheet: AnswerSheet, now: number): Promise<void> {
     const { cache } = this;
     const requesterId = opts.requester.id;
     const deadline = upstreamDeadline(opts.deadline, { marginMs: this.#options.config.deadlines.marginMs, capMs: link.timeoutMs }, now);
     const ticket = cache.ticket();
-    const missKeys = Array.from(misses, (i) => keys[i]!);
+    const missKeys = misses.map((i) => keys[i]!);
     const results: BatchResult[] = await this.#batchers.get(link)!.ask(missKeys, { requester: opts.requester, purpose: opts.purpose }, deadline);
     results.forEach((result, j) => {
       const i = misses[j]!;
@@ -414,7 +405,7 @@ export class FederationChecker {
   async #askRegistryInBulk(
     link: RegistryLink,
     keys: readonly DeviceKey[],
-    misses: Int32Array,
+    misses: number[],
     opts: CheckOptions,
     sheet: AnswerSheet,
     now: number,
@@ -425,7 +416,7 @@ export class FederationChecker {
     const requesterId = opts.requester.id;
     const deadline = upstreamDeadline(opts.deadline, { marginMs: this.#options.config.deadlines.marginMs, capMs: link.timeoutMs }, now);
     const ticket = cache.ticket();
-    const missKeys = misses.length === keys.length ? keys : Array.from(misses, (i) => keys[i]!);
+    const missKeys = misses.length === keys.length ? keys : misses.map((i) => keys[i]!);
     await this.#batchers.get(link)!.askBulk(missKeys, { requester: opts.requester, purpose: opts.purpose }, deadline, (start, count, outcome) => {
       if (!outcome.ok) {
         if (outcome.error.code === Code.PERMISSION_DENIED) cache.refused(link.country, requesterId);

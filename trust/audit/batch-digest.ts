@@ -74,9 +74,9 @@ function mergeRuns(high: Uint32Array<ArrayBuffer>, low: Uint32Array<ArrayBuffer>
       while (a < middle && b < to) {
         // Pair a before pair b unless b is smaller (stable: equal keys keep their order).
         const takeB = high[b]! < high[a]! || (high[b] === high[a] && low[b]! < low[a]!);
-        const from_ = takeB ? b++ : a++;
-        nextHigh[at] = high[from_]!;
-        nextLow[at++] = low[from_]!;
+        const source = takeB ? b++ : a++;
+        nextHigh[at] = high[source]!;
+        nextLow[at++] = low[source]!;
       }
       while (a < middle) {
         nextHigh[at] = high[a]!;

@@ -360,7 +360,7 @@ class PostgresRegistryStore implements RegistryStore {
         let seq = Number((await client.query<{ seq: string }>("SELECT coalesce(max(seq), 0) + 1 AS seq FROM sightings")).rows[0]!.seq);
         const columns: unknown[][] = Array.from({ length: 14 }, () => []);
         const outcomes = inputs.map((input): SightingOutcome => {
-          // In record id order, as SQLite's index walk gives them.
+          // In record id order: the query's row order is unspecified, and a sighting's sequence should not depend on it.
           const open = (openByKey.get(input.deviceKey) ?? []).slice().sort((a, b) => Number(a.id) - Number(b.id));
           for (const record of open) {
             const row = [seq++, record.id, record.agency, input.deviceKey, input.kind, input.seenInCountry, input.partnerKind, input.partnerId, input.seenAt, input.purpose,
