@@ -15,11 +15,12 @@
  * There is no `exp`: an attestation states a fact at a time (`iat`); it does not
  * expire. `iat` is only checked not to lie in the future beyond a small skew.
  */
-import { SignJWT, calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, errors, importJWK, jwtVerify, type JSONWebKeySet, type JWK, type CryptoKey } from "jose";
+import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, errors, importJWK, jwtVerify, type JSONWebKeySet, type JWK, type CryptoKey } from "jose";
 import { z } from "zod";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ImeifedError } from "../errors/index.js";
 import { DeviceStatus, Reason, type Finding } from "../gen/imeifed/v1/device_pb.js";
+import { CompactJwsSigner } from "./compact-jws.js";
 
 /** The `typ` header of every attestation. */
 export const ATTESTATION_TYPE = "imeifed-attestation+jwt";
@@ -109,7 +110,7 @@ export class AttestationSigner {
     readonly issuer: string,
     readonly kid: string,
     readonly alg: AttestationAlgorithm,
-    private readonly key: CryptoKey | Uint8Array,
+    private readonly jws: CompactJwsSigner,
     private readonly jwks: JSONWebKeySet,
   ) {}
 
@@ -133,12 +134,13 @@ export class AttestationSigner {
     const publicJwk = publicPartOf(privateJwk);
     const kid = privateJwk.kid ?? (await calculateJwkThumbprint(publicJwk));
     const key = await importJWK({ ...privateJwk, kid }, alg);
+    if (key instanceof Uint8Array) throw new ImeifedError(Code.FAILED_PRECONDITION, "ATTESTATION_KEY_INVALID", "the attestation key is a secret key; pass an ES256 or EdDSA private JWK");
     const published: JWK[] = [{ ...publicJwk, kid, alg, use: "sig" }];
     for (const retired of options.retiredKeys ?? []) {
       if (retired.kid === undefined || retired.kid === kid) continue;
       published.push(publicPartOf(retired));
     }
-    return new AttestationSigner(issuer, kid, alg, key, { keys: published });
+    return new AttestationSigner(issuer, kid, alg, new CompactJwsSigner(key, alg), { keys: published });
   }
 
   /** Signs one statement as a compact JWS with `kid` and `typ` in the protected header. */
@@ -147,8 +149,9 @@ export class AttestationSigner {
       throw new Error(`attestation iss ${statement.iss} is not this signer's issuer ${this.issuer}`);
     }
     const claims = attestationClaimsSchema.parse({ ...statement, iss: this.issuer, iat: statement.iat ?? Math.floor(Date.now() / 1000) });
-    const { iss: _iss, iat, ...rest } = claims;
-    return new SignJWT(rest).setProtectedHeader({ alg: this.alg, kid: this.kid, typ: ATTESTATION_TYPE }).setIssuer(this.issuer).setIssuedAt(iat).sign(this.key);
+    // The claims as SignJWT lays them out (the statement, then iss and iat), signed synchronously.
+    const { iss, iat, ...rest } = claims;
+    return this.jws.sign({ kid: this.kid, typ: ATTESTATION_TYPE }, { ...rest, iss, iat });
   }
 
   /** The public keys that verify this signer's attestations (served by GetKeys and written as a JWKS file). */
