@@ -192,8 +192,8 @@ describe("gateway finding cache with the clean-answer table", () => {
   it("the bulk probe finds every device the LRU holds, also after its held-device filter starts over", () => {
     const cache = new FindingCache({ ...options, maxEntries: 1_000 });
     const asKey = (i: number) => String(key(i)) as DeviceKey;
-    // The probe's held-device filter starts over after 2^18 marks, from what the LRU holds: here
-    // half-way through the last 1,000 stores, so half the held devices depend on that rebuild.
+    // The probe's held-device filter starts over from what the LRU holds every ~1,000 stores here
+    // (its smallest size, 2^15 bits, fits the 1,000 held devices), so the held devices span rebuilds.
     const stored = 2 ** 18 + 500;
     for (let i = 0; i < stored; i++) cache.put(asKey(i), "GB", "police-es", prohibited, cache.ticket(), now);
     const keys = Array.from({ length: 3_000 }, (_, j) => asKey(stored - 2_000 + j)); // 1,000 evicted, 1,000 held, 1,000 never stored
@@ -205,5 +205,20 @@ describe("gateway finding cache with the clean-answer table", () => {
     cache.clear();
     cache.put(asKey(1), "GB", "police-es", prohibited, cache.ticket(), now);
     assert.equal(cache.probe([asKey(1), asKey(2)]).entries?.filter(Boolean).length, 1, "after clear, a new entry is found");
+  });
+
+  it("the bulk probe finds every held device while its filter grows with the LRU, and few others", () => {
+    const cache = new FindingCache({ ...options, maxEntries: 100_000 });
+    const asKey = (i: number) => String(key(i)) as DeviceKey;
+    // From 2^15 bits (2,048 devices at 16 bits each) the filter grows past 50,000 held devices.
+    const held = 50_000;
+    for (let i = 0; i < held; i++) cache.put(asKey(2 * i), "GB", "police-es", prohibited, cache.ticket(), now);
+    const keys = Array.from({ length: 2 * held }, (_, j) => asKey(j)); // even: held, odd: never stored
+    const probe = cache.probe(keys);
+    keys.forEach((k, j) => assert.equal(probe.entries?.[j] !== undefined, j % 2 === 0, `device ${j}`));
+    // Wasted looks: a sparse filter lets through few of the devices it never saw.
+    let wasted = 0;
+    for (let j = 1; j < keys.length; j += 2) if (cache.mayHold(Number(keys[j]))) wasted++;
+    assert.ok(wasted < held / 8, `${wasted} of ${held} never-stored devices passed the filter`);
   });
 });
