@@ -13,6 +13,14 @@
  * answers then cost one memory fetch, not one per array (measured: separate
  * arrays made a put ~200 ns, nearly all of it waiting on memory).
  *
+ * A run of 16 consecutive keys shares one home and takes consecutive slots
+ * from it (`deviceRunHash`), because manifests come in serial runs (a carton
+ * of new phones has consecutive serials): a run's devices then cost one
+ * memory page and a few cache lines rather than 16 of each. Keys that are
+ * not neighbours spread as before. Measured alone, a million serial devices:
+ * a warm probe ~120-220 -> ~75-95 ms, a cold probe and store ~400-470 ->
+ * ~325-425 ms; random keys within noise of the plain hash.
+ *
  * It holds no requester and no finding: a "not listed" status is the same for
  * every requester (sharing policies withhold finding fields or refuse a
  * requester outright, never change a status); `FindingCache` decides which
@@ -20,7 +28,7 @@
  * answer time and the registry's `cache_max_age`; expired slots are reclaimed
  * when the table is full, and when it is still full the older half goes.
  */
-import { deviceKeyHash } from "./device-key-hash.js";
+import { deviceRunHash, deviceRunOffset, RUN } from "./device-key-hash.js";
 
 /** A slot holds its key plus one, so a fresh (zeroed) buffer is an empty table with nothing to fill. */
 const EMPTY = 0;
@@ -270,7 +278,8 @@ export class CleanAnswers {
 
   #home(key: number): number {
     // Multiply-shift onto any capacity (not only powers of two), so the table can be sized to its bound.
-    return Math.floor((deviceKeyHash(key) * this.#capacity) / 4294967296);
+    const runs = Math.floor(this.#capacity / RUN);
+    return Math.floor((deviceRunHash(key) * runs) / 4294967296) * RUN + deviceRunOffset(key);
   }
 
   #column(country: string, ttl: number): number {

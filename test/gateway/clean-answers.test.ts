@@ -26,6 +26,27 @@ describe("gateway clean-answer table", () => {
     assert.equal(table.answeredAt(key(3), "JP", now), 0, "cache_max_age 0: not kept");
   });
 
+  it("finds every device through growth, serial runs and scattered keys alike, at any capacity", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1_000, max: 30_000 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 2 ** 46 }), fc.integer({ min: 1, max: 40 })), { minLength: 1, maxLength: 60 }),
+        (maxEntries, runs) => {
+          // Runs of consecutive keys (some crossing a 16-key run's edge), at scattered starts.
+          const keys = [...new Set(runs.flatMap(([start, length]) => Array.from({ length }, (_, j) => start + j)))];
+          const table = new CleanAnswers({ maxEntries, ttlMs: 10_000 });
+          keys.forEach((k, i) => table.put(k, "GB", now + i, undefined));
+          assert.equal(table.size, keys.length);
+          keys.forEach((k, i) => assert.equal(table.answeredAt(k, "GB", now + keys.length), now + i, `key ${k}`));
+          assert.equal(table.slotOf(keys[0]! + 2 ** 46 + 1), -1, "a key never stored");
+          // Slots are distinct: no two keys share one.
+          assert.equal(new Set(keys.map((k) => table.slotOf(k))).size, keys.length);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it("stores a device's answers from several registries in one row as a put each would, over generated rows", () => {
     const countries = ["GB", "ES", "JP"];
     const row = fc.record({
