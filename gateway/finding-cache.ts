@@ -94,7 +94,7 @@ const BITS_PER_HELD = 16;
  * LRU's keys once the marks since the last rebuild outnumber the bits' share
  * of the held devices, so a long-running gateway's filter stays sparse.
  *
- * Sized to what the LRU holds (16 bits a device, 4 KB to 256 KB), because
+ * Sized to what the LRU holds (at least 16 bits a device, 4 KB to 256 KB), because
  * every screened device looks here: a gateway holding a few thousand listed
  * devices keeps its filter in the CPU's nearest caches, where a fixed 256 KB
  * one was pushed out by the clean-answer table's traffic and cost a memory
