@@ -14,7 +14,7 @@
  * arrays made a put ~200 ns, nearly all of it waiting on memory).
  *
  * A run of 16 consecutive keys shares one home and takes consecutive slots
- * from it (`deviceRunHash`), because manifests come in serial runs (a carton
+ * from it (`#home`), because manifests come in serial runs (a carton
  * of new phones has consecutive serials): a run's devices then cost one
  * memory page and a few cache lines rather than 16 of each. Keys that are
  * not neighbours spread as before. Measured alone, a million serial devices:
@@ -28,11 +28,13 @@
  * answer time and the registry's `cache_max_age`; expired slots are reclaimed
  * when the table is full, and when it is still full the older half goes.
  */
-import { deviceRunHash, deviceRunOffset, RUN } from "./device-key-hash.js";
+import { deviceKeyHash } from "./device-key-hash.js";
 
 /** A slot holds its key plus one, so a fresh (zeroed) buffer is an empty table with nothing to fill. */
 const EMPTY = 0;
 const MIN_CAPACITY = 1024;
+/** Consecutive keys that share a home and sit side by side (a 16-key run: 512 bytes of slots with five registries). */
+const RUN = 16;
 /**
  * How much the table grows when it must: by 4, so a table that fills up to a
  * million devices re-places its keys a few times rather than ten (each move is
@@ -277,9 +279,10 @@ export class CleanAnswers {
   }
 
   #home(key: number): number {
-    // Multiply-shift onto any capacity (not only powers of two), so the table can be sized to its bound.
-    const runs = Math.floor(this.#capacity / RUN);
-    return Math.floor((deviceRunHash(key) * runs) / 4294967296) * RUN + deviceRunOffset(key);
+    // The key's run, multiply-shifted onto the runs that fit the capacity (any capacity, not only
+    // powers of two, so the table can be sized to its bound), then the key's place in its run.
+    const run = Math.floor(key / RUN);
+    return Math.floor((deviceKeyHash(run) * Math.floor(this.#capacity / RUN)) / 4294967296) * RUN + (key - run * RUN);
   }
 
   #column(country: string, ttl: number): number {

@@ -15,21 +15,3 @@ export function deviceKeyHash(key: number): number {
   h ^= h >>> 16;
   return h >>> 0;
 }
-
-/**
- * Keys placed side by side: `RUN` consecutive keys (a 14-digit key's serial
- * run, as a carton of new phones has) share one hash, `deviceRunHash`, and a
- * table puts them in consecutive slots from that run's home, at their offset
- * `key % RUN` (`deviceRunOffset`).
- */
-export const RUN = 16;
-
-/** The hash of the run of `RUN` consecutive keys `key` belongs to. */
-export function deviceRunHash(key: number): number {
-  return deviceKeyHash(Math.floor(key / RUN));
-}
-
-/** Where `key` stands in its run (0 to RUN - 1). */
-export function deviceRunOffset(key: number): number {
-  return key - Math.floor(key / RUN) * RUN;
-}

@@ -15,7 +15,7 @@
  * There is no `exp`: an attestation states a fact at a time (`iat`); it does not
  * expire. `iat` is only checked not to lie in the future beyond a small skew.
  */
-import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, errors, importJWK, jwtVerify, type JSONWebKeySet, type JWK, type CryptoKey } from "jose";
+import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, errors, importJWK, jwtVerify, type JSONWebKeySet, type JWK } from "jose";
 import { z } from "zod";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ImeifedError } from "../errors/index.js";
