@@ -118,16 +118,29 @@ export class CleanAnswers {
 
   /** The slot holding `key`, or -1. */
   slotOf(key: number): number {
-    if (this.#size === 0) return -1;
+    const found = this.placeOf(key);
+    return found < 0 ? -1 : found;
+  }
+
+  /**
+   * The slot holding `key` (>= 0); when no slot does, `-2 - s` where `s` is
+   * the empty slot a store of `key` would take now (a vacancy: every reader
+   * takes a negative slot for "not held"). Valid while `version` stays the
+   * same: `putRow` given it goes on from the vacancy instead of searching
+   * again from the key's home, so a cold device costs one search, not three
+   * (the probe's, the store's look-up, and the insert's).
+   */
+  placeOf(key: number): number {
     const keys = this.#keys;
     const capacity = this.#capacity;
+    if (capacity === 0) return -1;
     const half = this.#stride / 2;
     const stored = key + 1;
     let slot = this.#home(key);
     for (;;) {
       const current = keys[slot * half]!;
       if (current === stored) return slot;
-      if (current === EMPTY) return -1;
+      if (current === EMPTY) return -2 - slot;
       slot = slot + 1 === capacity ? 0 : slot + 1;
     }
   }
@@ -186,9 +199,7 @@ export class CleanAnswers {
     if (!(ttl > 0)) return;
     if (!this.#ready(answeredAt)) return;
     const column = this.#column(country, ttl);
-    let slot = this.slotOf(key);
-    if (slot < 0) slot = this.#insert(key, answeredAt);
-    this.#stamp(slot, column, answeredAt);
+    this.#stamp(this.#slotToStore(key, answeredAt, this.placeOf(key)), column, answeredAt);
   }
 
   /**
@@ -208,8 +219,10 @@ export class CleanAnswers {
    * search: for `c < count`, the answer time `times[c]` (0: none) in column
    * `columns[c]` (from `columnFor`; -1: not kept). The same as a `put` per
    * answer; cheaper when a device's answers arrive together (the bulk path).
+   * `place`: what `placeOf(key)` said at the current `version`, if the caller
+   * has it (its probe), so the slot is not searched for again.
    */
-  putRow(key: number, columns: Int32Array, times: Float64Array, count: number): void {
+  putRow(key: number, columns: Int32Array, times: Float64Array, count: number, place?: number): void {
     let slot = -1;
     let words = this.#words;
     let stride = this.#stride;
@@ -222,12 +235,11 @@ export class CleanAnswers {
         // Rare: the first answer ever, one older than the base, or past the stamps' range.
         const version = this.#version;
         if (!this.#ready(answeredAt)) continue;
-        if (version !== this.#version) slot = -1; // the table started over: slots moved
+        if (version !== this.#version) slot = place = -1; // the table started over: slots moved
         stamp = answeredAt - this.#base + 1;
       }
       if (slot < 0) {
-        slot = this.slotOf(key);
-        if (slot < 0) slot = this.#insert(key, answeredAt);
+        slot = this.#slotToStore(key, answeredAt, place ?? this.placeOf(key));
         // Inserting may have grown the table.
         words = this.#words;
         stride = this.#stride;
@@ -313,18 +325,36 @@ export class CleanAnswers {
     return next * 4 >= this.#maxCapacity ? this.#maxCapacity : next;
   }
 
-  /** Adds `key` with no answers yet, making room first if needed; returns its slot. */
-  #insert(key: number, now: number): number {
-    if (this.#size >= this.#maxEntries) this.#makeRoom(now);
-    else if (this.#size + 1 > this.#capacity * MAX_LOAD && this.#capacity < this.#maxCapacity) {
-      this.#rebuild(this.#grownCapacity(), this.#width, () => true);
-    }
+  /**
+   * The slot of `key`, added with no answers yet when not held. `place` is
+   * `placeOf(key)` at the current version (-1: not known): a held slot is
+   * taken as it is; from a vacancy the search goes on, since other keys may
+   * have been stored there since (slots fill, but only a version change
+   * empties or moves them), and so may `key` itself (found on the way).
+   */
+  #slotToStore(key: number, now: number, place: number): number {
+    if (place >= 0) return place;
     const keys = this.#keys;
     const capacity = this.#capacity;
     const half = this.#stride / 2;
-    let slot = this.#home(key);
-    while (keys[slot * half] !== EMPTY) slot = slot + 1 === capacity ? 0 : slot + 1;
-    keys[slot * half] = key + 1;
+    const stored = key + 1;
+    let slot = place <= -2 ? -2 - place : this.#home(key);
+    for (;;) {
+      const current = keys[slot * half]!;
+      if (current === stored) return slot;
+      if (current === EMPTY) break;
+      slot = slot + 1 === capacity ? 0 : slot + 1;
+    }
+    // Not held: make room first if needed (slots then move, so the search starts over from the home).
+    if (this.#size >= this.#maxEntries) {
+      this.#makeRoom(now);
+      return this.#slotToStore(key, now, -1);
+    }
+    if (this.#size + 1 > capacity * MAX_LOAD && capacity < this.#maxCapacity) {
+      this.#rebuild(this.#grownCapacity(), this.#width, () => true);
+      return this.#slotToStore(key, now, -1);
+    }
+    keys[slot * half] = stored;
     this.#size++;
     return slot;
   }

@@ -196,7 +196,9 @@ class CleanAnswersToStore {
     return column;
   }
 
-  store(cache: FindingCache, keys: readonly DeviceKey[], numbers: Float64Array): void {
+  /** `probe`: the devices' places in the clean table, found before asking. */
+  store(cache: FindingCache, keys: readonly DeviceKey[], probe: CacheProbe): void {
+    const numbers = probe.numbers;
     const columns = this.#columns;
     const n = columns.length;
     const countries = columns.map((c) => c.country);
@@ -221,7 +223,7 @@ class CleanAnswersToStore {
           readied[c] = 1;
         }
       }
-      if (any) cache.putCleanRow(keys[i]!, numbers[i]!, countries, tickets, tableColumns, times);
+      if (any) cache.putCleanRow(keys[i]!, numbers[i]!, countries, tickets, tableColumns, times, probe, i);
     }
   }
 }
@@ -327,7 +329,7 @@ export class FederationChecker {
       asks.push(probe ? this.#askRegistryInBulk(link, keys, misses, opts, sheet, now, probe, clean) : this.#askRegistry(link, keys, misses, opts, sheet, now));
     }
     if (asks.length > 0) await Promise.all(asks);
-    if (clean && probe) clean.store(this.cache, keys, probe.numbers);
+    if (clean && probe) clean.store(this.cache, keys, probe);
     return sheet;
   }
 

@@ -252,7 +252,8 @@ export class FindingCache {
       return;
     }
     const slots = new Int32Array(probe.numbers.length);
-    for (let i = 0; i < slots.length; i++) slots[i] = clean.slotOf(probe.numbers[i]!);
+    // Where each device is, or where it would go (`placeOf`): storing its answers then needs no search.
+    for (let i = 0; i < slots.length; i++) slots[i] = clean.placeOf(probe.numbers[i]!);
     probe.slots = slots;
     probe.version = clean.version;
   }
@@ -361,13 +362,16 @@ export class FindingCache {
    * asked at `tickets[c]`, answered at `times[c]` (0: no answer), stored in
    * `columns[c]` (from `cleanColumnForStoring`). `times` is the caller's scratch: an
    * answer the device changed since is zeroed there, as `putClean` refuses it.
+   * `probe`, `i`: the device's place found by `probe`, used while still valid.
    */
-  putCleanRow(key: DeviceKey, keyNumber: number, countries: readonly string[], tickets: readonly number[], columns: Int32Array, times: Float64Array): void {
-    if (!this.#clean) return;
+  putCleanRow(key: DeviceKey, keyNumber: number, countries: readonly string[], tickets: readonly number[], columns: Int32Array, times: Float64Array, probe?: CacheProbe, i = 0): void {
+    const clean = this.#clean;
+    if (!clean) return;
     for (let c = 0; c < countries.length; c++) {
       if (times[c] !== 0 && !this.#current(key, countries[c]!, DeviceStatus.PERMITTED, tickets[c]!)) times[c] = 0;
     }
-    this.#clean.putRow(keyNumber, columns, times, countries.length);
+    const place = probe?.slots !== undefined && probe.version === clean.version ? probe.slots[i] : undefined;
+    clean.putRow(keyNumber, columns, times, countries.length, place);
   }
 
   /** Stores a registry's answer unless it is not to be kept or the device changed since `ticket`. */

@@ -38,12 +38,43 @@ describe("gateway clean-answer table", () => {
           keys.forEach((k, i) => table.put(k, "GB", now + i, undefined));
           assert.equal(table.size, keys.length);
           keys.forEach((k, i) => assert.equal(table.answeredAt(k, "GB", now + keys.length), now + i, `key ${k}`));
-          assert.equal(table.slotOf(keys[0]! + 2 ** 46 + 1), -1, "a key never stored");
+          assert.equal(table.slotOf(2 ** 46 + 1_000), -1, "a key never stored (above every generated one)");
           // Slots are distinct: no two keys share one.
           assert.equal(new Set(keys.map((k) => table.slotOf(k))).size, keys.length);
         },
       ),
       { numRuns: 60 },
+    );
+  });
+
+  it("stores at the place a probe found, though other keys (or the same) were stored there since, over generated keys", () => {
+    // A probe finds a batch's places; other chunks store devices before its answers come back.
+    const keys = fc.array(fc.integer({ min: 0, max: 400 }), { maxLength: 80 });
+    fc.assert(
+      fc.property(fc.integer({ min: 20, max: 300 }), keys, keys, keys, (maxEntries, earlier, batchWithRepeats, meanwhile) => {
+        const batch = [...new Set(batchWithRepeats)];
+        const columns = Int32Array.of(0);
+        const times = new Float64Array(1);
+        const withPlaces = new CleanAnswers({ maxEntries, ttlMs: 60_000 });
+        const reference = new CleanAnswers({ maxEntries, ttlMs: 60_000 });
+        withPlaces.columnFor("GB", undefined);
+        const store = (k: number, at: number, place?: number) => {
+          times[0] = at;
+          withPlaces.putRow(key(k), columns, times, 1, place);
+          reference.put(key(k), "GB", at, undefined);
+        };
+        earlier.forEach((k, i) => store(k, now + i));
+        const places = batch.map((k) => withPlaces.placeOf(key(k)));
+        const version = withPlaces.version;
+        meanwhile.forEach((k, i) => store(k, now + 1_000 + i));
+        batch.forEach((k, i) => store(k, now + 2_000 + i, withPlaces.version === version ? places[i] : undefined));
+        assert.equal(withPlaces.size, reference.size);
+        const held = [...new Set([...earlier, ...batch, ...meanwhile])];
+        for (const k of held) assert.equal(withPlaces.answeredAt(key(k), "GB", now + 3_000), reference.answeredAt(key(k), "GB", now + 3_000), `key ${k}`);
+        const slots = held.map((k) => withPlaces.slotOf(key(k))).filter((slot) => slot >= 0);
+        assert.equal(new Set(slots).size, slots.length, "no two keys share a slot");
+      }),
+      { numRuns: 300 },
     );
   });
 
