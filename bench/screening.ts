@@ -72,20 +72,41 @@ export interface ScreeningBenchOptions {
   gatewayNodeArgs?: string[];
 }
 
+/** One round: a fresh gateway's cold and warm screening of the round's own manifest, and the in-process ceiling right after. */
+export interface ScreeningRound {
+  coldItemsPerSecond: number;
+  warmItemsPerSecond: number;
+  ceilingItemsPerSecond: number;
+  findings: { cold: number; warm: number };
+}
+
 /** What one run measured (the suite turns it into figures). */
 export interface ScreeningBenchResult {
   items: number;
   listed: number;
   seedRowsPerSecond: number;
-  coldItemsPerSecond: number;
-  /** The cold run's registry questions answered without the gateway (items/s: each item asked of all five). */
+  /** In the order they ran. */
+  rounds: ScreeningRound[];
+  /** The last round's registry questions answered without the gateway (items/s: each item asked of all five), and that round's ceiling. */
   registriesAloneItemsPerSecond: number;
-  warmItemsPerSecond: number;
-  ceilingItemsPerSecond: number;
-  /** Peak resident memory of the gateway process after the cold run, and after the warm run (it includes the full cache). */
+  registriesAloneCeilingItemsPerSecond: number;
+  /** Peak resident memory of a gateway process after its cold run, and after its warm run (it includes the full cache): the largest of the rounds. */
   gatewayPeakRssColdBytes: number;
   gatewayPeakRssWarmBytes: number;
-  findings: { cold: number; warm: number };
+}
+
+/**
+ * Rounds of the whole measurement. The machine is shared, and its speed moves
+ * over tens of seconds (the ceiling alone read 0.6M to 0.9M items/s within an
+ * hour), so each round's ratio takes the ceiling measured right after its
+ * runs, and the figures are the round with the median ratio.
+ */
+const ROUNDS = 3;
+
+/** The round whose `ratio` is the median of the rounds'. */
+export function medianRound(rounds: readonly ScreeningRound[], ratio: (r: ScreeningRound) => number): ScreeningRound {
+  const sorted = [...rounds].sort((a, b) => ratio(a) - ratio(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
 /** The body of the n-th listed device of registry `r` (one TAC per registry). */
@@ -93,14 +114,30 @@ function listedBody(r: number, n: number): string {
   return `3569381${r}${String(n).padStart(6, "0")}`;
 }
 
-/** Manifest item i: every 1/hitRate-th is listed in some registry; the rest carry a TAC no registry lists. */
-function manifestImei(i: number, hitEvery: number, perRegistry: number): string {
+/** Round `round`'s manifest item i: every `hitEvery`-th is listed in some registry (each round its own ones); the rest carry a TAC no registry lists (each round its own). */
+function manifestImei(i: number, hitEvery: number, perRegistry: number, round: number, items: number): string {
   let body: string;
   if (i % hitEvery === 0) {
-    const k = i / hitEvery;
+    const k = i / hitEvery + round * Math.ceil(items / hitEvery);
     body = listedBody(k % COUNTRIES.length, Math.floor(k / COUNTRIES.length) % perRegistry);
   } else {
-    body = `86${String(100_000 + Math.floor(i / 1_000_000)).padStart(6, "0")}${String(i % 1_000_000).padStart(6, "0")}`;
+    body = `86${String(100_000 + round * 1_000 + Math.floor(i / 1_000_000)).padStart(6, "0")}${String(i % 1_000_000).padStart(6, "0")}`;
+  }
+  return body + String(luhnCheckDigit(body));
+}
+
+/**
+ * Round `round`'s warm-up item i: another TAC, and listed devices from the
+ * other end of each registry's range (none of them is a manifest's), in the
+ * manifest's share.
+ */
+function warmUpImei(i: number, hitEvery: number, perRegistry: number, round: number, items: number): string {
+  let body: string;
+  if (i % hitEvery === 0) {
+    const k = i / hitEvery + round * Math.ceil(items / hitEvery);
+    body = listedBody(k % COUNTRIES.length, perRegistry - 1 - (Math.floor(k / COUNTRIES.length) % perRegistry));
+  } else {
+    body = `87${String(100_000 + round * 1_000 + Math.floor(i / 1_000_000)).padStart(6, "0")}${String(i % 1_000_000).padStart(6, "0")}`;
   }
   return body + String(luhnCheckDigit(body));
 }
@@ -260,27 +297,6 @@ export async function benchScreening(options: ScreeningBenchOptions = {}): Promi
     log(`seeded ${perRegistry * COUNTRIES.length} listed devices at ${Math.round(seedRowsPerSecond)} rows/s`);
     for (let r = 0; r < COUNTRIES.length; r++) registries.push(await spawnRegistryProcess({ country: COUNTRIES[r]!, trust, db: { sqlite: dbs[r]! } }));
 
-    // The manifest, encoded once.
-    const imeis = Array.from({ length: items }, (_, i) => manifestImei(i, hitEvery, perRegistry));
-    const requests = screenRequests("BENCH-DEC-1", imeis, batch);
-    // A warm-up shipment of other devices (another TAC, and listed devices from the other end of
-    // each registry's range: none of them is the manifest's) with the manifest's share of listed
-    // ones, a fifth of its size, so the processes' compilers have seen all of the work, findings
-    // and sightings too, before the timed runs; the manifest's devices stay in no cache.
-    // Long-running gateways and registries are warm; freshly started ones are not. Measured with
-    // perf: after a warm-up of 50,000 devices none of them listed, V8's compiler still took ~16%
-    // of the machine's samples during the cold run, and each registry had seen only 5 calls.
-    const warmUpImeis = Array.from({ length: Math.ceil(items / 5) }, (_, i) => {
-      if (i % hitEvery === 0) {
-        const k = i / hitEvery;
-        const body = listedBody(k % COUNTRIES.length, perRegistry - 1 - (Math.floor(k / COUNTRIES.length) % perRegistry));
-        return body + String(luhnCheckDigit(body));
-      }
-      const body = `87${String(100_000 + Math.floor(i / 1_000_000)).padStart(6, "0")}${String(i % 1_000_000).padStart(6, "0")}`;
-      return body + String(luhnCheckDigit(body));
-    });
-    const warmUpRequests = screenRequests("BENCH-WARM-UP", warmUpImeis, batch);
-
     const configFile = join(dir, "gateway.json");
     writeFileSync(
       configFile,
@@ -299,83 +315,108 @@ export async function benchScreening(options: ScreeningBenchOptions = {}): Promi
         cache: { maxEntries: Math.ceil(items * 1.1), listedTtlMs: 3_600_000, unlistedTtlMs: 600_000 },
       }),
     );
-    gateway = await spawnGateway(configFile, options.gatewayNodeArgs);
     const metadata = new Metadata();
     metadata.set("authorization", `Bearer ${await trust.token("customs-gb", { audience: "gateway", ttlSec: 3_600 })}`);
-    client = new GrpcClient(gateway.address, credentials.createInsecure(), DEFAULT_CHANNEL_OPTIONS);
+    for (const db of dbs) stores.push(await openSqliteStore({ path: db }));
 
-    // The gateway caches only while it follows every registry's change stream: wait until it has
-    // replayed the seeded backlog (a repeated lookup then comes from the cache).
-    const probe = Buffer.from(toBinary(LookupRequestSchema, create(LookupRequestSchema, { imei: manifestImei(1, hitEvery, perRegistry), purpose: "bench warm-up" })));
-    const lookup = () =>
-      new Promise<boolean>((done, fail) =>
-        client!.makeUnaryRequest(LOOKUP, (b: Buffer) => b, (b: Buffer) => b, probe, metadata, { deadline: Date.now() + 10_000 }, (error, response) =>
-          error ? fail(error) : done(fromBinary(LookupResponseSchema, response!).fromCache),
-        ),
-      );
-    const followStarted = Date.now();
-    for (;;) {
-      await lookup();
-      if (await lookup()) break;
-      if (Date.now() - followStarted > 600_000) throw new Error("the gateway did not catch up with the registries' change streams in 10 minutes");
-      await new Promise((r) => setTimeout(r, 500));
+    const rounds: ScreeningRound[] = [];
+    let gatewayPeakRssColdBytes = 0;
+    let gatewayPeakRssWarmBytes = 0;
+    let imeis: string[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      // The round's manifest, encoded before any timing.
+      imeis = Array.from({ length: items }, (_, i) => manifestImei(i, hitEvery, perRegistry, round, items));
+      const requests = screenRequests(`BENCH-DEC-${round + 1}`, imeis, batch);
+      // A warm-up shipment of other devices, a fifth of the manifest's size with its share of
+      // listed ones, so the processes' compilers have seen all of the work, findings and sightings
+      // too, before the timed runs; the manifest's devices stay in no cache. Long-running gateways
+      // and registries are warm; freshly started ones are not. Measured with perf: after a warm-up
+      // of 50,000 devices none of them listed, V8's compiler still took ~16% of the machine's
+      // samples during the cold run, and each registry had seen only 5 calls.
+      const warmUpImeis = Array.from({ length: Math.ceil(items / 5) }, (_, i) => warmUpImei(i, hitEvery, perRegistry, round, items));
+      const warmUpRequests = screenRequests(`BENCH-WARM-UP-${round + 1}`, warmUpImeis, batch);
+
+      // A fresh gateway each round: its cache starts cold.
+      gateway = await spawnGateway(configFile, options.gatewayNodeArgs);
+      client = new GrpcClient(gateway.address, credentials.createInsecure(), DEFAULT_CHANNEL_OPTIONS);
+      // The gateway caches only while it follows every registry's change stream: wait until it has
+      // replayed the seeded backlog (a repeated lookup then comes from the cache). The device asked
+      // is a warm-up one, so the manifest's stay out of the cache.
+      const probe = Buffer.from(toBinary(LookupRequestSchema, create(LookupRequestSchema, { imei: warmUpImeis[1]!, purpose: "bench warm-up" })));
+      const lookup = (on: GrpcClient) =>
+        new Promise<boolean>((done, fail) =>
+          on.makeUnaryRequest(LOOKUP, (b: Buffer) => b, (b: Buffer) => b, probe, metadata, { deadline: Date.now() + 10_000 }, (error, response) =>
+            error ? fail(error) : done(fromBinary(LookupResponseSchema, response!).fromCache),
+          ),
+        );
+      const followStarted = Date.now();
+      for (;;) {
+        await lookup(client);
+        if (await lookup(client)) break;
+        if (Date.now() - followStarted > 600_000) throw new Error("the gateway did not catch up with the registries' change streams in 10 minutes");
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      log(`round ${round + 1}: gateway follows all registries after ${((Date.now() - followStarted) / 1000).toFixed(1)} s`);
+
+      const pids = { gateway: gateway.process.pid!, registries: registries.map((r) => r.pid), bench: process.pid };
+      const cpu = () => ({ gateway: cpuSeconds(pids.gateway), registries: pids.registries.reduce((sum, pid) => sum + cpuSeconds(pid), 0), bench: cpuSeconds(pids.bench) });
+      const timed = async (label: string) => {
+        const cpuBefore = cpu();
+        const started = process.hrtime.bigint();
+        const run = await screenRaw(client!, metadata, requests);
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const cpuAfter = cpu();
+        log(
+          `round ${round + 1}, ${label}: CPU seconds: gateway ${(cpuAfter.gateway - cpuBefore.gateway).toFixed(1)}, five registries ${(cpuAfter.registries - cpuBefore.registries).toFixed(1)}, load generator ${(cpuAfter.bench - cpuBefore.bench).toFixed(1)}`,
+        );
+        if (run.summary.itemsScreened !== BigInt(items)) throw new Error(`${label}: screened ${run.summary.itemsScreened} of ${items} items`);
+        const unanswered = run.summary.counts.find((c) => c.outcome === ScreeningOutcome.UNANSWERED)?.count ?? 0n;
+        if (unanswered > 0n) throw new Error(`${label}: ${unanswered} items unanswered (${run.summary.unanswered.map((u) => u.country).join(", ")})`);
+        log(`round ${round + 1}, ${label}: ${items} items in ${seconds.toFixed(1)} s, ${run.findings} findings`);
+        return { rate: items / seconds, findings: run.findings };
+      };
+      await screenRaw(client, metadata, warmUpRequests);
+      log(`round ${round + 1}: warmed up: ${warmUpImeis.length} other devices screened`);
+      const cold = await timed("cold cache");
+      gatewayPeakRssColdBytes = Math.max(gatewayPeakRssColdBytes, peakRss(gateway.process.pid!));
+      const warm = await timed("warm cache");
+      gatewayPeakRssWarmBytes = Math.max(gatewayPeakRssWarmBytes, peakRss(gateway.process.pid!));
+      client.close();
+      client = undefined;
+      await gateway.stop();
+      gateway = undefined;
+
+      // The ceiling, right after: the same items, parsed and looked up directly in the five stores, chunk by chunk.
+      const ceilingStarted = process.hrtime.bigint();
+      let hits = 0;
+      for (let start = 0; start < imeis.length; start += batch) {
+        const keys: DeviceKey[] = [];
+        for (let i = start; i < Math.min(imeis.length, start + batch); i++) {
+          const parsed = parseDevice(imeis[i]!);
+          if (parsed.ok) keys.push(parsed.device.key);
+        }
+        for (const store of stores) hits += (await store.openRecords(keys)).size;
+      }
+      const ceilingSeconds = Number(process.hrtime.bigint() - ceilingStarted) / 1e9;
+      const ceiling = items / ceilingSeconds;
+      log(`round ${round + 1}, in-process ceiling: ${items} items in ${ceilingSeconds.toFixed(2)} s, ${hits} listed; cold ${(cold.rate / ceiling).toFixed(3)}x, warm ${(warm.rate / ceiling).toFixed(3)}x`);
+      rounds.push({ coldItemsPerSecond: cold.rate, warmItemsPerSecond: warm.rate, ceilingItemsPerSecond: ceiling, findings: { cold: cold.findings, warm: warm.findings } });
     }
-    log(`gateway follows all registries after ${((Date.now() - followStarted) / 1000).toFixed(1)} s`);
 
-    const pids = { gateway: gateway.process.pid!, registries: registries.map((r) => r.pid), bench: process.pid };
-    const cpu = () => ({ gateway: cpuSeconds(pids.gateway), registries: pids.registries.reduce((sum, pid) => sum + cpuSeconds(pid), 0), bench: cpuSeconds(pids.bench) });
-    const timed = async (label: string) => {
-      const cpuBefore = cpu();
-      const started = process.hrtime.bigint();
-      const run = await screenRaw(client!, metadata, requests);
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const cpuAfter = cpu();
-      log(
-        `${label}: CPU seconds: gateway ${(cpuAfter.gateway - cpuBefore.gateway).toFixed(1)}, five registries ${(cpuAfter.registries - cpuBefore.registries).toFixed(1)}, load generator ${(cpuAfter.bench - cpuBefore.bench).toFixed(1)}`,
-      );
-      if (run.summary.itemsScreened !== BigInt(items)) throw new Error(`${label}: screened ${run.summary.itemsScreened} of ${items} items`);
-      const unanswered = run.summary.counts.find((c) => c.outcome === ScreeningOutcome.UNANSWERED)?.count ?? 0n;
-      if (unanswered > 0n) throw new Error(`${label}: ${unanswered} items unanswered (${run.summary.unanswered.map((u) => u.country).join(", ")})`);
-      log(`${label}: ${items} items in ${seconds.toFixed(1)} s, ${run.findings} findings`);
-      return { rate: items / seconds, findings: run.findings };
-    };
-    await screenRaw(client, metadata, warmUpRequests);
-    log(`warmed up: ${warmUpImeis.length} other devices screened`);
-    const cold = await timed("cold cache");
-    const gatewayPeakRssColdBytes = peakRss(gateway.process.pid!);
-    const warm = await timed("warm cache");
-    const gatewayPeakRssWarmBytes = peakRss(gateway.process.pid!);
-    // Where the cold run's time goes: the same questions (sparse, 10,000 a call, 4 calls in flight per
-    // registry, as the gateway asks them) sent straight to the five registries, without the gateway.
-    // Last, so nothing it leaves behind (signatures the registries keep for reuse) helps the cold run.
+    // Where the cold run's time goes: the last round's questions (sparse, 10,000 a call, 4 calls in
+    // flight per registry, as the gateway asks them) sent straight to the five registries, without the
+    // gateway. Last, so nothing it leaves behind (signatures the registries keep for reuse) helps a cold run.
     const direct = await askRegistriesDirectly(registries, trust, imeis, options.upstreamBatchLimit ?? 10_000);
     log(`registries alone: ${items * COUNTRIES.length} sparse questions in ${direct.seconds.toFixed(1)} s; CPU seconds: five registries ${direct.registryCpu.toFixed(1)}`);
-
-    // The ceiling: the same items, parsed and looked up directly in the five stores, chunk by chunk.
-    for (const db of dbs) stores.push(await openSqliteStore({ path: db }));
-    const ceilingStarted = process.hrtime.bigint();
-    let hits = 0;
-    for (let start = 0; start < imeis.length; start += batch) {
-      const keys: DeviceKey[] = [];
-      for (let i = start; i < Math.min(imeis.length, start + batch); i++) {
-        const parsed = parseDevice(imeis[i]!);
-        if (parsed.ok) keys.push(parsed.device.key);
-      }
-      for (const store of stores) hits += (await store.openRecords(keys)).size;
-    }
-    const ceilingSeconds = Number(process.hrtime.bigint() - ceilingStarted) / 1e9;
-    log(`in-process ceiling: ${items} items in ${ceilingSeconds.toFixed(1)} s, ${hits} listed`);
     return {
       items,
       listed: perRegistry * COUNTRIES.length,
       seedRowsPerSecond,
-      coldItemsPerSecond: cold.rate,
+      rounds,
       registriesAloneItemsPerSecond: items / direct.seconds,
-      warmItemsPerSecond: warm.rate,
-      ceilingItemsPerSecond: items / ceilingSeconds,
+      registriesAloneCeilingItemsPerSecond: rounds[rounds.length - 1]!.ceilingItemsPerSecond,
       gatewayPeakRssColdBytes,
       gatewayPeakRssWarmBytes,
-      findings: { cold: cold.findings, warm: warm.findings },
     };
   } finally {
     client?.close();
@@ -390,19 +431,29 @@ export async function benchScreening(options: ScreeningBenchOptions = {}): Promi
 /** The screening figures against the issue's goals (cold ≥ 0.25, warm ≥ 0.5 of the in-process ceiling). */
 export async function screeningSuite(options: ScreeningBenchOptions = {}): Promise<BenchSuite> {
   const r = await benchScreening(options);
-  const ceiling = { name: "direct lookups in the five stores, in process", value: Math.round(r.ceilingItemsPerSecond), unit: "items/s" };
+  const ceilingOf = (round: ScreeningRound) => ({ name: "direct lookups in the five stores, in process, right after", value: Math.round(round.ceilingItemsPerSecond), unit: "items/s" });
+  const cold = medianRound(r.rounds, (x) => x.coldItemsPerSecond / x.ceilingItemsPerSecond);
+  const warm = medianRound(r.rounds, (x) => x.warmItemsPerSecond / x.ceilingItemsPerSecond);
+  const spread = (ratio: (x: ScreeningRound) => number) => r.rounds.map((x) => ratio(x).toFixed(2)).join(", ");
   const figures: BenchFigure[] = [
-    ratioFigure(`Screen, ${r.items} items, 5 registries (${r.listed} listed), cold cache`, Math.round(r.coldItemsPerSecond), "items/s", ceiling, {
-      text: ">= 0.25x the in-process ceiling",
-      met: (x) => x >= 0.25,
-    }),
-    ratioFigure(`Screen, same manifest, warm cache`, Math.round(r.warmItemsPerSecond), "items/s", ceiling, {
+    ratioFigure(
+      `Screen, ${r.items} items, 5 registries (${r.listed} listed), cold cache (median of ${r.rounds.length} rounds: ${spread((x) => x.coldItemsPerSecond / x.ceilingItemsPerSecond)}x)`,
+      Math.round(cold.coldItemsPerSecond),
+      "items/s",
+      ceilingOf(cold),
+      { text: ">= 0.25x the in-process ceiling", met: (x) => x >= 0.25 },
+    ),
+    ratioFigure(`Screen, same manifest, warm cache (median of ${r.rounds.length} rounds: ${spread((x) => x.warmItemsPerSecond / x.ceilingItemsPerSecond)}x)`, Math.round(warm.warmItemsPerSecond), "items/s", ceilingOf(warm), {
       text: ">= 0.5x the in-process ceiling",
       met: (x) => x >= 0.5,
     }),
     // Not a goal: where the cold run's time goes (the gateway's share is the difference).
-    ratioFigure(`the cold run's registry questions without the gateway (5 registries, sparse, 10,000 a call)`, Math.round(r.registriesAloneItemsPerSecond), "items/s", ceiling),
-    { name: "gateway peak RSS during the cold screening", value: r.gatewayPeakRssColdBytes, unit: "bytes" },
+    ratioFigure(`the last round's registry questions without the gateway (5 registries, sparse, 10,000 a call)`, Math.round(r.registriesAloneItemsPerSecond), "items/s", {
+      name: "that round's in-process ceiling",
+      value: Math.round(r.registriesAloneCeilingItemsPerSecond),
+      unit: "items/s",
+    }),
+    { name: "gateway peak RSS during the cold screening (largest of the rounds)", value: r.gatewayPeakRssColdBytes, unit: "bytes" },
     { name: "gateway peak RSS after the warm screening (listed answers in the LRU, clean ones in the compact table)", value: r.gatewayPeakRssWarmBytes, unit: "bytes" },
     { name: "registry seeding through the bulk import (importReports), SQLite", value: Math.round(r.seedRowsPerSecond), unit: "rows/s" },
   ];
