@@ -334,14 +334,18 @@ export class FederationChecker {
   }
 
   /** Answers what the cache may answer for `link`; returns the indexes of the keys it must ask. `probe`: the devices already looked up (bulk path). */
-  #fromCache(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, sheet: AnswerSheet, now: number, probe?: CacheProbe): number[] {
+  #fromCache(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, sheet: AnswerSheet, now: number, probe?: CacheProbe): Int32Array {
     const { cache } = this;
     const metrics = this.#options.metrics;
     const requesterId = opts.requester.id;
     const country = link.country;
-    const misses: number[] = [];
+    // Typed, sized once: in a cold screening every device of a chunk misses at every registry, and
+    // growing a number[] of 10,000 per registry per chunk was the gateway's largest allocation
+    // (~120 MB of its ~390 MB young garbage in a million-item cold run).
+    const missed = new Int32Array(keys.length);
+    let missCount = 0;
     if (!this.#options.freshness.live(country) || cache.empty) {
-      for (let i = 0; i < keys.length; i++) misses.push(i);
+      for (let i = 0; i < keys.length; i++) missed[missCount++] = i;
     } else {
       const column = cache.cleanColumnFor(country, requesterId, now);
       if (probe) cache.refresh(probe);
@@ -352,7 +356,7 @@ export class FederationChecker {
           // Nearly every device of a manifest: no LRU entry, so only the clean table may answer (an age, no object).
           const age = ages === undefined ? -1 : ages[i]!;
           if (age < 0) {
-            misses.push(i);
+            missed[missCount++] = i;
             continue;
           }
           sheet.fromCache(i);
@@ -361,7 +365,7 @@ export class FederationChecker {
         }
         const held = probe ? cache.answerAt(probe, i, country, requesterId, column, now) : cache.lookup(keys[i]!, country, requesterId, now);
         if (held === undefined) {
-          misses.push(i);
+          missed[missCount++] = i;
           continue;
         }
         sheet.fromCache(i);
@@ -375,6 +379,7 @@ export class FederationChecker {
         if (held.finding && isListed(held.status)) sheet.finding(i, create(RegistryFindingSchema, { finding: held.finding, stale: false, age: durationFromMs(age) }));
       }
     }
+    const misses = missed.subarray(0, missCount);
     const hits = keys.length - misses.length;
     if (hits > 0) metrics?.cacheHit?.(link.country, hits);
     if (misses.length > 0) metrics?.cacheMiss?.(link.country, misses.length);
@@ -382,12 +387,12 @@ export class FederationChecker {
   }
 
   /** The per-device path: misses join the registry's batcher, coalesced with other asks for the same devices. */
-  async #askRegistry(link: RegistryLink, keys: readonly DeviceKey[], misses: number[], opts: CheckOptions, sheet: AnswerSheet, now: number): Promise<void> {
+  async #askRegistry(link: RegistryLink, keys: readonly DeviceKey[], misses: Int32Array, opts: CheckOptions, sheet: AnswerSheet, now: number): Promise<void> {
     const { cache } = this;
     const requesterId = opts.requester.id;
     const deadline = upstreamDeadline(opts.deadline, { marginMs: this.#options.config.deadlines.marginMs, capMs: link.timeoutMs }, now);
     const ticket = cache.ticket();
-    const missKeys = misses.map((i) => keys[i]!);
+    const missKeys = Array.from(misses, (i) => keys[i]!);
     const results: BatchResult[] = await this.#batchers.get(link)!.ask(missKeys, { requester: opts.requester, purpose: opts.purpose }, deadline);
     results.forEach((result, j) => {
       const i = misses[j]!;
@@ -407,7 +412,7 @@ export class FederationChecker {
   async #askRegistryInBulk(
     link: RegistryLink,
     keys: readonly DeviceKey[],
-    misses: number[],
+    misses: Int32Array,
     opts: CheckOptions,
     sheet: AnswerSheet,
     now: number,
@@ -418,7 +423,7 @@ export class FederationChecker {
     const requesterId = opts.requester.id;
     const deadline = upstreamDeadline(opts.deadline, { marginMs: this.#options.config.deadlines.marginMs, capMs: link.timeoutMs }, now);
     const ticket = cache.ticket();
-    const missKeys = misses.length === keys.length ? keys : misses.map((i) => keys[i]!);
+    const missKeys = misses.length === keys.length ? keys : Array.from(misses, (i) => keys[i]!);
     await this.#batchers.get(link)!.askBulk(missKeys, { requester: opts.requester, purpose: opts.purpose }, deadline, (start, count, outcome) => {
       if (!outcome.ok) {
         if (outcome.error.code === Code.PERMISSION_DENIED) cache.refused(link.country, requesterId);

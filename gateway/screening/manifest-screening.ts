@@ -79,8 +79,8 @@ export interface ManifestScreeningOptions {
   onHit?: ScreeningHit | undefined;
   /** Told how many items got each outcome, chunk by chunk (the gateway's `screened` metric: its rate is the screening throughput). */
   onScreened?: ((outcome: ScreeningOutcome, items: number) => void) | undefined;
-  /** Told of the devices each chunk checks, in manifest order (the audit's digest). */
-  onDevices?: ((keys: readonly DeviceKey[]) => void) | undefined;
+  /** Told of the devices each chunk checks, in manifest order (the audit's digest); `keyNumbers[i]` is `Number(keys[i])`. */
+  onDevices?: ((keys: readonly DeviceKey[], keyNumbers: Float64Array) => void) | undefined;
   now?: () => number;
 }
 
@@ -127,7 +127,7 @@ interface ChunkResult {
 interface Sorted {
   readonly early: { index: number; response: ScreenResponseInit; outcome: ScreeningOutcome }[];
   /** Per device to ask about: its item's offset in the chunk, and its key. */
-  readonly offsets: number[];
+  readonly offsets: Int32Array;
   readonly keys: DeviceKey[];
   /** The same keys as numbers (the seen-devices table and the gateway's tables key on them). */
   readonly keyNumbers: Float64Array;
@@ -193,7 +193,7 @@ export async function* screenManifest(batches: AsyncIterator<ManifestBatch | rea
   /** The synchronous part, run in manifest order when a chunk starts: MALFORMED, DUPLICATE, the TAC's make. */
   const sortItems = (chunk: Chunk): Sorted => {
     const { start } = chunk;
-    const sorted: Sorted = { early: [], offsets: [], keys: [], keyNumbers: new Float64Array(chunk.length), devices: undefined, mismatches: undefined };
+    const sorted: Sorted = { early: [], offsets: new Int32Array(chunk.length), keys: [], keyNumbers: new Float64Array(chunk.length), devices: undefined, mismatches: undefined };
     let offset = 0;
     for (const { batch, from, to } of chunk.parts) {
       for (let i = from; i < to; i++, offset++) {
@@ -231,17 +231,17 @@ export async function* screenManifest(batches: AsyncIterator<ManifestBatch | rea
           }
         }
         if (device) (sorted.devices ??= [])[at] = device;
-        sorted.offsets.push(offset);
+        sorted.offsets[at] = offset;
         sorted.keys.push(key);
         sorted.keyNumbers[at] = keyNumber;
       }
     }
-    return { ...sorted, keyNumbers: sorted.keyNumbers.subarray(0, sorted.keys.length) };
+    return { ...sorted, offsets: sorted.offsets.subarray(0, sorted.keys.length), keyNumbers: sorted.keyNumbers.subarray(0, sorted.keys.length) };
   };
 
   const runChunk = async (chunk: Chunk): Promise<ChunkResult> => {
     const { early, offsets, keys, keyNumbers, devices, mismatches } = sortItems(chunk);
-    options.onDevices?.(keys);
+    options.onDevices?.(keys, keyNumbers);
     let answers: ChunkAnswers | undefined;
     if (keys.length > 0) {
       await options.takeDevices?.(keys.length);
