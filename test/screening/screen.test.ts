@@ -1,4 +1,10 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { rmSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openAuditLog } from "../../trust/audit/index.js";
 import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
 import {
   ScreeningDecision,
@@ -173,6 +179,36 @@ describe("FederationService.Screen through a real gateway and five real registri
       }
     } finally {
       client.close();
+    }
+  });
+
+  it("audits the screening with a digest of the devices checked, in manifest order", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "imeifed-screen-audit-"));
+    const audit = await openAuditLog({ sqlite: join(dir, "audit.sqlite") });
+    const live = ["GB", "ES", "JP", "BR", "US"].map((country) => ({ country, address: fed.registries.get(country)!.registry.address }));
+    const gateway = await fed.startGateway(live, {}, { audit });
+    const client = createClient(FederationService, gateway.address, { metadata: fed.trust.metadataFor("customs-gb", "gateway") });
+    try {
+      // Checked: a key with leading zeros, a listed device, an IMEISV (its key is its first 14
+      // digits) and a non-digit form; not checked: a malformed item and a duplicate.
+      const checked = ["00440123456789", STOLEN_GB, "35693803000037", "35693803000045"];
+      const list = [
+        { deviceId: imeiOf(checked[0]!) },
+        { deviceId: imeiOf(STOLEN_GB) },
+        { deviceId: "12345" },
+        { deviceId: `${checked[2]}07` },
+        { deviceId: imeiOf(STOLEN_GB) },
+        { deviceId: imeiOf(checked[3]!).replace(/^(\d{8})/, "$1-") },
+      ];
+      await screen(client, stream(shipment("DEC-AUDIT"), items(...list.slice(0, 3)), items(...list.slice(3))));
+      const [entry] = await audit.query({ method: "Screen" });
+      assert.equal(entry?.purpose, "DEC-AUDIT");
+      assert.equal(entry?.batchSize, checked.length);
+      assert.equal(entry?.batchDigest, createHash("sha256").update(checked.map((k) => `${k}\n`).join("")).digest("hex"));
+    } finally {
+      client.close();
+      await gateway.shutdown(200);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -5,6 +5,7 @@
  * it was the one asked.
  */
 import { createHash } from "node:crypto";
+import { writeSevenDigits } from "../../device/index.js";
 
 /** The digest of a batch's 14-digit device keys. */
 export function batchDigest(keys: Iterable<string>): string {
@@ -127,19 +128,4 @@ function sortPairs(high: Uint32Array<ArrayBuffer>, low: Uint32Array<ArrayBuffer>
     [low, nextLow] = [nextLow, low];
   }
   return [high, low];
-}
-
-/** "00" to "99" as character codes, two a pair. */
-const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 48 + (i & 1 ? (i >> 1) % 10 : Math.floor((i >> 1) / 10)));
-
-/** Writes `value` (below 10^7) as seven digits, leading zeros included, at `at`. */
-function writeSevenDigits(text: Buffer, at: number, value: number): void {
-  for (let end = at + 7; end > at + 1; end -= 2) {
-    const rest = (value / 100) | 0;
-    const pair = (value - rest * 100) * 2;
-    text[end - 2] = DIGIT_PAIRS[pair]!;
-    text[end - 1] = DIGIT_PAIRS[pair + 1]!;
-    value = rest;
-  }
-  text[at] = 48 + value;
 }
