@@ -3,6 +3,7 @@ export type { Device, DeviceKey, DeviceForm, DeviceParse } from "./imei.js";
 export { luhnCheckDigit } from "./luhn.js";
 export { plainDeviceKey } from "./plain-device-key.js";
 export { writeKeyDigits, writeSevenDigits } from "./key-digits.js";
+export { deviceKeyHash } from "./device-key-hash.js";
 export { issuingBodyOf } from "./issuing-body.js";
 export { TacDatabase } from "./tac-database.js";
 export type { TacModel } from "./tac-database.js";

@@ -21,10 +21,9 @@
  * checker serves either only while the registry's stream is live.
  */
 import { LRUCache } from "lru-cache";
-import type { DeviceKey } from "../device/index.js";
+import { deviceKeyHash, type DeviceKey } from "../device/index.js";
 import { DeviceStatus, type Finding } from "../gen/imeifed/v1/device_pb.js";
 import { CleanAnswers } from "./clean-answers.js";
-import { deviceKeyHash } from "./device-key-hash.js";
 
 /** One registry's answer about one device, for one requester. */
 export interface CachedAnswer {

@@ -13,7 +13,7 @@
  * churn the garbage collector.
  */
 
-import { deviceKeyHash as hash } from "../device-key-hash.js";
+import { deviceKeyHash as hash } from "../../device/index.js";
 
 /** Words a slot takes: the key's low word, its high word plus one (0: an empty slot), the first index. */
 const STRIDE = 3;

@@ -19,6 +19,7 @@ import { callerOf } from "../../../trust/principal.js";
 import { holdingRecord } from "../store/holding-record.js";
 import { PURPOSE_LIMIT } from "../../../trust/purpose.js";
 import { batchKeys } from "../batch-keys.js";
+import { listedPositions } from "../listed-positions.js";
 
 type DeviceCheckInit = MessageInitShape<typeof DeviceCheckSchema>;
 type CheckDevicesAnswer = MessageInitShape<typeof CheckDevicesResponseSchema>;
@@ -33,9 +34,6 @@ function purposeOf(purpose: string): string {
   if (purpose.length > PURPOSE_LIMIT) throw invalidArgument("purpose", "TOO_LONG", `is ${purpose.length} characters long; give a case or declaration reference of at most ${PURPOSE_LIMIT}`);
   return purpose;
 }
-
-/** Up to this many listed keys in a batch are placed by scans of the keys' numbers, more by a lookup per key. */
-const FEW_LISTED = 16;
 
 export interface ListedChecks {
   checks: DeviceCheckInit[];
@@ -55,8 +53,7 @@ export async function listedChecks(rc: RegistryContext, keys: readonly DeviceKey
   const open = await rc.store.openRecords(keys);
   const cacheMaxAge = { seconds: BigInt(rc.cacheMaxAgeSec) };
   const checks: DeviceCheckInit[] = [];
-  const indexes: number[] = [];
-  if (open.size === 0) return { checks, indexes, cacheMaxAge };
+  if (open.size === 0) return { checks, indexes: [], cacheMaxAge };
   const findings = new Map<DeviceKey, Finding>();
   await Promise.all(
     [...open].map(async ([key, records]) => {
@@ -64,18 +61,8 @@ export async function listedChecks(rc: RegistryContext, keys: readonly DeviceKey
       findings.set(key, sharedFinding(holding, await rc.attestations.forRecord(holding), audience));
     }),
   );
-  if (numbers && findings.size <= FEW_LISTED) {
-    // A batch's few listed keys are found by scanning the keys' numbers (~1 ns a compare) rather
-    // than by a Map lookup per key (~20 ns: hashing every fresh key string) or a scan of the key
-    // strings (measured ~25 ns a compare: the keys are slices of the request's text).
-    for (const key of findings.keys()) {
-      const number = Number(key);
-      for (let i = 0; i < numbers.length; i++) if (numbers[i] === number) indexes.push(i);
-    }
-    indexes.sort((a, b) => a - b);
-  } else {
-    for (let i = 0; i < keys.length; i++) if (findings.has(keys[i]!)) indexes.push(i);
-  }
+  // By the keys' numbers when the caller has them (a batch): a Map lookup per key would hash every fresh key string.
+  const indexes = numbers ? listedPositions(numbers, Array.from(findings.keys(), Number)) : keys.flatMap((key, i) => (findings.has(key) ? [i] : []));
   for (const i of indexes) {
     const key = keys[i]!;
     const finding = findings.get(key)!;

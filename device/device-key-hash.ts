@@ -1,8 +1,8 @@
 /**
  * The hash of a 14-digit device key held as a number (it fits a double exactly,
  * being below 2^53), shared by the typed-array tables that key on devices
- * (screening's seen-devices, the gateway's clean answers), so serial runs of
- * keys spread out the same way in both.
+ * (screening's seen-devices, the gateway's clean answers, the positions of a
+ * registry batch's listed keys), so serial runs of keys spread out the same way.
  */
 
 /** Mixes both halves of a key below 2^53 into 32 bits (murmur3's finaliser). */
