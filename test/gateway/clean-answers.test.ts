@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { requireDevice, type DeviceKey } from "../../device/index.js";
-import { CleanAnswers } from "../../gateway/clean-answers.js";
+import { CleanAnswers, selectNth } from "../../gateway/clean-answers.js";
 import { FindingCache } from "../../gateway/finding-cache.js";
 import { create } from "@bufbuild/protobuf";
 import { DeviceStatus, FindingSchema } from "../../gen/imeifed/v1/device_pb.js";
@@ -128,6 +128,48 @@ describe("gateway clean-answer table", () => {
     let held = 0;
     for (let i = 0; i < 4 * max; i++) if (table.answeredAt(key(i), "ES", now + last) > 0) held++;
     assert.equal(held, table.size, "every device still held answers");
+  });
+
+  it("making room keeps exactly the devices newer than the cutoff, each with all its answers, over generated tables", () => {
+    const countries = ["GB", "ES", "BR"];
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 300 }),
+        fc.infiniteStream(fc.tuple(fc.integer({ min: 0, max: 5_000 }), fc.subarray(countries, { minLength: 1 }))),
+        (max, rows) => {
+          const table = new CleanAnswers({ maxEntries: max, ttlMs: 3_600_000 });
+          // `max` devices fill the table, each answered by some registries at times of its own (ties included).
+          const devices = [...rows.take(max)].map(([offset, from], i) => ({ key: key(i), at: now + offset, from }));
+          for (const d of devices) for (const c of d.from) table.put(d.key, c, d.at, undefined);
+          assert.equal(table.size, max);
+          // One more device: the table makes room, keeping those newer than the floor(max/2)-th newest.
+          const newestFirst = devices.map((d) => d.at).sort((a, b) => b - a);
+          const cutoff = newestFirst[Math.floor(max / 2) - 1] ?? Number.POSITIVE_INFINITY;
+          const late = now + 10_000;
+          table.put(key(max), "GB", late, undefined);
+          for (const d of devices) {
+            for (const c of countries) {
+              const expected = d.at > cutoff && d.from.includes(c) ? d.at : 0;
+              assert.equal(table.answeredAt(d.key, c, late), expected, `device ${d.key} from ${c}`);
+            }
+          }
+          assert.equal(table.answeredAt(key(max), "GB", late), late);
+          assert.equal(table.size, devices.filter((d) => d.at > cutoff).length + 1);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it("selects the value a sort would put at an index, over generated values with many ties", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 1, maxLength: 300 }), fc.nat(), (values, at) => {
+        const n = at % values.length;
+        const sorted = [...values].sort((a, b) => a - b);
+        assert.equal(selectNth(Float64Array.from(values), n), sorted[n]);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("expired devices are reclaimed first when full", () => {
