@@ -80,13 +80,17 @@ function sameLengthBytes(imeis: readonly string[], purpose: string, listedOnly: 
     if (typeof imei !== "string" || imei.length !== length) return undefined;
   }
   const header = String.fromCharCode(IMEIS_TAG, length);
-  const fields = header + imeis.join(header);
+  // The first field's header is written on its own: prepending it to the joined text would make a
+  // cons string that measuring and writing flatten, a copy of the whole list (~160 KB a chunk).
+  const rest = imeis.join(header);
   const fieldsBytes = count * (2 + length);
   // Only ASCII text is as long in UTF-8 as in characters.
-  if (Buffer.byteLength(fields, "utf8") !== fieldsBytes) return undefined;
+  if (Buffer.byteLength(rest, "utf8") !== fieldsBytes - 2) return undefined;
   const purposeBytes = Buffer.byteLength(purpose, "utf8");
   const out = Buffer.allocUnsafe(fieldsBytes + (purposeBytes > 0 ? 1 + varintSize(purposeBytes) + purposeBytes : 0) + (listedOnly ? 2 : 0));
-  const pos = out.write(fields, 0, "latin1");
+  out[0] = IMEIS_TAG;
+  out[1] = length;
+  const pos = 2 + out.write(rest, 2, "latin1");
   return tail(out, pos, purpose, purposeBytes, listedOnly);
 }
 
