@@ -434,13 +434,21 @@ export class CleanAnswers {
     words.fill(0);
     for (let k = 0; k < kept; k++) {
       const stored = keptKeys[k]!;
-      let slot = this.#home(stored - 1);
-      while (keys[slot * half] !== EMPTY) slot = slot + 1 === capacity ? 0 : slot + 1;
+      const slot = this.#firstEmptyFrom(this.#home(stored - 1));
       keys[slot * half] = stored;
       for (let c = 0; c < width; c++) words[slot * stride + 2 + c] = keptStamps[k * width + c]!;
     }
     this.#size = kept;
     this.#version++;
+  }
+
+  /** The first empty slot at or after `slot` (wrapping): where a key not in the table goes when placed from its home. */
+  #firstEmptyFrom(slot: number): number {
+    const keys = this.#keys;
+    const half = this.#stride / 2;
+    const capacity = this.#capacity;
+    while (keys[slot * half] !== EMPTY) slot = slot + 1 === capacity ? 0 : slot + 1;
+    return slot;
   }
 
   /** Re-places every slot into a new table of `capacity` slots with room for `width` registries (growth, a new registry). */
@@ -463,8 +471,7 @@ export class CleanAnswers {
     for (let from = 0; from < oldCapacity; from++) {
       const stored = oldKeys[from * oldHalf]!;
       if (stored === EMPTY) continue;
-      let slot = this.#home(stored - 1);
-      while (keys[slot * half] !== EMPTY) slot = slot + 1 === capacity ? 0 : slot + 1;
+      const slot = this.#firstEmptyFrom(this.#home(stored - 1));
       keys[slot * half] = stored;
       for (let c = 0; c < columns; c++) words[slot * stride + 2 + c] = oldWords[from * oldStride + 2 + c]!;
       size++;
