@@ -372,24 +372,15 @@ export class CleanAnswers {
    */
   #makeRoom(now: number): void {
     const capacity = this.#capacity;
-    const stride = this.#stride;
-    const half = stride / 2;
-    const keys = this.#keys;
-    const words = this.#words;
+    const half = this.#stride / 2;
     const columns = this.#columns.size;
-    const ttlOf = Float64Array.from(this.#ttlOf);
-    // Per slot, its newest answer still servable at `now` (any registry; 0: none), as `answeredAtIn` reads one.
+    // Per slot, its newest answer still servable at `now` (any registry; 0: none).
     const newest = new Float64Array(capacity);
     let live = 0;
     for (let slot = 0; slot < capacity; slot++) {
-      if (keys[slot * half] === EMPTY) continue;
+      if (this.#keys[slot * half] === EMPTY) continue;
       let at = 0;
-      for (let c = 0; c < columns; c++) {
-        const stamp = words[slot * stride + 2 + c]!;
-        if (stamp === 0) continue;
-        const answeredAt = this.#base + stamp - 1;
-        if (answeredAt + ttlOf[c]! > now && answeredAt > at) at = answeredAt;
-      }
+      for (let c = 0; c < columns; c++) at = Math.max(at, this.answeredAtIn(slot, c, now));
       newest[slot] = at;
       if (at > 0) live++;
     }
