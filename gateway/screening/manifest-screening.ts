@@ -79,8 +79,8 @@ export interface ManifestScreeningOptions {
   onHit?: ScreeningHit | undefined;
   /** Told how many items got each outcome, chunk by chunk (the gateway's `screened` metric: its rate is the screening throughput). */
   onScreened?: ((outcome: ScreeningOutcome, items: number) => void) | undefined;
-  /** Told of the devices each chunk checks, in manifest order (the audit's digest); `keyNumbers[i]` is `Number(keys[i])`. */
-  onDevices?: ((keys: readonly DeviceKey[], keyNumbers: Float64Array) => void) | undefined;
+  /** Told of the devices each chunk checks, in manifest order, as their keys' numbers (the audit's digest). */
+  onDevices?: ((keyNumbers: Float64Array) => void) | undefined;
   now?: () => number;
 }
 
@@ -241,7 +241,7 @@ export async function* screenManifest(batches: AsyncIterator<ManifestBatch | rea
 
   const runChunk = async (chunk: Chunk): Promise<ChunkResult> => {
     const { early, offsets, keys, keyNumbers, devices, mismatches } = sortItems(chunk);
-    options.onDevices?.(keys, keyNumbers);
+    options.onDevices?.(keyNumbers);
     let answers: ChunkAnswers | undefined;
     if (keys.length > 0) {
       await options.takeDevices?.(keys.length);

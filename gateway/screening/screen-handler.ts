@@ -86,8 +86,8 @@ export function createScreenHandler(gw: GatewayContext, options: ScreenHandlerOp
       takeDevices: quota ? devicePacer(quota, requester.id, ctx.signal) : undefined,
       onScreened,
       onHit: (device, findings) => gw.tripwire?.hit({ key: device.key, findings, requester, kind: SightingKind.SCREENING_HIT, purpose: shipment.declarationReference }),
-      onDevices: (keys, keyNumbers) => {
-        const n = keys.length;
+      onDevices: (keyNumbers) => {
+        const n = keyNumbers.length;
         if (n === 0) return;
         // Each key's 14 digits and a newline, written from its number into one reused buffer: the
         // same bytes as `${keys.join("\n")}\n`, without building that string and encoding it
