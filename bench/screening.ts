@@ -117,30 +117,22 @@ function listedBody(r: number, n: number): string {
   return `3569381${r}${String(n).padStart(6, "0")}`;
 }
 
-/** Round `round`'s manifest item i: every `hitEvery`-th is listed in some registry (each round its own ones); the rest carry a TAC no registry lists (each round its own). */
-function manifestImei(i: number, hitEvery: number, perRegistry: number, round: number, items: number): string {
-  let body: string;
-  if (i % hitEvery === 0) {
-    const k = i / hitEvery + round * Math.ceil(items / hitEvery);
-    body = listedBody(k % COUNTRIES.length, Math.floor(k / COUNTRIES.length) % perRegistry);
-  } else {
-    body = `86${String(100_000 + round * 1_000 + Math.floor(i / 1_000_000)).padStart(6, "0")}${String(i % 1_000_000).padStart(6, "0")}`;
-  }
-  return body + String(luhnCheckDigit(body));
-}
-
 /**
- * Round `round`'s warm-up item i: another TAC, and listed devices from the
- * other end of each registry's range (none of them is a manifest's), in the
- * manifest's share.
+ * Item i of round `round`'s manifest, or of its warm-up shipment: every
+ * `hitEvery`-th is listed in some registry (each round its own ones; the
+ * warm-up's from the other end of each registry's range, so none is a
+ * manifest's); the rest carry a TAC no registry lists (each round and
+ * shipment its own).
  */
-function warmUpImei(i: number, hitEvery: number, perRegistry: number, round: number, items: number): string {
+function benchImei(shipment: "manifest" | "warm-up", i: number, hitEvery: number, perRegistry: number, round: number, items: number): string {
   let body: string;
   if (i % hitEvery === 0) {
     const k = i / hitEvery + round * Math.ceil(items / hitEvery);
-    body = listedBody(k % COUNTRIES.length, perRegistry - 1 - (Math.floor(k / COUNTRIES.length) % perRegistry));
+    const n = Math.floor(k / COUNTRIES.length) % perRegistry;
+    body = listedBody(k % COUNTRIES.length, shipment === "manifest" ? n : perRegistry - 1 - n);
   } else {
-    body = `87${String(100_000 + round * 1_000 + Math.floor(i / 1_000_000)).padStart(6, "0")}${String(i % 1_000_000).padStart(6, "0")}`;
+    const tac = shipment === "manifest" ? "86" : "87";
+    body = `${tac}${String(100_000 + round * 1_000 + Math.floor(i / 1_000_000)).padStart(6, "0")}${String(i % 1_000_000).padStart(6, "0")}`;
   }
   return body + String(luhnCheckDigit(body));
 }
@@ -328,7 +320,7 @@ export async function benchScreening(options: ScreeningBenchOptions = {}): Promi
     let imeis: string[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       // The round's manifest, encoded before any timing.
-      imeis = Array.from({ length: items }, (_, i) => manifestImei(i, hitEvery, perRegistry, round, items));
+      imeis = Array.from({ length: items }, (_, i) => benchImei("manifest", i, hitEvery, perRegistry, round, items));
       const requests = screenRequests(`BENCH-DEC-${round + 1}`, imeis, batch);
       // A warm-up shipment of other devices, a fifth of the manifest's size with its share of
       // listed ones, so the processes' compilers have seen all of the work, findings and sightings
@@ -336,7 +328,7 @@ export async function benchScreening(options: ScreeningBenchOptions = {}): Promi
       // and registries are warm; freshly started ones are not. Measured with perf: after a warm-up
       // of 50,000 devices none of them listed, V8's compiler still took ~16% of the machine's
       // samples during the cold run, and each registry had seen only 5 calls.
-      const warmUpImeis = Array.from({ length: Math.ceil(items / 5) }, (_, i) => warmUpImei(i, hitEvery, perRegistry, round, items));
+      const warmUpImeis = Array.from({ length: Math.ceil(items / 5) }, (_, i) => benchImei("warm-up", i, hitEvery, perRegistry, round, items));
       const warmUpRequests = screenRequests(`BENCH-WARM-UP-${round + 1}`, warmUpImeis, batch);
 
       // A fresh gateway each round: its cache starts cold.
