@@ -20,23 +20,13 @@ import { reportRequest, spawnRegistryProcess, startTestRegistry, type RegistryPr
 import { createTestTrust, type TestTrust } from "../support/trust-fixture.js";
 import { checkCounter, type ServedCheck } from "./support/check-counter.js";
 import { startTestGateway, type TestGateway } from "./support/test-gateway.js";
+import { within } from "../support/waiting.js";
 
 const IN_PROCESS = ["ES", "JP", "BR", "US"];
 const BATCH_LIMIT = 8;
 const verdict = (r: LookupResponse) => Verdict[r.verdict];
 const unanswered = (r: LookupResponse) => r.unanswered.map((u) => u.country).sort();
 
-/** Polls until `read` returns `want` and returns how long it took; fails after `limitMs`. */
-async function within(limitMs: number, read: () => Promise<string>, want: string): Promise<number> {
-  const started = Date.now();
-  let last = "";
-  while (Date.now() - started <= limitMs) {
-    last = await read();
-    if (last === want) return Date.now() - started;
-    await sleep(20);
-  }
-  assert.fail(`still ${last} after ${limitMs} ms, wanted ${want}`);
-}
 
 describe("gateway end to end: five real registries and a gateway", function () {
   this.timeout(60_000);

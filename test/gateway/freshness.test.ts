@@ -4,20 +4,10 @@ import { Verdict, type LookupResponse } from "../../gen/imeifed/v1/federation_pb
 import { createTestTrust, type TestTrust } from "../support/trust-fixture.js";
 import { startTestGateway, type TestGateway } from "./support/test-gateway.js";
 import { startToyRegistry, type ToyRegistry } from "./support/toy-registry.js";
+import { within } from "../support/waiting.js";
 
 const verdict = (r: LookupResponse) => Verdict[r.verdict];
 
-/** Polls until `read` returns `want`; resolves to the milliseconds it took, or fails after `limitMs`. */
-async function within(limitMs: number, read: () => Promise<string>, want: string): Promise<number> {
-  const started = Date.now();
-  let last = "";
-  while (Date.now() - started <= limitMs) {
-    last = await read();
-    if (last === want) return Date.now() - started;
-    await sleep(20);
-  }
-  assert.fail(`still ${last} after ${limitMs} ms, wanted ${want}`);
-}
 
 describe("gateway cache freshness through WatchChanges (toy registries)", function () {
   this.timeout(20_000);

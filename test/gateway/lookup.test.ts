@@ -8,19 +8,11 @@ import { createClient } from "../../rpc/index.js";
 import { createTestTrust, type TestTrust } from "../support/trust-fixture.js";
 import { startTestGateway, type TestGateway } from "./support/test-gateway.js";
 import { startToyRegistry, type ToyRegistry } from "./support/toy-registry.js";
+import { rejectsWith } from "../support/rejections.js";
 
 const COUNTRIES = ["GB", "ES", "JP", "BR", "US"];
 const verdict = (r: LookupResponse) => Verdict[r.verdict];
 const unanswered = (r: LookupResponse) => r.unanswered.map((u) => `${u.country}:${UnansweredReason[u.reason]}`).sort();
-
-async function rejects(promise: Promise<unknown>, code: Code, pattern: RegExp): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof ImeifedError);
-    assert.equal(Code[error.code], Code[code]);
-    assert.match(error.message, pattern);
-    return true;
-  });
-}
 
 describe("gateway Lookup over sockets (toy registries)", function () {
   this.timeout(20_000);
@@ -94,17 +86,17 @@ describe("gateway Lookup over sockets (toy registries)", function () {
 
   it("refuses bad input with INVALID_ARGUMENT naming the field", async () => {
     const c = gw.client("police-es");
-    await rejects(c.lookup({ imei: "490154203237519", purpose: "x" }), Code.INVALID_ARGUMENT, /imei: fails the Luhn check/);
-    await rejects(c.lookup({ imei: fresh(), purpose: " " }), Code.INVALID_ARGUMENT, /purpose: is empty/);
-    await rejects(c.lookup({ imei: fresh(), purpose: "x", countries: ["GBR"] }), Code.INVALID_ARGUMENT, /countries\[0\]/);
+    await rejectsWith(c.lookup({ imei: "490154203237519", purpose: "x" }), Code.INVALID_ARGUMENT, /imei: fails the Luhn check/);
+    await rejectsWith(c.lookup({ imei: fresh(), purpose: " " }), Code.INVALID_ARGUMENT, /purpose: is empty/);
+    await rejectsWith(c.lookup({ imei: fresh(), purpose: "x", countries: ["GBR"] }), Code.INVALID_ARGUMENT, /countries\[0\]/);
   });
 
   it("refuses a caller without a token, or without the devices:check scope", async () => {
     const anonymous = createClient(FederationService, gw.gateway.address);
-    await rejects(anonymous.lookup({ imei: fresh(), purpose: "x" }), Code.UNAUTHENTICATED, /token/i);
+    await rejectsWith(anonymous.lookup({ imei: fresh(), purpose: "x" }), Code.UNAUTHENTICATED, /token/i);
     anonymous.close();
     const narrow = createClient(FederationService, gw.gateway.address, { metadata: trust.metadataFor("police-es", "gateway", ["devices:screen"]) });
-    await rejects(narrow.lookup({ imei: fresh(), purpose: "x" }), Code.PERMISSION_DENIED, /devices:check/);
+    await rejectsWith(narrow.lookup({ imei: fresh(), purpose: "x" }), Code.PERMISSION_DENIED, /devices:check/);
     narrow.close();
   });
 

@@ -6,6 +6,7 @@ import { Code, ImeifedError } from "../../errors/index.js";
 import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
 import { DeviceCheckSchema, type DeviceCheck } from "../../gen/imeifed/v1/registry_pb.js";
 import { RegistryBatcher, type BatchGroup, type FlushEvent, type RegistryBatcherOptions } from "../../gateway/registry-batcher.js";
+import { eventually } from "../support/waiting.js";
 
 const key = (i: number) => String(35693803000000 + i) as DeviceKey;
 const group: BatchGroup = { requester: { id: "police-es", kind: "police", country: "ES" }, purpose: "case-1" };
@@ -24,11 +25,6 @@ function manualUpstream() {
       });
     });
   return { sent, send };
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await sleep(5);
-  assert.ok(condition(), "condition not reached");
 }
 
 describe("gateway registry batcher", () => {
@@ -54,12 +50,12 @@ describe("gateway registry batcher", () => {
     const up = manualUpstream();
     const b = batcher(up.send);
     const first = b.ask([key(0)], group, soon());
-    await until(() => up.sent.length === 1);
+    await eventually("the batcher's upstream calls", () => up.sent.length === 1);
     const rest = [1, 2, 3, 4, 5].map((i) => b.ask([key(i)], group, soon()));
     await sleep(10);
     assert.equal(up.sent.length, 1, "nothing more is sent while the slot is busy");
     up.sent[0]!.release();
-    await until(() => up.sent.length === 2);
+    await eventually("the batcher's upstream calls", () => up.sent.length === 2);
     assert.deepEqual(up.sent[1]!.keys, [1, 2, 3, 4, 5].map(key));
     assert.deepEqual(flushes.map((f) => f.reason), ["idle", "slot"]);
     up.sent[1]!.release();
@@ -72,9 +68,9 @@ describe("gateway registry batcher", () => {
     const up = manualUpstream();
     const b = batcher(up.send, { limit: 3, maxInFlight: 2 });
     const blockers = [b.ask([key(100)], group, soon())];
-    await until(() => up.sent.length === 1);
+    await eventually("the batcher's upstream calls", () => up.sent.length === 1);
     blockers.push(b.ask([key(101)], group, soon()));
-    await until(() => up.sent.length === 2);
+    await eventually("the batcher's upstream calls", () => up.sent.length === 2);
     const many = b.ask(Array.from({ length: 10 }, (_, i) => key(i)), group, soon());
     const singles = Array.from({ length: 5 }, (_, i) => b.ask([key(50 + i)], group, soon()));
     for (const s of up.sent) s.release();
@@ -94,11 +90,11 @@ describe("gateway registry batcher", () => {
     const up = manualUpstream();
     const b = batcher(up.send, { maxInFlight: 1 });
     const blocker = b.ask([key(9)], group, soon());
-    await until(() => up.sent.length === 1);
+    await eventually("the batcher's upstream calls", () => up.sent.length === 1);
     const short = b.ask([key(1)], group, soon(60));
     const long = b.ask([key(2)], group, soon(5_000));
     up.sent[0]!.release();
-    await until(() => up.sent.length === 2);
+    await eventually("the batcher's upstream calls", () => up.sent.length === 2);
     assert.deepEqual(up.sent[1]!.keys, [key(1), key(2)]);
     assert.ok(up.sent[1]!.deadline.getTime() >= Date.now() + 4_000, "the batch runs to its latest member's deadline");
     const [shortResult] = await short;
@@ -113,13 +109,13 @@ describe("gateway registry batcher", () => {
     const up = manualUpstream();
     const b = batcher(up.send, { maxInFlight: 1 });
     const blocker = b.ask([key(9)], group, soon());
-    await until(() => up.sent.length === 1);
+    await eventually("the batcher's upstream calls", () => up.sent.length === 1);
     const gone = b.ask([key(1)], group, soon(30));
     const [r] = await gone;
     assert.ok(r && !r.ok && r.error.code === Code.DEADLINE_EXCEEDED);
     const stays = b.ask([key(2)], group, soon());
     up.sent[0]!.release();
-    await until(() => up.sent.length === 2);
+    await eventually("the batcher's upstream calls", () => up.sent.length === 2);
     assert.deepEqual(up.sent[1]!.keys, [key(2)]);
     up.sent[1]!.release();
     await Promise.all([blocker, stays]);
@@ -129,7 +125,7 @@ describe("gateway registry batcher", () => {
     const up = manualUpstream();
     const b = batcher(up.send, { maxInFlight: 1 });
     const asks = Array.from({ length: 20 }, () => b.ask([key(7)], group, soon()));
-    await until(() => up.sent.length === 1);
+    await eventually("the batcher's upstream calls", () => up.sent.length === 1);
     await sleep(10);
     up.sent[0]!.release();
     const results = await Promise.all(asks);
@@ -142,12 +138,12 @@ describe("gateway registry batcher", () => {
     const up = manualUpstream();
     const b = batcher(up.send, { maxInFlight: 1 });
     const blocker = b.ask([key(9)], group, soon());
-    await until(() => up.sent.length === 1);
+    await eventually("the batcher's upstream calls", () => up.sent.length === 1);
     const customs: BatchGroup = { requester: { id: "customs-gb", kind: "customs", country: "GB" }, purpose: "decl-1" };
     const asks = [b.ask([key(1)], group, soon()), b.ask([key(1)], customs, soon()), b.ask([key(2)], { ...group, purpose: "case-2" }, soon())];
     up.sent[0]!.release();
     for (let released = 1; released < 4; released++) {
-      await until(() => up.sent.length > released);
+      await eventually("the batcher's upstream calls", () => up.sent.length > released);
       up.sent[released]!.release();
     }
     await Promise.all([blocker, ...asks]);
@@ -162,7 +158,7 @@ describe("gateway registry batcher", () => {
     const up = manualUpstream();
     const b = batcher(up.send);
     const failing = b.ask([key(1), key(2)], group, soon());
-    await until(() => up.sent.length === 1);
+    await eventually("the batcher's upstream calls", () => up.sent.length === 1);
     up.sent[0]!.release(new ImeifedError(Code.UNAVAILABLE, "UNAVAILABLE", "connection refused"));
     assert.deepEqual((await failing).map((r) => (r.ok ? "ok" : r.error.code)), [Code.UNAVAILABLE, Code.UNAVAILABLE]);
     const closed = batcher(up.send, { admit: () => false });
@@ -175,9 +171,9 @@ describe("gateway registry batcher", () => {
     const up = manualUpstream();
     const b = batcher(up.send, { maxInFlight: 1, maxWaitMs: 20 });
     const blocker = b.ask([key(9)], group, soon());
-    await until(() => up.sent.length === 1);
+    await eventually("the batcher's upstream calls", () => up.sent.length === 1);
     const waiting = b.ask([key(1)], group, soon());
-    await until(() => up.sent.length === 2);
+    await eventually("the batcher's upstream calls", () => up.sent.length === 2);
     assert.equal(flushes[1]?.reason, "window");
     for (const s of up.sent) s.release();
     await Promise.all([blocker, waiting]);
@@ -189,7 +185,7 @@ describe("gateway registry batcher", () => {
       const b = batcher(up.send, { limit: 4, maxInFlight: 1 });
       const settled: [number, number, boolean][] = [];
       const done = b.askBulk(Array.from({ length: 10 }, (_, i) => key(i)), group, soon(), (start, count, outcome) => settled.push([start, count, outcome.ok]));
-      await until(() => up.sent.length === 3);
+      await eventually("the batcher's upstream calls", () => up.sent.length === 3);
       assert.deepEqual(up.sent.map((s) => s.keys.length), [4, 4, 2]);
       assert.equal(b.inFlight, 3, "bulk calls count as in flight");
       up.sent[1]!.release(new ImeifedError(Code.UNAVAILABLE, "DOWN", "down"));
@@ -204,12 +200,12 @@ describe("gateway registry batcher", () => {
       const up = manualUpstream();
       const b = batcher(up.send, { limit: 4, maxInFlight: 1, maxWaitMs: 1_000 });
       const bulk = b.askBulk([key(1), key(2)], group, soon(), () => undefined);
-      await until(() => up.sent.length === 1);
+      await eventually("the batcher's upstream calls", () => up.sent.length === 1);
       const miss = b.ask([key(7)], group, soon());
       await sleep(10);
       assert.equal(up.sent.length, 1, "the miss queues behind the bulk call");
       up.sent[0]!.release();
-      await until(() => up.sent.length === 2);
+      await eventually("the batcher's upstream calls", () => up.sent.length === 2);
       assert.deepEqual(up.sent[1]!.keys, [key(7)]);
       up.sent[1]!.release();
       await Promise.all([bulk, miss]);

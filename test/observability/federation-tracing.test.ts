@@ -12,6 +12,7 @@ import { startInMemoryTelemetry, type InMemoryTelemetry } from "../../observabil
 import { startTestRegistry, type TestRegistry } from "../support/registry-fixture.js";
 import { createTestTrust, type TestTrust } from "../support/trust-fixture.js";
 import { startTestGateway, type TestGateway } from "../gateway/support/test-gateway.js";
+import { waitFor } from "../support/waiting.js";
 
 const STOLEN = "35693803777001"; // a 14-digit device key, reported in ES
 const COUNTRIES = ["ES", "JP"];
@@ -47,11 +48,11 @@ describe("tracing a lookup across the gateway and the registries", () => {
     telemetry.reset();
     const answer = await gw.client("police-es").lookup({ imei: STOLEN, purpose: "case ES-1" });
     assert.equal(answer.verdict, Verdict.PROHIBITED);
-    const lookup = await waitFor(() => telemetry.spans().find((s) => s.kind === SpanKind.SERVER && s.name === "imeifed.v1.FederationService/Lookup"));
+    const lookup = await waitFor("the spans", () => telemetry.spans().find((s) => s.kind === SpanKind.SERVER && s.name === "imeifed.v1.FederationService/Lookup"));
     const traceId = lookup.spanContext().traceId;
     const inTrace = () => telemetry.spans().filter((s) => s.spanContext().traceId === traceId);
     // One registry SERVER span per country, each under a CLIENT span of the gateway.
-    await waitFor(() => (inTrace().filter((s) => s.kind === SpanKind.SERVER).length === 1 + COUNTRIES.length ? true : undefined));
+    await waitFor("the spans", () => (inTrace().filter((s) => s.kind === SpanKind.SERVER).length === 1 + COUNTRIES.length ? true : undefined));
     const spans = inTrace();
     const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
     const registryServers = spans.filter((s) => s.kind === SpanKind.SERVER && s.name.startsWith("imeifed.v1.RegistryService/"));
@@ -85,14 +86,4 @@ describe("tracing a lookup across the gateway and the registries", () => {
 
 function tree(spans: ReadableSpan[]): string {
   return spans.map((s) => `${SpanKind[s.kind]} ${s.name} id=${s.spanContext().spanId} parent=${s.parentSpanContext?.spanId ?? "-"}`).join("\n");
-}
-
-async function waitFor<T>(probe: () => T | undefined, timeoutMs = 3_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined) return found;
-    if (Date.now() > until) assert.fail("timed out waiting for spans");
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }

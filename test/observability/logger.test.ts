@@ -6,6 +6,7 @@ import { setInternalErrorSink } from "../../rpc/index.js";
 import { createLogger, logInternalErrors, logLevelSchema, type LoggerOptions } from "../../observability/index.js";
 import { startInMemoryTelemetry, type InMemoryTelemetry } from "../../observability/in-memory-telemetry.js";
 import { startTracedPair, type TracedPair } from "./traced-pair.js";
+import { eventually } from "../support/waiting.js";
 
 const IMEI = "490154203237518";
 
@@ -103,7 +104,7 @@ describe("structured logs", () => {
       const { logger, parsed } = capture();
       pair.onCheck = (imei) => logger.info("checking device", { imei });
       await pair.partner.lookup({ imei: IMEI, purpose: "case 1" });
-      for (let i = 0; i < 100 && telemetry.spans().length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+      await eventually("3 spans", () => telemetry.spans().length >= 3);
       const server = telemetry.spans().find((s) => s.kind === SpanKind.SERVER && s.name.endsWith("/CheckDevice"))!;
       const [line] = parsed();
       assert.equal(line!.trace_id, server.spanContext().traceId);
@@ -118,7 +119,7 @@ describe("structured logs", () => {
         throw new TypeError(`cannot read row of ${imei}`);
       };
       await assert.rejects(pair.partner.lookup({ imei: IMEI, purpose: "case 1" }));
-      for (let i = 0; i < 100 && telemetry.spans().length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+      await eventually("3 spans", () => telemetry.spans().length >= 3);
       const server = telemetry.spans().find((s) => s.kind === SpanKind.SERVER && s.name.endsWith("/CheckDevice"))!;
       const lines = parsed();
       assert.equal(lines.length, 1, JSON.stringify(lines));

@@ -8,6 +8,7 @@ import type { ServerInterceptor } from "../../rpc/index.js";
 import { DEVICE_ATTRIBUTE, RPC_ATTRIBUTE, TRACER_NAME } from "../../observability/index.js";
 import { startInMemoryTelemetry, type InMemoryTelemetry } from "../../observability/in-memory-telemetry.js";
 import { startTracedPair, type TracedPair } from "./traced-pair.js";
+import { eventually } from "../support/waiting.js";
 
 const IMEI = "490154203237518";
 const LOOKUP = "imeifed.v1.FederationService/Lookup";
@@ -28,11 +29,6 @@ function lookupSpans(telemetry: InMemoryTelemetry) {
     client: only(spans, CHECK, SpanKind.CLIENT),
     downstream: only(spans, CHECK, SpanKind.SERVER),
   };
-}
-
-/** The server spans end just after the client has its answer; wait for them rather than race. */
-async function settled(telemetry: InMemoryTelemetry, count: number): Promise<void> {
-  for (let i = 0; i < 200 && telemetry.spans().length < count; i++) await new Promise((r) => setTimeout(r, 5));
 }
 
 describe("RPC tracing across servers", () => {
@@ -61,7 +57,7 @@ describe("RPC tracing across servers", () => {
 
   it("makes the registry's SERVER span a child of the gateway's CLIENT span, itself a child of the gateway's SERVER span, in one trace", async () => {
     await pair.partner.lookup({ imei: IMEI, purpose: "case 1" });
-    await settled(telemetry, 3);
+    await eventually("3 spans", () => telemetry.spans().length >= 3); // the server spans end just after the client has its answer
     const { spans, upstream, client, downstream } = lookupSpans(telemetry);
     assert.equal(spans.length, 3);
     const traceId = upstream.spanContext().traceId;
@@ -74,7 +70,7 @@ describe("RPC tracing across servers", () => {
 
   it("describes each call with the RPC semantic conventions and the peer's address", async () => {
     await pair.partner.lookup({ imei: IMEI, purpose: "case 1" });
-    await settled(telemetry, 3);
+    await eventually("3 spans", () => telemetry.spans().length >= 3); // the server spans end just after the client has its answer
     const { upstream, client, downstream } = lookupSpans(telemetry);
     for (const [span, service, method] of [
       [upstream, "imeifed.v1.FederationService", "Lookup"],
@@ -96,7 +92,7 @@ describe("RPC tracing across servers", () => {
 
   it("names the device by its masked IMEI only, on every span", async () => {
     await pair.partner.lookup({ imei: IMEI, purpose: "case 1" });
-    await settled(telemetry, 3);
+    await eventually("3 spans", () => telemetry.spans().length >= 3); // the server spans end just after the client has its answer
     const { spans, upstream, downstream } = lookupSpans(telemetry);
     assert.equal(upstream.attributes[DEVICE_ATTRIBUTE], mask(IMEI));
     assert.equal(downstream.attributes[DEVICE_ATTRIBUTE], mask(IMEI));
@@ -108,7 +104,7 @@ describe("RPC tracing across servers", () => {
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     const parentId = "00f067aa0ba902b7";
     await pair.partner.lookup({ imei: IMEI, purpose: "case 1" }, { metadata: { traceparent: `00-${traceId}-${parentId}-01`, tracestate: "pilot=gb" } });
-    await settled(telemetry, 3);
+    await eventually("3 spans", () => telemetry.spans().length >= 3); // the server spans end just after the client has its answer
     const { upstream, downstream } = lookupSpans(telemetry);
     assert.equal(upstream.spanContext().traceId, traceId);
     assert.equal(upstream.parentSpanContext?.spanId, parentId);
@@ -119,7 +115,7 @@ describe("RPC tracing across servers", () => {
 
   it("ignores a malformed traceparent and starts a fresh trace", async () => {
     await pair.partner.lookup({ imei: IMEI, purpose: "case 1" }, { metadata: { traceparent: "00-not-a-trace-01" } });
-    await settled(telemetry, 3);
+    await eventually("3 spans", () => telemetry.spans().length >= 3); // the server spans end just after the client has its answer
     const { upstream, downstream } = lookupSpans(telemetry);
     assert.equal(upstream.parentSpanContext, undefined);
     assert.ok(trace.isSpanContextValid(upstream.spanContext()));
@@ -131,7 +127,7 @@ describe("RPC tracing across servers", () => {
       throw invalidArgument("imei", "IMEI_TEST_REFUSAL", "refused for the test");
     };
     await assert.rejects(pair.partner.lookup({ imei: IMEI, purpose: "case 1" }), (e: ImeifedError) => e.code === Code.INVALID_ARGUMENT);
-    await settled(telemetry, 3);
+    await eventually("3 spans", () => telemetry.spans().length >= 3); // the server spans end just after the client has its answer
     const { upstream, client, downstream } = lookupSpans(telemetry);
     assert.equal(downstream.attributes[RPC_ATTRIBUTE.statusCode], Code.INVALID_ARGUMENT);
     assert.equal(downstream.attributes[RPC_ATTRIBUTE.errorReason], "IMEI_TEST_REFUSAL");
@@ -148,7 +144,7 @@ describe("RPC tracing across servers", () => {
       throw new Error(`disk full while reading ${imei}`);
     };
     await assert.rejects(pair.partner.lookup({ imei: IMEI, purpose: "case 1" }), (e: ImeifedError) => e.code === Code.INTERNAL && e.message === "internal error");
-    await settled(telemetry, 3);
+    await eventually("3 spans", () => telemetry.spans().length >= 3); // the server spans end just after the client has its answer
     const { downstream, client } = lookupSpans(telemetry);
     assert.equal(downstream.status.code, SpanStatusCode.ERROR);
     assert.equal(downstream.attributes[RPC_ATTRIBUTE.statusCode], Code.INTERNAL);
@@ -167,7 +163,7 @@ describe("RPC tracing across servers", () => {
       return n;
     });
     assert.equal(received, 3);
-    await settled(telemetry, 3);
+    await eventually("3 spans", () => telemetry.spans().length >= 3); // the server spans end just after the client has its answer
     const spans = telemetry.spans();
     const root = only(spans, "operator action", SpanKind.INTERNAL);
     const client = only(spans, "imeifed.v1.RegistryService/WatchChanges", SpanKind.CLIENT);
@@ -186,7 +182,7 @@ describe("RPC tracing across servers", () => {
       expiresAt: Math.floor(Date.now() / 1000) + 300,
     };
     await pair.partner.lookup({ imei: IMEI, purpose: "case 1" });
-    await settled(telemetry, 3);
+    await eventually("3 spans", () => telemetry.spans().length >= 3); // the server spans end just after the client has its answer
     const { upstream } = lookupSpans(telemetry);
     assert.equal(upstream.attributes[RPC_ATTRIBUTE.callerId], "gateway");
     assert.equal(upstream.attributes[RPC_ATTRIBUTE.requesterId], "police-es");

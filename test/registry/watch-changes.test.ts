@@ -10,6 +10,7 @@ import { startTestRegistry, TEST_POSTGRES_URL, type TestRegistry } from "../supp
 import { readStream } from "./stream-reader.js";
 import { testDevice } from "./test-imeis.js";
 import { storeReport } from "../support/registry-fixture.js";
+import { eventually } from "../support/waiting.js";
 
 const A = testDevice(11);
 const B = testDevice(12);
@@ -156,10 +157,10 @@ for (const db of ["sqlite", "postgres"] as const) {
       const stream = watch();
       assert.equal((await stream.next()).event.case, "caughtUp");
       const feed = gb.registry.store.changeFeed;
-      for (let i = 0; i < 50 && feed.waiting === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      await eventually("the watch to wait on the feed", () => feed.waiting > 0);
       assert.equal(feed.waiting, 1);
       abort.abort();
-      for (let i = 0; i < 100 && feed.waiting > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      await eventually("no waiter left on the feed", () => feed.waiting === 0);
       assert.equal(feed.waiting, 0);
     });
 

@@ -2,23 +2,15 @@ import assert from "node:assert/strict";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { SightingKind } from "../../gen/imeifed/v1/registry_pb.js";
 import { UnansweredPolicy, type FederationService } from "../../gen/imeifed/v1/federation_pb.js";
-import { Code, ImeifedError } from "../../errors/index.js";
+import { Code } from "../../errors/index.js";
 import type { Client } from "../../rpc/index.js";
 import type { RegistryTripwire } from "../../gateway/tripwire/registry-tripwire.js";
 import { imeiOf, startScreeningFederation, watchForSighting, type ScreeningFederation } from "./support/screening-federation.js";
+import { rejectsWith } from "../support/rejections.js";
 
 const STOLEN_GB = "35693803400019";
 const STOLEN_ES = "35693803500016";
 const FOUND_GB = "35693803600014";
-
-async function rejectsWith(promise: Promise<unknown>, code: Code, pattern: RegExp) {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof ImeifedError, String(error));
-    assert.equal(Code[error.code], Code[code]);
-    assert.match(error.message, pattern);
-    return true;
-  });
-}
 
 describe("the road home: tripwire sightings and found reports reach the owning agency", function () {
   this.timeout(30_000);

@@ -18,7 +18,7 @@ import {
   type ScreeningSummary,
 } from "../../gen/imeifed/v1/federation_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ImeifedError } from "../../errors/index.js";
+import { Code } from "../../errors/index.js";
 import { verifyAttestation } from "../../trust/attestation.js";
 import { createClient, type Client } from "../../rpc/index.js";
 import { FederationService } from "../../gen/imeifed/v1/federation_pb.js";
@@ -26,6 +26,7 @@ import { startTestRegistry } from "../support/registry-fixture.js";
 import { metrics, METRIC, METRIC_ATTRIBUTE } from "../../observability/index.js";
 import { startInMemoryTelemetry } from "../../observability/in-memory-telemetry.js";
 import { imeiOf, startScreeningFederation, type ScreeningFederation } from "./support/screening-federation.js";
+import { rejectsWith } from "../support/rejections.js";
 
 type Request = MessageInitShape<typeof ScreenRequestSchema>;
 type Item = Partial<Pick<ManifestItem, "deviceId" | "declaredMake" | "declaredModel" | "lineReference">>;
@@ -55,15 +56,6 @@ async function screen(client: Client<typeof FederationService>, requests: AsyncI
 }
 
 const outcomes = (findings: ScreeningFinding[]) => findings.map((f) => [Number(f.itemIndex), ScreeningOutcome[f.outcome]]);
-
-async function rejectsWith(promise: Promise<unknown>, code: Code, pattern: RegExp) {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof ImeifedError, String(error));
-    assert.equal(Code[error.code], Code[code]);
-    assert.match(error.message, pattern);
-    return true;
-  });
-}
 
 describe("FederationService.Screen through a real gateway and five real registries", function () {
   this.timeout(30_000);

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { ClearReason, DeviceStatus, Reason } from "../../../gen/imeifed/v1/device_pb.js";
 import { ChangeKind, SightingKind } from "../../../gen/imeifed/v1/registry_pb.js";
-import { Code, ImeifedError } from "../../../errors/index.js";
+import { Code } from "../../../errors/index.js";
 import type { DeviceKey } from "../../../device/index.js";
 import type { ImportRow, RegistryStore, ReportInput, SightingInput } from "../../../services/registry/store/registry-store.js";
 import { createBackend, keyOf, type BackendName, type TestBackend } from "../store-backends.js";
+import { rejectsWith } from "../../support/rejections.js";
 
 const K1 = keyOf("35693803", 1) as DeviceKey;
 const K2 = keyOf("35693803", 2) as DeviceKey;
@@ -39,18 +40,6 @@ function sighting(key: DeviceKey, overrides: Partial<SightingInput> = {}): Sight
     found: undefined,
     ...overrides,
   };
-}
-
-async function rejects(promise: Promise<unknown>, code: Code, reason: string): Promise<ImeifedError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ImeifedError, `expected an ImeifedError, got ${String(error)}`);
-    assert.equal(Code[error.code], Code[code], error.message);
-    assert.equal(error.reason, reason);
-    return error;
-  }
-  assert.fail(`expected ${Code[code]} ${reason}`);
 }
 
 async function* rowsOf(rows: ImportRow[], failAfter?: { line: number; error: Error }): AsyncIterable<ImportRow> {
@@ -104,7 +93,7 @@ for (const backendName of ["sqlite", "postgres"] as BackendName[]) {
       await store.clear({ deviceKey: K1, requester: "police-gb", isAdmin: false, caseReference: "CASE-1", reason: ClearReason.RECOVERED, note: "" });
       const before = await store.lastSequence();
       // K2 comes first in the report and would be new; the cleared K1 must roll it back.
-      const error = await rejects(store.report(report({ deviceKeys: [K2, K1] })), Code.FAILED_PRECONDITION, "CASE_CLEARED");
+      const error = await rejectsWith(store.report(report({ deviceKeys: [K2, K1] })), Code.FAILED_PRECONDITION, "CASE_CLEARED");
       assert.match(error.message, /new case reference/);
       assert.equal(await store.lastSequence(), before);
       assert.equal((await store.openRecords([K2])).size, 0);
@@ -143,12 +132,12 @@ for (const backendName of ["sqlite", "postgres"] as BackendName[]) {
 
     it("lets only the reporting agency clear its record, without revealing other agencies' cases", async () => {
       await store.report(report());
-      const listed = await rejects(
+      const listed = await rejectsWith(
         store.clear({ deviceKey: K1, requester: "police-es", isAdmin: false, caseReference: "", reason: ClearReason.RECOVERED, note: "" }),
         Code.PERMISSION_DENIED,
         "NOT_YOUR_RECORD",
       );
-      const unlisted = await rejects(
+      const unlisted = await rejectsWith(
         store.clear({ deviceKey: K3, requester: "police-es", isAdmin: false, caseReference: "", reason: ClearReason.RECOVERED, note: "" }),
         Code.PERMISSION_DENIED,
         "NOT_YOUR_RECORD",
@@ -196,7 +185,7 @@ for (const backendName of ["sqlite", "postgres"] as BackendName[]) {
         [ChangeKind.CLEARED, DeviceStatus.PROHIBITED],
         [ChangeKind.CLEARED, DeviceStatus.PERMITTED],
       ]);
-      await rejects(
+      await rejectsWith(
         store.clear({ deviceKey: K1, requester: "admin-gb", isAdmin: true, caseReference: "", reason: ClearReason.RECOVERED, note: "" }),
         Code.FAILED_PRECONDITION,
         "NOT_LISTED",
@@ -321,7 +310,7 @@ for (const backendName of ["sqlite", "postgres"] as BackendName[]) {
         { line: 2, report: report({ caseReference: "NEW", deviceKeys: [K2] }) },
         { line: 3, report: report() },
       ];
-      const error = await rejects(store.importReports(rowsOf(rows)), Code.FAILED_PRECONDITION, "CASE_CLEARED");
+      const error = await rejectsWith(store.importReports(rowsOf(rows)), Code.FAILED_PRECONDITION, "CASE_CLEARED");
       assert.match(error.message, /^line 3: /);
       assert.equal(await store.lastSequence(), 2);
     });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { SignJWT, base64url, exportJWK, generateKeyPair, importJWK, type JSONWebKeySet, type JWK } from "jose";
-import { Code, ImeifedError } from "../../../errors/index.js";
+import { Code } from "../../../errors/index.js";
 import { DeviceStatus, FindingSchema, Reason } from "../../../gen/imeifed/v1/device_pb.js";
 import {
   ATTESTATION_INVALID,
@@ -12,6 +12,7 @@ import {
   verifyAttestation,
   type AttestationStatement,
 } from "../../../trust/attestation.js";
+import { rejection } from "../../support/rejections.js";
 
 async function keyPair(alg: "ES256" | "EdDSA" | "RS256", kid: string): Promise<{ privateJwk: JWK; publicJwk: JWK }> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
@@ -32,16 +33,6 @@ const iat = Math.floor(ISSUED.getTime() / 1000);
 
 function b64json(value: unknown): string {
   return base64url.encode(JSON.stringify(value));
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ImeifedError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ImeifedError, `expected ImeifedError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected the attestation to be rejected");
 }
 
 describe("attestations", () => {

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { Code, ImeifedError } from "../../../errors/index.js";
 import { AuditBuffer, batchDigest, batchDigestOfKeyNumbers, queryAudit, verifyAuditChain, type AuditEntry, type AuditLog } from "../../../trust/audit/index.js";
 import { AUDIT_STORES, PG_URL, sampleEntry, type AuditStorePlace } from "./audit-stores.js";
+import { eventually } from "../../support/waiting.js";
 
 const CHILD = fileURLToPath(new URL("./append-audit-child.ts", import.meta.url));
 
@@ -18,14 +19,6 @@ function runChild(args: string[]): Promise<void> {
     // A failed (and retried) write is printed on stderr: the writers must never collide.
     child.on("exit", (code) => (code === 0 && stderr === "" ? resolve() : reject(new Error(`child exited ${code}: ${stderr}`))));
   });
-}
-
-async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 describe("batch digest", () => {
@@ -69,7 +62,7 @@ describe("audit buffer", () => {
     for (let i = 0; i < 5; i++) buffer.add(entry(i));
     assert.equal(written.length, 0);
     assert.equal(buffer.pending, 5);
-    await until(async () => buffer.pending === 0, "the timed flush");
+    await eventually("the timed flush", async () => buffer.pending === 0);
     assert.deepEqual(written.flat().map((e) => e.purpose), ["case-0", "case-1", "case-2", "case-3", "case-4"]);
     await buffer.close();
   });
@@ -78,7 +71,7 @@ describe("audit buffer", () => {
     const sizes: number[] = [];
     const buffer = new AuditBuffer(async (batch) => void sizes.push(batch.length), { flushIntervalMs: 60_000, maxBatch: 4 });
     for (let i = 0; i < 10; i++) buffer.add(entry(i));
-    await until(async () => buffer.pending < 4, "a full batch to be flushed without waiting for the interval");
+    await eventually("a full batch to be flushed without waiting for the interval", async () => buffer.pending < 4);
     await buffer.close();
     assert.ok(sizes.every((n) => n <= 4), `batch sizes ${sizes}`);
     assert.equal(sizes.reduce((a, b) => a + b, 0), 10);
@@ -96,7 +89,7 @@ describe("audit buffer", () => {
       { flushIntervalMs: 1, retryDelayMs: 5, onError: (e) => errors.push(e) },
     );
     for (let i = 0; i < 3; i++) buffer.add(entry(i));
-    await until(async () => written.length === 3, "the retried write");
+    await eventually("the retried write", async () => written.length === 3);
     assert.equal(errors.length, 2);
     assert.deepEqual(written, ["case-0", "case-1", "case-2"]);
     await buffer.close();
