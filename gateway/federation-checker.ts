@@ -21,6 +21,7 @@ import { RegistryBatcher, type BatchResult, type FlushEvent } from "./registry-b
 import type { RegistryLink } from "./registry-link.js";
 import { upstreamDeadline } from "./upstream-deadline.js";
 import { verdictOf } from "./verdict.js";
+import { isListed } from "./verdict.js";
 
 export type { CheckOptions, FederatedAnswer } from "./federated-answer.js";
 export { verdictOf };
@@ -68,10 +69,6 @@ function isFailureOfRegistry(error: ImeifedError, budgetMs: number): boolean {
     default:
       return false;
   }
-}
-
-function isListed(status: DeviceStatus): boolean {
-  return status === DeviceStatus.PROHIBITED || status === DeviceStatus.TRACKED;
 }
 
 /** What the cache keeps of a registry's check. */

@@ -24,6 +24,7 @@ import { LRUCache } from "lru-cache";
 import { deviceKeyHash, type DeviceKey } from "../device/index.js";
 import { DeviceStatus, type Finding } from "../gen/imeifed/v1/device_pb.js";
 import { CleanAnswers } from "./clean-answers.js";
+import { isListed } from "./verdict.js";
 
 /** One registry's answer about one device, for one requester. */
 export interface CachedAnswer {
@@ -71,10 +72,6 @@ export interface RegistryAnswer {
   finding: Finding | undefined;
   /** The registry's `cache_max_age` in ms; undefined when it said nothing. */
   cacheMaxAgeMs: number | undefined;
-}
-
-function isListed(status: DeviceStatus): boolean {
-  return status === DeviceStatus.PROHIBITED || status === DeviceStatus.TRACKED;
 }
 
 /** The held-device filter's bits: from 4 KB, growing with the LRU to at most 256 KB. */

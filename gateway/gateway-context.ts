@@ -6,7 +6,7 @@
  * opens its own connections or reads config files.
  */
 import type { DeviceKey } from "../device/index.js";
-import type { RegistryFinding } from "../gen/imeifed/v1/federation_pb.js";
+import type { RegistryFinding, ScreeningOutcome } from "../gen/imeifed/v1/federation_pb.js";
 import type { SightingKind } from "../gen/imeifed/v1/registry_pb.js";
 import type { AuditLog } from "../trust/audit/index.js";
 import type { Actor, Scope } from "../trust/principal.js";
@@ -49,6 +49,8 @@ export interface GatewayMetrics {
   cacheMiss?(country: string, count?: number): void;
   upstreamLatency?(country: string, ms: number, outcome: string): void;
   circuitState?(country: string, state: "closed" | "open" | "half-open"): void;
+  /** `items` screened manifest items with this outcome; their rate is the screening throughput. */
+  screened?(outcome: ScreeningOutcome, items: number): void;
 }
 
 /** Everything a FederationService handler factory receives. */

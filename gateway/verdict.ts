@@ -6,6 +6,11 @@
 import { DeviceStatus } from "../gen/imeifed/v1/device_pb.js";
 import { Verdict, type RegistryFinding, type Unanswered } from "../gen/imeifed/v1/federation_pb.js";
 
+/** Whether a registry lists the device: PROHIBITED or TRACKED (PERMITTED and UNSPECIFIED are not listings). */
+export function isListed(status: DeviceStatus): boolean {
+  return status === DeviceStatus.PROHIBITED || status === DeviceStatus.TRACKED;
+}
+
 /** The verdict for a set of findings and the registries that did not answer. */
 export function verdictOf(answer: { findings: readonly RegistryFinding[]; unanswered: readonly Unanswered[] }): Verdict {
   let tracked = false;

@@ -13,7 +13,6 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { requireDevice } from "../../device/index.js";
 import { Code, ImeifedError, invalidArgument } from "../../errors/index.js";
-import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
 import {
   FederationService,
   ReportFoundResponseSchema,
@@ -30,6 +29,7 @@ import type { GatewayContext } from "../gateway-context.js";
 import { callerOf } from "../../trust/principal.js";
 import { defaultCallerDeadline, upstreamDeadline } from "../upstream-deadline.js";
 import { identityOf } from "../../device/device-identity.js";
+import { isListed } from "../verdict.js";
 
 const MAX_TEXT = 500;
 
@@ -73,7 +73,7 @@ export function createReportFoundHandler(gw: GatewayContext): HandlerFor<(typeof
       ...new Set(
         answer.findings
           .map((f) => f.finding)
-          .filter((f) => f !== undefined && (f.status === DeviceStatus.PROHIBITED || f.status === DeviceStatus.TRACKED))
+          .filter((f) => f !== undefined && isListed(f.status))
           .map((f) => f!.country),
       ),
     ];

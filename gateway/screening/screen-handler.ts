@@ -28,19 +28,6 @@ export type ScreenHandlerOptions = Partial<Pick<ManifestScreeningOptions, "chunk
   quota?: DeviceQuota | undefined;
 };
 
-/** What screening counts in the gateway's metrics (observability/metrics.ts's `screened`). */
-type ScreenedMetric = (outcome: ScreeningOutcome, items: number) => void;
-
-/**
- * The `screened` counter of the gateway's metrics, when they have one: the
- * gateway's metric type lists what the upstream path uses, and the
- * observability metrics the gateway runs with also count screened items.
- */
-function screenedMetricOf(metrics: GatewayContext["metrics"]): ScreenedMetric | undefined {
-  const screened = (metrics as { screened?: unknown } | undefined)?.screened;
-  return typeof screened === "function" ? (outcome, items) => (screened as ScreenedMetric).call(metrics, outcome, items) : undefined;
-}
-
 /** The audit's one-line verdict of a screening: the decision and the non-zero counts. */
 function auditVerdict(summary: MessageInitShape<typeof ScreeningSummarySchema>): string {
   const counts = (summary.counts ?? []).filter((c) => Number(c.count ?? 0) > 0).map((c) => `${ScreeningOutcome[c.outcome ?? 0]}:${c.count}`);
@@ -54,7 +41,8 @@ export function createScreenHandler(gw: GatewayContext, options: ScreenHandlerOp
   // A chunk fills one upstream batch of the most restrictive registry: one call per registry per chunk.
   const registryLimits = gw.links.filter((l) => l.kind === "registry").map((l) => l.batchLimit);
   const chunkSize = options.chunkSize ?? Math.min(10_000, Math.max(100, Math.min(...registryLimits, SCREENING_DEFAULTS.chunkSize * 10)));
-  const onScreened = screenedMetricOf(gw.metrics);
+  const metrics = gw.metrics;
+  const onScreened = metrics?.screened ? (outcome: ScreeningOutcome, items: number) => metrics.screened!(outcome, items) : undefined;
   return async function* screen(requests, ctx) {
     const caller = callerOf(ctx);
     const requester = requesterOf(caller);
