@@ -6,6 +6,7 @@
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { readConfigFile, resolverFrom, validateConfig } from "../config/config-file.js";
+import { connectionLimitsSchema } from "../rpc/connection-guard.js";
 import { auditConfigSchema } from "../trust/audit/index.js";
 import { clientTlsSchema, serverTlsSchema } from "../trust/tls.js";
 
@@ -47,6 +48,8 @@ export const gatewayConfigSchema = z
     tls: serverTlsSchema.optional(),
     /** Plaintext on a non-loopback address: an explicit operator decision. */
     allowInsecure: z.boolean().default(false),
+    /** Caps on partners' connections, their preface deadline, idle time and keepalive (rpc/connection-guard.ts documents each default). */
+    connections: connectionLimitsSchema.default({}),
     trustFile: z.string().min(1),
     /** How callers' tokens are checked. */
     auth: z

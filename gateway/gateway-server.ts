@@ -149,6 +149,7 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
     interceptors,
     ...(config.tls ? { credentials: await serverCredentials(config.tls) } : {}),
     allowInsecureNonLoopback: config.allowInsecure,
+    connections: config.connections,
   });
   for (const follower of followers.values()) follower.start();
   let stopped: Promise<void> | undefined;

@@ -7,6 +7,7 @@
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { readConfigFile, resolverFrom, validateConfig } from "../../config/config-file.js";
+import { connectionLimitsSchema } from "../../rpc/connection-guard.js";
 import { auditConfigSchema } from "../../trust/audit/index.js";
 import { quotaConfigSchema } from "../../trust/quota.js";
 import { sharingPolicySchema } from "../../trust/sharing-policy.js";
@@ -57,6 +58,8 @@ export const registryConfigSchema = z
     tls: serverTlsSchema.optional(),
     /** Plaintext on a non-loopback address: an explicit operator decision. */
     allowInsecure: z.boolean().default(false),
+    /** Caps on callers' connections, their preface deadline, idle time and keepalive (rpc/connection-guard.ts documents each default). */
+    connections: connectionLimitsSchema.default({}),
     /** Where the audit log goes; default: `<db>.audit.sqlite` beside a SQLite file, or the registry's PostgreSQL schema. */
     audit: auditConfigSchema.optional(),
   })

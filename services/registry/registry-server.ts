@@ -135,6 +135,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
       interceptors,
       ...(credentials ? { credentials } : {}),
       allowInsecureNonLoopback: config.allowInsecure,
+      connections: config.connections,
     });
     const auditLog = audit;
     let stopped: Promise<void> | undefined;
