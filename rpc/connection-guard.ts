@@ -27,6 +27,7 @@ import type { Socket } from "node:net";
 import type { Http2Server, Http2SecureServer, ServerHttp2Session } from "node:http2";
 import type { ChannelOptions, Server } from "@grpc/grpc-js";
 import { z } from "zod";
+import { validateConfig } from "../config/config-file.js";
 import { clientAddress } from "./peer-address.js";
 
 /** A server's connection limits; every field has a default, so `{}` is a complete configuration. */
@@ -59,8 +60,10 @@ export const connectionLimitsSchema = z
     /**
      * A connection with no call in flight for this long is closed with GOAWAY
      * (default 5 min; grpc-js's `grpc.max_connection_idle_ms`, grpc-go's
-     * MaxConnectionIdle). Clients reconnect on their next call; a watch keeps
-     * its connection busy, so it is never idle.
+     * MaxConnectionIdle). Long enough to keep a partner's channel up between
+     * bursts, short enough that connections nobody uses give their place in
+     * the caps back well before Envoy's default of an hour would. Clients
+     * reconnect on their next call; a watch keeps its connection busy.
      */
     idleTimeoutMs: z.number().int().min(1).default(300_000),
     /**
@@ -94,8 +97,9 @@ export class ConnectionGuard {
   /** What ends the preface deadline of each connection that has not yet sent it, by endpointKey. */
   readonly #awaitingPreface = new Map<string, () => void>();
 
+  /** Throws INVALID_ARGUMENT naming the field when a limit is not a positive whole number. */
   constructor(limits: ConnectionLimitsInput = {}) {
-    this.limits = connectionLimitsSchema.parse(limits);
+    this.limits = validateConfig(connectionLimitsSchema, limits, "connection limits");
   }
 
   /** The grpc-js Server options that carry the idle and keepalive limits. */

@@ -27,7 +27,7 @@ import {
   oversizedHeaderBlock,
   rawConnection,
   settledDescriptors,
-} from "./support/raw-http2.js";
+} from "../support/raw-http2.js";
 
 /** Small enough to watch each limit act within a test, in this order: preface, keepalive, idle. */
 const LIMITS: ConnectionLimits = { maxTotal: 32, maxPerAddress: 8, prefaceTimeoutMs: 400, keepaliveMs: 300, keepaliveTimeoutMs: 300, idleTimeoutMs: 1_000 };
