@@ -17,6 +17,7 @@ import { spawnGatewayProcess } from "../support/gateway-process.js";
 import { spawnRegistryProcess, startTestRegistry, type TestRegistry } from "../support/registry-fixture.js";
 import type { ServerProcess } from "../support/server-process.js";
 import { createTestTrust, type TestTrust } from "../support/trust-fixture.js";
+import { waitFor } from "../support/waiting.js";
 import {
   dataOnConnectionStream,
   descriptorsBackTo,
@@ -39,19 +40,6 @@ const PROTOCOL_ERROR = 1;
 const COMPRESSION_ERROR = 9;
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-
-/** Connects until a connection is admitted; fails after `limitMs`. */
-async function admittedWithin<T>(limitMs: number, connect: () => Promise<T>): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    try {
-      return await connect();
-    } catch (error) {
-      if (Date.now() - started > limitMs) throw error;
-      await sleep(50);
-    }
-  }
-}
 
 describe("connections of the gateway and a registry (real processes)", function () {
   this.timeout(60_000);
@@ -154,7 +142,7 @@ describe("connections of the gateway and a registry (real processes)", function 
         assert.equal(await healthCheck(neighbour), "0", "another address is admitted");
         // A closed connection frees its place (once the server has seen it close).
         dropSession(held.pop()!);
-        const again = await admittedWithin(CLOSE_LIMIT_MS, () => http2Session(port, crowded));
+        const again = await waitFor("a place for the crowded address again", () => http2Session(port, crowded).catch(() => undefined), { intervalMs: 50 });
         assert.equal(await healthCheck(again), "0");
         for (const session of [...held, neighbour, again]) dropSession(session);
         await descriptorsBackTo(descriptors, baseline);

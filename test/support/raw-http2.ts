@@ -10,6 +10,7 @@ import { once } from "node:events";
 import { connect as connectHttp2, constants, type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
 import { connect as connectTcp, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { eventually, waitFor } from "./waiting.js";
 
 /** The client connection preface (RFC 9113 §3.4), before its SETTINGS frame. */
 const CLIENT_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -167,21 +168,20 @@ export function dropSession(session: ClientHttp2Session): void {
 
 /** Descriptors a process holds when nothing is happening: read until three reads in a row agree. */
 export async function settledDescriptors(read: () => number): Promise<number> {
-  let last = [read()];
-  for (let i = 0; i < 50 && !(last.length >= 3 && last.every((n) => n === last[0])); i++) {
-    await sleep(100);
-    last = [...last.slice(-2), read()];
-  }
-  return last[last.length - 1]!;
+  const reads: number[] = [];
+  return waitFor(
+    "a steady descriptor count",
+    () => {
+      reads.push(read());
+      const last = reads.slice(-3);
+      return last.length === 3 && last.every((n) => n === last[0]) ? last[0] : undefined;
+    },
+    { intervalMs: 100 },
+  );
 }
 
-/** Waits (up to `limitMs`) until the process holds no more descriptors than `baseline`; fails the test otherwise. */
-export async function descriptorsBackTo(read: () => number, baseline: number, limitMs = 5_000): Promise<void> {
-  const started = Date.now();
-  let now = read();
-  while (now > baseline && Date.now() - started < limitMs) {
-    await sleep(50);
-    now = read();
-  }
-  assert.ok(now <= baseline, `the server process holds ${now} descriptors, ${now - baseline} more than the ${baseline} before`);
+/** Waits (up to `timeoutMs`) until the process holds no more descriptors than `baseline`; fails the test otherwise. */
+export async function descriptorsBackTo(read: () => number, baseline: number, timeoutMs = 5_000): Promise<void> {
+  const before = read();
+  await eventually(`the process's open descriptors back at ${baseline} from ${before}`, () => read() <= baseline, { timeoutMs, intervalMs: 50 });
 }
