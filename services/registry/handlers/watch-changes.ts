@@ -73,7 +73,8 @@ export function watchChanges(rc: RegistryContext): HandlerFor<typeof RegistrySer
       );
     }
     const last = await store.lastSequence();
-    let after = request.fromHead ? last : Number(request.afterSequence);
+    // from_head with a backlog: the last head_backlog changes, never before after_sequence (a follower's floor).
+    let after = request.fromHead ? Math.max(Number(request.afterSequence), last - Number(request.headBacklog)) : Number(request.afterSequence);
     if (after > last) {
       throw new ImeifedError(
         Code.FAILED_PRECONDITION,
