@@ -120,6 +120,10 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
     config,
     links,
     linkFor: (country) => links.find((l) => l.country === country) ?? links.find((l) => l.answersFor(country)),
+    changeHead: (country) => {
+      const follower = followers.get(country);
+      return follower?.live ? { epoch: follower.position.epoch, seq: follower.position.sequence } : undefined;
+    },
     checker,
     minter,
     ...(audit ? { audit } : {}),
