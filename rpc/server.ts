@@ -115,11 +115,8 @@ async function writeAll(call: ServerWritableStream<unknown, unknown> | ServerDup
     for (;;) {
       if (signal.aborted) break;
       const next = await Promise.race([iterator.next(), aborted]);
-      if (next === undefined || signal.aborted) {
-        // Not awaited: a handler stopped mid-wait finishes on its own (its waits watch the signal too).
-        void Promise.resolve(iterator.return?.()).catch(() => undefined);
-        break;
-      }
+      // Not awaited (finally, below): a handler stopped mid-wait finishes on its own (its waits watch the signal too).
+      if (next === undefined || signal.aborted) break;
       if (next.done) break;
       if (!call.write(next.value)) {
         const settled = new AbortController();
@@ -132,6 +129,9 @@ async function writeAll(call: ServerWritableStream<unknown, unknown> | ServerDup
     }
   } finally {
     signal.removeEventListener("abort", onAbort);
+    // Closes a handler left suspended at a yield (the call aborted while its last response waited for drain),
+    // so its finally blocks run; harmless on a handler that already finished. Not awaited, as above.
+    void Promise.resolve(iterator.return?.()).catch(() => undefined);
   }
   const ended = abortedWith(signal);
   if (ended) throw ended;
