@@ -143,7 +143,7 @@ export const command: Command = {
               console.error(`feed interrupted (${Code[notice.error.code] ?? notice.error.code}: ${notice.error.message}); reconnecting in ${notice.retryInMs} ms`);
               break;
             case "connected":
-              console.error(notice.cursor ? "following the stolen feed from the saved cursor" : "following the stolen feed from the beginning");
+              console.error(notice.cursor ? "following the stolen feed from the saved cursor" : values["from-now"] ? "following the stolen feed from now" : "following the stolen feed from the beginning");
               break;
           }
         },

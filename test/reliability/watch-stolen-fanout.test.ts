@@ -9,7 +9,6 @@
  * must arrive is sent instead.
  */
 import assert from "node:assert/strict";
-import { setTimeout as sleep } from "node:timers/promises";
 import { FederationService, type StolenEvent } from "../../gen/imeifed/v1/federation_pb.js";
 import { Code, ImeifedError } from "../../errors/index.js";
 import { createClient, type Client, type ServerInterceptor } from "../../rpc/index.js";
@@ -20,6 +19,7 @@ import { createTestTrust, DEFAULT_TEST_PRINCIPALS, type TestTrust } from "../sup
 import { startTestRegistry, storeReport, type TestRegistry } from "../support/registry-fixture.js";
 import { startTestGateway, type TestGateway } from "../gateway/support/test-gateway.js";
 import { testDevice } from "../registry/test-imeis.js";
+import { eventually } from "../support/waiting.js";
 
 const PRINCIPALS = [...DEFAULT_TEST_PRINCIPALS, { id: "oem-other", kind: "manufacturer" as const, country: "KR", tacPrefixes: ["35111111"] }];
 /** Verified thefts of the demo manufacturer's phones in each registry's log before any feed opens. */
@@ -54,13 +54,10 @@ function watchCounter() {
   };
 }
 
-async function waitUntil(what: string, condition: () => boolean, ms = 15_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > until) assert.fail(`timed out waiting until ${what}`);
-    await sleep(10);
-  }
-}
+/** How long a wait may take on a loaded machine (every wait is for something that must happen). */
+const PATIENCE = { timeoutMs: 30_000 };
+/** A replay reads both registries' histories. */
+const REPLAY_PATIENCE = { timeoutMs: 60_000 };
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -159,7 +156,7 @@ describe("WatchStolen fan-out: many manufacturer streams, one follower per regis
     await gw?.shutdown();
     gw = undefined;
     // Every feed's followers are gone with their gateway: the next test counts from nothing.
-    await waitUntil("the registries hold no manufacturer stream", () => counters.GB.open("oem-demo") + counters.ES.open("oem-demo") + counters.GB.open("oem-other") + counters.ES.open("oem-other") === 0);
+    await eventually("the registries hold no manufacturer stream", () => counters.GB.open("oem-demo") + counters.ES.open("oem-demo") + counters.GB.open("oem-other") + counters.ES.open("oem-other") === 0, PATIENCE);
   });
   after(async () => {
     await gb?.cleanup();
@@ -185,7 +182,7 @@ describe("WatchStolen fan-out: many manufacturer streams, one follower per regis
     const oems = Array.from({ length: 4 }, () => client("oem-demo"));
     const feeds: Feed[] = Array.from({ length: STREAMS }, (_, i) => openFeed(oems[i % oems.length]!));
     try {
-      await waitUntil(`all ${STREAMS} streams have answered`, () => feeds.every((f) => f.responses > 0 || f.failure !== undefined), 30_000);
+      await eventually(`all ${STREAMS} streams have answered`, () => feeds.every((f) => f.responses > 0 || f.failure !== undefined), PATIENCE);
       assert.equal(feeds.filter((f) => f.failure !== undefined).length, 0, String(feeds.find((f) => f.failure)?.failure));
       const busy = median(await lookupMs(15));
       for (const country of ["GB", "ES"] as const) {
@@ -193,12 +190,11 @@ describe("WatchStolen fan-out: many manufacturer streams, one follower per regis
         // The other one is the gateway's own (its cache's change follower).
         assert.equal(counters[country].openTotal(), 2, `${country}'s WatchChanges streams in all`);
       }
-      console.log(`lookup quiet ${quiet.toFixed(1)} busy ${busy.toFixed(1)}`);
       assert.ok(busy <= quiet * 5 + 100, `Lookup median ${busy.toFixed(1)} ms with ${STREAMS} streams open, ${quiet.toFixed(1)} ms without`);
       // A theft reported now reaches every stream.
       const stolen = device();
       await es.report({ imeis: [stolen] });
-      await waitUntil("every stream has the theft", () => feeds.every((f) => f.keys().includes(stolen)));
+      await eventually("every stream has the theft", () => feeds.every((f) => f.keys().includes(stolen)), PATIENCE);
     } finally {
       await Promise.all(feeds.map((f) => f.close()));
     }
@@ -208,10 +204,10 @@ describe("WatchStolen fan-out: many manufacturer streams, one follower per regis
     await gateway();
     const feed = openFeed(client("oem-demo"));
     try {
-      await waitUntil("the stream opens", () => feed.responses > 0);
+      await eventually("the stream opens", () => feed.responses > 0, PATIENCE);
       const stolen = device();
       await gb.report({ imeis: [stolen] });
-      await waitUntil("the theft arrives", () => feed.keys().includes(stolen));
+      await eventually("the theft arrives", () => feed.keys().includes(stolen), PATIENCE);
       assert.deepEqual(feed.keys(), [stolen], `the ${HISTORY * 2} thefts reported before the stream opened are not replayed`);
       // The opening cursor already names where each registry starts.
       assert.deepEqual([...decodeFeedCursor(feed.cursors[0]!).keys()].sort(), ["ES", "GB"]);
@@ -225,23 +221,23 @@ describe("WatchStolen fan-out: many manufacturer streams, one follower per regis
     const oem = client("oem-demo");
     // Keeps the shared followers (and their windows) alive while the others come and go.
     const keeper = openFeed(oem);
-    await waitUntil("the keeper opens", () => keeper.responses > 0);
+    await eventually("the keeper opens", () => keeper.responses > 0, PATIENCE);
     const first = openFeed(oem);
-    await waitUntil("the first stream opens", () => first.responses > 0);
+    await eventually("the first stream opens", () => first.responses > 0, PATIENCE);
     const a = device();
     await gb.report({ imeis: [a] });
-    await waitUntil("the first stream has A", () => first.keys().includes(a));
+    await eventually("the first stream has A", () => first.keys().includes(a), PATIENCE);
     const cursor = first.events.at(-1)!.cursor;
     await first.close();
 
     // Inside the window: served from memory, no WatchChanges of its own.
     const near = [device(), device()];
     for (const key of near) await gb.report({ imeis: [key] });
-    await waitUntil("the keeper has them", () => near.every((k) => keeper.keys().includes(k)));
+    await eventually("the keeper has them", () => near.every((k) => keeper.keys().includes(k)), PATIENCE);
     const callsBefore = counters.GB.calls("oem-demo") + counters.ES.calls("oem-demo");
     const resumed = openFeed(oem, { cursor });
     try {
-      await waitUntil("the resumed stream has the thefts since its cursor", () => resumed.events.length >= near.length);
+      await eventually("the resumed stream has the thefts since its cursor", () => resumed.events.length >= near.length, PATIENCE);
       assert.deepEqual(resumed.keys(), near);
       assert.equal(counters.GB.calls("oem-demo") + counters.ES.calls("oem-demo"), callsBefore, "resuming inside the window opens no WatchChanges");
     } finally {
@@ -251,17 +247,17 @@ describe("WatchStolen fan-out: many manufacturer streams, one follower per regis
     // Before the window (more events since than it holds): a catch-up stream of its own, closed once it reaches the window.
     const far = Array.from({ length: 8 }, () => device());
     for (const key of far) await gb.report({ imeis: [key] });
-    await waitUntil("the keeper has them", () => far.every((k) => keeper.keys().includes(k)));
+    await eventually("the keeper has them", () => far.every((k) => keeper.keys().includes(k)), PATIENCE);
     const gbCallsBefore = counters.GB.calls("oem-demo");
     const late = openFeed(oem, { cursor });
     try {
-      await waitUntil("the late stream has every theft since its cursor", () => late.events.length >= near.length + far.length);
+      await eventually("the late stream has every theft since its cursor", () => late.events.length >= near.length + far.length, PATIENCE);
       assert.deepEqual(late.keys(), [...near, ...far], "each once, in order");
       assert.equal(counters.GB.calls("oem-demo"), gbCallsBefore + 1, "one catch-up stream");
-      await waitUntil("the catch-up stream is closed", () => counters.GB.open("oem-demo") === 1);
+      await eventually("the catch-up stream is closed", () => counters.GB.open("oem-demo") === 1, PATIENCE);
       const after = device();
       await gb.report({ imeis: [after] });
-      await waitUntil("a later theft reaches it through the shared follower", () => late.keys().includes(after));
+      await eventually("a later theft reaches it through the shared follower", () => late.keys().includes(after), PATIENCE);
     } finally {
       await late.close();
       await keeper.close();
@@ -272,19 +268,19 @@ describe("WatchStolen fan-out: many manufacturer streams, one follower per regis
     await gateway();
     const oem = client("oem-demo");
     const live = openFeed(oem);
-    await waitUntil("the live stream opens", () => live.responses > 0);
+    await eventually("the live stream opens", () => live.responses > 0, PATIENCE);
     const replay = openFeed(oem, { replay: true });
     try {
-      await waitUntil("the replay has both registries' history", () => replay.events.length >= HISTORY * 2, 60_000);
+      await eventually("the replay has both registries' history", () => replay.events.length >= HISTORY * 2, REPLAY_PATIENCE);
       const seeded = new Set(replay.keys());
       for (const i of [0, HISTORY - 1]) {
         assert.ok(seeded.has(testDevice(100_000 + i).key), `GB's theft ${i}`);
         assert.ok(seeded.has(testDevice(200_000 + i).key), `ES's theft ${i}`);
       }
-      await waitUntil("both streams are served by one follower per registry", () => counters.GB.open("oem-demo") === 1 && counters.ES.open("oem-demo") === 1);
+      await eventually("both streams are served by one follower per registry", () => counters.GB.open("oem-demo") === 1 && counters.ES.open("oem-demo") === 1, PATIENCE);
       const stolen = device();
       await gb.report({ imeis: [stolen] });
-      await waitUntil("a later theft reaches both", () => replay.keys().includes(stolen) && live.keys().includes(stolen));
+      await eventually("a later theft reaches both", () => replay.keys().includes(stolen) && live.keys().includes(stolen), PATIENCE);
       assert.equal(replay.keys().filter((k) => k === stolen).length, 1);
     } finally {
       await replay.close();
@@ -297,10 +293,10 @@ describe("WatchStolen fan-out: many manufacturer streams, one follower per regis
     const oem = client("oem-demo");
     const feeds = [openFeed(oem), openFeed(oem), openFeed(oem)];
     try {
-      await waitUntil("three streams open", () => feeds.every((f) => f.responses > 0));
+      await eventually("three streams open", () => feeds.every((f) => f.responses > 0), PATIENCE);
       const started = performance.now();
       const refused = openFeed(oem);
-      await waitUntil("the fourth is refused", () => refused.ended);
+      await eventually("the fourth is refused", () => refused.ended, PATIENCE);
       const tookMs = performance.now() - started;
       assert.ok(refused.failure instanceof ImeifedError, String(refused.failure));
       assert.equal(Code[refused.failure.code], "RESOURCE_EXHAUSTED");
@@ -308,19 +304,23 @@ describe("WatchStolen fan-out: many manufacturer streams, one follower per regis
       assert.match(refused.failure.message, /stolenFeed\.maxStreamsPerPrincipal \(3\)/);
       assert.ok((refused.failure.retryAfterMs ?? 0) > 0);
       assert.equal(refused.responses, 0);
-      assert.ok(tookMs < 2_000, `refused after ${tookMs.toFixed(0)} ms`);
+      assert.ok(tookMs < 5_000, `refused after ${tookMs.toFixed(0)} ms`);
       const other = openFeed(client("oem-other"));
-      await waitUntil("another manufacturer's stream opens", () => other.responses > 0 || other.ended);
+      await eventually("another manufacturer's stream opens", () => other.responses > 0 || other.ended, PATIENCE);
       assert.equal(other.failure, undefined);
       await other.close();
       // A closed stream frees its place.
       await feeds.shift()!.close();
       let again: Feed | undefined;
-      await waitUntil("a new stream opens in the freed place", () => {
-        if (again?.failure !== undefined) again = undefined;
-        again ??= openFeed(oem);
-        return again.responses > 0;
-      });
+      await eventually(
+        "a new stream opens in the freed place",
+        () => {
+          if (again?.ended) again = undefined;
+          again ??= openFeed(oem);
+          return again.responses > 0;
+        },
+        PATIENCE,
+      );
       feeds.push(again!);
     } finally {
       await Promise.all(feeds.map((f) => f.close()));
@@ -336,7 +336,7 @@ describe("WatchStolen fan-out: many manufacturer streams, one follower per regis
     const slowClient = client("oem-demo", { "grpc-node.flow_control_window": 65_535 });
     const slow = slowClient.watchStolen({ cursor: "", replay: false })[Symbol.asyncIterator]();
     try {
-      await waitUntil("the fast streams open", () => fast.every((f) => f.responses > 0));
+      await eventually("the fast streams open", () => fast.every((f) => f.responses > 0), PATIENCE);
       const opening = await slow.next();
       assert.ok(!opening.done && opening.value.event === undefined, "the stream opens with its cursor");
       const thefts: string[] = [];
@@ -345,7 +345,7 @@ describe("WatchStolen fan-out: many manufacturer streams, one follower per regis
         const step = Array.from({ length: window / 2 }, () => device());
         for (const key of step) await gb.report({ imeis: [key] });
         thefts.push(...step);
-        await waitUntil("the fast streams keep up", () => fast.every((f) => f.events.length >= thefts.length));
+        await eventually("the fast streams keep up", () => fast.every((f) => f.events.length >= thefts.length), PATIENCE);
       }
       for (const feed of fast) {
         assert.deepEqual(feed.keys(), thefts);
@@ -381,29 +381,29 @@ describe("WatchStolen fan-out: many manufacturer streams, one follower per regis
     const holder = holderClient.watchStolen({ cursor: "", replay: true })[Symbol.asyncIterator]();
     try {
       await holder.next();
-      await waitUntil("the replay holds a catch-up of each registry", () => counters.GB.open("oem-demo") === 2 && counters.ES.open("oem-demo") === 2);
+      await eventually("the replay holds a catch-up of each registry", () => counters.GB.open("oem-demo") === 2 && counters.ES.open("oem-demo") === 2, PATIENCE);
       const started = performance.now();
       const refused = openFeed(oem, { replay: true });
-      await waitUntil("the second replay is refused", () => refused.ended);
+      await eventually("the second replay is refused", () => refused.ended, PATIENCE);
       const tookMs = performance.now() - started;
       assert.ok(refused.failure instanceof ImeifedError, String(refused.failure));
       assert.equal(Code[refused.failure.code], "RESOURCE_EXHAUSTED");
       assert.equal(refused.failure.reason, "FEED_CATCH_UP_BUSY");
       assert.match(refused.failure.message, /stolenFeed\.maxCatchUpsPerRegistry/);
       assert.ok((refused.failure.retryAfterMs ?? 0) > 0);
-      assert.ok(tookMs < 2_000, `refused after ${tookMs.toFixed(0)} ms`);
+      assert.ok(tookMs < 5_000, `refused after ${tookMs.toFixed(0)} ms`);
       // Once the holder has gone, the same request succeeds (retried, as its retry delay says, until the gateway has seen it go).
       await holder.return?.();
       let retried: Feed | undefined;
       try {
-        await waitUntil(
+        await eventually(
           "a retried replay gets the history",
           () => {
-            if (retried?.ended) { console.log("retry ended", String(retried.failure), retried.events.length, counters.GB.open("oem-demo"), counters.ES.open("oem-demo")); retried = undefined; }
+            if (retried?.ended) retried = undefined;
             retried ??= openFeed(oem, { replay: true });
             return retried.events.length >= HISTORY * 2;
           },
-          60_000,
+          REPLAY_PATIENCE,
         );
       } finally {
         await retried?.close();
@@ -417,11 +417,11 @@ describe("WatchStolen fan-out: many manufacturer streams, one follower per regis
     await gateway({ progressIntervalMs: 50 });
     const other = openFeed(client("oem-other"));
     try {
-      await waitUntil("the stream opens", () => other.cursors.length > 0);
+      await eventually("the stream opens", () => other.cursors.length > 0, PATIENCE);
       const opened = decodeFeedCursor(other.cursors[0]!).get("GB")!;
       for (let i = 0; i < 3; i++) await gb.report({ imeis: [device()] });
       const last = opened.seq + 3n;
-      await waitUntil("a cursor covers the demo manufacturer's thefts", () => other.cursors.some((c) => (decodeFeedCursor(c).get("GB")?.seq ?? 0n) >= last));
+      await eventually("a cursor covers the demo manufacturer's thefts", () => other.cursors.some((c) => (decodeFeedCursor(c).get("GB")?.seq ?? 0n) >= last), PATIENCE);
       assert.equal(other.events.length, 0);
     } finally {
       await other.close();
