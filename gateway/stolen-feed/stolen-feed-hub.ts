@@ -50,6 +50,18 @@ function once(release: () => void): () => void {
   };
 }
 
+/** Counts one more under `key`, or throws `refusal(count)` when `max` are already counted; returns the release. */
+function takeOne(counts: Map<string, number>, key: string, max: number, refusal: (count: number) => ImeifedError): () => void {
+  const count = counts.get(key) ?? 0;
+  if (count >= max) throw refusal(count);
+  counts.set(key, count + 1);
+  return once(() => {
+    const left = (counts.get(key) ?? 1) - 1;
+    if (left > 0) counts.set(key, left);
+    else counts.delete(key);
+  });
+}
+
 export class StolenFeedHub {
   readonly limits: StolenFeedLimits;
   readonly #options: StolenFeedHubOptions;
@@ -62,36 +74,21 @@ export class StolenFeedHub {
     this.limits = options.limits;
   }
 
-  /** The shared followers running now (diagnostics and tests). */
-  get sharedFollowers(): number {
-    return this.#shares.size;
-  }
-
-  /** Catch-up reads running now, over every registry (diagnostics and tests). */
-  get catchUps(): number {
-    let n = 0;
-    for (const count of this.#catchUps.values()) n += count;
-    return n;
-  }
-
   /** Counts one more feed of `principalId`, or refuses it at once past `maxStreamsPerPrincipal`; returns its release. */
   admitStream(principalId: string): () => void {
-    const open = this.#streams.get(principalId) ?? 0;
     const max = this.limits.maxStreamsPerPrincipal;
-    if (open >= max) {
-      throw new ImeifedError(
-        Code.RESOURCE_EXHAUSTED,
-        "FEED_STREAMS_PER_PRINCIPAL",
-        `${principalId} already has ${open} WatchStolen streams open on this gateway, the most stolenFeed.maxStreamsPerPrincipal (${max}) allows; a consumer needs one stream (two for failover): close one, or retry once an old stream has ended`,
-        { retryAfterMs: RETRY_AFTER_MS },
-      );
-    }
-    this.#streams.set(principalId, open + 1);
-    return once(() => {
-      const left = (this.#streams.get(principalId) ?? 1) - 1;
-      if (left > 0) this.#streams.set(principalId, left);
-      else this.#streams.delete(principalId);
-    });
+    return takeOne(
+      this.#streams,
+      principalId,
+      max,
+      (open) =>
+        new ImeifedError(
+          Code.RESOURCE_EXHAUSTED,
+          "FEED_STREAMS_PER_PRINCIPAL",
+          `${principalId} already has ${open} WatchStolen streams open on this gateway, the most stolenFeed.maxStreamsPerPrincipal (${max}) allows; a consumer needs one stream (two for failover): close one, or retry once an old stream has ended`,
+          { retryAfterMs: RETRY_AFTER_MS },
+        ),
+    );
   }
 
   /**
@@ -130,22 +127,19 @@ export class StolenFeedHub {
 
   /** A catch-up read of `country`, or RESOURCE_EXHAUSTED at once when all `maxCatchUpsPerRegistry` are in use; returns its release. */
   takeCatchUp(country: string, principalId: string, from: RegistryPosition): () => void {
-    const running = this.#catchUps.get(country) ?? 0;
     const max = this.limits.maxCatchUpsPerRegistry;
-    if (running >= max) {
-      const where = from.epoch === "" && from.seq === 0n ? "from its first change" : `from sequence ${from.seq}`;
-      throw new ImeifedError(
-        Code.RESOURCE_EXHAUSTED,
-        "FEED_CATCH_UP_BUSY",
-        `${principalId}'s feed must read ${country}'s change log ${where} (before what the gateway holds in memory), and all ${max} catch-up reads of ${country} (stolenFeed.maxCatchUpsPerRegistry) are in use; retry with the same cursor in ${RETRY_AFTER_MS} ms: nothing is skipped`,
-        { retryAfterMs: RETRY_AFTER_MS },
-      );
-    }
-    this.#catchUps.set(country, running + 1);
-    return once(() => {
-      const left = (this.#catchUps.get(country) ?? 1) - 1;
-      if (left > 0) this.#catchUps.set(country, left);
-      else this.#catchUps.delete(country);
-    });
+    const where = from.epoch === "" && from.seq === 0n ? "from its first change" : `from sequence ${from.seq}`;
+    return takeOne(
+      this.#catchUps,
+      country,
+      max,
+      () =>
+        new ImeifedError(
+          Code.RESOURCE_EXHAUSTED,
+          "FEED_CATCH_UP_BUSY",
+          `${principalId}'s feed must read ${country}'s change log ${where} (before what the gateway holds in memory), and all ${max} catch-up reads of ${country} (stolenFeed.maxCatchUpsPerRegistry) are in use; retry with the same cursor in ${RETRY_AFTER_MS} ms: nothing is skipped`,
+          { retryAfterMs: RETRY_AFTER_MS },
+        ),
+    );
   }
 }
