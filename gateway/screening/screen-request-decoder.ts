@@ -17,14 +17,15 @@
  * returns (tests compare the two over generated messages).
  *
  * The contract's text rule (contract/) applies to every item as to any
- * request: a batch read by position is checked here, as it is read (its bytes
- * are looked at once, for ASCII and for controls alike), and marked
- * TEXT_CHECKED so that the general check does not make its item objects; it
- * refuses exactly what the general check would, with the same error.
+ * request. A batch read by position whose bytes are all printable ASCII, each
+ * field within its limit (nearly every manifest), is marked text-checked as
+ * it is read (its bytes are looked at once, for ASCII and for controls
+ * alike), so the general check makes no item objects; any other batch is
+ * left to the general check, which makes them and words the refusal.
  */
 import { fromBinary } from "@bufbuild/protobuf";
 import { ManifestItemSchema, ScreenRequestSchema, type ManifestItem, type ManifestItems, type ScreenRequest } from "../../gen/imeifed/v1/federation_pb.js";
-import { isPlainText, isRefusedAsciiByte, TEXT_CHECKED, textLimitOf, textRefusal } from "../../contract/index.js";
+import { markTextChecked, textLimitOf } from "../../contract/index.js";
 import { plainDeviceKey } from "../../device/index.js";
 import { NOT_PLAIN, readSmallVarint } from "../../rpc/wire.js";
 import { ManifestTextBatch, SPAN_WORDS } from "./manifest-batch.js";
@@ -38,8 +39,6 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  */
 export class DecodedManifestItems implements ManifestItems {
   readonly $typeName = "imeifed.v1.ManifestItems";
-  /** Its items obeyed the text rule when they were read (`textItemsMessage`). */
-  readonly [TEXT_CHECKED] = true;
   #items: ManifestItem[] | undefined;
 
   constructor(readonly batch: ManifestTextBatch) {}
@@ -67,9 +66,8 @@ export function decodeScreenRequest(bytes: Buffer): ScreenRequest {
 /** Thrown by `textItemsMessage` at a field that is not ASCII: the message's items are made as objects instead. */
 const NOT_ASCII = Symbol("not ascii");
 
-/** An item's fields by number (1-4, in span order), with the names and text limits of the contract. */
-const ITEM_FIELDS = [undefined, ManifestItemSchema.field.deviceId!, ManifestItemSchema.field.declaredMake!, ManifestItemSchema.field.declaredModel!, ManifestItemSchema.field.lineReference!] as const;
-const ITEM_LIMITS = ITEM_FIELDS.map((field) => (field ? textLimitOf(field) : 0));
+/** The contract's text limit of an item's fields, by field number (1-4). */
+const ITEM_LIMITS = [0, ...[ManifestItemSchema.field.deviceId!, ManifestItemSchema.field.declaredMake!, ManifestItemSchema.field.declaredModel!, ManifestItemSchema.field.lineReference!].map(textLimitOf)];
 
 /** Where a decoder is in the message; `fieldEnd`: the end of the field `fieldAt` read last. */
 interface Cursor {
@@ -102,10 +100,10 @@ function textItemsMessage(bytes: Buffer): ScreenRequest {
   const end = bytes.length;
   const at = itemsStart(bytes);
   const text = bytes.toString("latin1", 0, end);
-  const read: ItemSpans = { spans: new Uint32Array(SPAN_WORDS * 1024), keyNumbers: new Float64Array(1024), count: 0, firstSuspect: -1 };
+  const read: ItemSpans = { spans: new Uint32Array(SPAN_WORDS * 1024), keyNumbers: new Float64Array(1024), count: 0, plainText: true };
   readItemSpans(bytes, text, at, end, read);
-  if (read.firstSuspect >= 0) refuseText(text, read);
-  return { $typeName: "imeifed.v1.ScreenRequest", message: { case: "items", value: new DecodedManifestItems(new ManifestTextBatch(text, read.spans, read.keyNumbers, read.count)) } };
+  const items = new DecodedManifestItems(new ManifestTextBatch(text, read.spans, read.keyNumbers, read.count));
+  return { $typeName: "imeifed.v1.ScreenRequest", message: { case: "items", value: read.plainText ? markTextChecked(items) : items } };
 }
 
 /** The spans and key numbers of a batch's items (what ManifestTextBatch reads). */
@@ -113,23 +111,8 @@ interface ItemSpans {
   spans: Uint32Array;
   keyNumbers: Float64Array;
   count: number;
-  /** The first item with a field over its limit or a byte the text rule refuses (-1: none), for `refuseText`. */
-  firstSuspect: number;
-}
-
-/**
- * Throws the text rule's refusal of the first item, from `read.firstSuspect`
- * on, whose fields (each as it stands: a field given twice is its last value,
- * as fromBinary reads it) break the rule: the error the general check gives.
- */
-function refuseText(text: string, read: ItemSpans): void {
-  for (let i = read.firstSuspect; i < read.count; i++) {
-    for (let field = 1; field <= 4; field++) {
-      const at = i * SPAN_WORDS + 2 * (field - 1);
-      const value = text.substring(read.spans[at]!, read.spans[at + 1]!);
-      if (!isPlainText(value, ITEM_LIMITS[field]!)) throw textRefusal(`items.items[${i}].${ITEM_FIELDS[field]!.name}`, value, ITEM_LIMITS[field]!);
-    }
-  }
+  /** Every field's bytes printable ASCII and within its limit: the text rule accepts the batch. */
+  plainText: boolean;
 }
 
 /**
@@ -159,17 +142,16 @@ function readItemSpans(bytes: Buffer, text: string, at: Cursor, end: number, out
       out.keyNumbers = keyNumbers = more;
     }
     const base = count * SPAN_WORDS;
-    let suspect = false;
     while (at.pos < stop) {
       const field = fieldAt(bytes, at, stop);
-      if (at.fieldEnd - at.pos > ITEM_LIMITS[field]!) suspect = true;
+      if (at.fieldEnd - at.pos > ITEM_LIMITS[field]!) out.plainText = false;
       // The framing's varints may hold any byte; a field's text must be ASCII to be cut from the latin1 text.
-      // Printable ASCII (nearly every byte) passes the first test; the rare others are sorted out inside.
+      // Printable ASCII (nearly every byte) passes the first test; a control byte leaves the batch to the text check.
       for (let k = at.pos; k < at.fieldEnd; k++) {
         const b = bytes[k]!;
         if (b < 0x20 || b >= 0x7f) {
           if (b >= 0x80) throw NOT_ASCII;
-          if (isRefusedAsciiByte(b)) suspect = true;
+          out.plainText = false;
         }
       }
       // A string field given twice: the last one wins, as in fromBinary.
@@ -177,7 +159,6 @@ function readItemSpans(bytes: Buffer, text: string, at: Cursor, end: number, out
       spans[base + 2 * (field - 1) + 1] = at.fieldEnd;
       at.pos = at.fieldEnd;
     }
-    if (suspect && out.firstSuspect < 0) out.firstSuspect = count;
     keyNumbers[count] = plainDeviceKey(text, spans[base]!, spans[base + 1]!);
     out.count = ++count;
   }
