@@ -15,9 +15,9 @@ import type { DescMessage } from "@bufbuild/protobuf";
 import { Code, ImeifedError } from "../errors/index.js";
 import { requestTextCheck } from "../contract/index.js";
 
-/** A request the server will not hand to its handler, and the error the call ends with instead. */
+/** A request the server will not hand to its handler, and what the call ends with instead (an ImeifedError; anything else is a bug, answered INTERNAL and logged). */
 export class RefusedRequest {
-  constructor(readonly error: ImeifedError) {}
+  constructor(readonly error: unknown) {}
 }
 
 /** The error of bytes that do not decode as `schema`; `cause` is the decoder's own account. */
@@ -48,7 +48,7 @@ export function requestDeserializer(schema: DescMessage, decode: (bytes: Buffer)
     try {
       checkText(message);
     } catch (error) {
-      return new RefusedRequest(ImeifedError.from(error));
+      return new RefusedRequest(error);
     }
     return message;
   };

@@ -3,20 +3,9 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { CheckDevicesRequestSchema } from "../../gen/imeifed/v1/registry_pb.js";
 import { decodeCheckDevicesRequest } from "../../services/registry/check-devices-request-decoder.js";
-import { requestDeserializer, RefusedRequest } from "../../rpc/request-decoding.js";
+import { admittedRequest } from "../support/admitted-request.js";
 
-/**
- * A decoder's outcome as a server sees it (the decoder, then the contract's
- * text rule: rpc/request-decoding.ts): the message, or the refusal's reason
- * and message (a text refusal must be the same error whichever decoder read it).
- */
-function outcome(decode: (bytes: Buffer) => unknown, bytes: Buffer): unknown {
-  const decoded = requestDeserializer(CheckDevicesRequestSchema, decode)(bytes);
-  if (!(decoded instanceof RefusedRequest)) return decoded;
-  return decoded.error.reason === "MESSAGE_MALFORMED" ? "malformed" : `${decoded.error.reason} ${decoded.error.message}`;
-}
-
-const same = (bytes: Buffer) => assert.deepStrictEqual(outcome(decodeCheckDevicesRequest, bytes), outcome((b) => fromBinary(CheckDevicesRequestSchema, b), bytes));
+const same = (bytes: Buffer) => assert.deepStrictEqual(admittedRequest(CheckDevicesRequestSchema, decodeCheckDevicesRequest, bytes), admittedRequest(CheckDevicesRequestSchema, (b) => fromBinary(CheckDevicesRequestSchema, b), bytes));
 const encode = (imeis: string[], purpose: string, listedOnly = false) => Buffer.from(toBinary(CheckDevicesRequestSchema, create(CheckDevicesRequestSchema, { imeis, purpose, listedOnly })));
 
 describe("registry CheckDevicesRequest decoder", () => {
@@ -49,7 +38,7 @@ describe("registry CheckDevicesRequest decoder", () => {
   it("refuses what the contract's text rule refuses, with the error the general check gives", () => {
     const refused = (bytes: Buffer, expected: RegExp) => {
       same(bytes);
-      assert.match(String(outcome(decodeCheckDevicesRequest, bytes)), expected);
+      assert.match(String(admittedRequest(CheckDevicesRequestSchema, decodeCheckDevicesRequest, bytes)), expected);
     };
     refused(encode(["356938035643809", "35693803564380\u0000"], "A"), /^CONTROL_CHARACTER imeis\[1\]: /);
     refused(encode(["356938035643809"], "CASE-1\r\n"), /^CONTROL_CHARACTER purpose: /);

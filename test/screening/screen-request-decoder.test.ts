@@ -4,18 +4,7 @@ import fc from "fast-check";
 import { ScreenRequestSchema, UnansweredPolicy, type ScreenRequest } from "../../gen/imeifed/v1/federation_pb.js";
 import { DecodedManifestItems, decodeScreenRequest } from "../../gateway/screening/screen-request-decoder.js";
 import { plainDeviceKey } from "../../device/index.js";
-import { requestDeserializer, RefusedRequest } from "../../rpc/request-decoding.js";
-
-/**
- * A decoder's outcome as a server sees it (the decoder, then the contract's
- * text rule: rpc/request-decoding.ts): the message, or the refusal's reason
- * and message (a text refusal must be the same error whichever decoder read it).
- */
-function outcome(decode: (bytes: Buffer) => unknown, bytes: Buffer, read: (request: ScreenRequest) => unknown = (r) => r): unknown {
-  const decoded = requestDeserializer(ScreenRequestSchema, decode)(bytes);
-  if (!(decoded instanceof RefusedRequest)) return read(decoded as ScreenRequest);
-  return decoded.error.reason === "MESSAGE_MALFORMED" ? "malformed" : `${decoded.error.reason} ${decoded.error.message}`;
-}
+import { admittedRequest } from "../support/admitted-request.js";
 
 /**
  * The decoded message as plain data, its items read out; and, for a message
@@ -35,7 +24,7 @@ function plain(request: ScreenRequest): ScreenRequest {
   return { ...request, message: { case: "items", value: { $typeName: "imeifed.v1.ManifestItems", items } } };
 }
 
-const same = (bytes: Buffer) => assert.deepStrictEqual(outcome(decodeScreenRequest, bytes, plain), outcome((b) => fromBinary(ScreenRequestSchema, b), bytes));
+const same = (bytes: Buffer) => assert.deepStrictEqual(admittedRequest(ScreenRequestSchema, decodeScreenRequest, bytes, plain), admittedRequest(ScreenRequestSchema, (b) => fromBinary(ScreenRequestSchema, b), bytes));
 const encode = (init: MessageInitShape<typeof ScreenRequestSchema>) => Buffer.from(toBinary(ScreenRequestSchema, create(ScreenRequestSchema, init)));
 const items = (list: { deviceId?: string; declaredMake?: string; declaredModel?: string; lineReference?: string }[]) => encode({ message: { case: "items", value: { items: list } } });
 
@@ -84,7 +73,7 @@ describe("gateway ScreenRequest decoder", () => {
   it("refuses what the contract's text rule refuses, with the error the general check gives", () => {
     const refused = (list: Parameters<typeof items>[0], expected: RegExp) => {
       same(items(list));
-      assert.match(String(outcome(decodeScreenRequest, items(list))), expected);
+      assert.match(String(admittedRequest(ScreenRequestSchema, decodeScreenRequest, items(list))), expected);
     };
     refused([{ deviceId: "356938035643809" }, { deviceId: "356938035643809", lineReference: "L\u00002" }], /^CONTROL_CHARACTER items\.items\[1\]\.line_reference: /);
     refused([{ deviceId: "356938035643809\r\n" }], /^CONTROL_CHARACTER items\.items\[0\]\.device_id: /);
