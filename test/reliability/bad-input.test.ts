@@ -1,9 +1,9 @@
 /**
  * Bad input, from outside: every text field of every request of both services
  * (found by walking the contract's descriptors, so a new field is tried the
- * day it is added), sent over real sockets to a real gateway and a registry
- * process, with an 8 KB (and a 64 KB) value, a NUL, an ESC, CR LF, a line
- * separator and a bidi override. Each must be INVALID_ARGUMENT whose message
+ * day it is added), sent over real sockets to a gateway process and a
+ * registry process, with an 8 KB (and a 64 KB) value, a NUL, an ESC, CR LF,
+ * a line separator and a bidi override. Each must be INVALID_ARGUMENT whose message
  * names the field and stays short (a message echoing the value once crossed
  * the client's 8 KB metadata limit and arrived as RESOURCE_EXHAUSTED); never
  * RESOURCE_EXHAUSTED, INTERNAL or UNKNOWN, never accepted. Bytes that are not
@@ -26,7 +26,8 @@ import { fromServiceError } from "../../rpc/status.js";
 import { fullNameOf, textLimitEntry } from "../../contract/index.js";
 import { createTestTrust, type TestTrust } from "../support/trust-fixture.js";
 import { spawnRegistryProcess, type RegistryProcess } from "../support/registry-fixture.js";
-import { startTestGateway, type TestGateway } from "../gateway/support/test-gateway.js";
+import { spawnGatewayProcess } from "../support/gateway-process.js";
+import type { ServerProcess } from "../support/server-process.js";
 import { testDevice } from "../registry/test-imeis.js";
 import { rejection } from "../support/rejections.js";
 
@@ -159,9 +160,9 @@ describe("reliability: bad input of every text field", function () {
   let trust: TestTrust;
   let dir: string;
   let registry: RegistryProcess;
-  let gateway: TestGateway;
+  let gateway: ServerProcess;
   const servers = () => [
-    { service: FederationService as DescService, address: gateway.gateway.address, audience: "gateway" },
+    { service: FederationService as DescService, address: gateway.address, audience: "gateway" },
     { service: RegistryService as DescService, address: registry.address, audience: "registry-gb" },
   ];
   const clients: { close(): void }[] = [];
@@ -175,12 +176,12 @@ describe("reliability: bad input of every text field", function () {
     trust = await createTestTrust();
     dir = mkdtempSync(join(tmpdir(), "imeifed-bad-input-"));
     registry = await spawnRegistryProcess({ country: "GB", trust, db: { sqlite: join(dir, "gb.sqlite") } });
-    gateway = await startTestGateway({ trust, registries: [{ country: "GB", address: registry.address }] });
+    gateway = await spawnGatewayProcess({ trust, registries: [{ country: "GB", address: registry.address }] });
   });
 
   after(async () => {
     for (const client of clients) client.close();
-    await gateway?.shutdown();
+    await gateway?.stop();
     await registry?.stop();
     await trust?.cleanup();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -273,7 +274,7 @@ describe("reliability: bad input of every text field", function () {
     };
 
     it("answers a unary method's garbage with INVALID_ARGUMENT naming the message type (gateway Lookup, registry CheckDevice)", async () => {
-      notAMessage(await unary(gateway.gateway.address, "/imeifed.v1.FederationService/Lookup", GARBAGE, "police-gb", "gateway"), "imeifed.v1.LookupRequest");
+      notAMessage(await unary(gateway.address, "/imeifed.v1.FederationService/Lookup", GARBAGE, "police-gb", "gateway"), "imeifed.v1.LookupRequest");
       notAMessage(await unary(registry.address, "/imeifed.v1.RegistryService/CheckDevice", GARBAGE, "police-gb", "registry-gb"), "imeifed.v1.CheckDeviceRequest");
     });
 
@@ -283,18 +284,18 @@ describe("reliability: bad input of every text field", function () {
 
     it("answers a stream's garbage alike, first message or later (Screen and CheckDevicesStream, both hand-decoded; WatchStolen)", async () => {
       const screen = "/imeifed.v1.FederationService/Screen";
-      notAMessage(await bidi(gateway.gateway.address, screen, [GARBAGE], "customs-gb", "gateway"), "imeifed.v1.ScreenRequest");
+      notAMessage(await bidi(gateway.address, screen, [GARBAGE], "customs-gb", "gateway"), "imeifed.v1.ScreenRequest");
       // A valid shipment (field 1 { declaration_reference: "DEC-1" }), then a truncated items message.
       const shipment = Buffer.from([0x0a, 0x07, 0x0a, 0x05, ...Buffer.from("DEC-1")]);
-      notAMessage(await bidi(gateway.gateway.address, screen, [shipment, GARBAGE_ITEMS], "customs-gb", "gateway"), "imeifed.v1.ScreenRequest");
+      notAMessage(await bidi(gateway.address, screen, [shipment, GARBAGE_ITEMS], "customs-gb", "gateway"), "imeifed.v1.ScreenRequest");
       notAMessage(await bidi(registry.address, "/imeifed.v1.RegistryService/CheckDevicesStream", [GARBAGE], "police-gb", "registry-gb"), "imeifed.v1.CheckDevicesStreamRequest");
-      notAMessage(await serverStream(gateway.gateway.address, "/imeifed.v1.FederationService/WatchStolen", GARBAGE, "oem-demo", "gateway"), "imeifed.v1.WatchStolenRequest");
+      notAMessage(await serverStream(gateway.address, "/imeifed.v1.FederationService/WatchStolen", GARBAGE, "oem-demo", "gateway"), "imeifed.v1.WatchStolenRequest");
     });
   });
 
   it("refuses an empty purpose at a registry with the same INVALID_ARGUMENT as the gateway", async () => {
     const imei = IMEI;
-    const federation = clientFor(FederationService, gateway.gateway.address, "police-gb", "gateway") as unknown as ReturnType<typeof createClient<typeof FederationService>>;
+    const federation = clientFor(FederationService, gateway.address, "police-gb", "gateway") as unknown as ReturnType<typeof createClient<typeof FederationService>>;
     const gb = clientFor(RegistryService, registry.address, "police-gb", "registry-gb") as unknown as ReturnType<typeof createClient<typeof RegistryService>>;
     const refusal = async (call: Promise<unknown>) => {
       const error = await rejection(call);
