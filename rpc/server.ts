@@ -18,6 +18,7 @@ import type { DescMessage, DescService, MessageShape } from "@bufbuild/protobuf"
 import { ContextValues, type CallContext } from "./context.js";
 import type { ServiceImpl } from "./handler-types.js";
 import { toStatus } from "./status.js";
+import { receivedRequest } from "./request-decoding.js";
 import { Code, ImeifedError } from "../errors/index.js";
 
 /**
@@ -145,7 +146,8 @@ async function writeAll(call: ServerWritableStream<unknown, unknown> | ServerDup
  */
 async function* readRequests(call: ServerReadableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>): AsyncIterable<never> {
   try {
-    for await (const request of call.iterator({ destroyOnReturn: false })) yield request as never;
+    // A message refused as it was decoded ends the stream with its error (request-decoding.ts).
+    for await (const request of call.iterator({ destroyOnReturn: false })) yield receivedRequest(request) as never;
   } catch (error) {
     if ((error as NodeJS.ErrnoException)?.code === "ERR_STREAM_PREMATURE_CLOSE") {
       throw new ImeifedError(Code.CANCELLED, "CANCELLED", "the request stream closed before it ended", { cause: error });
@@ -172,7 +174,7 @@ export function implementService<S extends DescService>(
           const { ctx, done } = createContext(service, method.name, "unary", call);
           let response: unknown;
           intercept(interceptors, ctx, async () => {
-            response = await fn(call.request, ctx);
+            response = await fn(receivedRequest(call.request), ctx);
           }).then(
             () => reply(ctx, where, callback, response),
             (error: unknown) => callback(toStatus(failureOf(ctx, error), where, ctx.responseTrailer)),
@@ -182,7 +184,7 @@ export function implementService<S extends DescService>(
       case "server_streaming":
         handlers[method.name] = (call: ServerWritableStream<unknown, unknown>) => {
           const { ctx, done } = createContext(service, method.name, "server_streaming", call);
-          intercept(interceptors, ctx, () => writeAll(call, fn(call.request, ctx) as AsyncIterable<unknown>, ctx.signal)).then(
+          intercept(interceptors, ctx, async () => writeAll(call, fn(receivedRequest(call.request), ctx) as AsyncIterable<unknown>, ctx.signal)).then(
             () => call.end(ctx.responseTrailer),
             (error: unknown) => call.emit("error", toStatus(failureOf(ctx, error), where, ctx.responseTrailer)),
           ).finally(done);

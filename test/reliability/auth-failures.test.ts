@@ -71,7 +71,7 @@ describe("failed authentications from one address over many connections (real pr
       audience: "registry-gb",
       connect() {
         const client = createClient(RegistryService, registry.address, OWN_CONNECTION);
-        return { call: (token) => client.checkDevice({ imei: IMEI }, bearer(token)), close: () => client.close() };
+        return { call: (token) => client.checkDevice({ imei: IMEI, purpose: "CASE-1" }, bearer(token)), close: () => client.close() };
       },
     },
     {

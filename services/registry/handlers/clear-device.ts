@@ -15,8 +15,6 @@ import { type RegistryContext } from "../registry-context.js";
 import { callerOf } from "../../../trust/principal.js";
 import { identityOf } from "../../../device/device-identity.js";
 
-const NOTE_LIMIT = 500;
-
 /**
  * This registry's administrator: a principal (not an actor relayed by a
  * gateway) of this registry's country holding `registry:admin`.
@@ -32,7 +30,6 @@ export function clearDevice(rc: RegistryContext): HandlerFor<typeof RegistryServ
     if (request.reason === ClearReason.UNSPECIFIED || ClearReason[request.reason] === undefined) {
       throw invalidArgument("reason", "CLEAR_REASON_MISSING", "must say why: RECOVERED, RETURNED, REPORTED_IN_ERROR or RESOLVED");
     }
-    if (request.note.length > NOTE_LIMIT) throw invalidArgument("note", "TOO_LONG", `is ${request.note.length} characters long; at most ${NOTE_LIMIT} are kept`);
     const audit = auditDetails(ctx);
     audit.deviceKey = device.key;
     audit.purpose = request.caseReference;

@@ -17,13 +17,7 @@ import { callerOf } from "../../../trust/principal.js";
 import { assertSharedWith } from "../finding-of.js";
 
 const PAGE = 500;
-const TEXT_LIMIT = 500;
 const FUTURE_SKEW_MS = 5 * 60_000;
-
-function bounded(value: string, field: string): string {
-  if (value.length > TEXT_LIMIT) throw invalidArgument(field, "TOO_LONG", `is ${value.length} characters long; at most ${TEXT_LIMIT} are kept`);
-  return value.trim();
-}
 
 /** Who reports sightings in a call: the partner itself, or a gateway (or registry) relaying its partners' sightings, which says who they were. */
 interface Reporter {
@@ -39,7 +33,7 @@ function reporterOf(rc: RegistryContext, ctx: CallContext): Reporter {
   return { requester, relay: caller.principal.kind === "gateway" || caller.principal.kind === "registry" };
 }
 
-/** A sighting request checked and made a store input; `field` prefixes the names in errors (`sightings[3].`). */
+/** A sighting request checked and made a store input (its texts' lengths and characters were checked as it entered: contract/); `field` prefixes the names in errors (`sightings[3].`). */
 function sightingInputOf(request: RecordSightingRequest, { requester, relay }: Reporter, now: number, field = ""): SightingInput {
   const device = requireDevice(request.imei, `${field}imei`);
   if (request.kind === SightingKind.UNSPECIFIED || SightingKind[request.kind] === undefined) {
@@ -49,21 +43,21 @@ function sightingInputOf(request: RecordSightingRequest, { requester, relay }: R
   if (seenAt > now + FUTURE_SKEW_MS) throw invalidArgument(`${field}seen_at`, "SEEN_IN_FUTURE", "lies in the future; give when the device surfaced");
   const found = request.found
     ? {
-        location: bounded(request.found.location, `${field}found.location`),
-        holdingAgency: bounded(request.found.holdingAgency, `${field}found.holding_agency`),
-        contact: bounded(request.found.contact, `${field}found.contact`),
-        note: bounded(request.found.note, `${field}found.note`),
+        location: request.found.location.trim(),
+        holdingAgency: request.found.holdingAgency.trim(),
+        contact: request.found.contact.trim(),
+        note: request.found.note.trim(),
       }
     : undefined;
   // Anyone but a relay is the partner, whatever the request claims.
   return {
     deviceKey: device.key,
     kind: request.kind,
-    seenInCountry: relay && request.seenInCountry ? bounded(request.seenInCountry, `${field}seen_in_country`) : requester.country,
-    partnerKind: relay && request.partnerKind ? bounded(request.partnerKind, `${field}partner_kind`) : requester.kind,
-    partnerId: relay && request.partnerId ? bounded(request.partnerId, `${field}partner_id`) : requester.id,
+    seenInCountry: relay && request.seenInCountry ? request.seenInCountry.trim() : requester.country,
+    partnerKind: relay && request.partnerKind ? request.partnerKind.trim() : requester.kind,
+    partnerId: relay && request.partnerId ? request.partnerId.trim() : requester.id,
     seenAt,
-    purpose: bounded(request.purpose, `${field}purpose`),
+    purpose: request.purpose.trim(),
     found,
   };
 }

@@ -7,7 +7,7 @@
  * already recorded are replays and write nothing).
  */
 import { DeviceStatus, Reason } from "../../../gen/imeifed/v1/device_pb.js";
-import { Code, ImeifedError } from "../../../errors/index.js";
+import { Code, ImeifedError, quote } from "../../../errors/index.js";
 import { CsvSyntaxError, readCsvRecords, type CsvRecord } from "../../../device/csv-records.js";
 import { reportInputFrom } from "../report-input.js";
 import type { ImportRow, ImportSummary, RegistryStore } from "../store/registry-store.js";
@@ -29,7 +29,7 @@ function bad(line: number, problem: string): ImeifedError {
 
 function enumValue<E extends Record<string, string | number>>(e: E, cell: string, line: number, column: string, allowed: readonly string[]): E[keyof E] {
   const name = cell.trim().toUpperCase().replace(/^(DEVICE_STATUS_|REASON_)/, "");
-  if (!allowed.includes(name)) throw bad(line, `column ${column}: ${JSON.stringify(cell)} is not one of ${allowed.join(", ")}`);
+  if (!allowed.includes(name)) throw bad(line, `column ${column}: ${quote(cell)} is not one of ${allowed.join(", ")}`);
   return e[name as keyof E];
 }
 
@@ -40,11 +40,11 @@ function dateValue(cell: string, line: number, column: string): number | undefin
   const [y, m, d] = text.slice(0, 10).split("-").map(Number) as [number, number, number];
   // Date.parse rolls 2025-02-30 over into March: refuse a day the month does not have.
   if (match && new Date(Date.UTC(y, m - 1, d)).getUTCDate() !== d) {
-    throw bad(line, `column ${column}: ${JSON.stringify(cell)} is not a date of the calendar`);
+    throw bad(line, `column ${column}: ${quote(cell)} is not a date of the calendar`);
   }
   // Without an offset a date-time is taken as UTC (JavaScript would read it as local time).
   const ms = match ? Date.parse(match[1] === undefined && text.length > 10 ? `${text}Z` : text) : Number.NaN;
-  if (Number.isNaN(ms)) throw bad(line, `column ${column}: ${JSON.stringify(cell)} is not an ISO 8601 date such as 2025-03-01 or 2025-03-01T10:00:00Z`);
+  if (Number.isNaN(ms)) throw bad(line, `column ${column}: ${quote(cell)} is not an ISO 8601 date such as 2025-03-01 or 2025-03-01T10:00:00Z`);
   return ms;
 }
 
@@ -119,7 +119,7 @@ function headerOf(record: CsvRecord): Map<Column, number> {
   const columns = new Map<Column, number>();
   record.fields.forEach((raw, i) => {
     const name = raw.trim().toLowerCase();
-    if (!ALL_COLUMNS.includes(name)) throw bad(record.line, `unknown column ${JSON.stringify(raw)}; the columns are ${ALL_COLUMNS.join(", ")}`);
+    if (!ALL_COLUMNS.includes(name)) throw bad(record.line, `unknown column ${quote(raw)}; the columns are ${ALL_COLUMNS.join(", ")}`);
     if (columns.has(name as Column)) throw bad(record.line, `column ${name} appears twice`);
     columns.set(name as Column, i);
   });
