@@ -20,6 +20,9 @@ import { ChangeKind } from "../../../gen/imeifed/v1/registry_pb.js";
 import { DeviceStatus } from "../../../gen/imeifed/v1/device_pb.js";
 import { Code, ImeifedError } from "../../../errors/index.js";
 import type { DeviceKey } from "../../../device/index.js";
+import type { AuditBufferOptions } from "../../../trust/audit/audit-buffer.js";
+import type { ChangeAudit } from "../../../trust/audit/audit-log.js";
+import { PostgresAuditLog } from "../../../trust/audit/postgres-audit-log.js";
 import { ChangeFeed } from "../change-feed.js";
 import { caseClearedError } from "./case-cleared.js";
 import { changeFromRow, sightingFromRow, type ChangeRow, type SightingRow } from "./change-row.js";
@@ -115,6 +118,8 @@ class PostgresRegistryStore implements RegistryStore {
   #reconnect: NodeJS.Timeout | undefined;
   readonly #poll: NodeJS.Timeout;
   #closed = false;
+  /** The audit log in this schema, on this pool: a change's entry joins the change's transaction. */
+  #audit: PostgresAuditLog | undefined;
 
   private constructor(
     pool: pg.Pool,
@@ -199,8 +204,22 @@ class PostgresRegistryStore implements RegistryStore {
     this.sightingFeed.notify();
   }
 
-  /** Runs `work` in a transaction holding this registry's change-log lock, and NOTIFYs at commit. */
-  async #write<T>(lock: "changes" | "sightings", work: (client: pg.PoolClient) => Promise<T>, notify: (result: T) => boolean): Promise<T> {
+  async openAuditLog(options: AuditBufferOptions = {}): Promise<PostgresAuditLog> {
+    if (this.#audit) throw new Error("the store's audit log is already open");
+    this.#audit = await PostgresAuditLog.open(this.#pool, { ...options, schema: this.#schema });
+    return this.#audit;
+  }
+
+  /**
+   * Runs `work` in a transaction holding this registry's change-log lock, and NOTIFYs at commit.
+   * A call's `audit` entry is appended last, just before COMMIT, when the audit log lives here.
+   */
+  async #write<T>(
+    lock: "changes" | "sightings",
+    work: (client: pg.PoolClient) => Promise<T>,
+    notify: (result: T) => boolean,
+    audit?: ChangeAudit<T>,
+  ): Promise<T> {
     const client = await this.#pool.connect().catch((error: unknown) => {
       throw asStoreUnavailable(error);
     });
@@ -208,6 +227,7 @@ class PostgresRegistryStore implements RegistryStore {
       await client.query("BEGIN");
       await client.query(q.lockChanges, [`imeifed:${this.#schema}:${lock}`]);
       const result = await work(client);
+      if (audit && this.#audit) await this.#audit.appendWithin(client, [audit(result)]);
       if (notify(result)) await client.query("SELECT pg_notify($1, $2)", [this.#channel, lock === "sightings" ? "s" : "c"]);
       await client.query("COMMIT");
       return result;
@@ -228,7 +248,7 @@ class PostgresRegistryStore implements RegistryStore {
     }
   }
 
-  async report(input: ReportInput): Promise<ReportOutcome[]> {
+  async report(input: ReportInput, audit?: ChangeAudit<ReportOutcome[]>): Promise<ReportOutcome[]> {
     const outcomes = await this.#write(
       "changes",
       async (client) => {
@@ -261,12 +281,13 @@ class PostgresRegistryStore implements RegistryStore {
         return outcomes;
       },
       (outcomes) => outcomes.some((o) => o.created),
+      audit,
     );
     if (outcomes.some((o) => o.created)) this.changeFeed.notify();
     return outcomes;
   }
 
-  async clear(input: ClearInput): Promise<ClearOutcome> {
+  async clear(input: ClearInput, audit?: ChangeAudit<ClearOutcome>): Promise<ClearOutcome> {
     const outcome = await this.#write(
       "changes",
       async (client): Promise<ClearOutcome & { wrote: boolean }> => {
@@ -295,6 +316,7 @@ class PostgresRegistryStore implements RegistryStore {
         return { cleared, status: holdingRecord(stillOpen.values())?.status ?? DeviceStatus.PERMITTED, sequence: seq - 1, wrote: true };
       },
       (outcome) => outcome.wrote,
+      audit,
     );
     if (outcome.wrote) this.changeFeed.notify();
     return { cleared: outcome.cleared, status: outcome.status, sequence: outcome.sequence };
@@ -343,7 +365,7 @@ class PostgresRegistryStore implements RegistryStore {
     });
   }
 
-  async recordSightings(inputs: readonly SightingInput[]): Promise<SightingOutcome[]> {
+  async recordSightings(inputs: readonly SightingInput[], audit?: ChangeAudit<SightingOutcome[]>): Promise<SightingOutcome[]> {
     if (inputs.length === 0) return [];
     const outcomes = await this.#write(
       "sightings",
@@ -381,6 +403,7 @@ class PostgresRegistryStore implements RegistryStore {
         return outcomes;
       },
       (outcomes) => outcomes.some((o) => o.recorded),
+      audit,
     );
     if (outcomes.some((o) => o.recorded)) this.sightingFeed.notify();
     return outcomes;
@@ -445,6 +468,8 @@ class PostgresRegistryStore implements RegistryStore {
     this.#closed = true;
     clearInterval(this.#poll);
     clearTimeout(this.#reconnect);
+    // Its queued entries are written before the pool they share ends.
+    await this.#audit?.close();
     const listener = this.#listener;
     this.#listener = undefined;
     this.#listening = false;

@@ -21,6 +21,9 @@ import { ChangeKind } from "../../../gen/imeifed/v1/registry_pb.js";
 import { DeviceStatus } from "../../../gen/imeifed/v1/device_pb.js";
 import { Code, ImeifedError } from "../../../errors/index.js";
 import type { DeviceKey } from "../../../device/index.js";
+import { SqliteAuditLog } from "../../../trust/audit/sqlite-audit-log.js";
+import type { AuditBufferOptions } from "../../../trust/audit/audit-buffer.js";
+import type { ChangeAudit } from "../../../trust/audit/audit-log.js";
 import { ChangeFeed } from "../change-feed.js";
 import { caseClearedError } from "./case-cleared.js";
 import { selectClearable } from "./clear-selection.js";
@@ -187,6 +190,8 @@ class SqliteRegistryStore implements RegistryStore {
   readonly #poll: NodeJS.Timeout;
   #dataVersion: number;
   #closed = false;
+  /** The audit log in this file, on this connection: a change's entry joins the change's transaction. */
+  #audit: SqliteAuditLog | undefined;
   readonly epoch: string;
   readonly caseTokenSecret: Buffer;
 
@@ -223,38 +228,55 @@ class SqliteRegistryStore implements RegistryStore {
     this.sightingFeed.notify();
   }
 
-  async report(input: ReportInput): Promise<ReportOutcome[]> {
-    const outcomes = writing(() => this.#db.transaction(() => this.#st.writeReport(input, this.#st.nextSeq.get() as number).outcomes).immediate());
+  async openAuditLog(options: AuditBufferOptions = {}): Promise<SqliteAuditLog> {
+    if (this.#audit) throw new Error("the store's audit log is already open");
+    this.#audit = SqliteAuditLog.open(this.#db, options);
+    return this.#audit;
+  }
+
+  /** Writes a change's audit entry inside its (open) transaction, when the audit log lives here. */
+  #audited<T>(outcome: T, audit: ChangeAudit<T> | undefined): T {
+    if (audit && this.#audit) this.#audit.appendWithin([audit(outcome)]);
+    return outcome;
+  }
+
+  async report(input: ReportInput, audit?: ChangeAudit<ReportOutcome[]>): Promise<ReportOutcome[]> {
+    const outcomes = writing(() =>
+      this.#db.transaction(() => this.#audited(this.#st.writeReport(input, this.#st.nextSeq.get() as number).outcomes, audit)).immediate(),
+    );
     if (outcomes.some((o) => o.created)) this.changeFeed.notify();
     return outcomes;
   }
 
-  async clear(input: ClearInput): Promise<ClearOutcome> {
-    const st = this.#st;
-    const outcome = writing(() => this.#db.transaction((): ClearOutcome & { wrote: boolean } => {
-      const all = (st.forKey.all(input.deviceKey) as RecordRow[]).map(recordFromRow);
-      const selection = selectClearable(all, input);
-      if (selection.kind === "replay") {
-        const open = all.filter((r) => r.cleared === undefined);
-        const sequence = Math.max(...selection.records.map((r) => r.cleared?.seq ?? 0));
-        return { cleared: selection.records, status: holdingRecord(open)?.status ?? DeviceStatus.PERMITTED, sequence, wrote: false };
-      }
-      const at = input.clearedAt ?? Date.now();
-      let seq = st.nextSeq.get() as number;
-      const stillOpen = new Map(all.filter((r) => r.cleared === undefined).map((r) => [r.id, r]));
-      const cleared: StoredRecord[] = [];
-      for (const record of selection.records) {
-        st.clearRecord.run(at, input.requester, input.reason, input.note, seq, record.id);
-        stillOpen.delete(record.id);
-        const holding = holdingRecord(stillOpen.values());
-        st.insertChange.run(seq, ChangeKind.CLEARED, input.deviceKey, record.id, holding?.status ?? DeviceStatus.PERMITTED, holding?.id ?? null, at);
-        cleared.push({ ...record, cleared: { at, by: input.requester, reason: input.reason, note: input.note, seq } });
-        seq++;
-      }
-      return { cleared, status: holdingRecord(stillOpen.values())?.status ?? DeviceStatus.PERMITTED, sequence: seq - 1, wrote: true };
-    }).immediate());
+  async clear(input: ClearInput, audit?: ChangeAudit<ClearOutcome>): Promise<ClearOutcome> {
+    const outcome = writing(() => this.#db.transaction(() => this.#audited(this.#clearWithin(input), audit)).immediate());
     if (outcome.wrote) this.changeFeed.notify();
     return { cleared: outcome.cleared, status: outcome.status, sequence: outcome.sequence };
+  }
+
+  /** The clearing itself, inside the caller's transaction. */
+  #clearWithin(input: ClearInput): ClearOutcome & { wrote: boolean } {
+    const st = this.#st;
+    const all = (st.forKey.all(input.deviceKey) as RecordRow[]).map(recordFromRow);
+    const selection = selectClearable(all, input);
+    if (selection.kind === "replay") {
+      const open = all.filter((r) => r.cleared === undefined);
+      const sequence = Math.max(...selection.records.map((r) => r.cleared?.seq ?? 0));
+      return { cleared: selection.records, status: holdingRecord(open)?.status ?? DeviceStatus.PERMITTED, sequence, wrote: false };
+    }
+    const at = input.clearedAt ?? Date.now();
+    let seq = st.nextSeq.get() as number;
+    const stillOpen = new Map(all.filter((r) => r.cleared === undefined).map((r) => [r.id, r]));
+    const cleared: StoredRecord[] = [];
+    for (const record of selection.records) {
+      st.clearRecord.run(at, input.requester, input.reason, input.note, seq, record.id);
+      stillOpen.delete(record.id);
+      const holding = holdingRecord(stillOpen.values());
+      st.insertChange.run(seq, ChangeKind.CLEARED, input.deviceKey, record.id, holding?.status ?? DeviceStatus.PERMITTED, holding?.id ?? null, at);
+      cleared.push({ ...record, cleared: { at, by: input.requester, reason: input.reason, note: input.note, seq } });
+      seq++;
+    }
+    return { cleared, status: holdingRecord(stillOpen.values())?.status ?? DeviceStatus.PERMITTED, sequence: seq - 1, wrote: true };
   }
 
   #openForKeysStatement: Database.Statement | undefined;
@@ -336,7 +358,7 @@ class SqliteRegistryStore implements RegistryStore {
 
   #insertSighting: Database.Statement | undefined;
 
-  async recordSightings(inputs: readonly SightingInput[]): Promise<SightingOutcome[]> {
+  async recordSightings(inputs: readonly SightingInput[], audit?: ChangeAudit<SightingOutcome[]>): Promise<SightingOutcome[]> {
     if (inputs.length === 0) return [];
     const insert = (this.#insertSighting ??= this.#db.prepare(
       `INSERT INTO sightings (seq, record_id, agency, device_key, kind, seen_in_country, partner_kind, partner_id, seen_at, purpose,
@@ -344,7 +366,7 @@ class SqliteRegistryStore implements RegistryStore {
        VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM sightings), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ));
     const outcomes = writing(() => this.#db.transaction((): SightingOutcome[] =>
-      inputs.map((input) => {
+      this.#audited(inputs.map((input) => {
         const open = (this.#st.openForKey.all(input.deviceKey) as RecordRow[]).map(recordFromRow);
         let sequence = 0;
         for (const record of open) {
@@ -366,7 +388,7 @@ class SqliteRegistryStore implements RegistryStore {
           sequence = Number(lastInsertRowid);
         }
         return { recorded: open.length > 0, sequence };
-      }),
+      }), audit),
     ).immediate());
     if (outcomes.some((o) => o.recorded)) this.sightingFeed.notify();
     return outcomes;
@@ -431,6 +453,8 @@ class SqliteRegistryStore implements RegistryStore {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#poll);
+    // Its queued entries are written before the connection they share closes.
+    await this.#audit?.close();
     // Wake every watcher so open streams notice the store is going away.
     this.changeFeed.notify();
     this.sightingFeed.notify();

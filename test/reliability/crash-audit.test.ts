@@ -1,0 +1,254 @@
+import assert from "node:assert/strict";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { ClearReason, DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
+import { FederationService } from "../../gen/imeifed/v1/federation_pb.js";
+import { RegistryService, SightingKind } from "../../gen/imeifed/v1/registry_pb.js";
+import { createClient, type Client } from "../../rpc/index.js";
+import { openAuditLog, type AuditConfig, type AuditRecord } from "../../trust/audit/index.js";
+import { createTestTrust, type TestTrust } from "../support/trust-fixture.js";
+import {
+  reportRequest,
+  spawnRegistryProcess,
+  startTestRegistry,
+  TEST_POSTGRES_URL,
+  testPostgresSchema,
+  type RegistryProcess,
+  type RegistryProcessOptions,
+} from "../support/registry-fixture.js";
+import { readStream } from "../registry/stream-reader.js";
+import { testDevice } from "../registry/test-imeis.js";
+
+const CLI = resolve(import.meta.dirname, "../../cli/bin.js");
+
+/** `imeifed audit verify` as an operator runs it: a child process, its exit status and output. */
+function auditVerify(where: AuditConfig): Promise<{ code: number; stdout: string; stderr: string }> {
+  const args = "sqlite" in where ? ["--db", where.sqlite] : ["--postgres", where.postgres, "--schema", where.schema!];
+  return new Promise((done) => {
+    execFile(process.execPath, [CLI, "audit", "verify", ...args], { timeout: 30_000 }, (error, stdout, stderr) => {
+      done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Every entry of a log, read-only, after its process is gone. */
+async function entriesOf(where: AuditConfig): Promise<AuditRecord[]> {
+  const log = await openAuditLog(where, { readOnly: true });
+  try {
+    return await log.rowsAfter(0, 10_000);
+  } finally {
+    await log.close();
+  }
+}
+
+/** The one entry of `method` about `deviceKey` (or, for a batch, of that size) that ended OK. */
+function entryOf(entries: readonly AuditRecord[], method: string, about: { deviceKey?: string; batchSize?: number }): AuditRecord | undefined {
+  return entries.find(
+    (e) => e.method === method && e.statusCode === 0 && (about.deviceKey === undefined || e.deviceKey === about.deviceKey) && (about.batchSize === undefined || e.batchSize === about.batchSize),
+  );
+}
+
+const REPORTED = testDevice(701);
+const SIGHTED = testDevice(702);
+const UNLISTED = testDevice(703);
+
+/**
+ * SIGKILL right after an acknowledged change: the change and its audit entry
+ * are both there after a restart, and the chain verifies. The registry is the
+ * real command in a child process; each change is followed at once by
+ * SIGKILL, so nothing written after the answer survives.
+ */
+describe("an acknowledged change keeps its audit entry through SIGKILL (child processes)", function () {
+  this.timeout(120_000);
+  let trust: TestTrust;
+  let dir: string;
+  const processes: RegistryProcess[] = [];
+  const clients: Client<typeof RegistryService>[] = [];
+  const cleanups: Array<() => Promise<void>> = [];
+
+  before(async () => {
+    trust = await createTestTrust();
+  });
+  after(async () => trust.cleanup());
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "imeifed-crash-audit-"));
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.close();
+    for (const p of processes.splice(0)) await p.kill();
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function client(p: RegistryProcess, principal: string): Client<typeof RegistryService> {
+    const c = createClient(RegistryService, p.address, { metadata: trust.metadataFor(principal, "registry-gb") });
+    clients.push(c);
+    return c;
+  }
+
+  /** Starts the registry, makes one change through `change`, and SIGKILLs it as soon as the answer is in. */
+  async function changeThenKill(options: Omit<RegistryProcessOptions, "trust" | "country">, change: (p: RegistryProcess) => Promise<void>): Promise<void> {
+    const p = await spawnRegistryProcess({ country: "GB", trust, ...options });
+    processes.push(p);
+    await change(p);
+    await p.kill();
+    assert.equal((await p.exited).signal, "SIGKILL");
+  }
+
+  const places: Array<{ name: string; place: () => { options: Omit<RegistryProcessOptions, "trust" | "country">; audit: AuditConfig } }> = [
+    {
+      name: "SQLite, the audit in the store's file (the default)",
+      place: () => ({ options: { db: { sqlite: join(dir, "gb.sqlite") } }, audit: { sqlite: join(dir, "gb.sqlite") } }),
+    },
+    {
+      name: "SQLite, the audit in a file of its own (configured)",
+      place: () => {
+        const config = join(dir, "gb.yaml");
+        const fields = { country: "GB", db: { sqlite: join(dir, "gb.sqlite") }, trustFile: trust.trustFile, audit: { sqlite: join(dir, "elsewhere-audit.sqlite") } };
+        writeFileSync(config, `${Object.entries(fields).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join("\n")}\n`);
+        return { options: { db: { sqlite: join(dir, "gb.sqlite") }, args: ["--config", config] }, audit: { sqlite: join(dir, "elsewhere-audit.sqlite") } };
+      },
+    },
+    {
+      name: "PostgreSQL, the audit in the registry's schema (the default)",
+      place: () => {
+        const { schema, drop } = testPostgresSchema();
+        cleanups.push(drop);
+        return { options: { db: { postgres: TEST_POSTGRES_URL, schema } }, audit: { postgres: TEST_POSTGRES_URL, schema } };
+      },
+    },
+  ];
+
+  for (const { name, place } of places) {
+    it(`report, clear, sighting and sightings each survive with their entry (${name})`, async () => {
+      const { options, audit } = place();
+      await changeThenKill(options, async (p) => {
+        const police = client(p, "police-gb");
+        await police.reportDevice(reportRequest({ imeis: [SIGHTED.imei], caseReference: "GB-SIGHTED" }));
+        await police.reportDevice(reportRequest({ imeis: [REPORTED.imei], caseReference: "GB-REPORTED" }));
+      });
+      await changeThenKill(options, async (p) => {
+        const cleared = await client(p, "police-gb").clearDevice({ imei: REPORTED.imei, caseReference: "GB-REPORTED", reason: ClearReason.RECOVERED });
+        assert.equal(cleared.status, DeviceStatus.PERMITTED);
+      });
+      await changeThenKill(options, async (p) => {
+        const one = await client(p, "police-es").recordSighting({ imei: SIGHTED.imei, kind: SightingKind.FOUND, purpose: "ES seizure 1" });
+        assert.equal(one.recorded, true);
+      });
+      await changeThenKill(options, async (p) => {
+        const { results } = await client(p, "police-es").recordSightings({
+          sightings: [
+            { imei: SIGHTED.imei, kind: SightingKind.LOOKUP_HIT, purpose: "ES case 2" },
+            { imei: UNLISTED.imei, kind: SightingKind.LOOKUP_HIT, purpose: "ES case 2" },
+          ],
+        });
+        assert.deepEqual(results.map((r) => r.recorded), [true, false]);
+      });
+
+      // Restarted: every change is there.
+      const p = await spawnRegistryProcess({ country: "GB", trust, ...options });
+      processes.push(p);
+      const { checks } = await client(p, "police-gb").checkDevices({ imeis: [REPORTED.imei, SIGHTED.imei], purpose: "after the crashes" });
+      assert.deepEqual(checks.map((c) => c.status), [DeviceStatus.PERMITTED, DeviceStatus.PROHIBITED]);
+      const abort = new AbortController();
+      const sightings = readStream(client(p, "police-gb").watchSightings({ afterSequence: 0n }, { signal: abort.signal }));
+      const seen = [await sightings.next(), await sightings.next()].map((m) => m.sighting?.kind);
+      abort.abort();
+      assert.deepEqual(seen, [SightingKind.FOUND, SightingKind.LOOKUP_HIT]);
+      assert.equal(await p.stop(), 0);
+
+      // And every change's entry, in a chain that verifies.
+      const verified = await auditVerify(audit);
+      assert.equal(verified.code, 0, verified.stderr);
+      assert.match(verified.stdout, /^verified \d+ entries; head \d+:[0-9a-f]{64}$/m);
+      const entries = await entriesOf(audit);
+      const missing = [
+        ["ReportDevice", { deviceKey: SIGHTED.key }, "REPORTED"],
+        ["ReportDevice", { deviceKey: REPORTED.key }, "REPORTED"],
+        ["ClearDevice", { deviceKey: REPORTED.key }, "PERMITTED"],
+        ["RecordSighting", { deviceKey: SIGHTED.key }, "SIGHTING_RECORDED"],
+        ["RecordSightings", { batchSize: 2 }, "SIGHTING_RECORDED:1 NOT_LISTED:1"],
+      ].filter(([method, about, verdict]) => entryOf(entries, method as string, about as { deviceKey?: string; batchSize?: number })?.verdict !== verdict);
+      assert.deepEqual(missing.map(([method]) => method), [], `entries lost: ${JSON.stringify(missing)}; the log holds ${entries.map((e) => e.method).join(", ")}`);
+    });
+  }
+});
+
+/**
+ * The gateway's ReportFound: the found report reaches the owning registry
+ * (which records the sighting with its entry, as above), and the gateway's
+ * own entry is on disk before the partner is answered.
+ */
+describe("the gateway's ReportFound keeps its audit entry through SIGKILL (child process)", function () {
+  this.timeout(60_000);
+  let trust: TestTrust;
+  let dir: string;
+  let gateway: ChildProcess | undefined;
+
+  before(async () => {
+    trust = await createTestTrust();
+    dir = mkdtempSync(join(tmpdir(), "imeifed-crash-audit-gw-"));
+  });
+  after(async () => {
+    if (gateway && gateway.exitCode === null && gateway.signalCode === null) {
+      gateway.kill("SIGKILL");
+      await once(gateway, "exit");
+    }
+    await trust.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("answers a found report only once its entry is on disk", async () => {
+    const gb = await startTestRegistry({ country: "GB", trust, seed: [{ imeis: [SIGHTED.imei], by: "police-gb", caseReference: "GB-FOUND" }] });
+    try {
+      const audit = join(dir, "gateway-audit.sqlite");
+      const config = join(dir, "federation.yaml");
+      writeFileSync(
+        config,
+        [
+          "id: gateway",
+          "listen: 127.0.0.1:0",
+          `trustFile: ${JSON.stringify(trust.trustFile)}`,
+          `key: ${JSON.stringify(trust.privateKeyFile("gateway"))}`,
+          `audit: { sqlite: ${JSON.stringify(audit)} }`,
+          "registries:",
+          `  - { country: GB, id: registry-gb, address: "${gb.registry.address}" }`,
+        ].join("\n"),
+      );
+      gateway = spawn(process.execPath, [CLI, "gateway", "serve", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
+      const lines = createInterface({ input: gateway.stdout! });
+      const [line] = (await Promise.race([once(lines, "line"), once(gateway, "exit").then(() => assert.fail("the gateway exited before serving"))])) as [string];
+      const { address } = JSON.parse(line) as { address: string };
+      const police = createClient(FederationService, address, { metadata: trust.metadataFor("police-es", "gateway") });
+      try {
+        const answer = await police.reportFound({
+          imei: SIGHTED.imei,
+          purpose: "ES seizure 9",
+          found: { location: "Algeciras port", holdingAgency: "Guardia Civil", contact: "+34 956 000 000" },
+        });
+        assert.deepEqual(answer.notifiedCountries, ["GB"]);
+      } finally {
+        police.close();
+      }
+      gateway.kill("SIGKILL");
+      await once(gateway, "exit");
+
+      const verified = await auditVerify({ sqlite: audit });
+      assert.equal(verified.code, 0, verified.stderr);
+      const found = entryOf(await entriesOf({ sqlite: audit }), "ReportFound", { deviceKey: SIGHTED.key });
+      assert.equal(found?.verdict, "FOUND_NOTIFIED");
+      assert.equal(found?.principal, "police-es");
+      // The registry recorded the sighting with its own entry, relayed for police-es.
+      const [sighting] = await gb.registry.store.sightingsAfter("police-gb", 0, 10);
+      assert.equal(sighting?.kind, SightingKind.FOUND);
+      const relayed = entryOf(await gb.registry.audit.query({ method: "RecordSighting" }), "RecordSighting", { deviceKey: SIGHTED.key });
+      assert.equal(relayed?.actor, "police-es");
+    } finally {
+      await gb.cleanup();
+    }
+  });
+});
