@@ -106,6 +106,44 @@ describe("audit buffer", () => {
     await assert.rejects(buffer.close(), /down/);
     assert.throws(() => buffer.add(entry(4)), /closed/);
   });
+
+  it("writes a durable entry at once, with those queued before it, and resolves only when its batch is committed", async () => {
+    const written: string[] = [];
+    let release: (() => void) | undefined;
+    const buffer = new AuditBuffer(
+      async (batch) => {
+        await new Promise<void>((resolve) => (release = resolve));
+        written.push(...batch.map((e) => e.purpose ?? ""));
+      },
+      { flushIntervalMs: 60_000 },
+    );
+    buffer.add(entry(1));
+    let settled = false;
+    const durable = buffer.addDurably(entry(2)).then(() => (settled = true));
+    // The write began without waiting for the interval, and is still open: nothing is promised yet.
+    await eventually("the write to begin", () => release !== undefined);
+    assert.equal(settled, false);
+    release!();
+    await durable;
+    assert.deepEqual(written, ["case-1", "case-2"]);
+    await buffer.close();
+  });
+
+  it("rejects a durable entry with UNAVAILABLE when its write fails, and keeps it for the retry", async () => {
+    const written: string[] = [];
+    let failures = 1;
+    const buffer = new AuditBuffer(
+      async (batch) => {
+        if (failures-- > 0) throw new Error("disk full");
+        written.push(...batch.map((e) => e.purpose ?? ""));
+      },
+      { flushIntervalMs: 60_000, retryDelayMs: 5, onError: () => undefined },
+    );
+    await assert.rejects(buffer.addDurably(entry(1)), (e: unknown) => e instanceof ImeifedError && e.code === Code.UNAVAILABLE && e.reason === "AUDIT_UNAVAILABLE");
+    await eventually("the retried write", () => written.length === 1);
+    assert.deepEqual(written, ["case-1"]);
+    await buffer.close();
+  });
 });
 
 for (const kind of AUDIT_STORES) {
