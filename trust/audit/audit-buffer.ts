@@ -15,11 +15,11 @@ import type { AuditEntry } from "./audit-entry.js";
 
 /** Tuning of the append path; every field has a default. */
 export interface AuditBufferOptions {
-  /** Longest an entry waits before it is written (default 50 ms: small enough to lose nothing that matters on a crash, large enough to batch). */
+  /** Longest an entry waits before its write begins (default 50 ms: what a crash loses of questions is that short a moment; long enough to batch). */
   readonly flushIntervalMs?: number;
   /** Entries per transaction; reaching it flushes at once (default 500). */
   readonly maxBatch?: number;
-  /** Entries that may wait while the store fails before `append` refuses: also the most a crash can lose (default 10,000: seconds of a busy server's questions, a few MB). */
+  /** Unwritten entries (waiting or being written) past which `add` refuses: the most a crash can lose (default 10,000: seconds of a busy server's questions, a few MB). */
   readonly maxPending?: number;
   /** Delay before retrying a failed write (default 1,000 ms). */
   readonly retryDelayMs?: number;
@@ -73,7 +73,8 @@ export class AuditBuffer {
   /** Queues an entry. */
   add(entry: AuditEntry): void {
     if (this.#closed) throw new Error("the audit log is closed");
-    if (this.#pending.length >= this.#maxPending) {
+    // Counted with the batch being written: all of them are what a crash would lose.
+    if (this.#added - this.#written >= this.#maxPending) {
       throw new ImeifedError(Code.UNAVAILABLE, "AUDIT_UNAVAILABLE", "the audit log cannot record this call right now; retry later", { retryAfterMs: this.#retryDelayMs });
     }
     this.#pending.push(entry);

@@ -107,6 +107,16 @@ describe("audit buffer", () => {
     assert.throws(() => buffer.add(entry(4)), /closed/);
   });
 
+  it("holds at most 10,000 unwritten entries by default, the most a crash can lose, and refuses past them", async () => {
+    let writing = 0;
+    const buffer = new AuditBuffer((batch) => ((writing += batch.length), new Promise<void>(() => undefined)), { onError: () => undefined });
+    for (let i = 0; i < 500; i++) buffer.add(entry(i));
+    // A full batch goes to the store at once; while it is being written, it still counts.
+    await eventually("a full batch to be written", () => writing === 500);
+    for (let i = 500; i < 10_000; i++) buffer.add(entry(i));
+    assert.throws(() => buffer.add(entry(10_000)), (e: unknown) => e instanceof ImeifedError && e.code === Code.UNAVAILABLE && e.reason === "AUDIT_UNAVAILABLE");
+  });
+
   it("writes a durable entry at once, with those queued before it, and resolves only when its batch is committed", async () => {
     const written: string[] = [];
     let release: (() => void) | undefined;
