@@ -9,11 +9,13 @@
  * atomicity, not a protocol of ours that could be got wrong. An `audit`
  * config naming that same database means the same.
  *
- * An `audit` config naming another database keeps working, with a weaker
- * guarantee: the audit interceptor commits the entry right after the
- * change and before the answer, so a crash between the two commits leaves
- * a change without its entry (the caller got no answer and retries; a
- * report or clearing is idempotent and its retry is recorded).
+ * An `audit` config naming another database keeps working, through the
+ * store's outbox (trust/audit/audit-outbox.ts): the entry is written to the
+ * outbox in the change's transaction, then appended to the other log
+ * durably before the answer; what a crash leaves in between is appended at
+ * the next start, before the registry serves. No change loses its entry,
+ * but until that restart the log lacks it: keep the log in the store's
+ * database unless it must be elsewhere.
  *
  * A registry that ran with the earlier default, `<db>.audit.sqlite` beside
  * its SQLite file, has that chain moved into the store's file at start,
@@ -46,7 +48,16 @@ function inStoreDatabase(config: RegistryConfig, audit: AuditConfig): boolean {
 
 /** Opens the registry's audit log; see the module comment. */
 export async function openRegistryAudit(config: RegistryConfig, store: RegistryStore): Promise<AuditLog> {
-  if (config.audit && !inStoreDatabase(config, config.audit)) return openAuditLog(config.audit);
+  if (config.audit && !inStoreDatabase(config, config.audit)) {
+    const log = await openAuditLog(config.audit);
+    try {
+      await store.relayAuditTo(log);
+    } catch (error) {
+      await log.close().catch(() => undefined);
+      throw error;
+    }
+    return log;
+  }
   const log = await store.openAuditLog();
   if (config.audit === undefined && "sqlite" in config.db) {
     const legacy = legacyAuditFileOf(config.db.sqlite);

@@ -5,6 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import Database from "better-sqlite3";
+import pg from "pg";
 import { ClearReason, DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
 import { FederationService } from "../../gen/imeifed/v1/federation_pb.js";
 import { RegistryService, SightingKind } from "../../gen/imeifed/v1/registry_pb.js";
@@ -21,6 +23,7 @@ import {
   type RegistryProcessOptions,
 } from "../support/registry-fixture.js";
 import { readStream } from "../registry/stream-reader.js";
+import { waitFor } from "../support/waiting.js";
 import { testDevice } from "../registry/test-imeis.js";
 
 const CLI = resolve(import.meta.dirname, "../../cli/bin.js");
@@ -176,6 +179,80 @@ describe("an acknowledged change keeps its audit entry through SIGKILL (child pr
       assert.deepEqual(missing.map(([method]) => method), [], `entries lost: ${JSON.stringify(missing)}; the log holds ${entries.map((e) => e.method).join(", ")}`);
     });
   }
+});
+
+/**
+ * An audit log in another database than the store's: the entry goes through
+ * the store's outbox. Killed between the change's commit and the log's (the
+ * log's table is locked, so its write waits), the registry appends the
+ * entry at its next start, before serving.
+ */
+describe("a change whose audit log is in another database keeps its entry through SIGKILL between the two commits (child process)", function () {
+  this.timeout(60_000);
+  let trust: TestTrust;
+  let dir: string;
+  const processes: RegistryProcess[] = [];
+  const clients: Client<typeof RegistryService>[] = [];
+
+  before(async () => {
+    trust = await createTestTrust();
+    dir = mkdtempSync(join(tmpdir(), "imeifed-crash-audit-outbox-"));
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    for (const p of processes) await p.kill();
+    await trust.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("relays the entry the crash left in the outbox at the next start, once", async () => {
+    const { schema, drop } = testPostgresSchema("t_audit");
+    const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+    await admin.connect();
+    try {
+      const store = join(dir, "gb.sqlite");
+      const config = join(dir, "gb.yaml");
+      const fields = { country: "GB", db: { sqlite: store }, trustFile: trust.trustFile, audit: { postgres: TEST_POSTGRES_URL, schema } };
+      writeFileSync(config, `${Object.entries(fields).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join("\n")}\n`);
+      const options = { country: "GB", trust, db: { sqlite: store }, args: ["--config", config] };
+      const first = await spawnRegistryProcess(options);
+      processes.push(first);
+      const police = createClient(RegistryService, first.address, { metadata: trust.metadataFor("police-gb", "registry-gb") });
+      clients.push(police);
+
+      // The audit database stalls: the change commits, its entry cannot.
+      await admin.query("BEGIN");
+      await admin.query(`LOCK TABLE "${schema}".audit_log IN ACCESS EXCLUSIVE MODE`);
+      const answer = police.reportDevice(reportRequest({ imeis: [REPORTED.imei], caseReference: "GB-OUTBOX" }));
+      answer.catch(() => undefined);
+      const reader = new Database(store, { readonly: true });
+      try {
+        await waitFor("the report and its outbox row to commit", () => {
+          const listed = reader.prepare("SELECT count(*) AS n FROM records WHERE device_key = ?").get(REPORTED.key) as { n: number };
+          const waiting = reader.prepare("SELECT count(*) AS n FROM audit_outbox").get() as { n: number };
+          return listed.n === 1 && waiting.n === 1 ? true : undefined;
+        });
+      } finally {
+        reader.close();
+      }
+      await first.kill();
+      await assert.rejects(answer, "the caller was never told OK");
+      await admin.query("ROLLBACK");
+
+      const second = await spawnRegistryProcess(options);
+      processes.push(second);
+      const code = await second.stop();
+      assert.equal(code, 0, `${JSON.stringify(await second.exited)} ${second.stderr()} ${second.stdout()}`);
+      const verified = await auditVerify({ postgres: TEST_POSTGRES_URL, schema });
+      assert.equal(verified.code, 0, verified.stderr);
+      const reports = (await entriesOf({ postgres: TEST_POSTGRES_URL, schema })).filter((e) => e.method === "ReportDevice" && e.deviceKey === REPORTED.key);
+      assert.deepEqual(reports.map((e) => [e.verdict, e.statusCode, e.purpose]), [["REPORTED", 0, "GB-OUTBOX"]]);
+    } finally {
+      await admin.query("ROLLBACK").catch(() => undefined);
+      await admin.end();
+      await drop();
+    }
+  });
 });
 
 /**

@@ -191,6 +191,14 @@ export interface RegistryStore {
    * at all. Without this log, `audit` is ignored.
    */
   openAuditLog(options?: AuditBufferOptions): Promise<AuditLog>;
+  /**
+   * Sends the entries of later changes to an audit log kept in another
+   * database, through this store's outbox (trust/audit/audit-outbox.ts): an
+   * `audit` handed to `report`, `clear` or `recordSightings` is written to
+   * the outbox in the change's transaction and appended durably to `log`
+   * before the method returns. First relays what a crash left in the outbox.
+   */
+  relayAuditTo(log: AuditLog): Promise<void>;
   /** Lists the device keys of one report in one transaction; idempotent per (agency, case, key). */
   report(input: ReportInput, audit?: ChangeAudit<ReportOutcome[]>): Promise<ReportOutcome[]>;
   /** Clears the records the requester may clear; PERMISSION_DENIED without revealing others' cases. */

@@ -23,7 +23,8 @@ import { Code, ImeifedError } from "../../../errors/index.js";
 import type { DeviceKey } from "../../../device/index.js";
 import { SqliteAuditLog } from "../../../trust/audit/sqlite-audit-log.js";
 import type { AuditBufferOptions } from "../../../trust/audit/audit-buffer.js";
-import type { ChangeAudit } from "../../../trust/audit/audit-log.js";
+import type { AuditLog, ChangeAudit } from "../../../trust/audit/audit-log.js";
+import { outboxEntry, outboxText, relayOutbox, type OutboxRow } from "../../../trust/audit/audit-outbox.js";
 import { ChangeFeed } from "../change-feed.js";
 import { caseClearedError } from "./case-cleared.js";
 import { selectClearable } from "./clear-selection.js";
@@ -192,6 +193,8 @@ class SqliteRegistryStore implements RegistryStore {
   #closed = false;
   /** The audit log in this file, on this connection: a change's entry joins the change's transaction. */
   #audit: SqliteAuditLog | undefined;
+  /** An audit log in another database, reached through the outbox. */
+  #relay: AuditLog | undefined;
   readonly epoch: string;
   readonly caseTokenSecret: Buffer;
 
@@ -229,28 +232,64 @@ class SqliteRegistryStore implements RegistryStore {
   }
 
   async openAuditLog(options: AuditBufferOptions = {}): Promise<SqliteAuditLog> {
-    if (this.#audit) throw new Error("the store's audit log is already open");
+    if (this.#audit || this.#relay) throw new Error("the store's audit log is already chosen");
     this.#audit = SqliteAuditLog.open(this.#db, options);
     return this.#audit;
   }
 
-  /** Writes a change's audit entry inside its (open) transaction, when the audit log lives here. */
-  #audited<T>(outcome: T, audit: ChangeAudit<T> | undefined): T {
-    if (audit && this.#audit) this.#audit.appendWithin([audit(outcome)]);
+  async relayAuditTo(log: AuditLog): Promise<void> {
+    if (this.#audit || this.#relay) throw new Error("the store's audit log is already chosen");
+    const rows = (this.#db.prepare("SELECT id, entry FROM audit_outbox ORDER BY id").all() as Array<{ id: number; entry: string }>).map((r) => ({ id: r.id, entry: outboxEntry(r.entry) }));
+    const remove = this.#db.prepare("DELETE FROM audit_outbox WHERE id = ?");
+    await relayOutbox(rows, log, async (id) => void writing(() => remove.run(id)));
+    this.#relay = log;
+  }
+
+  #insertOutbox: Database.Statement | undefined;
+
+  /**
+   * Writes a change's audit entry inside its (open) transaction: into the
+   * chain when the audit log lives here, else into the outbox (`relayed`
+   * collects it for `#relay`).
+   */
+  #audited<T>(outcome: T, audit: ChangeAudit<T> | undefined, relayed: OutboxRow[]): T {
+    if (!audit) return outcome;
+    if (this.#audit) this.#audit.appendWithin([audit(outcome)]);
+    else if (this.#relay) {
+      const entry = audit(outcome);
+      const insert = (this.#insertOutbox ??= this.#db.prepare("INSERT INTO audit_outbox (entry) VALUES (?)"));
+      relayed.push({ id: Number(insert.run(outboxText(entry)).lastInsertRowid), entry });
+    }
     return outcome;
   }
 
+  /** After the change's commit: appends its outbox entries to the other audit log, durably, then takes them out of the outbox. */
+  async #relayCommitted(relayed: readonly OutboxRow[]): Promise<void> {
+    for (const { id, entry } of relayed) {
+      await this.#relay!.appendDurably(entry);
+      try {
+        writing(() => this.#db.prepare("DELETE FROM audit_outbox WHERE id = ?").run(id));
+      } catch {
+        // An import holds the file: the row stays, and the next start finds its entry in the log and drops it.
+      }
+    }
+  }
+
   async report(input: ReportInput, audit?: ChangeAudit<ReportOutcome[]>): Promise<ReportOutcome[]> {
+    const relayed: OutboxRow[] = [];
     const outcomes = writing(() =>
-      this.#db.transaction(() => this.#audited(this.#st.writeReport(input, this.#st.nextSeq.get() as number).outcomes, audit)).immediate(),
+      this.#db.transaction(() => this.#audited(this.#st.writeReport(input, this.#st.nextSeq.get() as number).outcomes, audit, relayed)).immediate(),
     );
     if (outcomes.some((o) => o.created)) this.changeFeed.notify();
+    await this.#relayCommitted(relayed);
     return outcomes;
   }
 
   async clear(input: ClearInput, audit?: ChangeAudit<ClearOutcome>): Promise<ClearOutcome> {
-    const outcome = writing(() => this.#db.transaction(() => this.#audited(this.#clearWithin(input), audit)).immediate());
+    const relayed: OutboxRow[] = [];
+    const outcome = writing(() => this.#db.transaction(() => this.#audited(this.#clearWithin(input), audit, relayed)).immediate());
     if (outcome.wrote) this.changeFeed.notify();
+    await this.#relayCommitted(relayed);
     return { cleared: outcome.cleared, status: outcome.status, sequence: outcome.sequence };
   }
 
@@ -365,6 +404,7 @@ class SqliteRegistryStore implements RegistryStore {
          found_location, found_holding_agency, found_contact, found_note)
        VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM sightings), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ));
+    const relayed: OutboxRow[] = [];
     const outcomes = writing(() => this.#db.transaction((): SightingOutcome[] =>
       this.#audited(inputs.map((input) => {
         const open = (this.#st.openForKey.all(input.deviceKey) as RecordRow[]).map(recordFromRow);
@@ -388,9 +428,10 @@ class SqliteRegistryStore implements RegistryStore {
           sequence = Number(lastInsertRowid);
         }
         return { recorded: open.length > 0, sequence };
-      }), audit),
+      }), audit, relayed),
     ).immediate());
     if (outcomes.some((o) => o.recorded)) this.sightingFeed.notify();
+    await this.#relayCommitted(relayed);
     return outcomes;
   }
 
