@@ -27,8 +27,12 @@ export interface AuditBufferOptions {
   readonly onError?: (error: unknown) => void;
 }
 
-/** Writes one batch, in order, in one transaction: all or nothing. */
-export type AuditBatchWriter = (entries: readonly AuditEntry[]) => Promise<void>;
+/**
+ * Writes one batch, in order, in one transaction: all or nothing. `durable`
+ * is true when an `addDurably` caller waits on the batch: its commit must
+ * then survive a power cut, not only a crashed process.
+ */
+export type AuditBatchWriter = (entries: readonly AuditEntry[], batch: { readonly durable: boolean }) => Promise<void>;
 
 /** An `addDurably` caller: settled once the first `upTo` entries ever added are written (or a write fails). */
 interface DurableWaiter {
@@ -125,7 +129,8 @@ export class AuditBuffer {
     while (this.#pending.length > 0) {
       const batch = this.#pending.splice(0, this.#maxBatch);
       try {
-        await this.#write(batch);
+        const end = this.#written + batch.length;
+        await this.#write(batch, { durable: this.#waiters.some((w) => w.upTo <= end) });
       } catch (error) {
         this.#pending.unshift(...batch);
         this.#settleWaiters(error);

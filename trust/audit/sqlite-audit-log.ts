@@ -55,14 +55,14 @@ export class SqliteAuditLog implements AuditLog {
   readonly #ownsDb: boolean;
   readonly #buffer: AuditBuffer;
   readonly #readOnly: boolean;
-  readonly #appendBatch: (entries: readonly AuditEntry[]) => void;
+  readonly #appendBatch: (entries: readonly AuditEntry[], durable: boolean) => void;
   readonly #appendWithin: (entries: readonly AuditEntry[]) => void;
 
   private constructor(db: Db, ownsDb: boolean, options: SqliteAuditLogOptions) {
     this.#db = db;
     this.#ownsDb = ownsDb;
     this.#readOnly = options.readOnly ?? false;
-    this.#buffer = new AuditBuffer(async (entries) => this.#appendBatch(entries), options);
+    this.#buffer = new AuditBuffer(async (entries, { durable }) => this.#appendBatch(entries, durable), options);
     if (this.#readOnly) {
       this.#appendWithin = this.#appendBatch = () => {
         throw new Error("the audit log was opened read-only");
@@ -90,7 +90,19 @@ export class SqliteAuditLog implements AuditLog {
     };
     const tx = db.transaction((entries: readonly AuditEntry[]) => this.#appendWithin(entries));
     // IMMEDIATE takes the write lock before reading the head: no other writer can slip in between.
-    this.#appendBatch = (entries) => tx.immediate(entries);
+    this.#appendBatch = (entries, durable) => {
+      if (durable) return tx.immediate(entries);
+      // Questions only: committed without the fsync (WAL, NORMAL), which survives a crashed process and
+      // costs the event loop no disk flush; the connection's own setting (FULL) comes back at once, for
+      // the changes and durable entries that share it. A later FULL commit syncs these frames too.
+      const setting = db.pragma("synchronous", { simple: true }) as number;
+      db.pragma("synchronous = NORMAL");
+      try {
+        tx.immediate(entries);
+      } finally {
+        db.pragma(`synchronous = ${setting}`);
+      }
+    };
   }
 
   /**
@@ -109,7 +121,8 @@ export class SqliteAuditLog implements AuditLog {
       }
       if (!options.readOnly) {
         db.pragma("journal_mode = WAL");
-        // FULL: a state-changing call's entry is answered only once on disk, and must survive a power cut as its change does.
+        // FULL: a durable entry (a change's) must survive a power cut as its change does; batches of
+        // questions alone commit at NORMAL (see #appendBatch), as they always did.
         db.pragma("synchronous = FULL");
       }
       db.pragma("busy_timeout = 5000");
