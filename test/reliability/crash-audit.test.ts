@@ -60,6 +60,52 @@ const SIGHTED = testDevice(702);
 const UNLISTED = testDevice(703);
 
 /**
+ * What one describe's tests start, taken down after each test: registry
+ * processes, clients, PostgreSQL schemas, a temp dir; one trust for all.
+ */
+function processHarness(prefix: string) {
+  const state: { trust?: TestTrust; dir: string } = { dir: "" };
+  const processes: RegistryProcess[] = [];
+  const clients: Client<typeof RegistryService>[] = [];
+  const cleanups: Array<() => Promise<void>> = [];
+  before(async () => void (state.trust = await createTestTrust()));
+  after(async () => state.trust?.cleanup());
+  beforeEach(() => void (state.dir = mkdtempSync(join(tmpdir(), prefix))));
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.close();
+    for (const p of processes.splice(0)) await p.kill();
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+    rmSync(state.dir, { recursive: true, force: true });
+  });
+  return {
+    trust: () => state.trust!,
+    dir: () => state.dir,
+    async spawn(options: Omit<RegistryProcessOptions, "trust" | "country">): Promise<RegistryProcess> {
+      const p = await spawnRegistryProcess({ country: "GB", trust: state.trust!, ...options });
+      processes.push(p);
+      return p;
+    },
+    client(p: RegistryProcess, principal: string): Client<typeof RegistryService> {
+      const c = createClient(RegistryService, p.address, { metadata: state.trust!.metadataFor(principal, "registry-gb") });
+      clients.push(c);
+      return c;
+    },
+    /** A fresh PostgreSQL schema, dropped after the test. */
+    schema(prefix?: string): string {
+      const { schema, drop } = testPostgresSchema(prefix);
+      cleanups.push(drop);
+      return schema;
+    },
+    /** A registry config file (flat YAML) beside the test's data, for `--config`. */
+    configFile(fields: Record<string, unknown>): string {
+      const file = join(state.dir, "gb.yaml");
+      writeFileSync(file, `${Object.entries({ country: "GB", trustFile: state.trust!.trustFile, ...fields }).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join("\n")}\n`);
+      return file;
+    },
+  };
+}
+
+/**
  * SIGKILL right after an acknowledged change: the change and its audit entry
  * are both there after a restart, and the chain verifies. The registry is the
  * real command in a child process; each change is followed at once by
@@ -67,36 +113,11 @@ const UNLISTED = testDevice(703);
  */
 describe("an acknowledged change keeps its audit entry through SIGKILL (child processes)", function () {
   this.timeout(120_000);
-  let trust: TestTrust;
-  let dir: string;
-  const processes: RegistryProcess[] = [];
-  const clients: Client<typeof RegistryService>[] = [];
-  const cleanups: Array<() => Promise<void>> = [];
-
-  before(async () => {
-    trust = await createTestTrust();
-  });
-  after(async () => trust.cleanup());
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "imeifed-crash-audit-"));
-  });
-  afterEach(async () => {
-    for (const c of clients.splice(0)) c.close();
-    for (const p of processes.splice(0)) await p.kill();
-    for (const cleanup of cleanups.splice(0)) await cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  function client(p: RegistryProcess, principal: string): Client<typeof RegistryService> {
-    const c = createClient(RegistryService, p.address, { metadata: trust.metadataFor(principal, "registry-gb") });
-    clients.push(c);
-    return c;
-  }
+  const run = processHarness("imeifed-crash-audit-");
 
   /** Starts the registry, makes one change through `change`, and SIGKILLs it as soon as the answer is in. */
   async function changeThenKill(options: Omit<RegistryProcessOptions, "trust" | "country">, change: (p: RegistryProcess) => Promise<void>): Promise<void> {
-    const p = await spawnRegistryProcess({ country: "GB", trust, ...options });
-    processes.push(p);
+    const p = await run.spawn(options);
     await change(p);
     await p.kill();
     assert.equal((await p.exited).signal, "SIGKILL");
@@ -105,22 +126,12 @@ describe("an acknowledged change keeps its audit entry through SIGKILL (child pr
   const places: Array<{ name: string; place: () => { options: Omit<RegistryProcessOptions, "trust" | "country">; audit: AuditConfig } }> = [
     {
       name: "SQLite, the audit in the store's file (the default)",
-      place: () => ({ options: { db: { sqlite: join(dir, "gb.sqlite") } }, audit: { sqlite: join(dir, "gb.sqlite") } }),
-    },
-    {
-      name: "SQLite, the audit in a file of its own (configured)",
-      place: () => {
-        const config = join(dir, "gb.yaml");
-        const fields = { country: "GB", db: { sqlite: join(dir, "gb.sqlite") }, trustFile: trust.trustFile, audit: { sqlite: join(dir, "elsewhere-audit.sqlite") } };
-        writeFileSync(config, `${Object.entries(fields).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join("\n")}\n`);
-        return { options: { db: { sqlite: join(dir, "gb.sqlite") }, args: ["--config", config] }, audit: { sqlite: join(dir, "elsewhere-audit.sqlite") } };
-      },
+      place: () => ({ options: { db: { sqlite: join(run.dir(), "gb.sqlite") } }, audit: { sqlite: join(run.dir(), "gb.sqlite") } }),
     },
     {
       name: "PostgreSQL, the audit in the registry's schema (the default)",
       place: () => {
-        const { schema, drop } = testPostgresSchema();
-        cleanups.push(drop);
+        const schema = run.schema();
         return { options: { db: { postgres: TEST_POSTGRES_URL, schema } }, audit: { postgres: TEST_POSTGRES_URL, schema } };
       },
     },
@@ -130,20 +141,20 @@ describe("an acknowledged change keeps its audit entry through SIGKILL (child pr
     it(`report, clear, sighting and sightings each survive with their entry (${name})`, async () => {
       const { options, audit } = place();
       await changeThenKill(options, async (p) => {
-        const police = client(p, "police-gb");
+        const police = run.client(p, "police-gb");
         await police.reportDevice(reportRequest({ imeis: [SIGHTED.imei], caseReference: "GB-SIGHTED" }));
         await police.reportDevice(reportRequest({ imeis: [REPORTED.imei], caseReference: "GB-REPORTED" }));
       });
       await changeThenKill(options, async (p) => {
-        const cleared = await client(p, "police-gb").clearDevice({ imei: REPORTED.imei, caseReference: "GB-REPORTED", reason: ClearReason.RECOVERED });
+        const cleared = await run.client(p, "police-gb").clearDevice({ imei: REPORTED.imei, caseReference: "GB-REPORTED", reason: ClearReason.RECOVERED });
         assert.equal(cleared.status, DeviceStatus.PERMITTED);
       });
       await changeThenKill(options, async (p) => {
-        const one = await client(p, "police-es").recordSighting({ imei: SIGHTED.imei, kind: SightingKind.FOUND, purpose: "ES seizure 1" });
+        const one = await run.client(p, "police-es").recordSighting({ imei: SIGHTED.imei, kind: SightingKind.FOUND, purpose: "ES seizure 1" });
         assert.equal(one.recorded, true);
       });
       await changeThenKill(options, async (p) => {
-        const { results } = await client(p, "police-es").recordSightings({
+        const { results } = await run.client(p, "police-es").recordSightings({
           sightings: [
             { imei: SIGHTED.imei, kind: SightingKind.LOOKUP_HIT, purpose: "ES case 2" },
             { imei: UNLISTED.imei, kind: SightingKind.LOOKUP_HIT, purpose: "ES case 2" },
@@ -153,12 +164,11 @@ describe("an acknowledged change keeps its audit entry through SIGKILL (child pr
       });
 
       // Restarted: every change is there.
-      const p = await spawnRegistryProcess({ country: "GB", trust, ...options });
-      processes.push(p);
-      const { checks } = await client(p, "police-gb").checkDevices({ imeis: [REPORTED.imei, SIGHTED.imei], purpose: "after the crashes" });
+      const p = await run.spawn(options);
+      const { checks } = await run.client(p, "police-gb").checkDevices({ imeis: [REPORTED.imei, SIGHTED.imei], purpose: "after the crashes" });
       assert.deepEqual(checks.map((c) => c.status), [DeviceStatus.PERMITTED, DeviceStatus.PROHIBITED]);
       const abort = new AbortController();
-      const sightings = readStream(client(p, "police-gb").watchSightings({ afterSequence: 0n }, { signal: abort.signal }));
+      const sightings = readStream(run.client(p, "police-gb").watchSightings({ afterSequence: 0n }, { signal: abort.signal }));
       const seen = [await sightings.next(), await sightings.next()].map((m) => m.sighting?.kind);
       abort.abort();
       assert.deepEqual(seen, [SightingKind.FOUND, SightingKind.LOOKUP_HIT]);
@@ -189,36 +199,17 @@ describe("an acknowledged change keeps its audit entry through SIGKILL (child pr
  */
 describe("a change whose audit log is in another database keeps its entry through SIGKILL between the two commits (child process)", function () {
   this.timeout(60_000);
-  let trust: TestTrust;
-  let dir: string;
-  const processes: RegistryProcess[] = [];
-  const clients: Client<typeof RegistryService>[] = [];
-
-  before(async () => {
-    trust = await createTestTrust();
-    dir = mkdtempSync(join(tmpdir(), "imeifed-crash-audit-outbox-"));
-  });
-  after(async () => {
-    for (const c of clients) c.close();
-    for (const p of processes) await p.kill();
-    await trust.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const run = processHarness("imeifed-crash-audit-outbox-");
 
   it("relays the entry the crash left in the outbox at the next start, once", async () => {
-    const { schema, drop } = testPostgresSchema("t_audit");
+    const schema = run.schema("t_audit");
     const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
     await admin.connect();
     try {
-      const store = join(dir, "gb.sqlite");
-      const config = join(dir, "gb.yaml");
-      const fields = { country: "GB", db: { sqlite: store }, trustFile: trust.trustFile, audit: { postgres: TEST_POSTGRES_URL, schema } };
-      writeFileSync(config, `${Object.entries(fields).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join("\n")}\n`);
-      const options = { country: "GB", trust, db: { sqlite: store }, args: ["--config", config] };
-      const first = await spawnRegistryProcess(options);
-      processes.push(first);
-      const police = createClient(RegistryService, first.address, { metadata: trust.metadataFor("police-gb", "registry-gb") });
-      clients.push(police);
+      const store = join(run.dir(), "gb.sqlite");
+      const options = { db: { sqlite: store }, args: ["--config", run.configFile({ db: { sqlite: store }, audit: { postgres: TEST_POSTGRES_URL, schema } })] };
+      const first = await run.spawn(options);
+      const police = run.client(first, "police-gb");
 
       // The audit database stalls: the change commits, its entry cannot.
       await admin.query("BEGIN");
@@ -239,8 +230,7 @@ describe("a change whose audit log is in another database keeps its entry throug
       await assert.rejects(answer, "the caller was never told OK");
       await admin.query("ROLLBACK");
 
-      const second = await spawnRegistryProcess(options);
-      processes.push(second);
+      const second = await run.spawn(options);
       const code = await second.stop();
       assert.equal(code, 0, `${JSON.stringify(await second.exited)} ${second.stderr()} ${second.stdout()}`);
       const verified = await auditVerify({ postgres: TEST_POSTGRES_URL, schema });
@@ -250,7 +240,6 @@ describe("a change whose audit log is in another database keeps its entry throug
     } finally {
       await admin.query("ROLLBACK").catch(() => undefined);
       await admin.end();
-      await drop();
     }
   });
 });
@@ -262,28 +251,22 @@ describe("a change whose audit log is in another database keeps its entry throug
  */
 describe("the gateway's ReportFound keeps its audit entry through SIGKILL (child process)", function () {
   this.timeout(60_000);
-  let trust: TestTrust;
-  let dir: string;
+  const run = processHarness("imeifed-crash-audit-gw-");
   let gateway: ChildProcess | undefined;
 
-  before(async () => {
-    trust = await createTestTrust();
-    dir = mkdtempSync(join(tmpdir(), "imeifed-crash-audit-gw-"));
-  });
-  after(async () => {
+  afterEach(async () => {
     if (gateway && gateway.exitCode === null && gateway.signalCode === null) {
       gateway.kill("SIGKILL");
       await once(gateway, "exit");
     }
-    await trust.cleanup();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it("answers a found report only once its entry is on disk", async () => {
+    const trust = run.trust();
     const gb = await startTestRegistry({ country: "GB", trust, seed: [{ imeis: [SIGHTED.imei], by: "police-gb", caseReference: "GB-FOUND" }] });
     try {
-      const audit = join(dir, "gateway-audit.sqlite");
-      const config = join(dir, "federation.yaml");
+      const audit = join(run.dir(), "gateway-audit.sqlite");
+      const config = join(run.dir(), "federation.yaml");
       writeFileSync(
         config,
         [
