@@ -123,9 +123,11 @@ export function createAuditInterceptor(log: Pick<AuditLog, "append"> & Partial<P
  * What a state-changing handler hands its store so the call's entry is
  * written in the change's own transaction: called inside that transaction
  * with its outcome, it sets the verdict and returns the entry (status OK).
- * Undefined when the server runs without an audit log or the method is not
- * one of the interceptor's `durableMethods`; then the interceptor writes the
- * entry itself, durably, before the answer.
+ * Undefined when the server runs without an audit log, or the method is
+ * not one of the interceptor's `durableMethods` (its entry is then queued
+ * as a question's). A store that cannot write the entry in its transaction
+ * leaves it uncalled, and the interceptor writes the entry durably before
+ * the answer.
  */
 export function changeAudit<T>(ctx: Pick<CallContext, "values">, verdictOf: (outcome: T) => string): ChangeAudit<T> | undefined {
   const seal = ctx.values.get(CHANGE_SEAL);
