@@ -62,8 +62,8 @@ export const registryConfigSchema = z
     connections: connectionLimitsSchema.default({}),
     /**
      * Where the audit log goes; default: in the store's own database (the SQLite file, or the registry's
-     * PostgreSQL schema), so a change and its entry commit in one transaction. Another database works, but
-     * a crash between the change's commit and its entry's then leaves the change unrecorded.
+     * PostgreSQL schema), so a change and its entry commit in one transaction. Another database works through
+     * the store's outbox: an entry a crash leaves between the two commits is appended at the next start.
      */
     audit: auditConfigSchema.optional(),
   })
