@@ -143,7 +143,8 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
     ...(options.outerInterceptors ?? []),
     createAuthenticator({ trust, audience: config.id, scopes: FEDERATION_SCOPES, kinds: { WatchStolen: ["manufacturer"] }, maxTokenLifetimeSec: config.auth.maxTokenLifetimeSec, failuresPerAddressPerMinute: config.auth.failuresPerAddressPerMinute }),
     ...(quota ? [createQuotaInterceptor(quota)] : []),
-    ...(audit ? [createAuditInterceptor(audit, { server: config.id })] : []),
+    // ReportFound's entry is on disk before the answer: the found report it records has reached the registries.
+    ...(audit ? [createAuditInterceptor(audit, { server: config.id, durableMethods: ["ReportFound"] })] : []),
     ...(options.innerInterceptors ?? []),
   ];
   const host = await startHost({

@@ -60,7 +60,11 @@ export const registryConfigSchema = z
     allowInsecure: z.boolean().default(false),
     /** Caps on callers' connections, their preface deadline, idle time and keepalive (rpc/connection-guard.ts documents each default). */
     connections: connectionLimitsSchema.default({}),
-    /** Where the audit log goes; default: `<db>.audit.sqlite` beside a SQLite file, or the registry's PostgreSQL schema. */
+    /**
+     * Where the audit log goes; default: in the store's own database (the SQLite file, or the registry's
+     * PostgreSQL schema), so a change and its entry commit in one transaction. Another database works through
+     * the store's outbox: an entry a crash leaves between the two commits is appended at the next start.
+     */
     audit: auditConfigSchema.optional(),
   })
   .strict()

@@ -10,8 +10,8 @@ import { invalidArgument } from "../../../errors/index.js";
 import { requireDevice } from "../../../device/index.js";
 import type { CallContext, HandlerFor } from "../../../rpc/index.js";
 import { requesterOf, type Actor } from "../../../trust/principal.js";
-import { auditDetails, batchDigest } from "../../../trust/audit/index.js";
-import type { SightingInput } from "../store/registry-store.js";
+import { auditDetails, batchDigest, changeAudit } from "../../../trust/audit/index.js";
+import type { SightingInput, SightingOutcome } from "../store/registry-store.js";
 import { shuttingDown, type RegistryContext } from "../registry-context.js";
 import { callerOf } from "../../../trust/principal.js";
 import { assertSharedWith } from "../finding-of.js";
@@ -62,14 +62,24 @@ function sightingInputOf(request: RecordSightingRequest, { requester, relay }: R
   };
 }
 
+function sightingVerdict([outcome]: readonly SightingOutcome[]): string {
+  return outcome!.recorded ? "SIGHTING_RECORDED" : "NOT_LISTED";
+}
+
+function sightingsVerdict(outcomes: readonly SightingOutcome[]): string {
+  const recorded = outcomes.filter((o) => o.recorded).length;
+  return `SIGHTING_RECORDED:${recorded} NOT_LISTED:${outcomes.length - recorded}`;
+}
+
 export function recordSighting(rc: RegistryContext): HandlerFor<typeof RegistryService.method.recordSighting> {
   return async (request: RecordSightingRequest, ctx: CallContext) => {
     const input = sightingInputOf(request, reporterOf(rc, ctx), Date.now());
     const audit = auditDetails(ctx);
     audit.deviceKey = input.deviceKey;
     audit.purpose = input.purpose;
-    const [outcome] = await rc.store.recordSightings([input]);
-    audit.verdict = outcome!.recorded ? "SIGHTING_RECORDED" : "NOT_LISTED";
+    // The entry is written in the sighting's own transaction.
+    const [outcome] = await rc.store.recordSightings([input], changeAudit(ctx, sightingVerdict));
+    audit.verdict = sightingVerdict([outcome!]);
     return { recorded: outcome!.recorded, sequence: BigInt(outcome!.sequence) };
   };
 }
@@ -92,9 +102,8 @@ export function recordSightings(rc: RegistryContext): HandlerFor<typeof Registry
     audit.batchDigest = batchDigest(inputs.map((i) => i.deviceKey));
     audit.batchSize = count;
     audit.purpose = [...new Set(inputs.map((i) => i.purpose))].join("; ");
-    const outcomes = await rc.store.recordSightings(inputs);
-    const recorded = outcomes.filter((o) => o.recorded).length;
-    audit.verdict = `SIGHTING_RECORDED:${recorded} NOT_LISTED:${count - recorded}`;
+    const outcomes = await rc.store.recordSightings(inputs, changeAudit(ctx, sightingsVerdict));
+    audit.verdict = sightingsVerdict(outcomes);
     return { results: outcomes.map((o) => ({ recorded: o.recorded, sequence: BigInt(o.sequence) })) };
   };
 }

@@ -20,6 +20,10 @@ import { ChangeKind } from "../../../gen/imeifed/v1/registry_pb.js";
 import { DeviceStatus } from "../../../gen/imeifed/v1/device_pb.js";
 import { Code, ImeifedError } from "../../../errors/index.js";
 import type { DeviceKey } from "../../../device/index.js";
+import type { AuditBufferOptions } from "../../../trust/audit/audit-buffer.js";
+import type { AuditLog, ChangeAudit } from "../../../trust/audit/audit-log.js";
+import { outboxEntry, outboxText, relayOutbox, type OutboxRow } from "../../../trust/audit/audit-outbox.js";
+import { PostgresAuditLog } from "../../../trust/audit/postgres-audit-log.js";
 import { ChangeFeed } from "../change-feed.js";
 import { caseClearedError } from "./case-cleared.js";
 import { changeFromRow, sightingFromRow, type ChangeRow, type SightingRow } from "./change-row.js";
@@ -115,6 +119,10 @@ class PostgresRegistryStore implements RegistryStore {
   #reconnect: NodeJS.Timeout | undefined;
   readonly #poll: NodeJS.Timeout;
   #closed = false;
+  /** The audit log in this schema, on this pool: a change's entry joins the change's transaction. */
+  #audit: PostgresAuditLog | undefined;
+  /** An audit log in another database, reached through the outbox. */
+  #relay: AuditLog | undefined;
 
   private constructor(
     pool: pg.Pool,
@@ -199,24 +207,93 @@ class PostgresRegistryStore implements RegistryStore {
     this.sightingFeed.notify();
   }
 
-  /** Runs `work` in a transaction holding this registry's change-log lock, and NOTIFYs at commit. */
-  async #write<T>(lock: "changes" | "sightings", work: (client: pg.PoolClient) => Promise<T>, notify: (result: T) => boolean): Promise<T> {
+  async openAuditLog(options: AuditBufferOptions = {}): Promise<PostgresAuditLog> {
+    if (this.#audit || this.#relay) throw new Error("the store's audit log is already chosen");
+    this.#audit = await PostgresAuditLog.open(this.#pool, { ...options, schema: this.#schema });
+    return this.#audit;
+  }
+
+  async relayAuditTo(log: AuditLog): Promise<void> {
+    if (this.#audit || this.#relay) throw new Error("the store's audit log is already chosen");
+    // Rows another process is relaying right now are locked by it: skipped here, relayed there.
+    await this.#outboxTransaction(async (client) => {
+      const { rows } = await client.query<{ id: string; entry: string }>("SELECT id, entry FROM audit_outbox ORDER BY id FOR UPDATE SKIP LOCKED");
+      await relayOutbox(
+        rows.map((r) => ({ id: Number(r.id), entry: outboxEntry(r.entry) })),
+        log,
+        async (id) => void (await client.query("DELETE FROM audit_outbox WHERE id = $1", [id])),
+      );
+    });
+    this.#relay = log;
+  }
+
+  /**
+   * After the change's commit: takes its row out of the outbox and appends
+   * its entry to the other audit log, durably, in one transaction here. A
+   * start-up relay that took the row first leaves nothing to take: the entry
+   * is then already in the log.
+   */
+  async #relayCommitted(relayed: OutboxRow | undefined): Promise<void> {
+    if (!relayed) return;
+    await this.#outboxTransaction(async (client) => {
+      const taken = await client.query("DELETE FROM audit_outbox WHERE id = $1", [relayed.id]);
+      if (taken.rowCount === 1) await this.#relay!.appendDurably(relayed.entry);
+    });
+  }
+
+  async #outboxTransaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
     const client = await this.#pool.connect().catch((error: unknown) => {
       throw asStoreUnavailable(error);
     });
     try {
       await client.query("BEGIN");
-      await client.query(q.lockChanges, [`imeifed:${this.#schema}:${lock}`]);
-      const result = await work(client);
-      if (notify(result)) await client.query("SELECT pg_notify($1, $2)", [this.#channel, lock === "sightings" ? "s" : "c"]);
+      await work(client);
       await client.query("COMMIT");
-      return result;
     } catch (error) {
       await client.query("ROLLBACK").catch(() => {});
       throw asStoreUnavailable(error);
     } finally {
       client.release();
     }
+  }
+
+  /**
+   * Runs `work` in a transaction holding this registry's change-log lock, and NOTIFYs at commit.
+   * A call's `audit` entry is written last, just before COMMIT: into the chain when the audit log
+   * lives here, else into the outbox, and relayed after the commit.
+   */
+  async #write<T>(
+    lock: "changes" | "sightings",
+    work: (client: pg.PoolClient) => Promise<T>,
+    notify: (result: T) => boolean,
+    audit?: ChangeAudit<T>,
+  ): Promise<T> {
+    const client = await this.#pool.connect().catch((error: unknown) => {
+      throw asStoreUnavailable(error);
+    });
+    let relayed: OutboxRow | undefined;
+    let committed: T;
+    try {
+      await client.query("BEGIN");
+      await client.query(q.lockChanges, [`imeifed:${this.#schema}:${lock}`]);
+      const result = await work(client);
+      if (audit && this.#audit) await this.#audit.appendWithin(client, [audit(result)]);
+      else if (audit && this.#relay) {
+        const entry = audit(result);
+        const { rows } = await client.query<{ id: string }>("INSERT INTO audit_outbox (entry) VALUES ($1) RETURNING id", [outboxText(entry)]);
+        relayed = { id: Number(rows[0]!.id), entry };
+      }
+      if (notify(result)) await client.query("SELECT pg_notify($1, $2)", [this.#channel, lock === "sightings" ? "s" : "c"]);
+      await client.query("COMMIT");
+      committed = result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw asStoreUnavailable(error);
+    } finally {
+      client.release();
+    }
+    await this.#relayCommitted(relayed);
+    return committed;
   }
 
   /** A query outside a write transaction, with a lost connection reported as UNAVAILABLE. */
@@ -228,7 +305,7 @@ class PostgresRegistryStore implements RegistryStore {
     }
   }
 
-  async report(input: ReportInput): Promise<ReportOutcome[]> {
+  async report(input: ReportInput, audit?: ChangeAudit<ReportOutcome[]>): Promise<ReportOutcome[]> {
     const outcomes = await this.#write(
       "changes",
       async (client) => {
@@ -261,12 +338,13 @@ class PostgresRegistryStore implements RegistryStore {
         return outcomes;
       },
       (outcomes) => outcomes.some((o) => o.created),
+      audit,
     );
     if (outcomes.some((o) => o.created)) this.changeFeed.notify();
     return outcomes;
   }
 
-  async clear(input: ClearInput): Promise<ClearOutcome> {
+  async clear(input: ClearInput, audit?: ChangeAudit<ClearOutcome>): Promise<ClearOutcome> {
     const outcome = await this.#write(
       "changes",
       async (client): Promise<ClearOutcome & { wrote: boolean }> => {
@@ -295,6 +373,7 @@ class PostgresRegistryStore implements RegistryStore {
         return { cleared, status: holdingRecord(stillOpen.values())?.status ?? DeviceStatus.PERMITTED, sequence: seq - 1, wrote: true };
       },
       (outcome) => outcome.wrote,
+      audit,
     );
     if (outcome.wrote) this.changeFeed.notify();
     return { cleared: outcome.cleared, status: outcome.status, sequence: outcome.sequence };
@@ -343,7 +422,7 @@ class PostgresRegistryStore implements RegistryStore {
     });
   }
 
-  async recordSightings(inputs: readonly SightingInput[]): Promise<SightingOutcome[]> {
+  async recordSightings(inputs: readonly SightingInput[], audit?: ChangeAudit<SightingOutcome[]>): Promise<SightingOutcome[]> {
     if (inputs.length === 0) return [];
     const outcomes = await this.#write(
       "sightings",
@@ -381,6 +460,7 @@ class PostgresRegistryStore implements RegistryStore {
         return outcomes;
       },
       (outcomes) => outcomes.some((o) => o.recorded),
+      audit,
     );
     if (outcomes.some((o) => o.recorded)) this.sightingFeed.notify();
     return outcomes;
@@ -445,6 +525,8 @@ class PostgresRegistryStore implements RegistryStore {
     this.#closed = true;
     clearInterval(this.#poll);
     clearTimeout(this.#reconnect);
+    // Its queued entries are written before the pool they share ends.
+    await this.#audit?.close();
     const listener = this.#listener;
     this.#listener = undefined;
     this.#listening = false;
