@@ -33,9 +33,40 @@ function enumValue<E extends Record<string, string | number>>(e: E, cell: string
   return e[name as keyof E];
 }
 
+/** The decimal number in text[from, to), or -1 if any character there is not a digit. */
+function digitsOf(text: string, from: number, to: number): number {
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    value = value * 10 + c;
+  }
+  return value;
+}
+
+/** `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ` read without a regex (most cells of a large list); undefined for any other shape. */
+function plainDate(text: string): number | undefined {
+  if (text.length !== 10 && !(text.length === 20 && text.charCodeAt(10) === 84 /* T */ && text.charCodeAt(19) === 90 /* Z */)) return undefined;
+  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return undefined;
+  const y = digitsOf(text, 0, 4);
+  const m = digitsOf(text, 5, 7);
+  const d = digitsOf(text, 8, 10);
+  if (y < 0 || m < 1 || m > 12 || d < 1 || d > 31) return undefined;
+  if (text.length === 10) return Date.UTC(y, m - 1, d);
+  if (text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return undefined;
+  const hh = digitsOf(text, 11, 13);
+  const mm = digitsOf(text, 14, 16);
+  const ss = digitsOf(text, 17, 19);
+  if (hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 59) return undefined;
+  return Date.UTC(y, m - 1, d, hh, mm, ss);
+}
+
 function dateValue(cell: string, line: number, column: string): number | undefined {
   const text = cell.trim();
   if (text === "") return undefined;
+  const plain = plainDate(text);
+  // A day the month has (Date.UTC would roll 2025-02-30 over into March; the full check below says why).
+  if (plain !== undefined && new Date(plain).getUTCDate() === Number(text.slice(8, 10))) return plain;
   const match = ISO_8601.exec(text);
   const [y, m, d] = text.slice(0, 10).split("-").map(Number) as [number, number, number];
   // Date.parse rolls 2025-02-30 over into March: refuse a day the month does not have.

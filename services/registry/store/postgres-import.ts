@@ -63,10 +63,8 @@ export async function importRows(client: pg.PoolClient, rows: AsyncIterable<Impo
   return { rows: count, created: importer.created, replays: importer.replays, lastSequence: importer.nextSeq - 1 };
 }
 
-interface Planned {
-  readonly record: StoredRecord;
-  readonly owner: ImportRow["report"]["owner"];
-}
+/** What decides which open record holds a device (see holding-record.ts). */
+type Ranked = Pick<StoredRecord, "id" | "status" | "reportedAt">;
 
 class BatchImporter {
   created = 0;
@@ -80,72 +78,75 @@ class BatchImporter {
   async write(batch: readonly ImportRow[]): Promise<void> {
     if (batch.length === 0) return;
     const now = Date.now();
-    const keys = [...new Set(batch.flatMap((row) => row.report.deviceKeys))];
-    const known = (await this.client.query<RecordRow>({ ...RECORDS_FOR_KEYS, values: [keys] })).rows.map(recordFromRow);
-    const byCase = new Map<string, StoredRecord>();
-    const openByKey = new Map<DeviceKey, StoredRecord[]>();
+    // The batch's keys, and those it names more than once (their new records may hold each other).
+    const keys = new Set<DeviceKey>();
+    const repeated = new Set<DeviceKey>();
+    for (const row of batch) {
+      for (const key of row.report.deviceKeys) {
+        if (keys.has(key)) repeated.add(key);
+        else keys.add(key);
+      }
+    }
+    const known = (await this.client.query<RecordRow>({ ...RECORDS_FOR_KEYS, values: [[...keys]] })).rows.map(recordFromRow);
+    // Every (device, agency, case) recorded: a known record, or null for one this import creates.
+    const byCase = new Map<string, StoredRecord | null>();
+    const openByKey = new Map<DeviceKey, Ranked[]>();
     for (const record of known) {
       byCase.set(caseKey(record.deviceKey, record.agency, record.caseReference), record);
       if (record.cleared === undefined) openByKey.set(record.deviceKey, [...(openByKey.get(record.deviceKey) ?? []), record]);
     }
-    const planned: Planned[] = [];
+    // The new records, as the row and the key of each, in file order.
+    const rows: ImportRow[] = [];
+    const rowKeys: DeviceKey[] = [];
     for (const row of batch) {
       const { report } = row;
       for (const key of report.deviceKeys) {
         const id = caseKey(key, report.agency, report.caseReference);
         const existing = byCase.get(id);
-        if (existing) {
-          if (existing.cleared) throw caseClearedError(existing, row.line);
+        if (existing !== undefined) {
+          if (existing?.cleared) throw caseClearedError(existing, row.line);
           this.replays++;
           continue;
         }
-        const record: StoredRecord = {
-          id: "",
-          deviceKey: key,
-          agency: report.agency,
-          caseReference: report.caseReference,
-          status: report.status,
-          reason: report.reason,
-          sourceReasonCode: report.sourceReasonCode,
-          occurredAt: report.occurredAt,
-          reportedAt: report.reportedAt ?? now,
-          make: report.make,
-          model: report.model,
-          crimeReference: report.crimeReference,
-          reportedSeq: this.nextSeq++,
-          cleared: undefined,
-        };
-        byCase.set(id, record);
-        planned.push({ record, owner: report.owner });
+        byCase.set(id, null);
+        rows.push(row);
+        rowKeys.push(key);
       }
     }
-    if (planned.length === 0) return;
-    const last = Number(
-      (await this.client.query<{ last: string }>("SELECT setval('records_id_seq', nextval('records_id_seq') + $1 - 1) AS last", [planned.length])).rows[0]!.last,
-    );
-    const first = last - planned.length + 1;
-    const records: string[] = new Array(planned.length);
-    const changes: string[] = new Array(planned.length);
-    planned.forEach((p, i) => {
-      const r = Object.assign(p.record, { id: String(first + i) });
+    const count = rows.length;
+    if (count === 0) return;
+    const last = Number((await this.client.query<{ last: string }>("SELECT setval('records_id_seq', nextval('records_id_seq') + $1 - 1) AS last", [count])).rows[0]!.last);
+    const first = last - count + 1;
+    const records: string[] = new Array(count);
+    const changes: string[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      const { report } = rows[i]!;
+      const key = rowKeys[i]!;
+      const id = first + i;
+      const seq = this.nextSeq++;
+      const reportedAt = report.reportedAt ?? now;
       // Most devices have no other open record: the new one holds it.
-      const others = openByKey.get(r.deviceKey);
-      let holding: StoredRecord = r;
-      if (others) {
-        others.push(r);
-        holding = holdingRecord(others)!;
-      } else {
-        openByKey.set(r.deviceKey, [r]);
+      let holdingId = id;
+      let holdingStatus: number = report.status;
+      const others = openByKey.get(key);
+      if (others !== undefined || repeated.has(key)) {
+        const open = others ?? [];
+        open.push({ id: String(id), status: report.status, reportedAt });
+        openByKey.set(key, open);
+        const holding = holdingRecord(open)!;
+        holdingId = Number(holding.id);
+        holdingStatus = holding.status;
       }
+      const owner = report.owner;
       records[i] =
-        `${first + i}\t${copyText(r.deviceKey)}\t${copyText(r.agency)}\t${copyText(r.caseReference)}\t${r.status}\t${r.reason}\t${copyText(r.sourceReasonCode)}\t` +
-        `${copyText(r.occurredAt)}\t${r.reportedAt}\t${copyText(r.make)}\t${copyText(r.model)}\t${copyText(r.crimeReference)}\t` +
-        `${copyText(p.owner?.name)}\t${copyText(p.owner?.phone)}\t${copyText(p.owner?.email)}\t${r.reportedSeq}\n`;
-      changes[i] = `${r.reportedSeq}\t${ChangeKind.REPORTED}\t${copyText(r.deviceKey)}\t${first + i}\t${holding.status}\t${holding.id}\t${now}\n`;
-    });
+        `${id}\t${key}\t${copyText(report.agency)}\t${copyText(report.caseReference)}\t${report.status}\t${report.reason}\t${copyText(report.sourceReasonCode)}\t` +
+        `${copyText(report.occurredAt)}\t${reportedAt}\t${copyText(report.make)}\t${copyText(report.model)}\t${copyText(report.crimeReference)}\t` +
+        `${copyText(owner?.name)}\t${copyText(owner?.phone)}\t${copyText(owner?.email)}\t${seq}\n`;
+      changes[i] = `${seq}\t${ChangeKind.REPORTED}\t${key}\t${id}\t${holdingStatus}\t${holdingId}\t${now}\n`;
+    }
     await copyFrom(this.client, COPY_RECORDS, records);
     await copyFrom(this.client, COPY_CHANGES, changes);
-    this.created += planned.length;
+    this.created += count;
   }
 }
 
