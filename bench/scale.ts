@@ -6,15 +6,20 @@
  * - The import: `imeifed registry import --postgres` as a child process on a
  *   synthetic CSV file written beforehand (one row in ten a dual-SIM device),
  *   in rows per second, with the importing process's peak resident memory
- *   (VmHWM) and the tables' size afterwards.
+ *   (VmHWM), the CPU it and its PostgreSQL backends used, and the tables'
+ *   size afterwards.
  * - Checks, against a `registry serve` child process on that schema, one call
  *   in flight, over a raw grpc-js client sending pre-encoded requests:
  *   CheckDevice latency (p50, p99; listed and unlisted IMEIs alternating),
  *   and CheckDevices of 5,000 IMEIs a call, all unlisted (keys between listed
  *   ones, so each probe lands anywhere in the index) and all listed (40,000 devices spread over the table, their attestations
  *   signed in a warm-up: signing is the same cost at any size), in checks per
- *   second. Measured right after the import and again after
- *   `VACUUM ANALYZE` ("later": hint bits set, statistics fresh).
+ *   second; with the CPU per check of the registry process and of its
+ *   PostgreSQL backends (what a check costs, whatever else the machine runs).
+ *   Both registries run at once and are measured in alternating rounds, so a
+ *   change in the machine's load weighs on both alike. Measured right after
+ *   the import and again after `VACUUM ANALYZE` ("later": hint bits set,
+ *   statistics fresh).
  * - The machine's load average before and after, since the 2 cores are shared.
  *
  * Needs PostgreSQL (IMEIFED_BENCH_POSTGRES, default the test database on
@@ -46,6 +51,8 @@ const CHECK_DEVICE = "/imeifed.v1.RegistryService/CheckDevice";
 const CHECK_DEVICES = "/imeifed.v1.RegistryService/CheckDevices";
 /** Batches of distinct listed devices asked in turn (8 x 5,000 = 40,000 findings, under the registry's 50,000 kept). */
 const LISTED_POOL = 8;
+/** Rounds of checks, alternating the registries. */
+const ROUNDS = 4;
 
 export interface ScaleBenchOptions {
   /** Rows of the large registry (default 10,000,000). */
@@ -62,6 +69,9 @@ export interface ScaleBenchOptions {
 
 interface ImportFigures {
   rowsPerSecond: number;
+  /** CPU of the importing process and of its PostgreSQL backends per 1,000 rows: what the rate costs, whatever else runs. */
+  importerCpuMsPerKRows: number;
+  postgresCpuMsPerKRows: number;
   seconds: number;
   peakRssMb: number;
   recordsMb: number;
@@ -75,8 +85,33 @@ interface CheckFigures {
   listedPerSecond: number;
   /** Registry process CPU per check, all-unlisted batches. */
   unlistedCpuUs: number;
+  /** CPU of the registry's PostgreSQL backends per check, all-unlisted batches. */
+  unlistedPostgresCpuUs: number;
   /** Sequential scans of `records` counted while checking. */
   seqScans: number;
+}
+
+/** One round of checks against one registry. */
+interface CheckRound {
+  latencies: number[];
+  unlisted: { checks: number; seconds: number; cpu: number; postgresCpu: number };
+  listed: { checks: number; seconds: number };
+  seqScans: number;
+}
+
+function combine(rounds: readonly CheckRound[]): CheckFigures {
+  const latencies = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const sum = (f: (r: CheckRound) => number) => rounds.reduce((total, r) => total + f(r), 0);
+  const unlistedChecks = sum((r) => r.unlisted.checks);
+  return {
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    unlistedPerSecond: unlistedChecks / sum((r) => r.unlisted.seconds),
+    listedPerSecond: sum((r) => r.listed.checks) / sum((r) => r.listed.seconds),
+    unlistedCpuUs: (sum((r) => r.unlisted.cpu) * 1e6) / unlistedChecks,
+    unlistedPostgresCpuUs: (sum((r) => r.unlisted.postgresCpu) * 1e6) / unlistedChecks,
+    seqScans: sum((r) => r.seqScans),
+  };
 }
 
 const log = (line: string) => console.error(`scale: ${line}`);
@@ -121,15 +156,41 @@ async function importFile(url: string, schema: string, file: string, rows: numbe
   child.stdout.setEncoding("utf8").on("data", (s: string) => (output += s));
   child.stderr.setEncoding("utf8").on("data", (s: string) => (output += s));
   let peak = 0;
-  const sample = setInterval(() => (peak = Math.max(peak, peakRssMb(child.pid!))), 100);
+  // CPU seconds by pid, last seen: the importer's and its PostgreSQL backends' (found by application name).
+  const cpu = new Map<number, number>();
+  const backends = new Set<number>();
+  const sample = setInterval(() => {
+    peak = Math.max(peak, peakRssMb(child.pid!));
+    for (const pid of [child.pid!, ...backends]) {
+      const seconds = cpuSeconds(pid);
+      if (seconds > 0) cpu.set(pid, seconds);
+    }
+  }, 100);
+  const findBackends = setInterval(() => {
+    admin
+      .query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1", [`imeifed registry ${schema}`])
+      .then(({ rows }) => rows.forEach((r) => backends.add(r.pid)))
+      .catch(() => {});
+  }, 1_000);
   const [code] = (await once(child, "exit")) as [number | null];
   clearInterval(sample);
+  clearInterval(findBackends);
+  const cpuOf = (pids: Iterable<number>) => [...pids].reduce((sum, pid) => sum + (cpu.get(pid) ?? 0), 0);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (code !== 0) throw new Error(`import of ${file} exited ${code}: ${output}`);
   log(`${output.trim()} (peak RSS ${peak.toFixed(0)} MB)`);
   const size = async (table: string) =>
     Number((await admin.query<{ bytes: string }>(`SELECT pg_total_relation_size('"${schema}".${table}') AS bytes`)).rows[0]!.bytes) / 2 ** 20;
-  return { rowsPerSecond: rows / seconds, seconds, peakRssMb: peak, recordsMb: await size("records"), changesMb: await size("changes") };
+  log(`importer CPU ${cpuOf([child.pid!]).toFixed(1)} s, its PostgreSQL backends ${cpuOf(backends).toFixed(1)} s`);
+  return {
+    rowsPerSecond: rows / seconds,
+    importerCpuMsPerKRows: (cpuOf([child.pid!]) * 1e6) / rows,
+    postgresCpuMsPerKRows: (cpuOf(backends) * 1e6) / rows,
+    seconds,
+    peakRssMb: peak,
+    recordsMb: await size("records"),
+    changesMb: await size("changes"),
+  };
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -143,7 +204,13 @@ async function seqScansOf(admin: pg.Client, schema: string): Promise<number> {
   return Number(rows[0]?.seq_scan ?? 0);
 }
 
-async function measureChecks(registry: RegistryProcess, trust: TestTrust, rows: number, options: Required<ScaleBenchOptions>, admin: pg.Client, schema: string): Promise<CheckFigures> {
+/** The CPU seconds so far of the registry's PostgreSQL backends (its pool, found by application name). */
+async function backendCpu(admin: pg.Client, schema: string): Promise<number> {
+  const { rows } = await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1", [`imeifed registry ${schema}`]);
+  return rows.reduce((sum, r) => sum + cpuSeconds(r.pid), 0);
+}
+
+async function measureChecks(registry: RegistryProcess, trust: TestTrust, rows: number, options: Required<ScaleBenchOptions>, admin: pg.Client, schema: string): Promise<CheckRound> {
   const grpc = new GrpcClient(registry.address, credentials.createInsecure(), DEFAULT_CHANNEL_OPTIONS);
   try {
     const metadata = new Metadata();
@@ -185,29 +252,22 @@ async function measureChecks(registry: RegistryProcess, trust: TestTrust, rows: 
       await call(CHECK_DEVICE, request);
       latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
     }
-    latencies.sort((a, b) => a - b);
 
     const timeBatches = async (imei: (n: number) => string) => {
       const requests = Array.from({ length: options.batchCalls }, (_, c) => batchOf(imei, c));
       const cpuBefore = cpuSeconds(registry.pid);
+      const postgresBefore = await backendCpu(admin, schema);
       const started = process.hrtime.bigint();
       for (const request of requests) await call(CHECK_DEVICES, request);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      return { perSecond: (options.batchCalls * options.batch) / seconds, cpu: cpuSeconds(registry.pid) - cpuBefore };
+      return { checks: options.batchCalls * options.batch, seconds, cpu: cpuSeconds(registry.pid) - cpuBefore, postgresCpu: (await backendCpu(admin, schema)) - postgresBefore };
     };
     const clean = await timeBatches(unlisted);
     const all = await timeBatches(listed);
     // The registry's backends report their counters once idle, within a second.
     await new Promise((r) => setTimeout(r, 1_500));
     const seqScans = (await seqScansOf(admin, schema)) - seqBefore;
-    return {
-      p50Ms: percentile(latencies, 50),
-      p99Ms: percentile(latencies, 99),
-      unlistedPerSecond: clean.perSecond,
-      listedPerSecond: all.perSecond,
-      unlistedCpuUs: (clean.cpu * 1e6) / (options.batchCalls * options.batch),
-      seqScans,
-    };
+    return { latencies, unlisted: clean, listed: { checks: all.checks, seconds: all.seconds }, seqScans };
   } finally {
     grpc.close();
   }
@@ -220,33 +280,36 @@ interface SizeFigures {
   later: CheckFigures;
 }
 
-async function measureSize(url: string, dir: string, trust: TestTrust, rows: number, options: Required<ScaleBenchOptions>, admin: pg.Client): Promise<SizeFigures> {
-  const schema = `bench_scale_${rows}_${process.pid}`;
+/** Writes the CSV of `rows` rows and imports it into a fresh schema. */
+async function importSize(url: string, dir: string, schema: string, rows: number, admin: pg.Client): Promise<ImportFigures> {
   const file = join(dir, `gb-${rows}.csv`);
   await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   try {
     log(`writing ${rows.toLocaleString("en")} rows of CSV ...`);
     await writeCsv(file, rows);
     log(`${(statSync(file).size / 2 ** 20).toFixed(0)} MB of CSV; importing ...`);
-    const imported = await importFile(url, schema, file, rows, admin);
-    rmSync(file, { force: true });
-    const registry = await spawnRegistryProcess({ country: "GB", trust, db: { postgres: url, schema } });
-    try {
-      const afterImport = await measureChecks(registry, trust, rows, options, admin, schema);
-      log(`${rows}: right after the import ${JSON.stringify(afterImport)}`);
-      const vacuumStarted = Date.now();
-      await admin.query(`VACUUM ANALYZE "${schema}".records, "${schema}".changes`);
-      log(`${rows}: VACUUM ANALYZE took ${((Date.now() - vacuumStarted) / 1000).toFixed(1)} s`);
-      const later = await measureChecks(registry, trust, rows, options, admin, schema);
-      log(`${rows}: later ${JSON.stringify(later)}`);
-      return { rows, import: imported, afterImport, later };
-    } finally {
-      await registry.stop();
-    }
+    return await importFile(url, schema, file, rows, admin);
   } finally {
     rmSync(file, { force: true });
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   }
+}
+
+/**
+ * Rounds of checks against the two registries in turn (small, large, small,
+ * ...), so a change in the machine's load weighs on both alike.
+ */
+async function alternate(
+  registries: ReadonlyArray<{ registry: RegistryProcess; rows: number; schema: string }>,
+  trust: TestTrust,
+  options: Required<ScaleBenchOptions>,
+  admin: pg.Client,
+): Promise<CheckFigures[]> {
+  const perRound = { ...options, singleCalls: Math.ceil(options.singleCalls / ROUNDS), batchCalls: Math.ceil(options.batchCalls / ROUNDS) };
+  const rounds: CheckRound[][] = registries.map(() => []);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [i, { registry, rows, schema }] of registries.entries()) rounds[i]!.push(await measureChecks(registry, trust, rows, perRound, admin, schema));
+  }
+  return rounds.map(combine);
 }
 
 function checkFigures(when: string, batch: number, big: SizeFigures, small: SizeFigures, pick: (s: SizeFigures) => CheckFigures): BenchFigure[] {
@@ -266,6 +329,7 @@ function checkFigures(when: string, batch: number, big: SizeFigures, small: Size
       met: (r) => r >= 0.5,
     }),
     { name: `registry CPU per unlisted check at ${at(big)}, ${when} (at ${at(small)}: ${s.unlistedCpuUs.toFixed(2)} µs)`, value: b.unlistedCpuUs, unit: "µs" },
+    { name: `registry's PostgreSQL CPU per unlisted check at ${at(big)}, ${when} (at ${at(small)}: ${s.unlistedPostgresCpuUs.toFixed(2)} µs)`, value: b.unlistedPostgresCpuUs, unit: "µs" },
     { name: `sequential scans of records while checking at ${at(big)}, ${when} (at ${at(small)}: ${s.seqScans})`, value: b.seqScans, unit: "scans" },
   ];
 }
@@ -285,9 +349,25 @@ export async function scaleSuite(options: ScaleBenchOptions = {}): Promise<Bench
   const trust = await createTestTrust();
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
+  const schemas: string[] = [];
+  const registries: RegistryProcess[] = [];
   try {
-    const small = await measureSize(url, dir, trust, o.baselineRows, o, admin);
-    const big = await measureSize(url, dir, trust, o.rows, o, admin);
+    const sizes = [o.baselineRows, o.rows].map((rows) => ({ rows, schema: `bench_scale_${rows}_${process.pid}` }));
+    schemas.push(...sizes.map((s) => s.schema));
+    const imports: ImportFigures[] = [];
+    for (const { rows, schema } of sizes) imports.push(await importSize(url, dir, schema, rows, admin));
+    for (const { schema } of sizes) registries.push(await spawnRegistryProcess({ country: "GB", trust, db: { postgres: url, schema } }));
+    const running = sizes.map((size, i) => ({ ...size, registry: registries[i]! }));
+    const afterImport = await alternate(running, trust, o, admin);
+    log(`right after the import: ${JSON.stringify(afterImport)}`);
+    for (const { rows, schema } of sizes) {
+      const started = Date.now();
+      await admin.query(`VACUUM ANALYZE "${schema}".records, "${schema}".changes`);
+      log(`${rows}: VACUUM ANALYZE took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    }
+    const later = await alternate(running, trust, o, admin);
+    log(`after VACUUM ANALYZE: ${JSON.stringify(later)}`);
+    const [small, big] = sizes.map(({ rows }, i): SizeFigures => ({ rows, import: imports[i]!, afterImport: afterImport[i]!, later: later[i]! })) as [SizeFigures, SizeFigures];
     const loadAfter = loadavg()[0]!;
     const of = (n: number) => n.toLocaleString("en");
     return {
@@ -298,6 +378,16 @@ export async function scaleSuite(options: ScaleBenchOptions = {}): Promise<Bench
           met: (r) => r >= 1,
         }),
         { name: `import of ${of(small.rows)} rows, the same way`, value: small.import.rowsPerSecond, unit: "rows/s" },
+        {
+          name: `CPU of the importing process per 1,000 rows, ${of(big.rows)} rows (${of(small.rows)} rows: ${small.import.importerCpuMsPerKRows.toFixed(0)} ms)`,
+          value: big.import.importerCpuMsPerKRows,
+          unit: "ms",
+        },
+        {
+          name: `CPU of its PostgreSQL backends per 1,000 rows, ${of(big.rows)} rows (${of(small.rows)} rows: ${small.import.postgresCpuMsPerKRows.toFixed(0)} ms)`,
+          value: big.import.postgresCpuMsPerKRows,
+          unit: "ms",
+        },
         { name: `peak RSS of the importing process, ${of(big.rows)} rows (${of(small.rows)} rows: ${small.import.peakRssMb.toFixed(0)} MB)`, value: big.import.peakRssMb, unit: "MB" },
         { name: `records table with indexes after ${of(big.rows)} rows`, value: big.import.recordsMb, unit: "MB" },
         { name: `changes table with indexes after ${of(big.rows)} rows`, value: big.import.changesMb, unit: "MB" },
@@ -308,6 +398,8 @@ export async function scaleSuite(options: ScaleBenchOptions = {}): Promise<Bench
       ],
     };
   } finally {
+    for (const registry of registries) await registry.stop();
+    for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await admin.end();
     await trust.cleanup();
     rmSync(dir, { recursive: true, force: true });
