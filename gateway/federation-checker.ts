@@ -10,12 +10,12 @@ import { create } from "@bufbuild/protobuf";
 import { durationFromMs, durationMs, type Duration } from "@bufbuild/protobuf/wkt";
 import type { DeviceKey } from "../device/index.js";
 import { Code, ImeifedError } from "../errors/index.js";
-import { DeviceStatus } from "../gen/imeifed/v1/device_pb.js";
+import type { Finding } from "../gen/imeifed/v1/device_pb.js";
 import type { DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
 import { RegistryFindingSchema, UnansweredReason, UnansweredSchema, type RegistryFinding, type Unanswered } from "../gen/imeifed/v1/federation_pb.js";
 import type { GatewayConfig } from "./config.js";
 import type { CheckOptions, FederatedAnswer } from "./federated-answer.js";
-import type { CacheProbe, FindingCache, RegistryAnswer } from "./finding-cache.js";
+import { KeyColumn, type CacheHits, type CleanAnswersFrom, type FindingCache, type RegistryAnswer } from "./finding-cache.js";
 import type { GatewayMetrics } from "./gateway-context.js";
 import { RegistryBatcher, type BatchResult, type FlushEvent } from "./registry-batcher.js";
 import type { RegistryLink } from "./registry-link.js";
@@ -94,7 +94,7 @@ const NONE: never[] = Object.freeze([]) as unknown as never[];
  * the devices that get a finding or an unanswered registry, and counters are
  * typed arrays: on a million-item manifest nearly every device has neither.
  */
-class AnswerSheet implements BulkAnswers {
+class AnswerSheet implements BulkAnswers, CacheHits {
   readonly #size: number;
   /** Made at the first finding (or unanswered registry): nearly every chunk of a manifest has a few, many have none. */
   #findings: (RegistryFinding[] | undefined)[] | undefined;
@@ -120,6 +120,13 @@ class AnswerSheet implements BulkAnswers {
 
   unanswered(i: number, unanswered: Unanswered): void {
     ((this.#unanswered ??= new Array<Unanswered[] | undefined>(this.#size))[i] ??= []).push(unanswered);
+  }
+
+  /** The cache answered device `i` for one upstream (`CacheHits`). */
+  hit(i: number, ageMs: number, finding: Finding | undefined): void {
+    this.fromCache(i);
+    this.age(i, ageMs);
+    if (finding) this.finding(i, create(RegistryFindingSchema, { finding, stale: false, age: durationFromMs(ageMs) }));
   }
 
   /** One upstream's answer for device `i` came from the cache (or a hub's cache). */
@@ -158,70 +165,32 @@ class AnswerSheet implements BulkAnswers {
   }
 }
 
-/** One registry's clean answers for a list of devices, waiting to be stored (0: none; a NaN max age: the registry set none). */
-interface CleanColumn {
-  readonly country: string;
-  readonly ticket: number;
-  readonly answeredAt: Float64Array;
-  readonly maxAgeMs: Float64Array;
-}
-
 /**
- * The bulk path's clean answers, stored once every registry has answered:
- * then a device's answers from all registries land in its clean-table slot
- * one after the other, while the slot is in the CPU cache. Stored as each
- * call came back, every registry's answer cost a fetch from main memory (a
- * million devices' table is far larger than the caches): ~70% of the clean
- * table's cost in a cold screening's profile. Whether an answer may still be
- * stored is decided at storing time, from the ticket taken when it was asked,
- * so a change that arrives meanwhile still wins.
+ * The bulk path's clean answers, one column per registry, handed to the
+ * cache's `storeMany` once every registry has answered (see there why
+ * together). Whether an answer may still be stored is decided then, from the
+ * ticket taken when it was asked, so a change that arrives meanwhile still wins.
  */
-class CleanAnswersToStore {
+class CleanAnswersGathered {
   readonly #size: number;
-  readonly #columns: CleanColumn[] = [];
+  readonly #from: CleanAnswersFrom[] = [];
 
   constructor(size: number) {
     this.#size = size;
   }
 
-  column(country: string, ticket: number): CleanColumn {
-    let column = this.#columns.find((c) => c.country === country);
-    if (!column) {
-      column = { country, ticket, answeredAt: new Float64Array(this.#size), maxAgeMs: new Float64Array(this.#size) };
-      this.#columns.push(column);
+  /** Where `country`'s clean answers go (0: none; a NaN max age: the registry set none). */
+  from(country: string, ticket: number): CleanAnswersFrom {
+    let from = this.#from.find((c) => c.country === country);
+    if (!from) {
+      from = { country, ticket, answeredAt: new Float64Array(this.#size), maxAgeMs: new Float64Array(this.#size) };
+      this.#from.push(from);
     }
-    return column;
+    return from;
   }
 
-  /** `probe`: the devices' places in the clean table, found before asking. */
-  store(cache: FindingCache, keys: readonly DeviceKey[], probe: CacheProbe): void {
-    const numbers = probe.numbers;
-    const columns = this.#columns;
-    const n = columns.length;
-    const countries = columns.map((c) => c.country);
-    const tickets = columns.map((c) => c.ticket);
-    // Per registry: its table column, readied for the max age last seen (a registry's calls nearly always share one).
-    const tableColumns = new Int32Array(n).fill(-1);
-    const readiedFor = new Float64Array(n);
-    const readied = new Uint8Array(n);
-    const times = new Float64Array(n);
-    for (let i = 0; i < this.#size; i++) {
-      let any = false;
-      for (let c = 0; c < n; c++) {
-        const column = columns[c]!;
-        const at = column.answeredAt[i]!;
-        times[c] = at;
-        if (at === 0) continue;
-        any = true;
-        const maxAgeMs = column.maxAgeMs[i]!;
-        if (readied[c] === 0 || !Object.is(maxAgeMs, readiedFor[c])) {
-          tableColumns[c] = cache.cleanColumnForStoring(column.country, Number.isNaN(maxAgeMs) ? undefined : maxAgeMs);
-          readiedFor[c] = maxAgeMs;
-          readied[c] = 1;
-        }
-      }
-      if (any) cache.putCleanRow(keys[i]!, numbers[i]!, countries, tickets, tableColumns, times, probe, i);
-    }
+  get all(): readonly CleanAnswersFrom[] {
+    return this.#from;
   }
 }
 
@@ -311,9 +280,8 @@ export class FederationChecker {
     const sheet = new AnswerSheet(keys.length);
     const now = Date.now();
     const asks: Promise<void>[] = [];
-    // The bulk path looks each device up once for every registry (not once per registry).
-    const probe = bulk ? this.cache.probe(keys, keyNumbers) : undefined;
-    const clean = bulk && this.cache.cleanEnabled ? new CleanAnswersToStore(keys.length) : undefined;
+    const column = new KeyColumn(keys, keyNumbers);
+    const clean = bulk ? new CleanAnswersGathered(keys.length) : undefined;
     for (const link of this.targets(opts.countries)) {
       sheet.askedOneMore();
       if (link.kind === "gateway") {
@@ -321,63 +289,27 @@ export class FederationChecker {
         continue;
       }
       // The cache pass is synchronous: a lookup answered wholly from the cache never waits on a promise per registry.
-      const misses = this.#fromCache(link, keys, opts, sheet, now, probe);
+      const misses = this.#fromCache(link, column, opts, sheet, now);
       if (misses.length === 0) continue;
-      asks.push(probe ? this.#askRegistryInBulk(link, keys, misses, opts, sheet, now, probe, clean) : this.#askRegistry(link, keys, misses, opts, sheet, now));
+      asks.push(clean ? this.#askRegistryInBulk(link, keys, misses, opts, sheet, now, clean) : this.#askRegistry(link, keys, misses, opts, sheet, now));
     }
     if (asks.length > 0) await Promise.all(asks);
-    if (clean && probe) clean.store(this.cache, keys, probe);
+    if (clean) this.cache.storeMany(column, opts.requester.id, clean.all);
     return sheet;
   }
 
-  /** Answers what the cache may answer for `link`; returns the indexes of the keys it must ask. `probe`: the devices already looked up (bulk path). */
-  #fromCache(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, sheet: AnswerSheet, now: number, probe?: CacheProbe): Int32Array {
-    const { cache } = this;
+  /** Answers what the cache may answer for `link`; returns the positions of the keys it must ask. */
+  #fromCache(link: RegistryLink, column: KeyColumn, opts: CheckOptions, sheet: AnswerSheet, now: number): Int32Array {
     const metrics = this.#options.metrics;
-    const requesterId = opts.requester.id;
-    const country = link.country;
-    // Typed, sized once: in a cold screening every device of a chunk misses at every registry, and
-    // growing a number[] of 10,000 per registry per chunk was the gateway's largest allocation
-    // (~120 MB of its ~390 MB young garbage in a million-item cold run).
-    const missed = new Int32Array(keys.length);
-    let missCount = 0;
-    if (!this.#options.freshness.live(country) || cache.empty) {
-      for (let i = 0; i < keys.length; i++) missed[missCount++] = i;
+    const n = column.length;
+    let misses: Int32Array;
+    if (this.#options.freshness.live(link.country)) {
+      misses = this.cache.lookUpMany(column, link.country, opts.requester.id, now, sheet);
     } else {
-      const column = cache.cleanColumnFor(country, requesterId, now);
-      if (probe) cache.refresh(probe);
-      const entries = probe?.entries;
-      const ages = probe ? cache.cleanAges(probe, column, now) : undefined;
-      for (let i = 0; i < keys.length; i++) {
-        if (probe && (entries === undefined || entries[i] === undefined)) {
-          // Nearly every device of a manifest: no LRU entry, so only the clean table may answer (an age, no object).
-          const age = ages === undefined ? -1 : ages[i]!;
-          if (age < 0) {
-            missed[missCount++] = i;
-            continue;
-          }
-          sheet.fromCache(i);
-          sheet.age(i, age);
-          continue;
-        }
-        const held = probe ? cache.answerAt(probe, i, country, requesterId, column, now) : cache.lookup(keys[i]!, country, requesterId, now);
-        if (held === undefined) {
-          missed[missCount++] = i;
-          continue;
-        }
-        sheet.fromCache(i);
-        if (typeof held === "number") {
-          // A clean-table answer: no finding, only its age.
-          sheet.age(i, now - held);
-          continue;
-        }
-        const age = now - held.answeredAt;
-        sheet.age(i, age);
-        if (held.finding && isListed(held.status)) sheet.finding(i, create(RegistryFindingSchema, { finding: held.finding, stale: false, age: durationFromMs(age) }));
-      }
+      misses = new Int32Array(n);
+      for (let i = 0; i < n; i++) misses[i] = i;
     }
-    const misses = missed.subarray(0, missCount);
-    const hits = keys.length - misses.length;
+    const hits = n - misses.length;
     if (hits > 0) metrics?.cacheHit?.(link.country, hits);
     if (misses.length > 0) metrics?.cacheMiss?.(link.country, misses.length);
     return misses;
@@ -413,8 +345,7 @@ export class FederationChecker {
     opts: CheckOptions,
     sheet: AnswerSheet,
     now: number,
-    probe: CacheProbe,
-    clean: CleanAnswersToStore | undefined,
+    clean: CleanAnswersGathered,
   ): Promise<void> {
     const { cache } = this;
     const requesterId = opts.requester.id;
@@ -431,19 +362,16 @@ export class FederationChecker {
       }
       const { answer, answeredAt } = outcome;
       const { checks, listedIndexes } = answer;
-      const column = clean?.column(link.country, ticket);
-      // One answer: a listed one to the LRU (and the sheet), a clean one to the clean table, or to the device's LRU entry when the table is off.
+      const column = clean.from(link.country, ticket);
+      // One answer: a listed one to the LRU (and the sheet) at once, a clean one gathered for `storeMany`.
       const take = (j: number, check: DeviceCheck | undefined, maxAgeMs: number | undefined) => {
         const i = misses[start + j]!;
         if (check !== undefined && isListed(check.status)) {
           cache.put(missKeys[start + j]!, link.country, requesterId, answerOf(check), ticket, answeredAt);
           if (check.finding) sheet.finding(i, create(RegistryFindingSchema, { finding: check.finding, stale: false, age: durationFromMs(0) }));
-        } else if (column) {
+        } else {
           column.answeredAt[i] = answeredAt;
           column.maxAgeMs[i] = maxAgeMs ?? Number.NaN;
-        } else if (probe.entries?.[i] !== undefined) {
-          // The device had an entry when the check began: keep its answer from this registry current.
-          cache.put(missKeys[start + j]!, link.country, requesterId, check ? answerOf(check) : { status: DeviceStatus.PERMITTED, finding: undefined, cacheMaxAgeMs: maxAgeMs }, ticket, answeredAt);
         }
       };
       if (listedIndexes === undefined) {
