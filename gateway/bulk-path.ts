@@ -16,8 +16,7 @@ import type { DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
 import { AnswerSheet, type BulkAnswers } from "./answer-sheet.js";
 import type { CheckOptions } from "./federated-answer.js";
 import { KeyColumn, type CleanAnswersFrom } from "./finding-cache.js";
-import { askHub } from "./hub-link.js";
-import { answerFromCache, answerOf, deadlineFor, registryFailed, type PathContext } from "./path-context.js";
+import { answerOf, askTargets, deadlineFor, registryFailed, type PathContext } from "./path-context.js";
 import type { BulkOutcome } from "./registry-batcher.js";
 import type { RegistryLink } from "./registry-link.js";
 import { unansweredOf } from "./upstream-outcome.js";
@@ -60,17 +59,7 @@ export class BulkPath {
     const now = Date.now();
     const column = new KeyColumn(keys, keyNumbers);
     const clean = new CleanAnswersGathered(keys.length);
-    const asks: Promise<void>[] = [];
-    for (const link of this.#ctx.targets(opts.countries)) {
-      sheet.askedOneMore();
-      if (link.kind === "gateway") {
-        asks.push(askHub(this.#ctx, link, keys, opts, sheet));
-        continue;
-      }
-      const misses = answerFromCache(this.#ctx, link, column, opts.requester.id, sheet, now);
-      if (misses.length > 0) asks.push(this.#ask(link, keys, misses, opts, sheet, now, clean));
-    }
-    if (asks.length > 0) await Promise.all(asks);
+    await askTargets(this.#ctx, column, opts, sheet, now, (link, misses) => this.#ask(link, keys, misses, opts, sheet, now, clean));
     this.#ctx.cache.storeMany(column, opts.requester.id, clean.all);
     return sheet;
   }

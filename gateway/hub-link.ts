@@ -8,14 +8,14 @@ import { durationMs } from "@bufbuild/protobuf/wkt";
 import type { DeviceKey } from "../device/index.js";
 import type { AnswerSheet } from "./answer-sheet.js";
 import type { CheckOptions } from "./federated-answer.js";
-import { deadlineFor, type PathContext } from "./path-context.js";
 import type { RegistryLink } from "./registry-link.js";
+import { upstreamDeadline } from "./upstream-deadline.js";
 import { unansweredOf } from "./upstream-outcome.js";
 
-/** Asks hub `link` about `keys` into `sheet`; never rejects (a failure lists the hub's countries as unanswered). */
-export async function askHub(ctx: PathContext, link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, sheet: AnswerSheet): Promise<void> {
+/** Asks hub `link` about `keys` into `sheet` (`marginMs`: kept back from the caller's deadline); never rejects (a failure lists the hub's countries as unanswered). */
+export async function askHub(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, sheet: AnswerSheet, marginMs: number): Promise<void> {
   const now = Date.now();
-  const deadline = deadlineFor(ctx, link, opts, now);
+  const deadline = upstreamDeadline(opts.deadline, { marginMs, capMs: link.timeoutMs }, now);
   const countries = opts.countries?.length ? opts.countries.filter((c) => link.upstream.countries.includes(c)) : [];
   const unansweredCountries = countries.length > 0 ? countries : link.upstream.countries.length > 0 ? link.upstream.countries : [link.country];
   await Promise.all(

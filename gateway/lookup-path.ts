@@ -10,8 +10,7 @@ import { Code } from "../errors/index.js";
 import { AnswerSheet } from "./answer-sheet.js";
 import type { CheckOptions, FederatedAnswer } from "./federated-answer.js";
 import { KeyColumn } from "./finding-cache.js";
-import { askHub } from "./hub-link.js";
-import { answerFromCache, answerOf, deadlineFor, registryFailed, type PathContext } from "./path-context.js";
+import { answerOf, askTargets, deadlineFor, registryFailed, type PathContext } from "./path-context.js";
 import type { RegistryLink } from "./registry-link.js";
 import { unansweredOf } from "./upstream-outcome.js";
 import { isListed } from "./verdict.js";
@@ -28,17 +27,7 @@ export class LookupPath {
     const sheet = new AnswerSheet(keys.length);
     const now = Date.now();
     const column = new KeyColumn(keys);
-    const asks: Promise<void>[] = [];
-    for (const link of this.#ctx.targets(opts.countries)) {
-      sheet.askedOneMore();
-      if (link.kind === "gateway") {
-        asks.push(askHub(this.#ctx, link, keys, opts, sheet));
-        continue;
-      }
-      const misses = answerFromCache(this.#ctx, link, column, opts.requester.id, sheet, now);
-      if (misses.length > 0) asks.push(this.#ask(link, keys, misses, opts, sheet, now));
-    }
-    if (asks.length > 0) await Promise.all(asks);
+    await askTargets(this.#ctx, column, opts, sheet, now, (link, misses) => this.#ask(link, keys, misses, opts, sheet, now));
     return sheet.answers(keys);
   }
 

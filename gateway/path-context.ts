@@ -9,6 +9,7 @@ import type { DeviceKey } from "../device/index.js";
 import type { DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
 import type { Unanswered } from "../gen/imeifed/v1/federation_pb.js";
 import type { AnswerSheet } from "./answer-sheet.js";
+import { askHub } from "./hub-link.js";
 import type { CheckOptions } from "./federated-answer.js";
 import type { FindingCache, KeyColumn, RegistryAnswer } from "./finding-cache.js";
 import type { GatewayMetrics } from "./gateway-context.js";
@@ -36,6 +37,26 @@ export interface PathContext {
 /** The deadline of one call to `link` on behalf of `opts`'s caller. */
 export function deadlineFor(ctx: PathContext, link: RegistryLink, opts: CheckOptions, now: number): Date {
   return upstreamDeadline(opts.deadline, { marginMs: ctx.marginMs, capMs: link.timeoutMs }, now);
+}
+
+/**
+ * Asks every upstream `opts` targets about `column`'s devices, into `sheet`:
+ * a hub through the hub link; a registry from the cache first, then by
+ * `askRegistry` about the devices the cache could not answer (the path's own
+ * way). Resolves when every upstream has answered or failed.
+ */
+export async function askTargets(ctx: PathContext, column: KeyColumn, opts: CheckOptions, sheet: AnswerSheet, now: number, askRegistry: (link: RegistryLink, misses: Int32Array) => Promise<void>): Promise<void> {
+  const asks: Promise<void>[] = [];
+  for (const link of ctx.targets(opts.countries)) {
+    sheet.askedOneMore();
+    if (link.kind === "gateway") {
+      asks.push(askHub(link, column.keys, opts, sheet, ctx.marginMs));
+      continue;
+    }
+    const misses = answerFromCache(ctx, link, column, opts.requester.id, sheet, now);
+    if (misses.length > 0) asks.push(askRegistry(link, misses));
+  }
+  if (asks.length > 0) await Promise.all(asks);
 }
 
 /**
