@@ -61,6 +61,16 @@ export interface FindingCacheOptions {
 /** The clean-answer table's default bound: a 1M-item manifest and its repeat fit, at 8 + 4 bytes a registry per slot. */
 export const DEFAULT_CLEAN_MAX_ENTRIES = 2_000_000;
 
+/** Where a column keeps the cache's probe of it: a key only this module holds. */
+const PROBE: unique symbol = Symbol("probe");
+
+/**
+ * Columns of fewer devices are looked up device by device: for a Lookup's one
+ * key, making a probe (typed arrays for its numbers, slots and ages) costs
+ * more than the few searches it saves.
+ */
+const PROBE_FROM = 16;
+
 /**
  * Devices asked about together (a Lookup's keys, a manifest's chunk): what
  * `lookUpMany` and `storeMany` take. What the cache keeps about them between
@@ -68,21 +78,30 @@ export const DEFAULT_CLEAN_MAX_ENTRIES = 2_000_000;
  */
 export class KeyColumn {
   readonly keys: readonly DeviceKey[];
-  /** The keys as numbers (exact: a 14-digit key is below 2^53). */
-  readonly numbers: Float64Array;
+  #numbers: Float64Array | undefined;
+  /** The cache's probe of these devices (see `lookUpMany`): the cache's own. */
+  [PROBE]: Probe | undefined;
 
   /** `numbers`: the same keys as numbers, when the caller already has them. */
   constructor(keys: readonly DeviceKey[], numbers?: Float64Array) {
     this.keys = keys;
-    if (!numbers) {
-      numbers = new Float64Array(keys.length);
-      for (let i = 0; i < keys.length; i++) numbers[i] = Number(keys[i]);
-    }
-    this.numbers = numbers;
+    this.#numbers = numbers;
+    this[PROBE] = undefined;
   }
 
   get length(): number {
     return this.keys.length;
+  }
+
+  /** The keys as numbers (exact: a 14-digit key is below 2^53), made when first read. */
+  get numbers(): Float64Array {
+    if (this.#numbers === undefined) {
+      const keys = this.keys;
+      const numbers = new Float64Array(keys.length);
+      for (let i = 0; i < keys.length; i++) numbers[i] = Number(keys[i]);
+      this.#numbers = numbers;
+    }
+    return this.#numbers;
   }
 }
 
@@ -141,8 +160,6 @@ export class FindingCache {
   /** Per registry: requester → until when the registry is known to answer them (not refuse them). */
   readonly #admitted = new Map<string, Map<string, number>>();
   readonly #held = new HeldDevices();
-  /** Per column asked about: where its devices are (see `lookUpMany`); dropped with the column. */
-  readonly #probes = new WeakMap<KeyColumn, Probe>();
 
   constructor(options: FindingCacheOptions) {
     this.#options = options;
@@ -187,12 +204,7 @@ export class FindingCache {
 
   /** The held answer of `country` about `key` for `requesterId` that may still be served (unexpired, current generation). */
   get(key: DeviceKey, country: string, requesterId: string, now = Date.now()): CachedAnswer | undefined {
-    const held = this.#answerIn(this.#lru?.get(key), country, requesterId, now);
-    const clean = this.#clean;
-    if (!clean) return held;
-    const column = this.#cleanColumnFor(country, requesterId, now);
-    const cleanAt = column < 0 ? 0 : clean.answeredAtIn(clean.slotOf(Number(key)), column, now);
-    const found = newer(held, cleanAt);
+    const found = this.#lookUp(key, country, requesterId, this.#cleanColumnFor(country, requesterId, now), now);
     return typeof found === "number" ? this.#cleanAnswer(country, requesterId, found) : found;
   }
 
@@ -200,10 +212,10 @@ export class FindingCache {
    * Looks every device of `column` up for `country` and `requesterId`: each
    * answer that may be served goes to `hits`; the positions of the devices
    * the cache cannot answer come back, ascending (the registry must be asked
-   * about them). The first look-up of a column finds its devices once for
-   * every registry (the LRU behind a bit filter, the clean table's slots), so
-   * a manifest's chunk costs one search per device, not one per registry;
-   * clean-table answers are read as ages, without an object per device.
+   * about them). The first look-up of a larger column finds its devices once
+   * for every registry (the LRU behind a bit filter, the clean table's
+   * slots), so a manifest's chunk costs one search per device, not one per
+   * registry; clean-table answers are read as ages, without an object per device.
    */
   lookUpMany(column: KeyColumn, country: string, requesterId: string, now: number, hits: CacheHits): Int32Array {
     const n = column.length;
@@ -214,8 +226,16 @@ export class FindingCache {
       for (let i = 0; i < n; i++) missed[i] = i;
       return missed;
     }
-    const probe = this.#probeOf(column);
     const cleanColumn = this.#cleanColumnFor(country, requesterId, now);
+    if (n < PROBE_FROM) {
+      for (let i = 0; i < n; i++) {
+        const found = this.#lookUp(column.keys[i]!, country, requesterId, cleanColumn, now);
+        if (found === undefined) missed[missCount++] = i;
+        else this.#report(hits, i, found, now);
+      }
+      return missed.subarray(0, missCount);
+    }
+    const probe = this.#probeOf(column);
     const entries = probe.entries;
     const ages = this.#cleanAges(probe, cleanColumn, now);
     for (let i = 0; i < n; i++) {
@@ -230,10 +250,21 @@ export class FindingCache {
       const held = this.#answerIn(entry, country, requesterId, now);
       const found = newer(held, ages === undefined ? 0 : this.#clean!.answeredAtIn(probe.slots![i]!, cleanColumn, now));
       if (found === undefined) missed[missCount++] = i;
-      else if (typeof found === "number") hits.hit(i, now - found, undefined);
-      else hits.hit(i, now - found.answeredAt, found.finding && isListed(found.status) ? found.finding : undefined);
+      else this.#report(hits, i, found, now);
     }
     return missed.subarray(0, missCount);
+  }
+
+  /** One device's servable answer from the LRU or the clean table (`cleanColumn`: -1 for none), the newer of the two; a number is a clean answer's time. */
+  #lookUp(key: DeviceKey, country: string, requesterId: string, cleanColumn: number, now: number): CachedAnswer | number | undefined {
+    const held = this.#answerIn(this.#lru?.get(key), country, requesterId, now);
+    const clean = this.#clean;
+    return clean && cleanColumn >= 0 ? newer(held, clean.answeredAtIn(clean.slotOf(Number(key)), cleanColumn, now)) : held;
+  }
+
+  #report(hits: CacheHits, i: number, found: CachedAnswer | number, now: number): void {
+    if (typeof found === "number") hits.hit(i, now - found, undefined);
+    else hits.hit(i, now - found.answeredAt, found.finding && isListed(found.status) ? found.finding : undefined);
   }
 
   /**
@@ -254,7 +285,7 @@ export class FindingCache {
       if (entries) for (const from of answers) this.#putInHeldEntries(column, entries, requesterId, from);
       return;
     }
-    const probe = this.#probes.get(column);
+    const probe = column[PROBE];
     const n = answers.length;
     // Per registry: its table column, readied for the max age last seen (a registry's calls nearly always share one).
     const columns = new Int32Array(n).fill(-1);
@@ -298,10 +329,10 @@ export class FindingCache {
 
   /** The column's probe, made at its first look-up, its clean-table places found again if the table moved since (growth, reclaiming). */
   #probeOf(column: KeyColumn): Probe {
-    let probe = this.#probes.get(column);
+    let probe = column[PROBE];
     if (!probe) {
       probe = { entries: this.#entriesOf(column), slots: undefined, version: -1 };
-      this.#probes.set(column, probe);
+      column[PROBE] = probe;
       this.#slotsOf(probe, column.numbers);
     } else if (this.#clean && probe.version !== this.#clean.version) {
       this.#slotsOf(probe, column.numbers);

@@ -308,7 +308,8 @@ describe("gateway finding cache with the clean-answer table", () => {
     assert.deepEqual([...new KeyColumn(keys, Float64Array.from(keys, Number)).numbers], keys.map(Number));
     cache.clear();
     cache.put(asKey(1), "GB", "police-es", prohibited, cache.ticket(), now);
-    assert.equal(hitsOf(cache, new KeyColumn([asKey(1), asKey(2)]), "GB", "police-es").found.size, 1, "after clear, a new entry is found");
+    // Twenty devices: a column that small is still probed (smaller ones are looked up device by device).
+    assert.equal(hitsOf(cache, new KeyColumn(Array.from({ length: 20 }, (_, j) => asKey(j + 1))), "GB", "police-es").found.size, 1, "after clear, a new entry is found");
   });
 
   it("the bulk probe finds every held device while its filter grows with the LRU, and few others", () => {
@@ -320,6 +321,26 @@ describe("gateway finding cache with the clean-answer table", () => {
     const keys = Array.from({ length: 2 * held }, (_, j) => asKey(j)); // even: held, odd: never stored
     const { found } = hitsOf(cache, new KeyColumn(keys), "GB", "police-es");
     keys.forEach((_, j) => assert.equal(found.has(j), j % 2 === 0, `device ${j}`));
+  });
+
+  it("a column answers alike probed (a chunk) and device by device (a Lookup's few keys)", () => {
+    const cache = new FindingCache(options);
+    const asKey = (i: number) => String(key(i)) as DeviceKey;
+    // Listed in GB for one requester, clean for every requester GB answered, a newer clean answer over a listed one, nothing.
+    for (let i = 0; i < 40; i++) {
+      if (i % 4 === 0) cache.put(asKey(i), "GB", "police-es", prohibited, cache.ticket(), now - 10);
+      if (i % 4 === 1) cache.put(asKey(i), "GB", "police-es", clean, cache.ticket(), now - 20);
+      if (i % 8 === 0) cache.put(asKey(i), "GB", "police-es", clean, cache.ticket(), now - 5);
+    }
+    const keys = Array.from({ length: 40 }, (_, i) => asKey(i));
+    const probed = hitsOf(cache, new KeyColumn(keys), "GB", "police-es");
+    keys.forEach((k, i) => {
+      const one = hitsOf(cache, new KeyColumn([k]), "GB", "police-es");
+      assert.equal(probed.found.has(i), one.found.has(0), `device ${i} answered`);
+      assert.equal(probed.found.get(i), one.found.get(0), `device ${i}'s finding`);
+    });
+    assert.deepEqual([...probed.misses], keys.flatMap((_, i) => (i % 4 >= 2 ? [i] : [])));
+    assert.equal([...probed.found.values()].filter(Boolean).length, 5, "the listed devices whose clean answer is not newer");
   });
 
   it("the held-device filter lets through few devices it never saw while it grows", () => {
