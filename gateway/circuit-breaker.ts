@@ -3,7 +3,14 @@
  * stops waiting on a registry that is down (its calls fail fast as
  * CIRCUIT_OPEN), and after a cool-down lets one probe call through, so a
  * registry that comes back is used again within seconds without a restart.
+ * Every upstream call goes through `call`, the one place an outcome is
+ * recorded in the breaker.
  */
+import { Code, ImeifedError } from "../errors/index.js";
+import { outcomeOf, type UpstreamOutcome } from "./upstream-outcome.js";
+
+/** Calls this short are not held against a registry when they run out of time: the caller's deadline was too tight. */
+const MIN_BLAMED_BUDGET_MS = 100;
 
 /** closed: calls go through; open: calls fail fast; half-open: one probe is in flight. */
 export type CircuitState = "closed" | "open" | "half-open";
@@ -59,6 +66,23 @@ export class CircuitBreaker {
     return Math.max(0, this.#options.coolDownMs - (this.#now() - this.#openedAt));
   }
 
+  /**
+   * Makes one upstream call through the breaker: refused at once as
+   * CIRCUIT_OPEN while the circuit is open, otherwise `send` is awaited and
+   * its outcome recorded (a success closes the circuit; a failure of the
+   * upstream counts towards opening it; anything else is neutral). `budgetMs`:
+   * the time the call was given, so a call the caller's deadline cut short is
+   * not blamed on the upstream. Never rejects.
+   */
+  async call<A>(budgetMs: number, send: () => Promise<A>): Promise<UpstreamOutcome<A>> {
+    if (!this.tryAcquire()) return { ok: false, error: new ImeifedError(Code.UNAVAILABLE, "CIRCUIT_OPEN", "the registry's circuit is open after repeated failures") };
+    const outcome = await outcomeOf(send);
+    if (outcome.ok) this.recordSuccess();
+    else if (isFailureOfUpstream(outcome.error, budgetMs)) this.recordFailure();
+    else this.recordNeutral();
+    return outcome;
+  }
+
   /** The registry answered: the circuit closes. */
   recordSuccess(): void {
     this.#failures = 0;
@@ -89,5 +113,20 @@ export class CircuitBreaker {
   #set(state: CircuitState): void {
     this.#state = state;
     this.#options.onStateChange?.(state);
+  }
+}
+
+/** Whether `error` tells the upstream is unwell (rather than the caller's deadline too tight, or a refusal of the requester). */
+function isFailureOfUpstream(error: ImeifedError, budgetMs: number): boolean {
+  switch (error.code) {
+    case Code.UNAVAILABLE:
+    case Code.INTERNAL:
+    case Code.UNKNOWN:
+    case Code.DATA_LOSS:
+      return true;
+    case Code.DEADLINE_EXCEEDED:
+      return budgetMs >= MIN_BLAMED_BUDGET_MS;
+    default:
+      return false;
   }
 }

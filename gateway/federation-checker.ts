@@ -1,38 +1,26 @@
 /**
- * The single upstream path of the gateway: Lookup, Screen and ReportFound ask
- * about devices through it. For each asked registry it answers from the cache
- * while that registry's change stream keeps the cache true, and otherwise asks
- * the registry, gathering concurrent misses into CheckDevices batches. A
- * registry that fails is listed as unanswered (with its cached PROHIBITED or
- * TRACKED findings served as stale); it never fails the whole answer.
+ * The gateway's upstream side, as its handlers see it: Lookup and ReportFound
+ * ask through the lookup path (lookup-path.ts), Screen through the bulk path
+ * (bulk-path.ts); a hub upstream is asked by the hub link (hub-link.ts). Here
+ * they are put together over one cache and one batcher per registry link.
  */
-import { create } from "@bufbuild/protobuf";
-import { durationFromMs, durationMs, type Duration } from "@bufbuild/protobuf/wkt";
 import type { DeviceKey } from "../device/index.js";
-import { Code, ImeifedError } from "../errors/index.js";
-import { DeviceStatus } from "../gen/imeifed/v1/device_pb.js";
-import type { DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
-import { RegistryFindingSchema, UnansweredReason, UnansweredSchema, type RegistryFinding, type Unanswered } from "../gen/imeifed/v1/federation_pb.js";
+import type { BulkAnswers } from "./answer-sheet.js";
+import { BulkPath } from "./bulk-path.js";
 import type { GatewayConfig } from "./config.js";
 import type { CheckOptions, FederatedAnswer } from "./federated-answer.js";
-import type { CacheProbe, FindingCache, RegistryAnswer } from "./finding-cache.js";
+import type { FindingCache } from "./finding-cache.js";
 import type { GatewayMetrics } from "./gateway-context.js";
-import { RegistryBatcher, type BatchResult, type FlushEvent } from "./registry-batcher.js";
+import { LookupPath } from "./lookup-path.js";
+import type { Freshness, PathContext } from "./path-context.js";
+import { RegistryBatcher, type FlushEvent } from "./registry-batcher.js";
 import type { RegistryLink } from "./registry-link.js";
-import { upstreamDeadline } from "./upstream-deadline.js";
 import { verdictOf } from "./verdict.js";
-import { isListed } from "./verdict.js";
 
+export type { BulkAnswers } from "./answer-sheet.js";
 export type { CheckOptions, FederatedAnswer } from "./federated-answer.js";
+export type { Freshness } from "./path-context.js";
 export { verdictOf };
-
-/** Calls this short are not held against a registry when they run out of time: the caller's deadline was too tight. */
-const MIN_BLAMED_BUDGET_MS = 100;
-
-/** Whether a registry's change stream currently keeps the cache true for it. */
-export interface Freshness {
-  live(country: string): boolean;
-}
 
 export interface FederationCheckerOptions {
   links: readonly RegistryLink[];
@@ -44,232 +32,34 @@ export interface FederationCheckerOptions {
   onFlush?: (country: string, event: FlushEvent) => void;
 }
 
-/** Maps an upstream failure to why the registry counts as unanswered. */
-export function unansweredReasonOf(error: ImeifedError): UnansweredReason {
-  if (error.reason === "CIRCUIT_OPEN") return UnansweredReason.CIRCUIT_OPEN;
-  switch (error.code) {
-    case Code.DEADLINE_EXCEEDED:
-      return UnansweredReason.DEADLINE;
-    case Code.PERMISSION_DENIED:
-      return UnansweredReason.REFUSED;
-    default:
-      return UnansweredReason.UNAVAILABLE;
-  }
-}
-
-function isFailureOfRegistry(error: ImeifedError, budgetMs: number): boolean {
-  switch (error.code) {
-    case Code.UNAVAILABLE:
-    case Code.INTERNAL:
-    case Code.UNKNOWN:
-    case Code.DATA_LOSS:
-      return true;
-    case Code.DEADLINE_EXCEEDED:
-      return budgetMs >= MIN_BLAMED_BUDGET_MS;
-    default:
-      return false;
-  }
-}
-
-/** What the cache keeps of a registry's check. */
-function answerOf(check: DeviceCheck): RegistryAnswer {
-  return { status: check.status, finding: check.finding, cacheMaxAgeMs: check.cacheMaxAge ? durationMs(check.cacheMaxAge) : undefined };
-}
-
-function unansweredOf(link: RegistryLink, error: ImeifedError): Unanswered {
-  return create(UnansweredSchema, { country: link.country, reason: unansweredReasonOf(error), detail: error.message });
-}
-
-/** The bulk path's answers by position (screening's `ChunkAnswers`). */
-export interface BulkAnswers {
-  findingsAt(i: number): readonly RegistryFinding[];
-  unansweredAt(i: number): readonly Unanswered[];
-}
-
-/** Shared by the bulk path's answers that have no finding or no unanswered registry (read-only: never pushed to). */
-const NONE: never[] = Object.freeze([]) as unknown as never[];
-
-/**
- * The answers being gathered for a list of devices. Arrays are made only for
- * the devices that get a finding or an unanswered registry, and counters are
- * typed arrays: on a million-item manifest nearly every device has neither.
- */
-class AnswerSheet implements BulkAnswers {
-  readonly #size: number;
-  /** Made at the first finding (or unanswered registry): nearly every chunk of a manifest has a few, many have none. */
-  #findings: (RegistryFinding[] | undefined)[] | undefined;
-  #unanswered: (Unanswered[] | undefined)[] | undefined;
-  readonly #cached: Uint16Array;
-  readonly #ageMs: Float64Array;
-  /** Upstreams asked about every device (one per target). */
-  #asked = 0;
-
-  constructor(size: number) {
-    this.#size = size;
-    this.#cached = new Uint16Array(size);
-    this.#ageMs = new Float64Array(size);
-  }
-
-  askedOneMore(): void {
-    this.#asked += 1;
-  }
-
-  finding(i: number, finding: RegistryFinding): void {
-    ((this.#findings ??= new Array<RegistryFinding[] | undefined>(this.#size))[i] ??= []).push(finding);
-  }
-
-  unanswered(i: number, unanswered: Unanswered): void {
-    ((this.#unanswered ??= new Array<Unanswered[] | undefined>(this.#size))[i] ??= []).push(unanswered);
-  }
-
-  /** One upstream's answer for device `i` came from the cache (or a hub's cache). */
-  fromCache(i: number): void {
-    this.#cached[i] = this.#cached[i]! + 1;
-  }
-
-  age(i: number, ageMs: number): void {
-    if (ageMs > this.#ageMs[i]!) this.#ageMs[i] = ageMs;
-  }
-
-  /** Device `i`'s findings (a shared frozen empty list when none). */
-  findingsAt(i: number): readonly RegistryFinding[] {
-    return this.#findings?.[i] ?? NONE;
-  }
-
-  /** Device `i`'s unanswered registries (a shared frozen empty list when none). */
-  unansweredAt(i: number): readonly Unanswered[] {
-    return this.#unanswered?.[i] ?? NONE;
-  }
-
-  /** The answers in key order; `shareEmpty` hands devices without findings one shared frozen empty list instead of a new one each. */
-  answers(keys: readonly DeviceKey[], shareEmpty: boolean): FederatedAnswer[] {
-    const out = new Array<FederatedAnswer>(keys.length);
-    const asked = this.#asked;
-    for (let i = 0; i < keys.length; i++) {
-      out[i] = {
-        key: keys[i]!,
-        findings: this.#findings?.[i] ?? (shareEmpty ? NONE : []),
-        unanswered: this.#unanswered?.[i] ?? (shareEmpty ? NONE : []),
-        fromCache: asked > 0 && this.#cached[i] === asked,
-        ageMs: this.#ageMs[i]!,
-      };
-    }
-    return out;
-  }
-}
-
-/** One registry's clean answers for a list of devices, waiting to be stored (0: none; a NaN max age: the registry set none). */
-interface CleanColumn {
-  readonly country: string;
-  readonly ticket: number;
-  readonly answeredAt: Float64Array;
-  readonly maxAgeMs: Float64Array;
-}
-
-/**
- * The bulk path's clean answers, stored once every registry has answered:
- * then a device's answers from all registries land in its clean-table slot
- * one after the other, while the slot is in the CPU cache. Stored as each
- * call came back, every registry's answer cost a fetch from main memory (a
- * million devices' table is far larger than the caches): ~70% of the clean
- * table's cost in a cold screening's profile. Whether an answer may still be
- * stored is decided at storing time, from the ticket taken when it was asked,
- * so a change that arrives meanwhile still wins.
- */
-class CleanAnswersToStore {
-  readonly #size: number;
-  readonly #columns: CleanColumn[] = [];
-
-  constructor(size: number) {
-    this.#size = size;
-  }
-
-  column(country: string, ticket: number): CleanColumn {
-    let column = this.#columns.find((c) => c.country === country);
-    if (!column) {
-      column = { country, ticket, answeredAt: new Float64Array(this.#size), maxAgeMs: new Float64Array(this.#size) };
-      this.#columns.push(column);
-    }
-    return column;
-  }
-
-  /** `probe`: the devices' places in the clean table, found before asking. */
-  store(cache: FindingCache, keys: readonly DeviceKey[], probe: CacheProbe): void {
-    const numbers = probe.numbers;
-    const columns = this.#columns;
-    const n = columns.length;
-    const countries = columns.map((c) => c.country);
-    const tickets = columns.map((c) => c.ticket);
-    // Per registry: its table column, readied for the max age last seen (a registry's calls nearly always share one).
-    const tableColumns = new Int32Array(n).fill(-1);
-    const readiedFor = new Float64Array(n);
-    const readied = new Uint8Array(n);
-    const times = new Float64Array(n);
-    for (let i = 0; i < this.#size; i++) {
-      let any = false;
-      for (let c = 0; c < n; c++) {
-        const column = columns[c]!;
-        const at = column.answeredAt[i]!;
-        times[c] = at;
-        if (at === 0) continue;
-        any = true;
-        const maxAgeMs = column.maxAgeMs[i]!;
-        if (readied[c] === 0 || !Object.is(maxAgeMs, readiedFor[c])) {
-          tableColumns[c] = cache.cleanColumnForStoring(column.country, Number.isNaN(maxAgeMs) ? undefined : maxAgeMs);
-          readiedFor[c] = maxAgeMs;
-          readied[c] = 1;
-        }
-      }
-      if (any) cache.putCleanRow(keys[i]!, numbers[i]!, countries, tickets, tableColumns, times, probe, i);
-    }
-  }
-}
-
 /** Asks the federation about devices: cache first, then the registries. */
 export class FederationChecker {
   readonly links: readonly RegistryLink[];
   readonly cache: FindingCache;
-  readonly #options: FederationCheckerOptions;
   readonly #batchers = new Map<RegistryLink, RegistryBatcher>();
+  readonly #lookup: LookupPath;
+  readonly #bulk: BulkPath;
 
   constructor(options: FederationCheckerOptions) {
-    this.#options = options;
     this.links = options.links;
     this.cache = options.cache;
     for (const link of options.links) {
-      if (link.kind !== "registry") continue;
-      this.#batchers.set(link, this.#batcherFor(link));
+      if (link.kind === "registry") this.#batchers.set(link, batcherFor(link, options));
     }
-  }
-
-  #batcherFor(link: RegistryLink): RegistryBatcher {
-    const { batching } = this.#options.config;
-    const metrics = this.#options.metrics;
-    return new RegistryBatcher({
-      limit: link.batchLimit,
-      maxInFlight: batching.maxInFlight,
-      maxWaitMs: batching.maxWaitMs,
-      admit: () => link.breaker.tryAcquire(),
-      send: (keys, group, deadline) => link.checkDevices(keys, group, deadline),
-      sendBulk: (keys, group, deadline) => link.checkDevicesInBulk(keys, group, deadline),
-      onOutcome: ({ ok, error, budgetMs, elapsedMs }) => {
-        if (ok) link.breaker.recordSuccess();
-        else if (error && isFailureOfRegistry(error, budgetMs)) link.breaker.recordFailure();
-        else link.breaker.recordNeutral();
-        metrics?.upstreamLatency?.(link.country, elapsedMs, ok ? "ok" : (error?.reason ?? "error"));
-      },
-      ...(this.#options.onFlush ? { onFlush: (event: FlushEvent) => this.#options.onFlush!(link.country, event) } : {}),
-    });
-  }
-
-  /** The batcher of a registry (tests and the benchmark read its counters). */
-  batcher(country: string): RegistryBatcher | undefined {
-    for (const [link, batcher] of this.#batchers) if (link.country === country) return batcher;
-    return undefined;
+    const ctx: PathContext = {
+      cache: options.cache,
+      freshness: options.freshness,
+      metrics: options.metrics,
+      marginMs: options.config.deadlines.marginMs,
+      targets: (countries) => this.#targets(countries),
+      batcherOf: (link) => this.#batchers.get(link)!,
+    };
+    this.#lookup = new LookupPath(ctx);
+    this.#bulk = new BulkPath(ctx);
   }
 
   /** The links asked for `countries` (all when absent or empty). */
-  targets(countries: readonly string[] | undefined): readonly RegistryLink[] {
+  #targets(countries: readonly string[] | undefined): readonly RegistryLink[] {
     if (!countries || countries.length === 0) return this.links;
     return this.links.filter((link) => countries.some((c) => link.answersFor(c)));
   }
@@ -281,249 +71,33 @@ export class FederationChecker {
   }
 
   /** Answers for many devices, in the same order; misses go upstream in batches no larger than each registry's limit, coalesced with concurrent asks. */
-  async checkMany(keys: readonly DeviceKey[], opts: CheckOptions): Promise<FederatedAnswer[]> {
-    return (await this.#check(keys, opts, false)).answers(keys, false);
+  checkMany(keys: readonly DeviceKey[], opts: CheckOptions): Promise<FederatedAnswer[]> {
+    return this.#lookup.check(keys, opts);
   }
 
-  /**
-   * Answers for a manifest's worth of devices (screening): the same cache,
-   * links, breakers and deadlines as `checkMany`, but misses go straight to
-   * CheckDevices in calls of each registry's batch limit, with no coalescing
-   * and no promise per device. Listed (PROHIBITED / TRACKED) answers go to the
-   * LRU, clean ones to the compact clean-answer table (a few bytes a device,
-   * so a repeated manifest is answered without the registries). With the
-   * table off, only listed answers are cached (a million clean answers in the
-   * LRU cost more than they save), and a clean answer about a device the LRU
-   * already has an entry for still updates that entry. Answers without
-   * findings share one frozen empty list.
-   */
-  async checkBulk(keys: readonly DeviceKey[], opts: CheckOptions): Promise<FederatedAnswer[]> {
-    return (await this.#check(keys, opts, true)).answers(keys, true);
-  }
-
-  /** `checkBulk`'s answers read by position, without an answer object per device (screening reads only the few with findings); `keyNumbers`: the keys as numbers, if the caller has them. */
-  async checkBulkAnswers(keys: readonly DeviceKey[], opts: CheckOptions, keyNumbers?: Float64Array): Promise<BulkAnswers> {
-    return this.#check(keys, opts, true, keyNumbers);
-  }
-
-  /** `keyNumbers`: the bulk path's keys as numbers, when the caller already has them (screening does). */
-  async #check(keys: readonly DeviceKey[], opts: CheckOptions, bulk: boolean, keyNumbers?: Float64Array): Promise<AnswerSheet> {
-    const sheet = new AnswerSheet(keys.length);
-    const now = Date.now();
-    const asks: Promise<void>[] = [];
-    // The bulk path looks each device up once for every registry (not once per registry).
-    const probe = bulk ? this.cache.probe(keys, keyNumbers) : undefined;
-    const clean = bulk && this.cache.cleanEnabled ? new CleanAnswersToStore(keys.length) : undefined;
-    for (const link of this.targets(opts.countries)) {
-      sheet.askedOneMore();
-      if (link.kind === "gateway") {
-        asks.push(this.#askHub(link, keys, opts, sheet));
-        continue;
-      }
-      // The cache pass is synchronous: a lookup answered wholly from the cache never waits on a promise per registry.
-      const misses = this.#fromCache(link, keys, opts, sheet, now, probe);
-      if (misses.length === 0) continue;
-      asks.push(probe ? this.#askRegistryInBulk(link, keys, misses, opts, sheet, now, probe, clean) : this.#askRegistry(link, keys, misses, opts, sheet, now));
-    }
-    if (asks.length > 0) await Promise.all(asks);
-    if (clean && probe) clean.store(this.cache, keys, probe);
-    return sheet;
-  }
-
-  /** Answers what the cache may answer for `link`; returns the indexes of the keys it must ask. `probe`: the devices already looked up (bulk path). */
-  #fromCache(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, sheet: AnswerSheet, now: number, probe?: CacheProbe): Int32Array {
-    const { cache } = this;
-    const metrics = this.#options.metrics;
-    const requesterId = opts.requester.id;
-    const country = link.country;
-    // Typed, sized once: in a cold screening every device of a chunk misses at every registry, and
-    // growing a number[] of 10,000 per registry per chunk was the gateway's largest allocation
-    // (~120 MB of its ~390 MB young garbage in a million-item cold run).
-    const missed = new Int32Array(keys.length);
-    let missCount = 0;
-    if (!this.#options.freshness.live(country) || cache.empty) {
-      for (let i = 0; i < keys.length; i++) missed[missCount++] = i;
-    } else {
-      const column = cache.cleanColumnFor(country, requesterId, now);
-      if (probe) cache.refresh(probe);
-      const entries = probe?.entries;
-      const ages = probe ? cache.cleanAges(probe, column, now) : undefined;
-      for (let i = 0; i < keys.length; i++) {
-        if (probe && (entries === undefined || entries[i] === undefined)) {
-          // Nearly every device of a manifest: no LRU entry, so only the clean table may answer (an age, no object).
-          const age = ages === undefined ? -1 : ages[i]!;
-          if (age < 0) {
-            missed[missCount++] = i;
-            continue;
-          }
-          sheet.fromCache(i);
-          sheet.age(i, age);
-          continue;
-        }
-        const held = probe ? cache.answerAt(probe, i, country, requesterId, column, now) : cache.lookup(keys[i]!, country, requesterId, now);
-        if (held === undefined) {
-          missed[missCount++] = i;
-          continue;
-        }
-        sheet.fromCache(i);
-        if (typeof held === "number") {
-          // A clean-table answer: no finding, only its age.
-          sheet.age(i, now - held);
-          continue;
-        }
-        const age = now - held.answeredAt;
-        sheet.age(i, age);
-        if (held.finding && isListed(held.status)) sheet.finding(i, create(RegistryFindingSchema, { finding: held.finding, stale: false, age: durationFromMs(age) }));
-      }
-    }
-    const misses = missed.subarray(0, missCount);
-    const hits = keys.length - misses.length;
-    if (hits > 0) metrics?.cacheHit?.(link.country, hits);
-    if (misses.length > 0) metrics?.cacheMiss?.(link.country, misses.length);
-    return misses;
-  }
-
-  /** The per-device path: misses join the registry's batcher, coalesced with other asks for the same devices. */
-  async #askRegistry(link: RegistryLink, keys: readonly DeviceKey[], misses: Int32Array, opts: CheckOptions, sheet: AnswerSheet, now: number): Promise<void> {
-    const { cache } = this;
-    const requesterId = opts.requester.id;
-    const deadline = upstreamDeadline(opts.deadline, { marginMs: this.#options.config.deadlines.marginMs, capMs: link.timeoutMs }, now);
-    const ticket = cache.ticket();
-    const missKeys = Array.from(misses, (i) => keys[i]!);
-    const results: BatchResult[] = await this.#batchers.get(link)!.ask(missKeys, { requester: opts.requester, purpose: opts.purpose }, deadline);
-    results.forEach((result, j) => {
-      const i = misses[j]!;
-      const key = missKeys[j]!;
-      if (result.ok) {
-        const check = result.check;
-        cache.put(key, link.country, requesterId, answerOf(check), ticket, result.answeredAt);
-        if (check.finding && isListed(check.status)) sheet.finding(i, create(RegistryFindingSchema, { finding: check.finding, stale: false, age: durationFromMs(0) }));
-        return;
-      }
-      if (result.error.code === Code.PERMISSION_DENIED) cache.refused(link.country, requesterId);
-      this.#unanswered(link, key, i, requesterId, sheet, unansweredOf(link, result.error));
-    });
-  }
-
-  /** The bulk path: misses go upstream in calls of the registry's batch limit; listed answers to the LRU, clean ones to the clean table. */
-  async #askRegistryInBulk(
-    link: RegistryLink,
-    keys: readonly DeviceKey[],
-    misses: Int32Array,
-    opts: CheckOptions,
-    sheet: AnswerSheet,
-    now: number,
-    probe: CacheProbe,
-    clean: CleanAnswersToStore | undefined,
-  ): Promise<void> {
-    const { cache } = this;
-    const requesterId = opts.requester.id;
-    const deadline = upstreamDeadline(opts.deadline, { marginMs: this.#options.config.deadlines.marginMs, capMs: link.timeoutMs }, now);
-    const ticket = cache.ticket();
-    const missKeys = misses.length === keys.length ? keys : Array.from(misses, (i) => keys[i]!);
-    await this.#batchers.get(link)!.askBulk(missKeys, { requester: opts.requester, purpose: opts.purpose }, deadline, (start, count, outcome) => {
-      if (!outcome.ok) {
-        if (outcome.error.code === Code.PERMISSION_DENIED) cache.refused(link.country, requesterId);
-        // One Unanswered for the whole call: every device of it failed the same way (read-only, so it can be shared).
-        const unanswered = unansweredOf(link, outcome.error);
-        for (let j = start; j < start + count; j++) this.#unanswered(link, missKeys[j]!, misses[j]!, requesterId, sheet, unanswered);
-        return;
-      }
-      const { answer, answeredAt } = outcome;
-      const { checks, listedIndexes } = answer;
-      const column = clean?.column(link.country, ticket);
-      // One answer: a listed one to the LRU (and the sheet), a clean one to the clean table, or to the device's LRU entry when the table is off.
-      const take = (j: number, check: DeviceCheck | undefined, maxAgeMs: number | undefined) => {
-        const i = misses[start + j]!;
-        if (check !== undefined && isListed(check.status)) {
-          cache.put(missKeys[start + j]!, link.country, requesterId, answerOf(check), ticket, answeredAt);
-          if (check.finding) sheet.finding(i, create(RegistryFindingSchema, { finding: check.finding, stale: false, age: durationFromMs(0) }));
-        } else if (column) {
-          column.answeredAt[i] = answeredAt;
-          column.maxAgeMs[i] = maxAgeMs ?? Number.NaN;
-        } else if (probe.entries?.[i] !== undefined) {
-          // The device had an entry when the check began: keep its answer from this registry current.
-          cache.put(missKeys[start + j]!, link.country, requesterId, check ? answerOf(check) : { status: DeviceStatus.PERMITTED, finding: undefined, cacheMaxAgeMs: maxAgeMs }, ticket, answeredAt);
-        }
-      };
-      if (listedIndexes === undefined) {
-        // A full answer (a registry that predates sparse answers). The decoder shares one Duration among a call's checks: convert it once.
-        let maxAge: Duration | undefined;
-        let maxAgeMs: number | undefined;
-        if (count > 0) cache.answered(link.country, requesterId, answeredAt, checks[0]!.cacheMaxAge ? durationMs(checks[0]!.cacheMaxAge) : undefined);
-        for (let j = 0; j < count; j++) {
-          const check = checks[j]!;
-          if (check.cacheMaxAge !== maxAge) {
-            maxAge = check.cacheMaxAge;
-            maxAgeMs = maxAge ? durationMs(maxAge) : undefined;
-          }
-          take(j, check, maxAgeMs);
-        }
-        return;
-      }
-      // A sparse answer: the listed devices' checks at their positions, every other device PERMITTED for one max age.
-      const unlistedMs = durationMs(answer.unlistedCacheMaxAge);
-      if (count > 0) cache.answered(link.country, requesterId, answeredAt, unlistedMs);
-      let next = 0;
-      for (let j = 0; j < count; j++) {
-        if (next < listedIndexes.length && listedIndexes[next] === j) {
-          const check = checks[next++]!;
-          take(j, check, check.cacheMaxAge ? durationMs(check.cacheMaxAge) : undefined);
-        } else {
-          take(j, undefined, unlistedMs);
-        }
-      }
-    });
-  }
-
-  /** `link` could not answer about device `i`: its earlier PROHIBITED / TRACKED answer still counts, marked stale with its age. */
-  #unanswered(link: RegistryLink, key: DeviceKey, i: number, requesterId: string, sheet: AnswerSheet, unanswered: Unanswered): void {
-    sheet.unanswered(i, unanswered);
-    const held = this.cache.get(key, link.country, requesterId);
-    if (held?.finding && isListed(held.status)) {
-      const age = Date.now() - held.answeredAt;
-      sheet.age(i, age);
-      sheet.finding(i, create(RegistryFindingSchema, { finding: held.finding, stale: true, age: durationFromMs(age) }));
-    }
-  }
-
-  /**
-   * A hub upstream (another gateway) is asked with Lookup, one device at a
-   * time; its findings and unanswered registries join ours as they are. Its
-   * answers are not cached here: the hub has its own cache and change streams.
-   */
-  async #askHub(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, sheet: AnswerSheet): Promise<void> {
-    const now = Date.now();
-    const deadline = upstreamDeadline(opts.deadline, { marginMs: this.#options.config.deadlines.marginMs, capMs: link.timeoutMs }, now);
-    const countries = opts.countries?.length ? opts.countries.filter((c) => link.upstream.countries.includes(c)) : [];
-    const unansweredCountries = countries.length > 0 ? countries : link.upstream.countries.length > 0 ? link.upstream.countries : [link.country];
-    await Promise.all(
-      keys.map(async (key, i) => {
-        if (!link.breaker.tryAcquire()) {
-          for (const country of unansweredCountries) sheet.unanswered(i, create(UnansweredSchema, { country, reason: UnansweredReason.CIRCUIT_OPEN, detail: `hub ${link.country}: circuit open` }));
-          return;
-        }
-        try {
-          const response = await link.hub.lookup({ imei: key, countries, purpose: opts.purpose }, { deadline, metadata: await link.metadata(opts.requester) });
-          link.breaker.recordSuccess();
-          for (const finding of response.findings) sheet.finding(i, finding);
-          for (const unanswered of response.unanswered) sheet.unanswered(i, unanswered);
-          if (response.fromCache) sheet.fromCache(i);
-          sheet.age(i, response.cacheAge ? durationMs(response.cacheAge) : 0);
-        } catch (thrown) {
-          const error = ImeifedError.from(thrown);
-          if (isFailureOfRegistry(error, deadline.getTime() - now)) link.breaker.recordFailure();
-          else link.breaker.recordNeutral();
-          for (const country of unansweredCountries) {
-            sheet.unanswered(i, create(UnansweredSchema, { country, reason: unansweredReasonOf(error), detail: `hub ${link.country}: ${error.message}` }));
-          }
-        }
-      }),
-    );
+  /** Answers for a manifest's chunk (screening), read by position (see bulk-path.ts); `keyNumbers`: the keys as numbers, if the caller has them. */
+  checkBulkAnswers(keys: readonly DeviceKey[], opts: CheckOptions, keyNumbers?: Float64Array): Promise<BulkAnswers> {
+    return this.#bulk.check(keys, opts, keyNumbers);
   }
 
   /** Ends every wait (gateway shutdown). */
   close(): void {
     for (const batcher of this.#batchers.values()) batcher.close();
   }
+}
+
+/** A registry link's batcher: its calls go through the link's breaker; their latency goes to the metrics. */
+function batcherFor(link: RegistryLink, options: FederationCheckerOptions): RegistryBatcher {
+  const { batching } = options.config;
+  const { metrics, onFlush } = options;
+  return new RegistryBatcher({
+    limit: link.batchLimit,
+    maxInFlight: batching.maxInFlight,
+    maxWaitMs: batching.maxWaitMs,
+    breaker: link.breaker,
+    send: (keys, group, deadline) => link.checkDevices(keys, group, deadline),
+    sendBulk: (keys, group, deadline) => link.checkDevicesInBulk(keys, group, deadline),
+    onOutcome: ({ ok, error, elapsedMs }) => metrics?.upstreamLatency?.(link.country, elapsedMs, ok ? "ok" : (error?.reason ?? "error")),
+    ...(onFlush ? { onFlush: (event: FlushEvent) => onFlush(link.country, event) } : {}),
+  });
 }

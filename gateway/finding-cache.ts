@@ -19,11 +19,17 @@
  * refused it since (its "admission"). The change streams drop clean answers
  * exactly as they drop the LRU's (`dropDevice`, `dropRegistry`), and the
  * checker serves either only while the registry's stream is live.
+ *
+ * Its face: `get` and `put` for one device; `lookUpMany` and `storeMany` for
+ * a `KeyColumn` of devices (the lookup and bulk paths). Where a column's
+ * devices sit in the LRU and the clean table, and which table column holds a
+ * registry, stay inside: callers hold keys and answers.
  */
 import { LRUCache } from "lru-cache";
-import { deviceKeyHash, type DeviceKey } from "../device/index.js";
+import type { DeviceKey } from "../device/index.js";
 import { DeviceStatus, type Finding } from "../gen/imeifed/v1/device_pb.js";
 import { CleanAnswers } from "./clean-answers.js";
+import { HeldDevices } from "./held-devices.js";
 import { isListed } from "./verdict.js";
 
 /** One registry's answer about one device, for one requester. */
@@ -55,13 +61,77 @@ export interface FindingCacheOptions {
 /** The clean-answer table's default bound: a 1M-item manifest and its repeat fit, at 8 + 4 bytes a registry per slot. */
 export const DEFAULT_CLEAN_MAX_ENTRIES = 2_000_000;
 
+/** Where a column keeps the cache's probe of it: a key only this module holds. */
+const PROBE: unique symbol = Symbol("probe");
+
 /**
- * A list of devices looked up once for every registry (the bulk path): their
- * LRU entries, their keys as numbers and their slots in the clean table.
+ * Columns of fewer devices are looked up device by device: for a Lookup's one
+ * key, making a probe (typed arrays for its numbers, slots and ages) costs
+ * more than the few searches it saves.
  */
-export interface CacheProbe {
+const PROBE_FROM = 16;
+
+/**
+ * Devices asked about together (a Lookup's keys, a manifest's chunk): what
+ * `lookUpMany` and `storeMany` take. What the cache keeps about them between
+ * the two (where each device is in its tables) is the cache's own.
+ */
+export class KeyColumn {
+  readonly keys: readonly DeviceKey[];
+  #numbers: Float64Array | undefined;
+  /** The cache's probe of these devices (see `lookUpMany`): the cache's own. */
+  [PROBE]: Probe | undefined;
+
+  /** `numbers`: the same keys as numbers, when the caller already has them. */
+  constructor(keys: readonly DeviceKey[], numbers?: Float64Array) {
+    this.keys = keys;
+    this.#numbers = numbers;
+    this[PROBE] = undefined;
+  }
+
+  get length(): number {
+    return this.keys.length;
+  }
+
+  /** The keys as numbers (exact: a 14-digit key is below 2^53), made when first read. */
+  get numbers(): Float64Array {
+    if (this.#numbers === undefined) {
+      const keys = this.keys;
+      const numbers = new Float64Array(keys.length);
+      for (let i = 0; i < keys.length; i++) numbers[i] = Number(keys[i]);
+      this.#numbers = numbers;
+    }
+    return this.#numbers;
+  }
+}
+
+/** Where `lookUpMany` reports each device the cache answers. */
+export interface CacheHits {
+  /** Device `i` of the column is answered by an answer `ageMs` old; `finding`: its PROHIBITED / TRACKED finding, if it is listed. */
+  hit(i: number, ageMs: number, finding: Finding | undefined): void;
+}
+
+/**
+ * One registry's "not listed" answers about a column's devices, gathered as
+ * its calls came back, for `storeMany`. Listed answers are not here: they go
+ * to `put` as they arrive (they are few).
+ */
+export interface CleanAnswersFrom {
+  readonly country: string;
+  /** The cache's `ticket()`, taken before the registry was asked. */
+  readonly ticket: number;
+  /** Per device of the column: when the registry answered "not listed" (0: it did not). */
+  readonly answeredAt: Float64Array;
+  /** Per device: the registry's `cache_max_age` for that answer in ms (NaN: it set none). */
+  readonly maxAgeMs: Float64Array;
+}
+
+/**
+ * What the cache found for a column: its LRU entries, and its places in the
+ * clean table (`slots`, valid while the table's `version` stays the same).
+ */
+interface Probe {
   readonly entries: readonly (readonly CachedAnswer[] | undefined)[] | undefined;
-  readonly numbers: Float64Array;
   slots: Int32Array | undefined;
   version: number;
 }
@@ -72,70 +142,6 @@ export interface RegistryAnswer {
   finding: Finding | undefined;
   /** The registry's `cache_max_age` in ms; undefined when it said nothing. */
   cacheMaxAgeMs: number | undefined;
-}
-
-/** The held-device filter's bits: from 4 KB, growing with the LRU to at most 256 KB. */
-const MIN_HELD_BITS = 1 << 15;
-const MAX_HELD_BITS = 1 << 21;
-/** Bits per held device the filter keeps at least (a wasted look per ~16 misses at most), until its largest size. */
-const BITS_PER_HELD = 16;
-
-/**
- * Which devices may have an LRU entry: one bit per hash of a device key, set
- * whenever the LRU stores the device, never cleared one by one (an evicted
- * device's bit stays until the next rebuild: a wasted look, never a missed
- * entry). Why: nearly every device of a manifest has no LRU entry, and an
- * lru-cache `get` that misses cost ~150 ns where a bit costs a few; in a warm
- * screening those misses were a tenth of the gateway's time. Rebuilt from the
- * LRU's keys once the marks since the last rebuild outnumber the bits' share
- * of the held devices, so a long-running gateway's filter stays sparse.
- *
- * Sized to what the LRU holds (at least 16 bits a device, 4 KB to 256 KB), because
- * every screened device looks here: a gateway holding a few thousand listed
- * devices keeps its filter in the CPU's nearest caches, where a fixed 256 KB
- * one was pushed out by the clean-answer table's traffic and cost a memory
- * fetch a device (~200 ms of a million-item cold screening's profile).
- */
-class HeldDevices {
-  #bits = new Uint32Array(MIN_HELD_BITS / 32);
-  #mask = MIN_HELD_BITS - 1;
-  #marks = 0;
-  /** Marks after which to rebuild: past the devices held at the last rebuild, so rebuilding stays amortised however large the LRU. */
-  #rebuildAt = MIN_HELD_BITS / BITS_PER_HELD;
-
-  mayHold(keyNumber: number): boolean {
-    const h = deviceKeyHash(keyNumber) & this.#mask;
-    return (this.#bits[h >>> 5]! & (1 << (h & 31))) !== 0;
-  }
-
-  mark(key: string, held: () => Iterable<string>): void {
-    if (++this.#marks > this.#rebuildAt) {
-      // Mostly evicted devices' bits by now, or too many devices for the bits: start over from what
-      // the LRU holds, in a filter sized to it.
-      const keys = [...held()];
-      let size = MIN_HELD_BITS;
-      while (size < MAX_HELD_BITS && size < keys.length * 2 * BITS_PER_HELD) size *= 2;
-      this.#bits = new Uint32Array(size / 32);
-      this.#mask = size - 1;
-      this.#marks = 0;
-      for (const k of keys) this.#set(Number(k));
-      this.#rebuildAt = Math.max(2 * this.#marks, size / BITS_PER_HELD);
-    }
-    this.#set(Number(key));
-  }
-
-  clear(): void {
-    this.#bits = new Uint32Array(MIN_HELD_BITS / 32);
-    this.#mask = MIN_HELD_BITS - 1;
-    this.#marks = 0;
-    this.#rebuildAt = MIN_HELD_BITS / BITS_PER_HELD;
-  }
-
-  #set(keyNumber: number): void {
-    const h = deviceKeyHash(keyNumber) & this.#mask;
-    this.#bits[h >>> 5]! |= 1 << (h & 31);
-    this.#marks++;
-  }
 }
 
 /** Registry answers per device, registry and requester, with the drops the change streams ask for. */
@@ -178,20 +184,15 @@ export class FindingCache {
     return this.#clean?.bytes ?? 0;
   }
 
-  /** Whether clean answers go to the compact table (the bulk path then stores every clean answer). */
-  get cleanEnabled(): boolean {
-    return this.#clean !== undefined;
-  }
-
-  /** Nothing held at all: a caller may skip looking. */
-  get empty(): boolean {
+  /** Nothing held at all: every look-up misses. */
+  get #empty(): boolean {
     return this.size === 0 && this.cleanSize === 0;
   }
 
   /**
-   * A ticket taken before asking a registry: `put` refuses an answer if the
-   * device (or the whole registry) changed after the ticket was taken, since
-   * the answer may predate the change.
+   * A ticket taken before asking a registry: `put` and `storeMany` refuse an
+   * answer if the device (or the whole registry) changed after the ticket was
+   * taken, since the answer may predate the change.
    */
   ticket(): number {
     return this.#tick;
@@ -203,53 +204,165 @@ export class FindingCache {
 
   /** The held answer of `country` about `key` for `requesterId` that may still be served (unexpired, current generation). */
   get(key: DeviceKey, country: string, requesterId: string, now = Date.now()): CachedAnswer | undefined {
-    const held = this.lookup(key, country, requesterId, now);
-    return typeof held === "number" ? this.#cleanAnswer(country, requesterId, held) : held;
+    const found = this.#lookUp(key, country, requesterId, this.#cleanColumnFor(country, requesterId, now), now);
+    return typeof found === "number" ? this.#cleanAnswer(country, requesterId, found) : found;
   }
 
-  /** As `get`, but a clean-table answer comes back as its answer time only (no object per clean device). */
-  lookup(key: DeviceKey, country: string, requesterId: string, now = Date.now()): CachedAnswer | number | undefined {
-    const held = this.answerIn(this.#lru?.get(key), country, requesterId, now);
-    if (!this.#clean) return held;
-    const column = this.cleanColumnFor(country, requesterId, now);
-    return newer(held, column < 0 ? 0 : this.#clean.answeredAtIn(this.#clean.slotOf(Number(key)), column, now));
-  }
-
-  /** Whether the LRU may hold the device (`Number(key)`): false means it surely does not (the bulk probe's filter). */
-  mayHold(keyNumber: number): boolean {
-    return this.#held.mayHold(keyNumber);
-  }
-
-  /** Looks `keys` up once for every registry (the bulk path). `numbers`: the keys as numbers, when the caller has them. */
-  probe(keys: readonly DeviceKey[], numbers?: Float64Array): CacheProbe {
-    if (!numbers) {
-      numbers = new Float64Array(keys.length);
-      for (let i = 0; i < keys.length; i++) numbers[i] = Number(keys[i]);
+  /**
+   * Looks every device of `column` up for `country` and `requesterId`: each
+   * answer that may be served goes to `hits`; the positions of the devices
+   * the cache cannot answer come back, ascending (the registry must be asked
+   * about them). The first look-up of a larger column finds its devices once
+   * for every registry (the LRU behind a bit filter, the clean table's
+   * slots), so a manifest's chunk costs one search per device, not one per
+   * registry; clean-table answers are read as ages, without an object per device.
+   */
+  lookUpMany(column: KeyColumn, country: string, requesterId: string, now: number, hits: CacheHits): Int32Array {
+    const n = column.length;
+    // Typed, sized once: in a cold screening every device of a chunk misses at every registry.
+    const missed = new Int32Array(n);
+    let missCount = 0;
+    if (this.#empty) {
+      for (let i = 0; i < n; i++) missed[i] = i;
+      return missed;
     }
-    // Made at the first device the LRU holds: nearly every device of a manifest has no entry.
-    let entries: (CachedAnswer[] | undefined)[] | undefined;
-    const lru = this.#lru;
-    if (lru && lru.size > 0) {
-      for (let i = 0; i < keys.length; i++) {
-        const entry = this.#held.mayHold(numbers[i]!) ? lru.get(keys[i]!) : undefined;
-        if (entry !== undefined) (entries ??= new Array<CachedAnswer[] | undefined>(keys.length))[i] = entry;
+    const cleanColumn = this.#cleanColumnFor(country, requesterId, now);
+    if (n < PROBE_FROM) {
+      for (let i = 0; i < n; i++) {
+        const found = this.#lookUp(column.keys[i]!, country, requesterId, cleanColumn, now);
+        if (found === undefined) missed[missCount++] = i;
+        else this.#report(hits, i, found, now);
       }
+      return missed.subarray(0, missCount);
     }
-    const probe: CacheProbe = { entries, numbers, slots: undefined, version: -1 };
-    this.#slotsOf(probe);
+    const probe = this.#probeOf(column);
+    const entries = probe.entries;
+    const ages = this.#cleanAges(probe, cleanColumn, now);
+    for (let i = 0; i < n; i++) {
+      const entry = entries === undefined ? undefined : entries[i];
+      if (entry === undefined) {
+        // Nearly every device of a manifest: no LRU entry, so only the clean table may answer (an age, no object).
+        const age = ages === undefined ? -1 : ages[i]!;
+        if (age < 0) missed[missCount++] = i;
+        else hits.hit(i, age, undefined);
+        continue;
+      }
+      const held = this.#answerIn(entry, country, requesterId, now);
+      const found = newer(held, ages === undefined ? 0 : this.#clean!.answeredAtIn(probe.slots![i]!, cleanColumn, now));
+      if (found === undefined) missed[missCount++] = i;
+      else this.#report(hits, i, found, now);
+    }
+    return missed.subarray(0, missCount);
+  }
+
+  /** One device's servable answer from the LRU or the clean table (`cleanColumn`: -1 for none), the newer of the two; a number is a clean answer's time. */
+  #lookUp(key: DeviceKey, country: string, requesterId: string, cleanColumn: number, now: number): CachedAnswer | number | undefined {
+    const held = this.#answerIn(this.#lru?.get(key), country, requesterId, now);
+    const clean = this.#clean;
+    return clean && cleanColumn >= 0 ? newer(held, clean.answeredAtIn(clean.slotOf(Number(key)), cleanColumn, now)) : held;
+  }
+
+  #report(hits: CacheHits, i: number, found: CachedAnswer | number, now: number): void {
+    if (typeof found === "number") hits.hit(i, now - found, undefined);
+    else hits.hit(i, now - found.answeredAt, found.finding && isListed(found.status) ? found.finding : undefined);
+  }
+
+  /**
+   * Stores the registries' "not listed" answers about `column`'s devices, one
+   * device at a time with every registry's answer together: a device's
+   * answers then land in its clean-table slot one after the other, while the
+   * slot is in the CPU cache (a million devices' table is far larger than the
+   * caches), and at the place its look-up found. An answer is stored only if
+   * the device did not change since its registry's ticket. With the clean
+   * table off, only devices the LRU held at the look-up get them (a million
+   * clean answers in the LRU cost more than they save).
+   */
+  storeMany(column: KeyColumn, requesterId: string, answers: readonly CleanAnswersFrom[]): void {
+    if (answers.length === 0) return;
+    const clean = this.#clean;
+    if (!clean) {
+      const entries = this.#probeOf(column).entries;
+      if (entries) for (const from of answers) this.#putInHeldEntries(column, entries, requesterId, from);
+      return;
+    }
+    const probe = column[PROBE];
+    const n = answers.length;
+    // Per registry: its table column, readied for the max age last seen (a registry's calls nearly always share one).
+    const columns = new Int32Array(n).fill(-1);
+    const readiedFor = new Float64Array(n);
+    const readied = new Uint8Array(n);
+    const times = new Float64Array(n);
+    const { keys, numbers } = column;
+    for (let i = 0; i < keys.length; i++) {
+      let any = false;
+      for (let c = 0; c < n; c++) {
+        const from = answers[c]!;
+        const at = from.answeredAt[i]!;
+        times[c] = at;
+        if (at === 0) continue;
+        any = true;
+        const maxAgeMs = from.maxAgeMs[i]!;
+        if (readied[c] === 0 || !Object.is(maxAgeMs, readiedFor[c])) {
+          columns[c] = clean.columnFor(from.country, Number.isNaN(maxAgeMs) ? undefined : maxAgeMs);
+          readiedFor[c] = maxAgeMs;
+          readied[c] = 1;
+        }
+        // The device changed while the registry was being asked: the answer may predate the change.
+        if (!this.#current(keys[i]!, from.country, DeviceStatus.PERMITTED, from.ticket)) times[c] = 0;
+      }
+      if (!any) continue;
+      const place = probe?.slots !== undefined && probe.version === clean.version ? probe.slots[i] : undefined;
+      clean.putRow(numbers[i]!, columns, times, n, place);
+    }
+  }
+
+  /** With the clean table off: `from`'s clean answers about the devices that had an LRU entry at the look-up keep that entry current. */
+  #putInHeldEntries(column: KeyColumn, entries: readonly (readonly CachedAnswer[] | undefined)[], requesterId: string, from: CleanAnswersFrom): void {
+    for (let i = 0; i < column.length; i++) {
+      const answeredAt = from.answeredAt[i]!;
+      if (answeredAt === 0 || entries[i] === undefined) continue;
+      const maxAgeMs = from.maxAgeMs[i]!;
+      const answer = { status: DeviceStatus.PERMITTED, finding: undefined, cacheMaxAgeMs: Number.isNaN(maxAgeMs) ? undefined : maxAgeMs };
+      this.put(column.keys[i]!, from.country, requesterId, answer, from.ticket, answeredAt);
+    }
+  }
+
+  /** The column's probe, made at its first look-up, its clean-table places found again if the table moved since (growth, reclaiming). */
+  #probeOf(column: KeyColumn): Probe {
+    let probe = column[PROBE];
+    if (!probe) {
+      probe = { entries: this.#entriesOf(column), slots: undefined, version: -1 };
+      column[PROBE] = probe;
+      this.#slotsOf(probe, column.numbers);
+    } else if (this.#clean && probe.version !== this.#clean.version) {
+      this.#slotsOf(probe, column.numbers);
+    }
     return probe;
   }
 
-  #slotsOf(probe: CacheProbe): void {
+  /** The column's LRU entries; the array is made at the first device the LRU holds (nearly every device of a manifest has none). */
+  #entriesOf(column: KeyColumn): (CachedAnswer[] | undefined)[] | undefined {
+    const lru = this.#lru;
+    if (!lru || lru.size === 0) return undefined;
+    const { keys, numbers } = column;
+    let entries: (CachedAnswer[] | undefined)[] | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const entry = this.#held.mayHold(numbers[i]!) ? lru.get(keys[i]!) : undefined;
+      if (entry !== undefined) (entries ??= new Array<CachedAnswer[] | undefined>(keys.length))[i] = entry;
+    }
+    return entries;
+  }
+
+  #slotsOf(probe: Probe, numbers: Float64Array): void {
     const clean = this.#clean;
     if (!clean || clean.size === 0) {
       probe.slots = undefined;
       probe.version = clean?.version ?? -1;
       return;
     }
-    const slots = new Int32Array(probe.numbers.length);
+    const slots = new Int32Array(numbers.length);
     // Where each device is, or where it would go (`placeOf`): storing its answers then needs no search.
-    for (let i = 0; i < slots.length; i++) slots[i] = clean.placeOf(probe.numbers[i]!);
+    for (let i = 0; i < slots.length; i++) slots[i] = clean.placeOf(numbers[i]!);
     probe.slots = slots;
     probe.version = clean.version;
   }
@@ -258,32 +371,14 @@ export class FindingCache {
    * The clean-table column to serve `requesterId` from for `country`, or -1:
    * only while that registry is known to answer the requester (see the module comment).
    */
-  cleanColumnFor(country: string, requesterId: string, now = Date.now()): number {
+  #cleanColumnFor(country: string, requesterId: string, now: number): number {
     if (!this.#clean) return -1;
     const until = this.#admitted.get(country)?.get(requesterId);
     return until !== undefined && until > now ? this.#clean.columnOf(country) : -1;
   }
 
-  /** Device `i` of a probe: the servable answer of `country` for `requesterId` (a number: a clean answer's time). `column` from `cleanColumnFor`. */
-  answerAt(probe: CacheProbe, i: number, country: string, requesterId: string, column: number, now: number): CachedAnswer | number | undefined {
-    const held = this.answerIn(probe.entries?.[i], country, requesterId, now);
-    const clean = this.#clean;
-    if (!clean || column < 0) return held;
-    if (probe.version !== clean.version) this.#slotsOf(probe);
-    return newer(held, probe.slots ? clean.answeredAtIn(probe.slots[i]!, column, now) : 0);
-  }
-
-  /** Re-finds a probe's clean-table slots if the table moved since (growth, reclaiming). */
-  refresh(probe: CacheProbe): void {
-    if (this.#clean && probe.version !== this.#clean.version) this.#slotsOf(probe);
-  }
-
-  /**
-   * For each device of a probe, the age (ms) of its servable clean answer in
-   * `column` (from `cleanColumnFor`), or -1; undefined when none can be.
-   * Call `refresh` first. Devices with an LRU entry are answered by `answerAt`.
-   */
-  cleanAges(probe: CacheProbe, column: number, now: number): Float64Array | undefined {
+  /** For each device of a probe, the age (ms) of its servable clean answer in `column`, or -1; undefined when none can be. */
+  #cleanAges(probe: Probe, column: number, now: number): Float64Array | undefined {
     const slots = probe.slots;
     if (slots === undefined || column < 0) return undefined;
     const ages = new Float64Array(slots.length);
@@ -312,13 +407,8 @@ export class FindingCache {
     this.#admitted.get(country)?.delete(requesterId);
   }
 
-  /** Everything held for a device (all registries and requesters): one lookup for a caller about to ask after several registries (the bulk path). */
-  entryOf(key: DeviceKey): readonly CachedAnswer[] | undefined {
-    return this.#lru?.get(key);
-  }
-
-  /** The answer in a device's `entry` (from `entryOf`) of `country` for `requesterId` that may still be served. */
-  answerIn(entry: readonly CachedAnswer[] | undefined, country: string, requesterId: string, now = Date.now()): CachedAnswer | undefined {
+  /** The answer in a device's LRU `entry` of `country` for `requesterId` that may still be served. */
+  #answerIn(entry: readonly CachedAnswer[] | undefined, country: string, requesterId: string, now: number): CachedAnswer | undefined {
     if (!entry) return undefined;
     for (const part of entry) {
       if (part.country === country && part.requesterId === requesterId) {
@@ -337,45 +427,12 @@ export class FindingCache {
     return !(change && change.tick > ticket && change.status !== status);
   }
 
-  /**
-   * Stores a clean ("not listed") answer in the clean table (the bulk path:
-   * no answer object per device; `keyNumber` is `Number(key)`). The caller
-   * reports the call itself with `answered`.
-   */
-  putClean(key: DeviceKey, keyNumber: number, country: string, cacheMaxAgeMs: number | undefined, ticket: number, answeredAt: number): void {
-    if (!this.#clean || !this.#current(key, country, DeviceStatus.PERMITTED, ticket)) return;
-    this.#clean.put(keyNumber, country, answeredAt, cacheMaxAgeMs);
-  }
-
-  /** The clean-table column for `country`'s answers bounded by `cacheMaxAgeMs`, or -1 (no table, or such answers are not kept): for `putCleanRow`. */
-  cleanColumnForStoring(country: string, cacheMaxAgeMs: number | undefined): number {
-    return this.#clean ? this.#clean.columnFor(country, cacheMaxAgeMs) : -1;
-  }
-
-  /**
-   * Several registries' clean answers about one device at once (the bulk
-   * path: one slot search for all of them). Registry `c` is `countries[c]`,
-   * asked at `tickets[c]`, answered at `times[c]` (0: no answer), stored in
-   * `columns[c]` (from `cleanColumnForStoring`). `times` is the caller's scratch: an
-   * answer the device changed since is zeroed there, as `putClean` refuses it.
-   * `probe`, `i`: the device's place found by `probe`, used while still valid.
-   */
-  putCleanRow(key: DeviceKey, keyNumber: number, countries: readonly string[], tickets: readonly number[], columns: Int32Array, times: Float64Array, probe?: CacheProbe, i = 0): void {
-    const clean = this.#clean;
-    if (!clean) return;
-    for (let c = 0; c < countries.length; c++) {
-      if (times[c] !== 0 && !this.#current(key, countries[c]!, DeviceStatus.PERMITTED, tickets[c]!)) times[c] = 0;
-    }
-    const place = probe?.slots !== undefined && probe.version === clean.version ? probe.slots[i] : undefined;
-    clean.putRow(keyNumber, columns, times, countries.length, place);
-  }
-
   /** Stores a registry's answer unless it is not to be kept or the device changed since `ticket`. */
   put(key: DeviceKey, country: string, requesterId: string, answer: RegistryAnswer, ticket: number, answeredAt = Date.now()): void {
     const listed = isListed(answer.status);
     this.answered(country, requesterId, answeredAt, answer.cacheMaxAgeMs);
     if (!listed && this.#clean) {
-      this.putClean(key, Number(key), country, answer.cacheMaxAgeMs, ticket, answeredAt);
+      if (this.#current(key, country, DeviceStatus.PERMITTED, ticket)) this.#clean.put(Number(key), country, answeredAt, answer.cacheMaxAgeMs);
       return;
     }
     // A listed answer replaces the device's clean answer from the same registry.

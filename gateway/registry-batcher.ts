@@ -27,6 +27,8 @@ import { Code, ImeifedError } from "../errors/index.js";
 import type { DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
 import type { Actor } from "../trust/principal.js";
 import type { BulkAnswer } from "./bulk-answer.js";
+import type { CircuitBreaker } from "./circuit-breaker.js";
+import { outcomeOf, type UpstreamOutcome } from "./upstream-outcome.js";
 
 /** Upstream calls are made per requester and purpose: the registry applies its sharing policy to the requester and audits the purpose. */
 export interface BatchGroup {
@@ -34,14 +36,14 @@ export interface BatchGroup {
   purpose: string;
 }
 
-/** One device's outcome from the registry. */
-export type BatchResult = { ok: true; check: DeviceCheck; answeredAt: number } | { ok: false; error: ImeifedError };
+/** One device's outcome from the registry: its check, or the error of the call that carried it. */
+export type BatchResult = UpstreamOutcome<DeviceCheck>;
 
 /** Why a batch left when it did ("bulk": a chunk of the bulk path, which does not queue). */
 export type FlushReason = "idle" | "full" | "slot" | "window" | "bulk";
 
 /** How one bulk call ended: the registry's answer (sparse or full, see bulk-answer.ts), or the error that fails every key of it. */
-export type BulkOutcome = { ok: true; answer: BulkAnswer; answeredAt: number } | { ok: false; error: ImeifedError };
+export type BulkOutcome = UpstreamOutcome<BulkAnswer>;
 
 /** Told of every batch sent (tests assert on it; metrics count it). */
 export interface FlushEvent {
@@ -69,9 +71,9 @@ export interface RegistryBatcherOptions {
   send: BatchSender;
   /** Sends the bulk path's chunks (asking for sparse answers); `send`, read as full answers, when absent. */
   sendBulk?: BulkSender;
-  /** Decides whether the next call may go (the circuit breaker); false fails the batch as CIRCUIT_OPEN. */
-  admit?: () => boolean;
-  /** Told how each call ended (the circuit breaker, metrics). */
+  /** The registry's circuit breaker: every call goes through it (an open circuit fails the batch as CIRCUIT_OPEN, without a call). */
+  breaker?: Pick<CircuitBreaker, "call">;
+  /** Told how each call made ended (metrics). */
   onOutcome?: (outcome: { ok: boolean; error?: ImeifedError; budgetMs: number; elapsedMs: number; size: number }) => void;
   onFlush?: (event: FlushEvent) => void;
 }
@@ -224,36 +226,33 @@ export class RegistryBatcher {
     const deadline = batch.reduce((max, item) => Math.max(max, item.deadline), 0);
     const keys = batch.map((item) => item.key);
     void this.#call(keys, queue.group, deadline, reason, now - batch.reduce((min, it) => Math.min(min, it.queuedAt), now), this.#sendChecked).then((outcome) => {
-      if (outcome.ok) batch.forEach((item, j) => this.#settle(item, { ok: true, check: outcome.answer[j]!, answeredAt: outcome.answeredAt }));
+      if (outcome.ok) batch.forEach((item, j) => this.#settle(item, { ok: true, answer: outcome.answer[j]!, answeredAt: outcome.answeredAt }));
       else for (const item of batch) this.#settle(item, outcome);
     });
   }
 
   /**
    * The one place a call to the registry is made, for queued misses and bulk
-   * chunks alike: the breaker admits it, it counts as in flight, and its
-   * outcome reaches the breaker and the metrics. Never rejects.
+   * chunks alike: through the breaker, counted as in flight while it runs,
+   * its outcome told to the metrics. Never rejects.
    */
-  async #call<K extends readonly DeviceKey[], A>(keys: K, group: BatchGroup, deadline: number, reason: FlushReason, waitedMs: number, send: (keys: K, group: BatchGroup, deadline: Date) => Promise<A>): Promise<{ ok: true; answer: A; answeredAt: number } | { ok: false; error: ImeifedError }> {
-    if (this.#options.admit && !this.#options.admit()) {
-      return { ok: false, error: new ImeifedError(Code.UNAVAILABLE, "CIRCUIT_OPEN", "the registry's circuit is open after repeated failures") };
-    }
-    const now = Date.now();
-    this.#inFlight += 1;
-    this.#options.onFlush?.({ reason, size: keys.length, inFlight: this.#inFlight, waitedMs });
-    try {
-      const answer = await send(keys, group, new Date(deadline));
-      const answeredAt = Date.now();
-      this.#options.onOutcome?.({ ok: true, budgetMs: deadline - now, elapsedMs: answeredAt - now, size: keys.length });
-      return { ok: true, answer, answeredAt };
-    } catch (thrown: unknown) {
-      const error = ImeifedError.from(thrown);
-      this.#options.onOutcome?.({ ok: false, error, budgetMs: deadline - now, elapsedMs: Date.now() - now, size: keys.length });
-      return { ok: false, error };
-    } finally {
-      this.#inFlight -= 1;
-      if (this.#queues.size > 0) this.#drain("slot");
-    }
+  async #call<K extends readonly DeviceKey[], A>(keys: K, group: BatchGroup, deadline: number, reason: FlushReason, waitedMs: number, send: (keys: K, group: BatchGroup, deadline: Date) => Promise<A>): Promise<UpstreamOutcome<A>> {
+    let startedAt = 0;
+    const made = (): Promise<A> => {
+      startedAt = Date.now();
+      this.#inFlight += 1;
+      this.#options.onFlush?.({ reason, size: keys.length, inFlight: this.#inFlight, waitedMs });
+      return send(keys, group, new Date(deadline));
+    };
+    const budgetMs = deadline - Date.now();
+    const breaker = this.#options.breaker;
+    const outcome = await (breaker ? breaker.call(budgetMs, made) : outcomeOf(made));
+    if (startedAt === 0) return outcome; // the circuit is open: no call was made
+    this.#inFlight -= 1;
+    const elapsedMs = (outcome.ok ? outcome.answeredAt : Date.now()) - startedAt;
+    this.#options.onOutcome?.(outcome.ok ? { ok: true, budgetMs, elapsedMs, size: keys.length } : { ok: false, error: outcome.error, budgetMs, elapsedMs, size: keys.length });
+    if (this.#queues.size > 0) this.#drain("slot");
+    return outcome;
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
- * The bulk path of the single upstream path (`FederationChecker.checkBulk`,
- * what screening uses): real toy registries on sockets, a real gateway, real
+ * The bulk path (`FederationChecker.checkBulkAnswers`, what screening
+ * calls): real toy registries on sockets, a real gateway, real
  * tokens; the checker is called directly so each answer can be inspected.
  */
 import assert from "node:assert/strict";
@@ -9,7 +9,7 @@ import { luhnCheckDigit, type DeviceKey } from "../../device/index.js";
 import { Code, ImeifedError } from "../../errors/index.js";
 import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
 import { UnansweredReason } from "../../gen/imeifed/v1/federation_pb.js";
-import type { FederatedAnswer } from "../../gateway/federation-checker.js";
+import type { BulkAnswers, CheckOptions } from "../../gateway/federation-checker.js";
 import type { FlushEvent } from "../../gateway/registry-batcher.js";
 import type { Actor } from "../../trust/principal.js";
 import { createTestTrust, type TestTrust } from "../support/trust-fixture.js";
@@ -38,9 +38,13 @@ describe("gateway bulk check (screening's path): no per-device promises, answers
   const keyOf = (imei: string) => imei.slice(0, 14) as DeviceKey;
   const reg = (c: string) => registries.get(c)!;
   const checker = () => gw.gateway.context.checker;
-  const bulk = (keys: DeviceKey[], deadlineMs = 3_000) =>
-    checker().checkBulk(keys, { deadline: new Date(Date.now() + deadlineMs), requester: customs, purpose: "DEC-BULK-1" });
-  const countriesOf = (a: FederatedAnswer) => a.findings.map((f) => `${f.finding!.country}:${DeviceStatus[f.finding!.status]}`).sort();
+  /** The bulk path's answers, read by position as screening reads them. */
+  const screened = async (keys: DeviceKey[], opts: CheckOptions) => {
+    const answers: BulkAnswers = await checker().checkBulkAnswers(keys, opts);
+    return keys.map((key, i) => ({ key, findings: answers.findingsAt(i), unanswered: answers.unansweredAt(i), fromCache: answers.fromCacheAt(i) }));
+  };
+  const bulk = (keys: DeviceKey[], deadlineMs = 3_000) => screened(keys, { deadline: new Date(Date.now() + deadlineMs), requester: customs, purpose: "DEC-BULK-1" });
+  const countriesOf = (a: Awaited<ReturnType<typeof bulk>>[number]) => a.findings.map((f) => `${f.finding!.country}:${DeviceStatus[f.finding!.status]}`).sort();
 
   before(async () => {
     trust = await createTestTrust();
@@ -163,7 +167,7 @@ describe("gateway bulk check (screening's path): no per-device promises, answers
     await gw.gateway.ready(2_000);
     await bulk(imeis.map(keyOf));
     reg("JP").refuse(police.id);
-    const asPolice = () => checker().checkBulk(imeis.map(keyOf), { deadline: new Date(Date.now() + 3_000), requester: police, purpose: "case 9" });
+    const asPolice = () => screened(imeis.map(keyOf), { deadline: new Date(Date.now() + 3_000), requester: police, purpose: "case 9" });
     for (const answer of await asPolice()) {
       assert.deepEqual(answer.unanswered.map((u) => [u.country, UnansweredReason[u.reason]]), [["JP", "REFUSED"]], "JP refuses, as it would without the table");
     }

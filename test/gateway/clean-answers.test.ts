@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { requireDevice, type DeviceKey } from "../../device/index.js";
 import { CleanAnswers, selectNth } from "../../gateway/clean-answers.js";
-import { FindingCache } from "../../gateway/finding-cache.js";
+import { FindingCache, KeyColumn, type CacheHits, type CleanAnswersFrom } from "../../gateway/finding-cache.js";
+import { HeldDevices } from "../../gateway/held-devices.js";
 import { create } from "@bufbuild/protobuf";
 import { DeviceStatus, FindingSchema } from "../../gen/imeifed/v1/device_pb.js";
 
@@ -11,6 +12,15 @@ const clean = { status: DeviceStatus.PERMITTED, finding: undefined, cacheMaxAgeM
 const prohibited = { status: DeviceStatus.PROHIBITED, finding: create(FindingSchema, { country: "GB", status: DeviceStatus.PROHIBITED }), cacheMaxAgeMs: undefined };
 const now = 1_800_000_000_000;
 const key = (i: number) => 35693803000000 + i;
+/** One registry's clean answers about a column's devices, every one of them answered at `at`. */
+const cleanFrom = (country: string, ticket: number, devices: number, at: number): CleanAnswersFrom => ({ country, ticket, answeredAt: new Float64Array(devices).fill(at), maxAgeMs: new Float64Array(devices).fill(Number.NaN) });
+/** The positions `lookUpMany` reported as hits, with their findings. */
+const hitsOf = (cache: FindingCache, column: KeyColumn, country: string, requesterId: string) => {
+  const found = new Map<number, unknown>();
+  const hits: CacheHits = { hit: (i, _age, finding) => found.set(i, finding) };
+  const misses = cache.lookUpMany(column, country, requesterId, now, hits);
+  return { found, misses };
+};
 
 describe("gateway clean-answer table", () => {
   it("answers per device and registry, until the TTL or the registry's cache_max_age", () => {
@@ -242,15 +252,12 @@ describe("gateway finding cache with the clean-answer table", () => {
     const cache = new FindingCache(options);
     const before = cache.ticket();
     cache.dropDevice(KEY, "GB", DeviceStatus.PROHIBITED); // reported in GB while the registries were being asked
-    const countries = ["GB", "ES"];
-    const columns = Int32Array.from(countries, (c) => cache.cleanColumnForStoring(c, undefined));
-    const times = Float64Array.from([now, now]);
-    cache.putCleanRow(KEY, Number(KEY), countries, [before, before], columns, times);
+    // Both registries' answers about the device, stored together as the bulk path stores them.
+    cache.storeMany(new KeyColumn([KEY]), "police-es", [cleanFrom("GB", before, 1, now), cleanFrom("ES", before, 1, now)]);
     cache.answered("ES", "police-es", now, undefined);
     cache.answered("GB", "police-es", now, undefined);
     assert.equal(cache.get(KEY, "GB", "police-es", now), undefined, "GB's answer may predate the report");
     assert.equal(cache.get(KEY, "ES", "police-es", now)?.status, DeviceStatus.PERMITTED);
-    assert.deepEqual([...times], [0, now], "the refused answer is zeroed in the caller's row");
   });
 
   it("a change drops the device's clean answer; a clean answer asked before a report is refused", () => {
@@ -271,7 +278,10 @@ describe("gateway finding cache with the clean-answer table", () => {
     cache.put(other, "ES", "police-es", clean, cache.ticket(), now);
     cache.dropRegistry("GB");
     assert.equal(cache.get(KEY, "GB", "police-es", now), undefined);
-    assert.equal(cache.cleanColumnFor("GB", "police-es", now), -1, "GB must answer police-es again first");
+    // A clean answer from GB stored after the reset is not served to police-es until GB answers them again.
+    cache.storeMany(new KeyColumn([KEY]), "police-es", [cleanFrom("GB", cache.ticket(), 1, now)]);
+    assert.equal(cache.cleanSize, 2);
+    assert.equal(cache.get(KEY, "GB", "police-es", now), undefined, "GB must answer police-es again first");
     assert.ok(cache.get(other, "ES", "police-es", now));
   });
 
@@ -291,14 +301,15 @@ describe("gateway finding cache with the clean-answer table", () => {
     const stored = 2 ** 18 + 500;
     for (let i = 0; i < stored; i++) cache.put(asKey(i), "GB", "police-es", prohibited, cache.ticket(), now);
     const keys = Array.from({ length: 3_000 }, (_, j) => asKey(stored - 2_000 + j)); // 1,000 evicted, 1,000 held, 1,000 never stored
-    const probe = cache.probe(keys);
-    keys.forEach((k, j) => assert.deepEqual(probe.entries?.[j], cache.entryOf(k), `device ${j} of the probe`));
-    assert.equal(probe.entries?.filter(Boolean).length, 1_000);
+    const { found } = hitsOf(cache, new KeyColumn(keys), "GB", "police-es");
+    keys.forEach((k, j) => assert.equal(found.get(j), cache.get(k, "GB", "police-es", now)?.finding, `device ${j} of the look-up`));
+    assert.equal(found.size, 1_000);
     // Numbers given by the caller are used as the keys' numbers.
-    assert.deepEqual([...cache.probe(keys, Float64Array.from(keys, Number)).numbers], keys.map(Number));
+    assert.deepEqual([...new KeyColumn(keys, Float64Array.from(keys, Number)).numbers], keys.map(Number));
     cache.clear();
     cache.put(asKey(1), "GB", "police-es", prohibited, cache.ticket(), now);
-    assert.equal(cache.probe([asKey(1), asKey(2)]).entries?.filter(Boolean).length, 1, "after clear, a new entry is found");
+    // Twenty devices: a column that small is still probed (smaller ones are looked up device by device).
+    assert.equal(hitsOf(cache, new KeyColumn(Array.from({ length: 20 }, (_, j) => asKey(j + 1))), "GB", "police-es").found.size, 1, "after clear, a new entry is found");
   });
 
   it("the bulk probe finds every held device while its filter grows with the LRU, and few others", () => {
@@ -308,11 +319,44 @@ describe("gateway finding cache with the clean-answer table", () => {
     const held = 50_000;
     for (let i = 0; i < held; i++) cache.put(asKey(2 * i), "GB", "police-es", prohibited, cache.ticket(), now);
     const keys = Array.from({ length: 2 * held }, (_, j) => asKey(j)); // even: held, odd: never stored
-    const probe = cache.probe(keys);
-    keys.forEach((k, j) => assert.equal(probe.entries?.[j] !== undefined, j % 2 === 0, `device ${j}`));
+    const { found } = hitsOf(cache, new KeyColumn(keys), "GB", "police-es");
+    keys.forEach((_, j) => assert.equal(found.has(j), j % 2 === 0, `device ${j}`));
+  });
+
+  it("a column answers alike probed (a chunk) and device by device (a Lookup's few keys)", () => {
+    const cache = new FindingCache(options);
+    const asKey = (i: number) => String(key(i)) as DeviceKey;
+    // Listed in GB for one requester, clean for every requester GB answered, a newer clean answer over a listed one, nothing.
+    for (let i = 0; i < 40; i++) {
+      if (i % 4 === 0) cache.put(asKey(i), "GB", "police-es", prohibited, cache.ticket(), now - 10);
+      if (i % 4 === 1) cache.put(asKey(i), "GB", "police-es", clean, cache.ticket(), now - 20);
+      if (i % 8 === 0) cache.put(asKey(i), "GB", "police-es", clean, cache.ticket(), now - 5);
+    }
+    const keys = Array.from({ length: 40 }, (_, i) => asKey(i));
+    const probed = hitsOf(cache, new KeyColumn(keys), "GB", "police-es");
+    keys.forEach((k, i) => {
+      const one = hitsOf(cache, new KeyColumn([k]), "GB", "police-es");
+      assert.equal(probed.found.has(i), one.found.has(0), `device ${i} answered`);
+      assert.equal(probed.found.get(i), one.found.get(0), `device ${i}'s finding`);
+    });
+    assert.deepEqual([...probed.misses], keys.flatMap((_, i) => (i % 4 >= 2 ? [i] : [])));
+    assert.equal([...probed.found.values()].filter(Boolean).length, 5, "the listed devices whose clean answer is not newer");
+  });
+
+  it("the held-device filter lets through few devices it never saw while it grows", () => {
+    // From 2^15 bits (2,048 devices at 16 bits each) the filter grows past 50,000 held devices.
+    const held = 50_000;
+    const marked: string[] = [];
+    const filter = new HeldDevices();
+    for (let i = 0; i < held; i++) {
+      const k = String(key(2 * i));
+      filter.mark(k, () => marked);
+      marked.push(k);
+    }
+    for (let i = 0; i < held; i++) assert.ok(filter.mayHold(key(2 * i)), `held device ${i}`);
     // Wasted looks: a sparse filter lets through few of the devices it never saw.
     let wasted = 0;
-    for (let j = 1; j < keys.length; j += 2) if (cache.mayHold(Number(keys[j]))) wasted++;
+    for (let j = 1; j < 2 * held; j += 2) if (filter.mayHold(key(j))) wasted++;
     assert.ok(wasted < held / 8, `${wasted} of ${held} never-stored devices passed the filter`);
   });
 });

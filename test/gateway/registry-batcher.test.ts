@@ -5,12 +5,19 @@ import type { DeviceKey } from "../../device/index.js";
 import { Code, ImeifedError } from "../../errors/index.js";
 import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
 import { DeviceCheckSchema, type DeviceCheck } from "../../gen/imeifed/v1/registry_pb.js";
+import { CircuitBreaker } from "../../gateway/circuit-breaker.js";
 import { RegistryBatcher, type BatchGroup, type FlushEvent, type RegistryBatcherOptions } from "../../gateway/registry-batcher.js";
 import { eventually } from "../support/waiting.js";
 
 const key = (i: number) => String(35693803000000 + i) as DeviceKey;
 const group: BatchGroup = { requester: { id: "police-es", kind: "police", country: "ES" }, purpose: "case-1" };
 const soon = (ms = 2_000) => new Date(Date.now() + ms);
+/** A registry's breaker that has opened (one failure at a threshold of one) and stays open for the test. */
+const openBreaker = () => {
+  const breaker = new CircuitBreaker({ failureThreshold: 1, coolDownMs: 60_000 });
+  breaker.recordFailure();
+  return breaker;
+};
 
 /** An upstream the test releases by hand, recording every batch it was sent. */
 function manualUpstream() {
@@ -60,8 +67,8 @@ describe("gateway registry batcher", () => {
     assert.deepEqual(flushes.map((f) => f.reason), ["idle", "slot"]);
     up.sent[1]!.release();
     const results = await Promise.all([first, ...rest]);
-    assert.ok(results.every(([r]) => r?.ok && r.check.deviceKey !== ""));
-    assert.deepEqual(results.map(([r]) => (r?.ok ? r.check.deviceKey : "")), [0, 1, 2, 3, 4, 5].map(key));
+    assert.ok(results.every(([r]) => r?.ok && r.answer.deviceKey !== ""));
+    assert.deepEqual(results.map(([r]) => (r?.ok ? r.answer.deviceKey : "")), [0, 1, 2, 3, 4, 5].map(key));
   });
 
   it("never sends a batch above the registry's limit", async () => {
@@ -161,7 +168,7 @@ describe("gateway registry batcher", () => {
     await eventually("the batcher's upstream calls", () => up.sent.length === 1);
     up.sent[0]!.release(new ImeifedError(Code.UNAVAILABLE, "UNAVAILABLE", "connection refused"));
     assert.deepEqual((await failing).map((r) => (r.ok ? "ok" : r.error.code)), [Code.UNAVAILABLE, Code.UNAVAILABLE]);
-    const closed = batcher(up.send, { admit: () => false });
+    const closed = batcher(up.send, { breaker: openBreaker() });
     const [r] = await closed.ask([key(3)], group, soon());
     assert.ok(r && !r.ok && r.error.reason === "CIRCUIT_OPEN");
     assert.equal(up.sent.length, 1);
@@ -214,7 +221,7 @@ describe("gateway registry batcher", () => {
     it("a closed circuit or a passed deadline fails the chunk without a call", async () => {
       const up = manualUpstream();
       const outcomes: string[] = [];
-      await batcher(up.send, { admit: () => false }).askBulk([key(1)], group, soon(), (_, __, o) => outcomes.push(o.ok ? "ok" : o.error.reason));
+      await batcher(up.send, { breaker: openBreaker() }).askBulk([key(1)], group, soon(), (_, __, o) => outcomes.push(o.ok ? "ok" : o.error.reason));
       await batcher(up.send).askBulk([key(1)], group, new Date(Date.now() - 1), (_, __, o) => outcomes.push(o.ok ? "ok" : o.error.reason));
       assert.deepEqual(outcomes, ["CIRCUIT_OPEN", "DEADLINE"]);
       assert.equal(up.sent.length, 0);
