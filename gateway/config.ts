@@ -6,6 +6,7 @@
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { readConfigFile, resolverFrom, validateConfig } from "../config/config-file.js";
+import { admissionConfigSchema } from "../trust/admission.js";
 import { auditConfigSchema } from "../trust/audit/index.js";
 import { clientTlsSchema, serverTlsSchema } from "../trust/tls.js";
 
@@ -126,6 +127,26 @@ export const gatewayConfigSchema = z
     tacFile: z.string().optional(),
     /** Per-principal quotas (trust/quota.ts validates the inner shape). */
     quotas: z.unknown().optional(),
+    /**
+     * Load shedding (trust/admission.ts): past these, a call is refused at once with RESOURCE_EXHAUSTED
+     * and `retry-after-ms` rather than queued behind others. Defaults and why:
+     */
+    admission: admissionConfigSchema({
+      /** 100: the least RFC 9113 advises a server to allow, as grpc-go deployments and nginx set; a partner needing more opens another connection. */
+      maxConcurrentStreamsPerConnection: 100,
+      /** 1,000 unary calls being served: several times what the gateway has in flight at its full rate (a cache miss takes milliseconds), so only an overload is refused. */
+      maxInFlight: 1_000,
+      /** 250: a quarter of the whole, so one partner's flood leaves room for three more at their limit; the heaviest normal client (64 in flight) is well inside it. */
+      maxInFlightPerPrincipal: 250,
+      /** 200 open streams (Screen, WatchStolen): each screening keeps a few thousand devices upstream, so a few hundred is what a gateway can carry at once. */
+      maxStreams: 200,
+      /** 20: a customs office screening several shipments at once, or a manufacturer's few watches. */
+      maxStreamsPerPrincipal: 20,
+      /** 60 s: a Screen whose caller sends nothing for a minute while the gateway waits has stalled, and ends with STREAM_IDLE. */
+      streamIdleMs: 60_000,
+      /** 100 ms: long enough for the calls in flight to finish, short enough that a partner hardly notices a passing burst. */
+      retryAfterMs: 100,
+    }),
     /** Where the gateway's hash-chained audit log lives: `{ sqlite: path }` or `{ postgres: url, schema? }`. */
     audit: auditConfigSchema.optional(),
   })

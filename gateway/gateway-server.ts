@@ -9,6 +9,7 @@ import type { Interceptor } from "@grpc/grpc-js";
 import type { JWK } from "jose";
 import { FederationService } from "../gen/imeifed/v1/federation_pb.js";
 import { hosted, startHost, type ServerInterceptor } from "../rpc/index.js";
+import { Admission } from "../trust/admission.js";
 import { createAuditInterceptor, openAuditLog, type AuditLog } from "../trust/audit/index.js";
 import { createAuthenticator } from "../trust/authenticator.js";
 import { readPrivateJwk } from "../trust/keys.js";
@@ -135,9 +136,12 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
     closeTripwire = () => tripwire.close();
   }
   const service = await createFederationService(gw, options.factories ?? FEDERATION_HANDLERS);
+  const admission = new Admission(config.admission);
   const interceptors: ServerInterceptor[] = [
     ...(options.outerInterceptors ?? []),
     createAuthenticator({ trust, audience: config.id, scopes: FEDERATION_SCOPES, kinds: { WatchStolen: ["manufacturer"] }, maxTokenLifetimeSec: config.auth.maxTokenLifetimeSec, failuresPerAddressPerMinute: config.auth.failuresPerAddressPerMinute }),
+    // Right after the caller is known and before any work: past its limits a call is refused at once.
+    admission.interceptor(),
     ...(quota ? [createQuotaInterceptor(quota)] : []),
     ...(audit ? [createAuditInterceptor(audit, { server: config.id })] : []),
     ...(options.innerInterceptors ?? []),
@@ -149,6 +153,7 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
     interceptors,
     ...(config.tls ? { credentials: await serverCredentials(config.tls) } : {}),
     allowInsecureNonLoopback: config.allowInsecure,
+    channelOptions: admission.serverOptions,
   });
   for (const follower of followers.values()) follower.start();
   let stopped: Promise<void> | undefined;

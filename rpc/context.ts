@@ -45,6 +45,13 @@ export interface CallContext {
   readonly peer: string;
   readonly values: ContextValues;
   /**
+   * Since when (epoch ms) the handler has been waiting for the caller's next
+   * stream message; undefined while it is not waiting (busy with the last
+   * one, the caller ended its side, or the call has no request stream). A
+   * stream idle limit reads it: a caller awaited this long has gone silent.
+   */
+  awaitingCallerSince(): number | undefined;
+  /**
    * Ends a running call with `error` (an interceptor's verdict after the call
    * began, for example a partner's trust revoked under an open stream):
    * `signal` aborts with it as its reason, and the caller gets its status

@@ -33,7 +33,12 @@ type AnyCall =
   | ServerWritableStream<unknown, unknown>
   | ServerDuplexStream<unknown, unknown>;
 
-function createContext(service: DescService, methodName: string, kind: CallContext["methodKind"], call: AnyCall): { ctx: CallContext; done: () => void } {
+/** Where `readRequests` notes when it began waiting for the caller's next message (read by `awaitingCallerSince`). */
+interface RequestWait {
+  since: number | undefined;
+}
+
+function createContext(service: DescService, methodName: string, kind: CallContext["methodKind"], call: AnyCall): { ctx: CallContext; done: () => void; wait: RequestWait } {
   const controller = new AbortController();
   const rawDeadline = call.getDeadline();
   const deadlineMs = rawDeadline instanceof Date ? rawDeadline.getTime() : rawDeadline;
@@ -49,6 +54,7 @@ function createContext(service: DescService, methodName: string, kind: CallConte
   events.on("cancelled", onCancelled);
   const timer = deadline ? setTimeout(() => abort("the deadline passed"), Math.max(0, deadline.getTime() - Date.now())) : undefined;
   timer?.unref();
+  const wait: RequestWait = { since: undefined };
   const ctx: CallContext = {
     service: service.typeName,
     method: methodName,
@@ -59,12 +65,14 @@ function createContext(service: DescService, methodName: string, kind: CallConte
     signal: controller.signal,
     peer: call.getPeer(),
     values: new ContextValues(),
+    awaitingCallerSince: () => wait.since,
     abort: (error) => {
       if (!finished && !controller.signal.aborted) controller.abort(error);
     },
   };
   return {
     ctx,
+    wait,
     done: () => {
       finished = true;
       clearTimeout(timer);
@@ -143,14 +151,31 @@ async function writeAll(call: ServerWritableStream<unknown, unknown> | ServerDup
  * STACK.md's traps). A stream closed under the reader (the caller went away,
  * the server shut down) is CANCELLED, not an internal error.
  */
-async function* readRequests(call: ServerReadableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>): AsyncIterable<never> {
+async function* readRequests(call: ServerReadableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>, wait: RequestWait): AsyncIterable<never> {
+  const requests = call.iterator({ destroyOnReturn: false });
+  let ended = false;
   try {
-    for await (const request of call.iterator({ destroyOnReturn: false })) yield request as never;
+    for (;;) {
+      // Waiting only between asking for a message and getting it: while the handler works on one, the caller is not awaited.
+      wait.since = Date.now();
+      const next = await requests.next();
+      wait.since = undefined;
+      if (next.done) {
+        ended = true;
+        return;
+      }
+      yield next.value as never;
+    }
   } catch (error) {
+    ended = true;
     if ((error as NodeJS.ErrnoException)?.code === "ERR_STREAM_PREMATURE_CLOSE") {
       throw new ImeifedError(Code.CANCELLED, "CANCELLED", "the request stream closed before it ended", { cause: error });
     }
     throw error;
+  } finally {
+    wait.since = undefined;
+    // The handler stopped reading early: release the request side's listeners (as `for await` would).
+    if (!ended) await requests.return?.();
   }
 }
 
@@ -190,10 +215,10 @@ export function implementService<S extends DescService>(
         break;
       case "client_streaming":
         handlers[method.name] = (call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-          const { ctx, done } = createContext(service, method.name, "client_streaming", call);
+          const { ctx, done, wait } = createContext(service, method.name, "client_streaming", call);
           let response: unknown;
           intercept(interceptors, ctx, async () => {
-            response = await fn(readRequests(call), ctx);
+            response = await fn(readRequests(call, wait), ctx);
           }).then(
             () => reply(ctx, where, callback, response),
             (error: unknown) => callback(toStatus(failureOf(ctx, error), where, ctx.responseTrailer)),
@@ -202,8 +227,8 @@ export function implementService<S extends DescService>(
         break;
       case "bidi_streaming":
         handlers[method.name] = (call: ServerDuplexStream<unknown, unknown>) => {
-          const { ctx, done } = createContext(service, method.name, "bidi_streaming", call);
-          intercept(interceptors, ctx, () => writeAll(call, fn(readRequests(call), ctx) as AsyncIterable<unknown>, ctx.signal)).then(
+          const { ctx, done, wait } = createContext(service, method.name, "bidi_streaming", call);
+          intercept(interceptors, ctx, () => writeAll(call, fn(readRequests(call, wait), ctx) as AsyncIterable<unknown>, ctx.signal)).then(
             () => call.end(ctx.responseTrailer),
             (error: unknown) => call.emit("error", toStatus(failureOf(ctx, error), where, ctx.responseTrailer)),
           ).finally(done);

@@ -10,6 +10,7 @@ import type { JSONWebKeySet, JWK } from "jose";
 import { RegistryService } from "../../gen/imeifed/v1/registry_pb.js";
 import { Code, ImeifedError } from "../../errors/index.js";
 import { hosted, startHost, type ServerInterceptor } from "../../rpc/index.js";
+import { Admission } from "../../trust/admission.js";
 import { AttestationSigner } from "../../trust/attestation.js";
 import { createAuditInterceptor, openAuditLog, type AuditConfig, type AuditLog } from "../../trust/audit/index.js";
 import { createAuthenticator } from "../../trust/authenticator.js";
@@ -112,6 +113,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
       quota,
       closing: () => closing,
     };
+    const admission = new Admission(config.admission);
     const interceptors: ServerInterceptor[] = [
       ...(options.outerInterceptors ?? []),
       // First of ours, so that it sees how every call ended, refusals included.
@@ -120,6 +122,8 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
       // and the registry's own administrators; manufacturers get their filtered feed from the
       // gateway's WatchStolen.
       createAuthenticator({ trust, audience: config.id, scopes: REGISTRY_METHOD_SCOPES, kinds: { WatchChanges: ["gateway", "admin"] } }),
+      // Right after the caller is known and before any work: past its limits a call is refused at once.
+      admission.interceptor(),
       ...(quota ? [createQuotaInterceptor(quota)] : []),
       ...(options.interceptors ?? []),
     ];
@@ -135,6 +139,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
       interceptors,
       ...(credentials ? { credentials } : {}),
       allowInsecureNonLoopback: config.allowInsecure,
+      channelOptions: admission.serverOptions,
     });
     const auditLog = audit;
     let stopped: Promise<void> | undefined;
