@@ -20,6 +20,7 @@ const SUITES: Readonly<Record<string, SuiteRunner>> = {
   gateway: async (quick) => (await import("./gateway.js")).gatewaySuite(quick ? { seedRows: 2_000, durationMs: 2_000, latencyCalls: 100 } : {}),
   "registry-check": async (quick) => (await import("./registry-check.js")).registryCheckSuite(quick ? { listed: 20_000, calls: 50 } : {}),
   screening: async (quick) => (await import("./screening.js")).screeningSuite(quick ? { items: 100_000, listed: 100_000 } : {}),
+  overload: async (quick) => (await import("./overload.js")).overloadSuite(quick ? { durationSec: 3, rounds: 1, warmUpCalls: 20_000 } : {}),
 };
 
 function formatNumber(value: number): string {

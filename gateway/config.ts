@@ -134,12 +134,18 @@ export const gatewayConfigSchema = z
     admission: admissionConfigSchema({
       /** 100: the least RFC 9113 advises a server to allow, as grpc-go deployments and nginx set; a partner needing more opens another connection. */
       maxConcurrentStreamsPerConnection: 100,
-      /** 1,000 unary calls being served: several times what the gateway has in flight at its full rate (a cache miss takes milliseconds), so only an overload is refused. */
-      maxInFlight: 1_000,
-      /** 250: a quarter of the whole, so one partner's flood leaves room for three more at their limit; the heaviest normal client (64 in flight) is well inside it. */
-      maxInFlightPerPrincipal: 250,
-      /** 200 open streams (Screen, WatchStolen): each screening keeps a few thousand devices upstream, so a few hundred is what a gateway can carry at once. */
-      maxStreams: 200,
+      /**
+       * 512 across all connections: one turn of the event loop starts at most this many calls (tens of
+       * milliseconds of work), which bounds how long any partner's call waits for its turn during a flood;
+       * 64 calls in flight already keep the gateway's CPU busy, so more streams would add only waiting.
+       */
+      maxConcurrentStreams: 512,
+      /** 400 unary calls being served: several times what the gateway has in flight at its full rate (a cache miss takes milliseconds), so only an overload is refused. */
+      maxInFlight: 400,
+      /** 100: a quarter of the whole, so one partner's flood leaves room for three more at their limit; the heaviest normal client (64 in flight) is inside it. */
+      maxInFlightPerPrincipal: 100,
+      /** 100 open streams (Screen, WatchStolen): each screening keeps a few thousand devices upstream; with the calls above, inside the stream budget. */
+      maxStreams: 100,
       /** 20: a customs office screening several shipments at once, or a manufacturer's few watches. */
       maxStreamsPerPrincipal: 20,
       /** 60 s: a Screen whose caller sends nothing for a minute while the gateway waits has stalled, and ends with STREAM_IDLE. */

@@ -9,6 +9,7 @@ import type { Interceptor } from "@grpc/grpc-js";
 import type { JWK } from "jose";
 import { FederationService } from "../gen/imeifed/v1/federation_pb.js";
 import { hosted, startHost, type ServerInterceptor } from "../rpc/index.js";
+import { shareStreamBudget } from "../rpc/stream-budget.js";
 import { Admission } from "../trust/admission.js";
 import { createAuditInterceptor, openAuditLog, type AuditLog } from "../trust/audit/index.js";
 import { createAuthenticator } from "../trust/authenticator.js";
@@ -155,6 +156,7 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
     allowInsecureNonLoopback: config.allowInsecure,
     channelOptions: admission.serverOptions,
   });
+  shareStreamBudget(host.server, admission.streamBudget);
   for (const follower of followers.values()) follower.start();
   let stopped: Promise<void> | undefined;
   return {

@@ -8,11 +8,12 @@
  * costs the server a map lookup, where a queued call costs memory and, later,
  * a turn of the event loop it then spends on an answer nobody waits for.
  *
- * The same bound at the HTTP/2 layer is `maxConcurrentStreamsPerConnection`,
- * advertised in every connection's SETTINGS (grpc-js
- * `grpc.max_concurrent_streams`): a client cannot have more calls open on
- * one connection, and a stream opened past it is reset (REFUSED_STREAM)
- * before any of this server's code runs.
+ * The same bound at the HTTP/2 layer, where a call costs the server before
+ * any of this code runs: `maxConcurrentStreamsPerConnection`, advertised in
+ * every connection's SETTINGS (grpc-js `grpc.max_concurrent_streams`), and
+ * `maxConcurrentStreams`, shared between the connections
+ * (rpc/stream-budget.ts). A client cannot have more calls open than its
+ * share, and a stream opened past it is reset (REFUSED_STREAM).
  *
  * A client or bidi stream whose caller has sent nothing for `streamIdleMs`
  * while the server waits for it ends with DEADLINE_EXCEEDED `STREAM_IDLE`: a
@@ -28,6 +29,7 @@ import { z } from "zod";
 import type { ChannelOptions } from "@grpc/grpc-js";
 import { Code, ImeifedError } from "../errors/index.js";
 import type { CallContext, ServerInterceptor } from "../rpc/index.js";
+import type { StreamBudget } from "../rpc/stream-budget.js";
 import { peerAddress } from "./auth-failure-limiter.js";
 import { CALLER } from "./principal.js";
 
@@ -35,6 +37,8 @@ import { CALLER } from "./principal.js";
 export interface AdmissionLimits {
   /** HTTP/2 streams (calls of any shape) one connection may have open at once: the SETTINGS_MAX_CONCURRENT_STREAMS this server advertises. */
   maxConcurrentStreamsPerConnection: number;
+  /** HTTP/2 streams all connections together may have open; past it each connection's share shrinks (rpc/stream-budget.ts). */
+  maxConcurrentStreams: number;
   /** Unary calls being served at once, every caller together. */
   maxInFlight: number;
   /** Unary calls being served at once for one principal. */
@@ -59,6 +63,7 @@ export function admissionConfigSchema(defaults: AdmissionLimits) {
   return z
     .object({
       maxConcurrentStreamsPerConnection: count.default(defaults.maxConcurrentStreamsPerConnection),
+      maxConcurrentStreams: count.default(defaults.maxConcurrentStreams),
       maxInFlight: count.default(defaults.maxInFlight),
       maxInFlightPerPrincipal: count.default(defaults.maxInFlightPerPrincipal),
       maxStreams: count.default(defaults.maxStreams),
@@ -103,6 +108,11 @@ export class Admission {
   /** The grpc-js server options that put `maxConcurrentStreamsPerConnection` into every connection's SETTINGS. */
   get serverOptions(): ChannelOptions {
     return { "grpc.max_concurrent_streams": this.limits.maxConcurrentStreamsPerConnection };
+  }
+
+  /** The HTTP/2 stream budget to share between the server's connections (rpc/stream-budget.ts's shareStreamBudget). */
+  get streamBudget(): StreamBudget {
+    return { perConnection: this.limits.maxConcurrentStreamsPerConnection, total: this.limits.maxConcurrentStreams };
   }
 
   /** Unary calls and streams admitted and not yet finished. */

@@ -61,11 +61,13 @@ export const registryConfigSchema = z
      * questions on one connection, so the defaults are sized for gateways, not for a single partner:
      */
     admission: admissionConfigSchema({
-      /** 1,000: a gateway's one connection carries up to 64 CheckDevicesStreams, its change stream, and every screening's CheckDevices calls (4 per screening, up to its 200 screenings). */
+      /** 1,000: a gateway's one connection carries up to 64 CheckDevicesStreams, its change stream, and every screening's CheckDevices calls (4 per screening, up to its 100 screenings). */
       maxConcurrentStreamsPerConnection: 1_000,
+      /** 4,000 across all connections: four gateways' connections at their full 1,000 each; past it every connection's share shrinks. */
+      maxConcurrentStreams: 4_000,
       /** 4,000 unary calls being served: room for two gateways' worst case (below) at once. */
       maxInFlight: 4_000,
-      /** 2,000: a gateway's worst case (its 200 screenings with 4 CheckDevices each, its batched lookups and sightings) twice over, for two gateway processes sharing one principal. */
+      /** 2,000: a gateway's worst case (its 100 screenings with 4 CheckDevices each, its batched lookups and sightings) several times over, for gateway processes sharing one principal. */
       maxInFlightPerPrincipal: 2_000,
       /** 2,000 open streams, every caller together. */
       maxStreams: 2_000,

@@ -10,6 +10,7 @@ import type { JSONWebKeySet, JWK } from "jose";
 import { RegistryService } from "../../gen/imeifed/v1/registry_pb.js";
 import { Code, ImeifedError } from "../../errors/index.js";
 import { hosted, startHost, type ServerInterceptor } from "../../rpc/index.js";
+import { shareStreamBudget } from "../../rpc/stream-budget.js";
 import { Admission } from "../../trust/admission.js";
 import { AttestationSigner } from "../../trust/attestation.js";
 import { createAuditInterceptor, openAuditLog, type AuditConfig, type AuditLog } from "../../trust/audit/index.js";
@@ -141,6 +142,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
       allowInsecureNonLoopback: config.allowInsecure,
       channelOptions: admission.serverOptions,
     });
+    shareStreamBudget(host.server, admission.streamBudget);
     const auditLog = audit;
     let stopped: Promise<void> | undefined;
     return {

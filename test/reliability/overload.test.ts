@@ -9,11 +9,14 @@
  * fast this machine answers.
  */
 import assert from "node:assert/strict";
-import { connect } from "node:http2";
+import { once } from "node:events";
+import { connect, type ClientHttp2Session } from "node:http2";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ImeifedError } from "../../errors/index.js";
-import { FederationService, type ScreenRequestSchema } from "../../gen/imeifed/v1/federation_pb.js";
+import { FederationService, ScreeningDecision, Verdict, type ScreenRequestSchema, type ScreeningSummary } from "../../gen/imeifed/v1/federation_pb.js";
+import { CHECK_STREAM_POOL_DEFAULTS } from "../../gateway/check-stream-pool.js";
+import { SCREENING_DEFAULTS } from "../../gateway/screening/manifest-screening.js";
 import { AsyncQueue } from "../../rpc/async-queue.js";
 import { createClient, type Client, type ServerInterceptor } from "../../rpc/index.js";
 import { ADMISSION_REASON } from "../../trust/admission.js";
@@ -249,8 +252,8 @@ describe("overload: refused at once, never queued (real gateway and registries)"
   });
 
   it("ends a Screen stream when the token it was opened with expires (past the clock tolerance)", async () => {
-    // Issued 59 s ago for 30 s: expired 29 s ago, still inside the 30 s tolerance, so it ends in about a second.
-    const token = await trust.token("customs-gb", { audience: "gateway", now: new Date(Date.now() - 59_000), ttlSec: 30 });
+    // Issued 57 s ago for 30 s: expired 27 s ago, still inside the 30 s tolerance, so it ends within about 3 s.
+    const token = await trust.token("customs-gb", { audience: "gateway", now: new Date(Date.now() - 57_000), ttlSec: 30 });
     const client = createClient(FederationService, gw.gateway.address, { metadata: () => ({ authorization: `Bearer ${token}` }) });
     try {
       const stream = openScreen(client, "DEC-EXPIRING");
@@ -269,16 +272,106 @@ describe("overload: refused at once, never queued (real gateway and registries)"
   });
 
   it("advertises the per-connection stream limit in HTTP/2 SETTINGS (gateway 100, registry 1,000 by default)", async () => {
-    const settingsOf = (address: string) =>
-      new Promise<number | undefined>((resolve, reject) => {
-        const session = connect(`http://${address}`);
-        session.once("error", reject);
-        session.once("remoteSettings", (settings) => {
-          session.close();
-          resolve(settings.maxConcurrentStreams);
-        });
-      });
-    assert.equal(await settingsOf(gw.gateway.address), 100);
-    assert.equal(await settingsOf(registries[0]!.registry.address), 1_000);
+    for (const [address, limit] of [
+      [gw.gateway.address, 100],
+      [registries[0]!.registry.address, 1_000],
+    ] as const) {
+      const session = connect(`http://${address}`);
+      try {
+        assert.equal(await settledStreamLimit(session, limit), limit);
+      } finally {
+        session.close();
+      }
+    }
+  });
+
+  it("shares the whole server's stream budget between its connections, and gives it back as they leave", async () => {
+    const registry = await startTestRegistry({ country: "JP", trust, config: { admission: { maxConcurrentStreamsPerConnection: 8, maxConcurrentStreams: 16 } } });
+    const sessions: ClientHttp2Session[] = [];
+    try {
+      const open = () => {
+        const session = connect(`http://${registry.registry.address}`);
+        session.on("error", () => undefined);
+        sessions.push(session);
+        return session;
+      };
+      // Two connections fit the budget at 8 each; a third makes the share 16 / 3, rounded down to a power of two.
+      assert.equal(await settledStreamLimit(open(), 8), 8);
+      assert.equal(await settledStreamLimit(open(), 8), 8);
+      const third = open();
+      for (const session of sessions) assert.equal(await settledStreamLimit(session, 4), 4);
+      third.destroy();
+      for (const session of sessions.slice(0, 2)) assert.equal(await settledStreamLimit(session, 8), 8);
+    } finally {
+      for (const session of sessions) session.destroy();
+      await registry.cleanup();
+    }
+  });
+});
+
+/** The SETTINGS_MAX_CONCURRENT_STREAMS the server has sent `session`, once it equals `want` (or what it is after 2 s). */
+async function settledStreamLimit(session: ClientHttp2Session, want: number): Promise<number | undefined> {
+  const current = () => (session.remoteSettings as { maxConcurrentStreams?: number } | undefined)?.maxConcurrentStreams;
+  const giveUp = Date.now() + 2_000;
+  while (current() !== want && Date.now() < giveUp) await once(session, "remoteSettings", { signal: AbortSignal.timeout(Math.max(1, giveUp - Date.now())) }).catch(() => undefined);
+  return current();
+}
+
+describe("overload: the registries' default limits leave a gateway's traffic alone", function () {
+  this.timeout(60_000);
+  let trust: TestTrust;
+  const registries: TestRegistry[] = [];
+  let gw: TestGateway;
+
+  before(async () => {
+    trust = await createTestTrust();
+    for (const country of ["GB", "ES", "JP"]) registries.push(await startTestRegistry({ country, trust }));
+    gw = await startTestGateway({ trust, registries: registries.map((r) => ({ country: r.registry.country, address: r.registry.address })) });
+  });
+  after(async () => {
+    await gw?.shutdown();
+    for (const r of registries) await r.cleanup();
+    await trust?.cleanup();
+  });
+
+  it("sizes a registry's defaults for the most a gateway with its defaults sends one registry", () => {
+    const gateway = gw.gateway.context.config;
+    const registry = registries[0]!.registry.config.admission;
+    // Unary calls: every screening the gateway admits keeps its chunks upstream, plus the batcher's calls and the tripwire's.
+    const calls = gateway.admission.maxStreams * SCREENING_DEFAULTS.maxChunksInFlight + gateway.batching.maxInFlight + 1;
+    // Streams: one CheckDevicesStream per requester up to the pool's bound, and the change stream.
+    const streams = CHECK_STREAM_POOL_DEFAULTS.maxStreams + 1;
+    assert.ok(calls <= registry.maxInFlightPerPrincipal, `${calls} calls vs ${registry.maxInFlightPerPrincipal}`);
+    assert.ok(streams <= registry.maxStreamsPerPrincipal, `${streams} streams vs ${registry.maxStreamsPerPrincipal}`);
+    // All of it travels on the gateway's one connection to the registry.
+    assert.ok(calls + streams <= registry.maxConcurrentStreamsPerConnection, `${calls + streams} vs ${registry.maxConcurrentStreamsPerConnection} per connection`);
+    // A CheckDevicesStream the gateway still holds is never ended as idle: the pool retires an unused one first (its sweep runs every third of its idle time).
+    assert.ok(CHECK_STREAM_POOL_DEFAULTS.idleMs * (4 / 3) < registry.streamIdleMs);
+  });
+
+  it("answers a burst of partners' Lookups and screenings with every registry answering", async () => {
+    const lookups = ["police-es", "police-gb", "customs-gb"].flatMap((id) => {
+      const client = gw.client(id);
+      return Array.from({ length: 100 }, () => client.lookup({ imei: freshImei(), purpose: `CASE-${id}` }, { deadline: 20_000 }));
+    });
+    const screenings = Array.from({ length: 6 }, async (_, s) => {
+      const requests = new AsyncQueue<ScreenRequest>();
+      requests.push(shipmentRequest(`DEC-BURST-${s}`));
+      for (let b = 0; b < 3; b++) requests.push(itemsRequest(...Array.from({ length: 1_000 }, freshImei)));
+      requests.end();
+      let summary: ScreeningSummary | undefined;
+      for await (const response of gw.client("customs-gb").screen(requests, { deadline: 30_000 })) {
+        if (response.message.case === "summary") summary = response.message.value;
+      }
+      return summary;
+    });
+    for (const answer of await Promise.all(lookups)) {
+      assert.deepEqual(answer.unanswered.map((u) => u.country), []);
+      assert.equal(Verdict[answer.verdict], "PERMITTED");
+    }
+    for (const summary of await Promise.all(screenings)) {
+      assert.ok(summary, "the screening ended with its summary");
+      assert.equal(ScreeningDecision[summary.decision], "RELEASE");
+    }
   });
 });
