@@ -9,7 +9,6 @@
  * fast this machine answers.
  */
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import { connect, type ClientHttp2Session } from "node:http2";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -26,6 +25,7 @@ import { startTestRegistry, type TestRegistry } from "../support/registry-fixtur
 import { createTestTrust, type TestTrust } from "../support/trust-fixture.js";
 import { startTestGateway, type TestGateway } from "../gateway/support/test-gateway.js";
 import { imeiOf } from "../screening/support/screening-federation.js";
+import { eventually, waitFor } from "../support/waiting.js";
 
 type ScreenRequest = MessageInitShape<typeof ScreenRequestSchema>;
 
@@ -195,9 +195,7 @@ describe("overload: refused at once, never queued (real gateway and registries)"
       return Promise.all(Array.from({ length: 60 }, () => timed(() => client.lookup({ imei: freshImei(), purpose: "CASE-FLOOD" }, { deadline: 3_000 }))));
     });
     // Both floods hold their partners' 20 slots: the gateway's 40.
-    const started = Date.now();
-    while (mostHeld < LIMITS.maxInFlight && Date.now() - started < HOLD_MS / 2) await sleep(5);
-    assert.equal(mostHeld, LIMITS.maxInFlight, "both floods hold their slots");
+    await eventually("both floods holding their slots", () => mostHeld === LIMITS.maxInFlight, { timeoutMs: HOLD_MS / 2 });
     assertRefused(await timed(() => third.lookup({ imei: freshImei(), purpose: "CASE-THIRD" }, { deadline: 3_000 })), ADMISSION_REASON.serverBusy);
     for (const outcomes of await Promise.all(floods)) {
       for (const o of outcomes) if (o.error) assertRefused(o, ADMISSION_REASON.callsInFlight);
@@ -309,12 +307,10 @@ describe("overload: refused at once, never queued (real gateway and registries)"
   });
 });
 
-/** The SETTINGS_MAX_CONCURRENT_STREAMS the server has sent `session`, once it equals `want` (or what it is after 2 s). */
-async function settledStreamLimit(session: ClientHttp2Session, want: number): Promise<number | undefined> {
+/** Resolves to `want` once the server's SETTINGS_MAX_CONCURRENT_STREAMS for `session` is `want`; fails (naming what it is) otherwise. */
+function settledStreamLimit(session: ClientHttp2Session, want: number): Promise<number> {
   const current = () => (session.remoteSettings as { maxConcurrentStreams?: number } | undefined)?.maxConcurrentStreams;
-  const giveUp = Date.now() + 2_000;
-  while (current() !== want && Date.now() < giveUp) await once(session, "remoteSettings", { signal: AbortSignal.timeout(Math.max(1, giveUp - Date.now())) }).catch(() => undefined);
-  return current();
+  return waitFor(`a stream limit of ${want} (it is ${current()})`, () => (current() === want ? want : undefined));
 }
 
 describe("overload: the registries' default limits leave a gateway's traffic alone", function () {
