@@ -17,7 +17,7 @@
  * run as child processes; every measured call is a cache hit.
  */
 import { mkdtemp } from "node:fs/promises";
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -31,7 +31,7 @@ import { CALLER } from "../trust/principal.js";
 import { spawnRegistryProcess, type RegistryProcess } from "../test/support/registry-fixture.js";
 import { createTestTrust } from "../test/support/trust-fixture.js";
 import { ratioFigure, type BenchFigure, type BenchSuite } from "./figure.js";
-import { loggedLatenciesMs, runH2load, writeGrpcFrame, type H2loadRun } from "./h2load.js";
+import { H2LOAD, loggedLatenciesMs, runH2load, writeGrpcFrame, type H2loadRun } from "./h2load.js";
 
 const COUNTRIES = ["GB", "ES"];
 const IMEI = "356938035643809";
@@ -111,6 +111,7 @@ export async function overloadSuite(options: OverloadBenchOptions = {}): Promise
   const floodStreams = options.floodStreams ?? 100;
   const durationSec = options.durationSec ?? 6;
   const rounds = options.rounds ?? 2;
+  if (!existsSync(H2LOAD)) throw new Error(`the overload suite needs h2load at ${H2LOAD}: apt-get install nghttp2-client`);
   const dir = await mkdtemp(join(tmpdir(), "imeifed-bench-overload-"));
   const trust = await createTestTrust();
   const registries: RegistryProcess[] = [];
