@@ -49,8 +49,14 @@ export interface H2loadResult {
   output: string;
 }
 
-/** Runs h2load to completion. */
-export function runH2load(run: H2loadRun): Promise<H2loadResult> {
+/** A running h2load: its pid (to read its CPU time) and its result. */
+export interface RunningH2load {
+  readonly pid: number;
+  readonly done: Promise<H2loadResult>;
+}
+
+/** Starts h2load; `done` settles when it has finished. */
+export function startH2load(run: H2loadRun): RunningH2load {
   const args = [
     "-c",
     String(run.connections),
@@ -71,16 +77,23 @@ export function runH2load(run: H2loadRun): Promise<H2loadResult> {
     `authorization: Bearer ${run.token}`,
     run.url,
   ];
-  return new Promise((resolve, reject) => {
-    execFile(H2LOAD, args, { maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+  let pid = 0;
+  const done = new Promise<H2loadResult>((resolve, reject) => {
+    pid = execFile(H2LOAD, args, { maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
       const output = `${stdout}${stderr}`;
       if (error) return reject(new Error(`h2load failed: ${error.message}\n${output}`));
       const requests = /requests: (\d+) total, (\d+) started, (\d+) done/.exec(output);
       const traffic = /traffic: .*?, .*? headers .*?, .*? \((\d+)\) data/.exec(output);
       if (!requests || !traffic) return reject(new Error(`cannot read h2load's report:\n${output}`));
       resolve({ done: Number(requests[3]), dataBytes: Number(traffic[1]), output });
-    });
+    }).pid ?? 0;
   });
+  return { pid, done };
+}
+
+/** Runs h2load to completion. */
+export function runH2load(run: H2loadRun): Promise<H2loadResult> {
+  return startH2load(run).done;
 }
 
 /** The latencies (ms) of the completed requests in an h2load log file. */

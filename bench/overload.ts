@@ -31,7 +31,8 @@ import { CALLER } from "../trust/principal.js";
 import { spawnRegistryProcess, type RegistryProcess } from "../test/support/registry-fixture.js";
 import { createTestTrust } from "../test/support/trust-fixture.js";
 import { ratioFigure, type BenchFigure, type BenchSuite } from "./figure.js";
-import { H2LOAD, loggedLatenciesMs, runH2load, writeGrpcFrame, type H2loadRun } from "./h2load.js";
+import { H2LOAD, loggedLatenciesMs, runH2load, startH2load, writeGrpcFrame, type H2loadRun } from "./h2load.js";
+import { cpuSeconds } from "./process-cpu.js";
 
 const COUNTRIES = ["GB", "ES"];
 const IMEI = "356938035643809";
@@ -104,6 +105,9 @@ interface Measured {
   refusalP99: number;
   partnerLatencies: number[];
   peakRssBytes: number;
+  /** Cores used in the window by the gateway's process and by the load generator. */
+  gatewayCores: number;
+  loadCores: number;
 }
 
 export async function overloadSuite(options: OverloadBenchOptions = {}): Promise<BenchSuite> {
@@ -156,18 +160,22 @@ export async function overloadSuite(options: OverloadBenchOptions = {}): Promise
         const warmUpSec = 2;
         const logFile = join(dir, `partner-${label}.log`);
         let peakRssBytes = 0;
-        const loadRun = runH2load({ ...load, durationSec: durationSec + 1, warmUpSec });
+        const loadRun = startH2load({ ...load, durationSec: durationSec + 1, warmUpSec });
         await sleep(warmUpSec * 1_000);
         const partnerRun = runH2load({ url, body, token: tokens.partner, connections: 1, streams: 1, rps: 50, durationSec, logFile });
         tally.reset();
         tally.counting = true;
         const started = performance.now();
+        const cpu = { gateway: process.cpuUsage(), load: cpuSeconds(loadRun.pid) };
         const sampler = setInterval(() => (peakRssBytes = Math.max(peakRssBytes, process.memoryUsage().rss)), 100);
         await sleep(durationSec * 1_000);
         tally.counting = false;
         clearInterval(sampler);
         const seconds = (performance.now() - started) / 1_000;
+        const gatewayCpu = process.cpuUsage(cpu.gateway);
         const measured = {
+          gatewayCores: (gatewayCpu.user + gatewayCpu.system) / 1e6 / seconds,
+          loadCores: (cpuSeconds(loadRun.pid) - cpu.load) / seconds,
           goodput: tally.answered / seconds,
           answered: tally.answered,
           refused: tally.refused,
@@ -177,10 +185,10 @@ export async function overloadSuite(options: OverloadBenchOptions = {}): Promise
           refusalP99: percentile(tally.refusalMs, 0.99),
           peakRssBytes,
         };
-        await Promise.all([loadRun, partnerRun]);
+        await Promise.all([loadRun.done, partnerRun]);
         const partnerLatencies = loggedLatenciesMs(logFile);
         console.error(
-          `overload: ${label}: ${Math.round(measured.goodput)} answered/s, ${measured.refused} refused, partner p99 ${round2(percentile(partnerLatencies, 0.99))} ms over ${partnerLatencies.length} calls`,
+          `overload: ${label}: ${Math.round(measured.goodput)} answered/s, ${measured.refused} refused, partner p99 ${round2(percentile(partnerLatencies, 0.99))} ms over ${partnerLatencies.length} calls; cores: gateway ${round2(measured.gatewayCores)}, h2load ${round2(measured.loadCores)}`,
         );
         return { ...measured, partnerLatencies };
       };
@@ -243,6 +251,11 @@ function figuresOf(baseline: Measured[], flood: Measured[], connections: number,
       goal: "< 10 ms",
       met: refusalP99 < 10,
     },
+    ratioFigure("the flood's load generator (h2load), CPU in cores", round2(mean(flood.map((m) => m.loadCores))), "cores", {
+      name: "the gateway's process during the flood",
+      value: round2(mean(flood.map((m) => m.gatewayCores))),
+      unit: "cores",
+    }),
     ratioFigure("gateway peak RSS during the flood", Math.max(...flood.map((m) => m.peakRssBytes)), "bytes", {
       name: "during the 64-in-flight load",
       value: Math.max(...baseline.map((m) => m.peakRssBytes)),

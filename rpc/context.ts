@@ -45,10 +45,10 @@ export interface CallContext {
   readonly peer: string;
   readonly values: ContextValues;
   /**
-   * Since when (epoch ms) the handler has been waiting for the caller's next
-   * stream message; undefined while it is not waiting (busy with the last
-   * one, the caller ended its side, or the call has no request stream). A
-   * stream idle limit reads it: a caller awaited this long has gone silent.
+   * Since when (epoch ms) a stream has been waiting for its caller: for its
+   * next message, or to read what was sent (the transport to drain);
+   * undefined while it waits for neither (busy, or nothing owed). A stream
+   * idle limit reads it: a caller awaited this long has gone silent.
    */
   awaitingCallerSince(): number | undefined;
   /**

@@ -33,12 +33,23 @@ type AnyCall =
   | ServerWritableStream<unknown, unknown>
   | ServerDuplexStream<unknown, unknown>;
 
-/** Where `readRequests` notes when it began waiting for the caller's next message (read by `awaitingCallerSince`). */
-interface RequestWait {
-  since: number | undefined;
+/**
+ * Since when a stream has waited for its caller (read by `awaitingCallerSince`):
+ * `readRequests` for the caller's next message, `writeAll` for the caller to
+ * read what was sent (the transport to drain).
+ */
+interface CallerWait {
+  reading: number | undefined;
+  writing: number | undefined;
 }
 
-function createContext(service: DescService, methodName: string, kind: CallContext["methodKind"], call: AnyCall): { ctx: CallContext; done: () => void; wait: RequestWait } {
+/** The earlier of the two waits, if any. */
+function waitingSince(wait: CallerWait): number | undefined {
+  if (wait.reading === undefined) return wait.writing;
+  return wait.writing === undefined ? wait.reading : Math.min(wait.reading, wait.writing);
+}
+
+function createContext(service: DescService, methodName: string, kind: CallContext["methodKind"], call: AnyCall): { ctx: CallContext; done: () => void; wait: CallerWait } {
   const controller = new AbortController();
   const rawDeadline = call.getDeadline();
   const deadlineMs = rawDeadline instanceof Date ? rawDeadline.getTime() : rawDeadline;
@@ -54,7 +65,7 @@ function createContext(service: DescService, methodName: string, kind: CallConte
   events.on("cancelled", onCancelled);
   const timer = deadline ? setTimeout(() => abort("the deadline passed"), Math.max(0, deadline.getTime() - Date.now())) : undefined;
   timer?.unref();
-  const wait: RequestWait = { since: undefined };
+  const wait: CallerWait = { reading: undefined, writing: undefined };
   const ctx: CallContext = {
     service: service.typeName,
     method: methodName,
@@ -65,7 +76,7 @@ function createContext(service: DescService, methodName: string, kind: CallConte
     signal: controller.signal,
     peer: call.getPeer(),
     values: new ContextValues(),
-    awaitingCallerSince: () => wait.since,
+    awaitingCallerSince: () => waitingSince(wait),
     abort: (error) => {
       if (!finished && !controller.signal.aborted) controller.abort(error);
     },
@@ -113,7 +124,7 @@ function reply(ctx: CallContext, where: string, callback: sendUnaryData<unknown>
  * something to send (a stream's handler may wait on its caller's next
  * question), and a call ended by `ctx.abort` fails with its error.
  */
-async function writeAll(call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>, responses: AsyncIterable<unknown>, signal: AbortSignal): Promise<void> {
+async function writeAll(call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>, responses: AsyncIterable<unknown>, signal: AbortSignal, wait: CallerWait): Promise<void> {
   const iterator = responses[Symbol.asyncIterator]();
   // One listener for the whole call, removed at the end: a long stream must not pile them up.
   let onAbort: () => void = () => undefined;
@@ -131,9 +142,11 @@ async function writeAll(call: ServerWritableStream<unknown, unknown> | ServerDup
       if (next.done) break;
       if (!call.write(next.value)) {
         const settled = new AbortController();
+        wait.writing = Date.now();
         try {
           await Promise.race([once(call, "drain", { signal: settled.signal }), aborted]);
         } finally {
+          wait.writing = undefined;
           settled.abort();
         }
       }
@@ -151,15 +164,15 @@ async function writeAll(call: ServerWritableStream<unknown, unknown> | ServerDup
  * STACK.md's traps). A stream closed under the reader (the caller went away,
  * the server shut down) is CANCELLED, not an internal error.
  */
-async function* readRequests(call: ServerReadableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>, wait: RequestWait): AsyncIterable<never> {
+async function* readRequests(call: ServerReadableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>, wait: CallerWait): AsyncIterable<never> {
   const requests = call.iterator({ destroyOnReturn: false });
   let ended = false;
   try {
     for (;;) {
       // Waiting only between asking for a message and getting it: while the handler works on one, the caller is not awaited.
-      wait.since = Date.now();
+      wait.reading = Date.now();
       const next = await requests.next();
-      wait.since = undefined;
+      wait.reading = undefined;
       if (next.done) {
         ended = true;
         return;
@@ -173,7 +186,7 @@ async function* readRequests(call: ServerReadableStream<unknown, unknown> | Serv
     }
     throw error;
   } finally {
-    wait.since = undefined;
+    wait.reading = undefined;
     // The handler stopped reading early: release the request side's listeners (as `for await` would).
     if (!ended) await requests.return?.();
   }
@@ -206,8 +219,8 @@ export function implementService<S extends DescService>(
         break;
       case "server_streaming":
         handlers[method.name] = (call: ServerWritableStream<unknown, unknown>) => {
-          const { ctx, done } = createContext(service, method.name, "server_streaming", call);
-          intercept(interceptors, ctx, () => writeAll(call, fn(call.request, ctx) as AsyncIterable<unknown>, ctx.signal)).then(
+          const { ctx, done, wait } = createContext(service, method.name, "server_streaming", call);
+          intercept(interceptors, ctx, () => writeAll(call, fn(call.request, ctx) as AsyncIterable<unknown>, ctx.signal, wait)).then(
             () => call.end(ctx.responseTrailer),
             (error: unknown) => call.emit("error", toStatus(failureOf(ctx, error), where, ctx.responseTrailer)),
           ).finally(done);
@@ -228,7 +241,7 @@ export function implementService<S extends DescService>(
       case "bidi_streaming":
         handlers[method.name] = (call: ServerDuplexStream<unknown, unknown>) => {
           const { ctx, done, wait } = createContext(service, method.name, "bidi_streaming", call);
-          intercept(interceptors, ctx, () => writeAll(call, fn(readRequests(call, wait), ctx) as AsyncIterable<unknown>, ctx.signal)).then(
+          intercept(interceptors, ctx, () => writeAll(call, fn(readRequests(call, wait), ctx) as AsyncIterable<unknown>, ctx.signal, wait)).then(
             () => call.end(ctx.responseTrailer),
             (error: unknown) => call.emit("error", toStatus(failureOf(ctx, error), where, ctx.responseTrailer)),
           ).finally(done);

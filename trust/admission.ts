@@ -15,10 +15,12 @@
  * (rpc/stream-budget.ts). A client cannot have more calls open than its
  * share, and a stream opened past it is reset (REFUSED_STREAM).
  *
- * A client or bidi stream whose caller has sent nothing for `streamIdleMs`
- * while the server waits for it ends with DEADLINE_EXCEEDED `STREAM_IDLE`: a
- * silent stream holds a slot that another caller could use. (How long a
- * stream may live at all is its token's business: trust/authenticator.ts.)
+ * A stream whose caller, for `streamIdleMs`, neither sends the message the
+ * server waits for nor reads what the server sent ends with
+ * DEADLINE_EXCEEDED `STREAM_IDLE`: a silent stream holds a slot, and an
+ * unread one its buffers, that another caller could use. A watch that simply
+ * has nothing to send is not idle. (How long a stream may live at all is its
+ * token's business: trust/authenticator.ts.)
  *
  * Calls are counted against the principal that signed their token, as quotas
  * are: a registry sees a gateway as one principal, whoever the gateway asks
@@ -47,7 +49,7 @@ export interface AdmissionLimits {
   maxStreams: number;
   /** Open streams of one principal. */
   maxStreamsPerPrincipal: number;
-  /** A client or bidi stream whose caller sends nothing for this long, while the server waits for it, ends; 0: never. */
+  /** A stream whose caller, for this long, neither sends what the server waits for nor reads what it sent, ends; 0: never. */
   streamIdleMs: number;
   /** The `retry-after-ms` a refusal carries: a hint, since how long the overload lasts is not known. */
   retryAfterMs: number;
@@ -89,7 +91,7 @@ export const ADMISSION_REASON = {
   streamsOpen: "STREAMS_OPEN",
   /** The server as a whole is at its limit of calls, or of streams. */
   serverBusy: "SERVER_BUSY",
-  /** A stream's caller sent nothing for `streamIdleMs`. */
+  /** A stream's caller neither sent nor read for `streamIdleMs`. */
   streamIdle: "STREAM_IDLE",
 } as const;
 
@@ -164,7 +166,7 @@ export class Admission {
     return async (ctx, next) => {
       const caller = ctx.values.get(CALLER);
       const release = this.admit(caller ? caller.principal.id : `peer:${peerAddress(ctx.peer)}`, ctx.methodKind !== "unary");
-      const stopIdleWatch = ctx.methodKind === "client_streaming" || ctx.methodKind === "bidi_streaming" ? this.#endWhenIdle(ctx) : undefined;
+      const stopIdleWatch = ctx.methodKind === "unary" ? undefined : this.#endWhenIdle(ctx);
       try {
         return await next();
       } finally {
@@ -178,7 +180,7 @@ export class Admission {
     return new ImeifedError(Code.RESOURCE_EXHAUSTED, reason, `${message} (retry in ${this.limits.retryAfterMs} ms)`, { retryAfterMs: this.limits.retryAfterMs });
   }
 
-  /** Ends the stream once the server has waited `streamIdleMs` for its caller's next message; returns what stops watching. */
+  /** Ends the stream once it has waited `streamIdleMs` for its caller; returns what stops watching. */
   #endWhenIdle(ctx: CallContext): (() => void) | undefined {
     const idleMs = this.limits.streamIdleMs;
     if (idleMs <= 0) return undefined;
@@ -187,7 +189,7 @@ export class Admission {
       const since = ctx.awaitingCallerSince();
       const now = Date.now();
       if (since !== undefined && now - since >= idleMs) {
-        ctx.abort(new ImeifedError(Code.DEADLINE_EXCEEDED, ADMISSION_REASON.streamIdle, `the stream sent nothing for ${idleMs} ms while the server waited for it, this server's limit; send within that, or end the stream when done`));
+        ctx.abort(new ImeifedError(Code.DEADLINE_EXCEEDED, ADMISSION_REASON.streamIdle, `the server waited ${idleMs} ms, its limit, for this stream's caller to send its next message or read the last ones; send and read within that, or end the stream when done`));
         return;
       }
       // One timer per stream, re-armed for when the current wait would reach the limit.

@@ -249,6 +249,31 @@ describe("overload: refused at once, never queued (real gateway and registries)"
     silent.requests.end();
   });
 
+  it("ends a Screen stream whose caller stops reading its findings, and tells it so when it reads again", async () => {
+    const customs = gw.client("customs-gb");
+    const requests = new AsyncQueue<ScreenRequest>();
+    requests.push(shipmentRequest("DEC-UNREAD"));
+    // 40,000 malformed items: a finding each, far more than the transport holds unread.
+    for (let b = 0; b < 40; b++) requests.push({ message: { case: "items", value: { items: Array.from({ length: 1_000 }, () => ({ deviceId: "not-an-imei" })) } } });
+    requests.end();
+    const responses = customs.screen(requests)[Symbol.asyncIterator]();
+    assert.equal((await responses.next()).done, false, "the screening started answering");
+    // The caller reads nothing more for several idle limits, then reads on.
+    await sleep(LIMITS.streamIdleMs * 4);
+    let read = 1;
+    const end = await (async (): Promise<ImeifedError | undefined> => {
+      try {
+        while (!(await responses.next()).done) read++;
+        return undefined;
+      } catch (error) {
+        if (error instanceof ImeifedError) return error;
+        throw error;
+      }
+    })();
+    assert.deepEqual([Code[end?.code ?? Code.OK], end?.reason], ["DEADLINE_EXCEEDED", ADMISSION_REASON.streamIdle], `${read} responses read, then ${end?.message ?? "the end"}`);
+    assert.ok(read < 40_000, `${read} responses`);
+  });
+
   it("ends a Screen stream when the token it was opened with expires (past the clock tolerance)", async () => {
     // Issued 57 s ago for 30 s: expired 27 s ago, still inside the 30 s tolerance, so it ends within about 3 s.
     const token = await trust.token("customs-gb", { audience: "gateway", now: new Date(Date.now() - 57_000), ttlSec: 30 });
