@@ -22,14 +22,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { FederationService, LookupRequestSchema } from "../gen/imeifed/v1/federation_pb.js";
+import { LookupRequestSchema } from "../gen/imeifed/v1/federation_pb.js";
 import { Code, ImeifedError } from "../errors/index.js";
-import { parseGatewayConfig } from "../gateway/config.js";
-import { startGateway } from "../gateway/gateway-server.js";
-import { createClient, type ServerInterceptor } from "../rpc/index.js";
+import type { ServerInterceptor } from "../rpc/index.js";
 import { CALLER } from "../trust/principal.js";
 import { spawnRegistryProcess, type RegistryProcess } from "../test/support/registry-fixture.js";
 import { createTestTrust } from "../test/support/trust-fixture.js";
+import { startTestGateway } from "../test/gateway/support/test-gateway.js";
 import { ratioFigure, type BenchFigure, type BenchSuite } from "./figure.js";
 import { H2LOAD, loggedLatenciesMs, runH2load, startH2load, writeGrpcFrame, type H2loadRun } from "./h2load.js";
 import { cpuSeconds } from "./process-cpu.js";
@@ -122,26 +121,16 @@ export async function overloadSuite(options: OverloadBenchOptions = {}): Promise
   const tally = new Tally();
   try {
     for (const country of COUNTRIES) registries.push(await spawnRegistryProcess({ country, trust, db: { sqlite: join(dir, `${country.toLowerCase()}.sqlite`) } }));
-    const gateway = await startGateway({
-      config: parseGatewayConfig({
-        id: "gateway",
-        listen: "127.0.0.1:0",
-        trustFile: trust.trustFile,
-        key: trust.privateKeyFile("gateway"),
-        registries: registries.map((r, i) => ({ country: COUNTRIES[i], id: `registry-${COUNTRIES[i]!.toLowerCase()}`, address: r.address })),
-        // The device's clean answer stays cached for the whole run: every measured call is a hit.
-        cache: { unlistedTtlMs: 3_600_000 },
-      }),
-      trust: trust.trust,
-      tripwire: false,
+    const { gateway, client, shutdown } = await startTestGateway({
+      trust,
+      registries: registries.map((r, i) => ({ country: COUNTRIES[i]!, address: r.address })),
+      // The device's clean answer stays cached for the whole run: every measured call is a hit.
+      config: { cache: { unlistedTtlMs: 3_600_000 } },
       outerInterceptors: [tally.interceptor],
     });
     try {
-      await gateway.ready(10_000);
       for (const id of [FLOODER, PARTNER]) {
-        const client = createClient(FederationService, gateway.address, { metadata: trust.metadataFor(id, "gateway") });
-        const answer = await client.lookup({ imei: IMEI, purpose: "bench" });
-        client.close();
+        const answer = await client(id).lookup({ imei: IMEI, purpose: "bench" });
         if (answer.unanswered.length > 0) throw new Error(`the warm-up Lookup was not answered by every registry: ${answer.unanswered.map((u) => u.country).join(", ")}`);
       }
       const body = join(dir, "lookup.grpc");
@@ -203,7 +192,7 @@ export async function overloadSuite(options: OverloadBenchOptions = {}): Promise
       if (failures > 0) throw new Error(`${failures} calls failed with something other than a refusal`);
       return { suite: "overload", figures: figuresOf(baseline, flood, floodConnections, floodStreams) };
     } finally {
-      await gateway.shutdown(500);
+      await shutdown();
     }
   } finally {
     for (const r of registries) await r.stop();
