@@ -31,8 +31,10 @@ export interface H2loadRun {
   connections: number;
   /** Streams each connection keeps open (`-m`). */
   streams: number;
-  /** How long to run, after `warmUpSec` (timing-based: `-D`). */
-  durationSec: number;
+  /** How long to run, after `warmUpSec` (timing-based: `-D`); or, instead, `requests`. */
+  durationSec?: number;
+  /** How many requests to make (`-n`), when there is no `durationSec`. */
+  requests?: number;
   warmUpSec?: number;
   /** Requests per second per connection (`--rps`); as fast as answers come when absent. */
   rps?: number;
@@ -62,8 +64,7 @@ export function startH2load(run: H2loadRun): RunningH2load {
     String(run.connections),
     "-m",
     String(run.streams),
-    "-D",
-    String(run.durationSec),
+    ...(run.durationSec !== undefined ? ["-D", String(run.durationSec)] : ["-n", String(run.requests ?? 1)]),
     ...(run.warmUpSec ? ["--warm-up-time", String(run.warmUpSec)] : []),
     ...(run.rps ? ["--rps", String(run.rps)] : []),
     ...(run.logFile ? ["--log-file", run.logFile] : []),

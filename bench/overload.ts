@@ -20,6 +20,7 @@ import { mkdtemp } from "node:fs/promises";
 import { existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { LookupRequestSchema } from "../gen/imeifed/v1/federation_pb.js";
@@ -48,6 +49,8 @@ export interface OverloadBenchOptions {
   rounds?: number;
   /** Calls that warm a fresh gateway before anything is timed (default 80,000). */
   warmUpCalls?: number;
+  /** Admission limits to set instead of the gateway's defaults (to compare settings). */
+  admission?: Record<string, number>;
 }
 
 /** What the gateway did in a window, counted by its outermost interceptor. */
@@ -107,6 +110,8 @@ interface Measured {
   /** Cores used in the window by the gateway's process and by the load generator. */
   gatewayCores: number;
   loadCores: number;
+  /** The gateway's event-loop delay in the window, p99 (ms): how long any ready call waited for its turn. */
+  loopDelayP99: number;
 }
 
 export async function overloadSuite(options: OverloadBenchOptions = {}): Promise<BenchSuite> {
@@ -125,7 +130,7 @@ export async function overloadSuite(options: OverloadBenchOptions = {}): Promise
       trust,
       registries: registries.map((r, i) => ({ country: COUNTRIES[i]!, address: r.address })),
       // The device's clean answer stays cached for the whole run: every measured call is a hit.
-      config: { cache: { unlistedTtlMs: 3_600_000 } },
+      config: { cache: { unlistedTtlMs: 3_600_000 }, ...(options.admission ? { admission: options.admission } : {}) },
       outerInterceptors: [tally.interceptor],
     });
     try {
@@ -141,7 +146,7 @@ export async function overloadSuite(options: OverloadBenchOptions = {}): Promise
       const floodLoad = { url, body, token: tokens.flooder, connections: floodConnections, streams: floodStreams };
 
       const warmUpCalls = options.warmUpCalls ?? 80_000;
-      const warmUp = await runH2load({ ...baselineLoad, durationSec: Math.max(2, Math.ceil(warmUpCalls / 8_000)) });
+      const warmUp = await runH2load({ ...baselineLoad, requests: warmUpCalls });
       console.error(`overload: warmed the gateway with ${warmUp.done} calls`);
 
       /** Runs `load` for its warm-up and `durationSec`, the partner beside it, counting the window of `durationSec` inside. */
@@ -157,14 +162,18 @@ export async function overloadSuite(options: OverloadBenchOptions = {}): Promise
         const started = performance.now();
         const cpu = { gateway: process.cpuUsage(), load: cpuSeconds(loadRun.pid) };
         const sampler = setInterval(() => (peakRssBytes = Math.max(peakRssBytes, process.memoryUsage().rss)), 100);
+        const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+        loopDelay.enable();
         await sleep(durationSec * 1_000);
         tally.counting = false;
         clearInterval(sampler);
+        loopDelay.disable();
         const seconds = (performance.now() - started) / 1_000;
         const gatewayCpu = process.cpuUsage(cpu.gateway);
         const measured = {
           gatewayCores: (gatewayCpu.user + gatewayCpu.system) / 1e6 / seconds,
           loadCores: (cpuSeconds(loadRun.pid) - cpu.load) / seconds,
+          loopDelayP99: loopDelay.percentile(99) / 1e6,
           goodput: tally.answered / seconds,
           answered: tally.answered,
           refused: tally.refused,
@@ -177,7 +186,7 @@ export async function overloadSuite(options: OverloadBenchOptions = {}): Promise
         await Promise.all([loadRun.done, partnerRun]);
         const partnerLatencies = loggedLatenciesMs(logFile);
         console.error(
-          `overload: ${label}: ${Math.round(measured.goodput)} answered/s, ${measured.refused} refused, partner p99 ${round2(percentile(partnerLatencies, 0.99))} ms over ${partnerLatencies.length} calls; cores: gateway ${round2(measured.gatewayCores)}, h2load ${round2(measured.loadCores)}`,
+          `overload: ${label}: ${Math.round(measured.goodput)} answered/s, ${measured.refused} refused, partner p99 ${round2(percentile(partnerLatencies, 0.99))} ms over ${partnerLatencies.length} calls; cores: gateway ${round2(measured.gatewayCores)}, h2load ${round2(measured.loadCores)}; event-loop delay p99 ${round2(measured.loopDelayP99)} ms`,
         );
         return { ...measured, partnerLatencies };
       };
@@ -240,6 +249,11 @@ function figuresOf(baseline: Measured[], flood: Measured[], connections: number,
       goal: "< 10 ms",
       met: refusalP99 < 10,
     },
+    ratioFigure("the gateway's event-loop delay during the flood, p99 (how long a ready call waits for its turn)", round2(Math.max(...flood.map((m) => m.loopDelayP99))), "ms", {
+      name: "during the 64-in-flight load",
+      value: round2(Math.max(...baseline.map((m) => m.loopDelayP99))),
+      unit: "ms",
+    }),
     ratioFigure("the flood's load generator (h2load), CPU in cores", round2(mean(flood.map((m) => m.loadCores))), "cores", {
       name: "the gateway's process during the flood",
       value: round2(mean(flood.map((m) => m.gatewayCores))),
