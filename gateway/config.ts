@@ -135,16 +135,17 @@ export const gatewayConfigSchema = z
       /** 100: the least RFC 9113 advises a server to allow, as grpc-go deployments and nginx set; a partner needing more opens another connection. */
       maxConcurrentStreamsPerConnection: 100,
       /**
-       * 512 across all connections: one turn of the event loop starts at most this many calls (tens of
-       * milliseconds of work), which bounds how long any partner's call waits for its turn during a flood;
-       * 64 calls in flight already keep the gateway's CPU busy, so more streams would add only waiting.
+       * 256 across all connections: one turn of the event loop starts at most this many calls (beyond one a
+       * connection), which bounds how long any partner's call waits for its turn during a flood; 64 calls in
+       * flight already keep the gateway's CPU busy, so more streams would add only waiting. Two connections
+       * still get their full 100 each.
        */
-      maxConcurrentStreams: 512,
-      /** 400 unary calls being served: several times what the gateway has in flight at its full rate (a cache miss takes milliseconds), so only an overload is refused. */
-      maxInFlight: 400,
-      /** 100: a quarter of the whole, so one partner's flood leaves room for three more at their limit; the heaviest normal client (64 in flight) is inside it. */
+      maxConcurrentStreams: 256,
+      /** 256 unary calls being served, as many as the stream budget lets in: several times what the gateway has in flight at its full rate (a cache miss takes milliseconds). It binds when hundreds of connections each hold a call. */
+      maxInFlight: 256,
+      /** 100: a partner's flood leaves room for others at their limit; the heaviest normal client (64 in flight) is inside it. */
       maxInFlightPerPrincipal: 100,
-      /** 100 open streams (Screen, WatchStolen): each screening keeps a few thousand devices upstream; with the calls above, inside the stream budget. */
+      /** 100 open streams (Screen, WatchStolen): each screening keeps a few thousand devices upstream, so a hundred at once is what a gateway can carry. */
       maxStreams: 100,
       /** 20: a customs office screening several shipments at once, or a manufacturer's few watches. */
       maxStreamsPerPrincipal: 20,
