@@ -23,16 +23,20 @@ function imeiOf(n: number): string {
   return body + String(luhnCheckDigit(body));
 }
 
+/** The device key of row `i`'s (first) IMEI. Serials wrap at a million; the TAC prefix keeps keys unique up to 10 million rows. */
+export function syntheticListedKey(i: number): string {
+  const n = i * 2;
+  return `${35693803 + Math.floor(n / 1_000_000)}${String(n % 1_000_000).padStart(6, "0")}`;
+}
+
 /** Synthetic CSV text in chunks of ROWS_PER_CHUNK rows. */
 export function* syntheticImportCsv(rows: number): Generator<string> {
   yield HEADER;
   for (let start = 0; start < rows; start += ROWS_PER_CHUNK) {
     let chunk = "";
     for (let i = start; i < Math.min(rows, start + ROWS_PER_CHUNK); i++) {
-      // Serials wrap at a million; the TAC prefix keeps keys unique up to 10 million rows.
       const n = i * 2;
-      const tac = 35693803 + Math.floor(n / 1_000_000);
-      const body = `${tac}${String(n % 1_000_000).padStart(6, "0")}`;
+      const body = syntheticListedKey(i);
       const imei = body + String(luhnCheckDigit(body));
       const imeis = i % 10 === 0 ? `${imei}|${imeiOf((n + 1) % 1_000_000)}` : imei;
       const status = i % 7 === 0 ? "TRACKED" : "PROHIBITED";

@@ -6,6 +6,7 @@
  *   npm run bench                      all suites, full size
  *   npm run bench -- --quick           smaller sizes (a smoke run, figures less stable)
  *   npm run bench -- gateway auth      only the named suites
+ *   npm run bench -- scale             PostgreSQL at 10M rows (runs only when named; --quick: 1M)
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -19,9 +20,13 @@ const SUITES: Readonly<Record<string, SuiteRunner>> = {
   auth: async (quick) => (await import("./auth.js")).authSuite(quick ? { durationMs: 1_000 } : {}),
   gateway: async (quick) => (await import("./gateway.js")).gatewaySuite(quick ? { seedRows: 2_000, durationMs: 2_000, latencyCalls: 100 } : {}),
   "registry-check": async (quick) => (await import("./registry-check.js")).registryCheckSuite(quick ? { listed: 20_000, calls: 50 } : {}),
+  scale: async (quick) => (await import("./scale.js")).scaleSuite(quick ? { rows: 1_000_000, singleCalls: 500, batchCalls: 10 } : {}),
   screening: async (quick) => (await import("./screening.js")).screeningSuite(quick ? { items: 100_000, listed: 100_000 } : {}),
   overload: async (quick) => (await import("./overload.js")).overloadSuite(quick ? { durationSec: 3, rounds: 1, warmUpCalls: 20_000 } : {}),
 };
+
+/** Suites that run only when named: `scale` imports 10 million rows and takes many minutes. */
+const ON_REQUEST: ReadonlySet<string> = new Set(["scale"]);
 
 function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return String(value);
@@ -53,7 +58,7 @@ async function main(argv: string[]): Promise<void> {
   const named = argv.filter((a) => !a.startsWith("--"));
   const unknown = named.filter((n) => !SUITES[n]);
   if (unknown.length > 0) throw new Error(`unknown suite(s) ${unknown.join(", ")}; known: ${Object.keys(SUITES).join(", ")}`);
-  const chosen = named.length > 0 ? named : Object.keys(SUITES);
+  const chosen = named.length > 0 ? named : Object.keys(SUITES).filter((n) => !ON_REQUEST.has(n));
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform };
   console.error(`imeifed bench on ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}${quick ? " (quick)" : ""}`);
   const suites: BenchSuite[] = [];

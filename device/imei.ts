@@ -8,7 +8,7 @@
  * `imei-` / `imeisv-` prefixes of 5G core PEIs (TS 29.571) or `urn:gsma:imei:`
  * (RFC 7254).
  */
-import { invalidArgument, type ImeifedError } from "../errors/index.js";
+import { invalidArgument, quote, type ImeifedError } from "../errors/index.js";
 import { issuingBodyOf } from "./issuing-body.js";
 import { luhnCheckDigit } from "./luhn.js";
 
@@ -51,7 +51,7 @@ export function parseDevice(input: string, field = "imei"): DeviceParse {
   if (digits.length === 0) return failure(field, "IMEI_EMPTY", "is empty; give a 15-digit IMEI, a 16-digit IMEISV or the 14-digit body");
   if (!/^\d+$/.test(digits)) {
     const bad = digits.match(/\D/)?.[0] ?? "";
-    return failure(field, "IMEI_NON_DIGIT", `has the non-digit character ${JSON.stringify(bad)}; an IMEI holds digits only`);
+    return failure(field, "IMEI_NON_DIGIT", `has the non-digit character ${quote(bad)}; an IMEI holds digits only`);
   }
   let form: DeviceForm;
   if (digits.length === 15) form = "imei";

@@ -1,2 +1,3 @@
 export { Code, ImeifedError, invalidArgument, permissionDenied, unauthenticated } from "./imeifed-error.js";
 export type { ImeifedErrorOptions } from "./imeifed-error.js";
+export { quote, QUOTE_LIMIT } from "./quote.js";

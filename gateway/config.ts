@@ -6,6 +6,7 @@
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { readConfigFile, resolverFrom, validateConfig } from "../config/config-file.js";
+import { connectionLimitsSchema } from "../rpc/connection-guard.js";
 import { admissionConfigSchema } from "../trust/admission.js";
 import { auditConfigSchema } from "../trust/audit/index.js";
 import { clientTlsSchema, serverTlsSchema } from "../trust/tls.js";
@@ -48,6 +49,8 @@ export const gatewayConfigSchema = z
     tls: serverTlsSchema.optional(),
     /** Plaintext on a non-loopback address: an explicit operator decision. */
     allowInsecure: z.boolean().default(false),
+    /** Caps on partners' connections, their preface deadline, idle time and keepalive (rpc/connection-guard.ts documents each default). */
+    connections: connectionLimitsSchema.default({}),
     trustFile: z.string().min(1),
     /** How callers' tokens are checked. */
     auth: z
@@ -120,6 +123,25 @@ export const gatewayConfigSchema = z
         /** First and last delay between WatchChanges reconnect attempts (exponential backoff). */
         reconnectMinMs: z.number().int().min(1).default(100),
         reconnectMaxMs: z.number().int().min(1).default(2_000),
+      })
+      .strict()
+      .default({}),
+    /** The stolen feed, WatchStolen (gateway/stolen-feed/README.md): one shared follower per registry and manufacturer, and its bounds. */
+    stolenFeed: z
+      .object({
+        /** Feeds one manufacturer may hold open on this gateway; more are refused at once (RESOURCE_EXHAUSTED). A consumer needs one, two for failover; 4 leaves room for a reconnection that overlaps a stream the gateway has not yet seen die. */
+        maxStreamsPerPrincipal: z.number().int().min(1).default(4),
+        /**
+         * Events each shared follower (one per registry and manufacturer with an open feed) keeps in memory, and
+         * the changes it reads back from the registry's head when it starts. A feed resuming from a cursor inside
+         * the window is served from memory; one falling further behind than it is ended (RESOURCE_EXHAUSTED) and
+         * resumes with its cursor. 1,000 events of ~2 KB each bound a follower near 2 MB.
+         */
+        replayWindow: z.number().int().min(1).max(100_000).default(1_000),
+        /** Catch-up reads of one registry at a time (feeds resuming from before the window, or replaying a registry's history), each a WatchChanges stream of its own; more are refused at once (RESOURCE_EXHAUSTED, retry later). 4 keeps a reconnection wave from turning into one full log read per feed. */
+        maxCatchUpsPerRegistry: z.number().int().min(1).default(4),
+        /** How often a feed whose manufacturer had no event sends its moved cursor alone, so a consumer's saved cursor stays inside the window (0: only the opening cursor). */
+        progressIntervalMs: z.number().int().min(0).default(30_000),
       })
       .strict()
       .default({}),

@@ -68,6 +68,11 @@ export interface GatewayContext {
   readonly tac?: TacLookup;
   readonly tripwire?: Tripwire;
   readonly metrics?: GatewayMetrics;
+  /**
+   * A registry's change-log head (epoch and last sequence) as the cache's change follower has it, while that
+   * follower is caught up; undefined otherwise. A new stolen feed starts there, without asking the registry.
+   */
+  readonly changeHead?: (country: string) => { epoch: string; seq: bigint } | undefined;
   /** The per-principal quotas (trust/quota.ts's QuotaLimiter); Screen counts devices against it. */
   readonly quota?: { takeDevices(principalId: string, n: number): void };
 }

@@ -122,6 +122,10 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
     config,
     links,
     linkFor: (country) => links.find((l) => l.country === country) ?? links.find((l) => l.answersFor(country)),
+    changeHead: (country) => {
+      const follower = followers.get(country);
+      return follower?.live ? { epoch: follower.position.epoch, seq: follower.position.sequence } : undefined;
+    },
     checker,
     minter,
     ...(audit ? { audit } : {}),
@@ -144,7 +148,8 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
     // Right after the caller is known and before any work: past its limits a call is refused at once.
     admission.interceptor(),
     ...(quota ? [createQuotaInterceptor(quota)] : []),
-    ...(audit ? [createAuditInterceptor(audit, { server: config.id })] : []),
+    // ReportFound's entry is on disk before the answer: the found report it records has reached the registries.
+    ...(audit ? [createAuditInterceptor(audit, { server: config.id, durableMethods: ["ReportFound"] })] : []),
     ...(options.innerInterceptors ?? []),
   ];
   const host = await startHost({
@@ -154,6 +159,7 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
     interceptors,
     ...(config.tls ? { credentials: await serverCredentials(config.tls) } : {}),
     allowInsecureNonLoopback: config.allowInsecure,
+    connections: config.connections,
     channelOptions: admission.serverOptions,
   });
   shareStreamBudget(host.server, admission.streamBudget);

@@ -6,13 +6,13 @@
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { requireDevice } from "../device/index.js";
-import { invalidArgument } from "../errors/index.js";
+import { invalidArgument, quote } from "../errors/index.js";
 import { FederationService, LookupResponseSchema, UnansweredReason, UnansweredSchema, type LookupResponse } from "../gen/imeifed/v1/federation_pb.js";
 import { SightingKind } from "../gen/imeifed/v1/registry_pb.js";
 import type { CallContext, HandlerFor } from "../rpc/index.js";
 import { auditDetails } from "../trust/audit/index.js";
 import { callerOf, requesterOf } from "../trust/principal.js";
-import { PURPOSE_LIMIT } from "../trust/purpose.js";
+import { requirePurpose } from "../trust/purpose.js";
 import type { GatewayContext } from "./gateway-context.js";
 import { defaultCallerDeadline } from "./upstream-deadline.js";
 import { verdictName, verdictOf } from "./verdict.js";
@@ -32,7 +32,7 @@ export function resolveCountries(gw: GatewayContext, requested: readonly string[
   const unknown: string[] = [];
   requested.forEach((raw, i) => {
     const country = raw.trim().toUpperCase();
-    if (!COUNTRY.test(country)) throw invalidArgument(`${field}[${i}]`, "COUNTRY_FORMAT", `${JSON.stringify(raw)} is not an ISO 3166-1 alpha-2 code such as GB`);
+    if (!COUNTRY.test(country)) throw invalidArgument(`${field}[${i}]`, "COUNTRY_FORMAT", `${quote(raw)} is not an ISO 3166-1 alpha-2 code such as GB`);
     const list = gw.linkFor(country) ? known : unknown;
     if (!list.includes(country)) list.push(country);
   });
@@ -46,10 +46,8 @@ export function createLookupHandler(gw: GatewayContext): HandlerFor<(typeof Fede
   return async (request, ctx): Promise<LookupResponse> => {
     const caller = callerOf(ctx);
     const audit = auditDetails(ctx);
-    const purpose = request.purpose.trim();
-    audit.purpose = purpose;
-    if (purpose === "") throw invalidArgument("purpose", "PURPOSE_REQUIRED", "is empty; give the case or declaration reference you act under (it is audited)");
-    if (purpose.length > PURPOSE_LIMIT) throw invalidArgument("purpose", "PURPOSE_TOO_LONG", `is ${purpose.length} characters long; give a case or declaration reference of at most ${PURPOSE_LIMIT}`);
+    audit.purpose = request.purpose.trim();
+    const purpose = requirePurpose(request.purpose);
     const device = requireDevice(request.imei, "imei");
     audit.deviceKey = device.key;
     const { known, unknown } = resolveCountries(gw, request.countries);

@@ -13,7 +13,7 @@ import { Code, ImeifedError } from "../errors/index.js";
 
 /** What the cursor file holds. */
 export interface ConsumerState {
-  /** The cursor of the last handled event; empty = from the beginning. */
+  /** The last cursor received (of the last handled event, or sent alone); empty = none yet (a first run replays the history). */
   readonly cursor: string;
   /** Ids of recently handled events, oldest first, so a redelivered event is recognised after a restart. */
   readonly recentEventIds: readonly string[];

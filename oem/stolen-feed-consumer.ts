@@ -8,6 +8,10 @@
  *      its claims must match the event (device, registry, change, status);
  *   3. only then the manufacturer's `act` runs (it must be idempotent);
  *   4. the event's cursor and id are saved atomically to the cursor file.
+ * A response without an event carries the feed's cursor alone (where it
+ * starts, or how far it got past other devices' changes): it is saved too.
+ * With no cursor yet (a first run), the consumer asks for a replay: every
+ * registry's history once, so phones stolen before it started are acted on.
  * A refused event (step 2 fails) is reported and NOT acted on, but the cursor
  * still moves past it: one bad event must not stall every later one (including
  * CLEARED events that give people their phones back). The refusal names the
@@ -37,8 +41,8 @@ export type ConsumerNotice =
   | { readonly type: "disconnected"; readonly error: ImeifedError; readonly retryInMs: number };
 
 export interface StolenFeedConsumerOptions {
-  /** Opens FederationService.WatchStolen from `cursor` (empty = from the beginning). */
-  openFeed(cursor: string, signal: AbortSignal): AsyncIterable<WatchStolenResponse>;
+  /** Opens FederationService.WatchStolen from `cursor`; `replay` asks for the history of registries it holds no position for. */
+  openFeed(cursor: string, signal: AbortSignal, replay: boolean): AsyncIterable<WatchStolenResponse>;
   /** The registries' public keys. */
   keys: RegistryKeySource;
   /** Where the cursor and recent event ids live between runs. */
@@ -54,6 +58,8 @@ export interface StolenFeedConsumerOptions {
   backoff?: { initialMs: number; maxMs: number };
   /** Consecutive authentication failures tolerated (the token file may be renewed meanwhile); default 3. */
   authRetries?: number;
+  /** With no cursor yet, start at the registries' heads instead of replaying their history (default: replay). */
+  fromNow?: boolean;
 }
 
 /** The manufacturer's action threw: the consumer stops so the next run retries the same event. */
@@ -92,9 +98,15 @@ export async function consumeStolenFeed(options: StolenFeedConsumerOptions): Pro
     signal.addEventListener("abort", onAbort, { once: true });
     try {
       notify({ type: "connected", cursor });
-      for await (const response of options.openFeed(cursor, connection.signal)) {
+      for await (const response of options.openFeed(cursor, connection.signal, cursor === "" && options.fromNow !== true)) {
         const event = response.event;
-        if (!event) continue;
+        if (!event) {
+          if (response.cursor !== "" && response.cursor !== cursor) {
+            cursor = response.cursor;
+            await save();
+          }
+          continue;
+        }
         waitMs = backoff.initialMs;
         authFailures = 0;
         if (recent.has(event.eventId)) {

@@ -8,6 +8,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { Code, ImeifedError } from "../errors/index.js";
 import { addReflection } from "./reflection.js";
 import { widenServerWindows } from "./flow-control.js";
+import { ConnectionGuard, type ConnectionLimitsInput } from "./connection-guard.js";
 import { implementService, type ServerInterceptor } from "./server.js";
 import { serviceDefinition, type MethodCodecs } from "./service-definition.js";
 import type { ServiceImpl } from "./handler-types.js";
@@ -34,6 +35,8 @@ export interface HostOptions {
   /** Allow plaintext on a non-loopback address (an explicit operator decision). */
   allowInsecureNonLoopback?: boolean;
   channelOptions?: ChannelOptions;
+  /** Caps, preface deadline, idle and keepalive of its connections (connection-guard.ts; defaults when absent). */
+  connections?: ConnectionLimitsInput;
 }
 
 export interface RunningHost {
@@ -67,9 +70,11 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       `refusing to listen on ${options.listen} without TLS; configure tls, listen on a loopback address, or pass the explicit insecure flag`,
     );
   }
+  const connections = new ConnectionGuard(options.connections);
   const server = new Server({
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+    ...connections.serverOptions,
     ...options.channelOptions,
   });
   const health = new HealthImplementation({ "": "SERVING" });
@@ -83,6 +88,10 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     server.bindAsync(options.listen, credentials, (error, boundPort) => (error ? reject(error) : resolve(boundPort))),
   );
   widenServerWindows(server);
+  if (!connections.guard(server)) {
+    server.forceShutdown();
+    throw new ImeifedError(Code.FAILED_PRECONDITION, "CONNECTION_GUARD_UNAVAILABLE", "this grpc-js no longer exposes its HTTP/2 servers, so connections cannot be capped: check rpc/connection-guard.ts against it");
+  }
   let stopped: Promise<void> | undefined;
   return {
     server,

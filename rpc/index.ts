@@ -11,3 +11,6 @@ export { toStatus, fromServiceError, toMessageError, fromMessageError, setIntern
 export type { MessageError } from "./status.js";
 export { serviceDefinition, methodPath } from "./service-definition.js";
 export type { MethodCodecs } from "./service-definition.js";
+export { peerAddress, clientAddress } from "./peer-address.js";
+export { ConnectionGuard, connectionLimitsSchema } from "./connection-guard.js";
+export type { ConnectionLimits, ConnectionLimitsInput } from "./connection-guard.js";

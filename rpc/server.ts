@@ -18,6 +18,7 @@ import type { DescMessage, DescService, MessageShape } from "@bufbuild/protobuf"
 import { ContextValues, type CallContext } from "./context.js";
 import type { ServiceImpl } from "./handler-types.js";
 import { toStatus } from "./status.js";
+import { receivedRequest } from "./request-decoding.js";
 import { Code, ImeifedError } from "../errors/index.js";
 
 /**
@@ -134,11 +135,8 @@ async function writeAll(call: ServerWritableStream<unknown, unknown> | ServerDup
     for (;;) {
       if (signal.aborted) break;
       const next = await Promise.race([iterator.next(), aborted]);
-      if (next === undefined || signal.aborted) {
-        // Not awaited: a handler stopped mid-wait finishes on its own (its waits watch the signal too).
-        void Promise.resolve(iterator.return?.()).catch(() => undefined);
-        break;
-      }
+      // Not awaited (finally, below): a handler stopped mid-wait finishes on its own (its waits watch the signal too).
+      if (next === undefined || signal.aborted) break;
       if (next.done) break;
       if (!call.write(next.value)) {
         const settled = new AbortController();
@@ -153,6 +151,9 @@ async function writeAll(call: ServerWritableStream<unknown, unknown> | ServerDup
     }
   } finally {
     signal.removeEventListener("abort", onAbort);
+    // Closes a handler left suspended at a yield (the call aborted while its last response waited for drain),
+    // so its finally blocks run; harmless on a handler that already finished. Not awaited, as above.
+    void Promise.resolve(iterator.return?.()).catch(() => undefined);
   }
   const ended = abortedWith(signal);
   if (ended) throw ended;
@@ -177,18 +178,18 @@ async function* readRequests(call: ServerReadableStream<unknown, unknown> | Serv
         ended = true;
         return;
       }
-      yield next.value as never;
+      // A message refused as it was decoded ends the stream with its error (request-decoding.ts).
+      yield receivedRequest(next.value) as never;
     }
   } catch (error) {
-    ended = true;
     if ((error as NodeJS.ErrnoException)?.code === "ERR_STREAM_PREMATURE_CLOSE") {
       throw new ImeifedError(Code.CANCELLED, "CANCELLED", "the request stream closed before it ended", { cause: error });
     }
     throw error;
   } finally {
     wait.reading = undefined;
-    // The handler stopped reading early: release the request side's listeners (as `for await` would).
-    if (!ended) await requests.return?.();
+    // Stopped before the end (the handler returned, or a message was refused): release the request side's listeners, as `for await` would.
+    if (!ended) await requests.return?.().catch(() => undefined);
   }
 }
 
@@ -210,7 +211,7 @@ export function implementService<S extends DescService>(
           const { ctx, done } = createContext(service, method.name, "unary", call);
           let response: unknown;
           intercept(interceptors, ctx, async () => {
-            response = await fn(call.request, ctx);
+            response = await fn(receivedRequest(call.request), ctx);
           }).then(
             () => reply(ctx, where, callback, response),
             (error: unknown) => callback(toStatus(failureOf(ctx, error), where, ctx.responseTrailer)),
@@ -220,7 +221,7 @@ export function implementService<S extends DescService>(
       case "server_streaming":
         handlers[method.name] = (call: ServerWritableStream<unknown, unknown>) => {
           const { ctx, done, wait } = createContext(service, method.name, "server_streaming", call);
-          intercept(interceptors, ctx, () => writeAll(call, fn(call.request, ctx) as AsyncIterable<unknown>, ctx.signal, wait)).then(
+          intercept(interceptors, ctx, async () => writeAll(call, fn(receivedRequest(call.request), ctx) as AsyncIterable<unknown>, ctx.signal, wait)).then(
             () => call.end(ctx.responseTrailer),
             (error: unknown) => call.emit("error", toStatus(failureOf(ctx, error), where, ctx.responseTrailer)),
           ).finally(done);

@@ -4,6 +4,7 @@
  */
 import { fromBinary, toBinary, create, isMessage, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
+import { requestDeserializer } from "./request-decoding.js";
 
 /** `/<package>.<Service>/<Method>`, as gRPC puts it on the wire. */
 export function methodPath(method: DescMethod): string {
@@ -27,7 +28,9 @@ export function deserializerFor<D extends DescMessage>(schema: D): (bytes: Buffe
  * Hand-written response serializers and request decoders of chosen methods,
  * by method local name, for hot paths where protobuf-es's general code costs
  * too much (a registry's CheckDevices). A serializer must return exactly what
- * `serializerFor` would, a decoder what `deserializerFor` would.
+ * `serializerFor` would, a decoder what `deserializerFor` would. A decoder may
+ * apply the contract's text rule itself (and mark what it checked with
+ * contract/'s TEXT_CHECKED), refusing exactly what the rule would.
  */
 export interface MethodCodecs {
   readonly serializers?: Readonly<Record<string, (value: unknown) => Buffer>>;
@@ -40,7 +43,8 @@ export function methodDefinition(method: DescMethod, codecs: MethodCodecs = {}):
     requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
     responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
     requestSerialize: serializerFor(method.input),
-    requestDeserialize: codecs.deserializers?.[method.localName] ?? deserializerFor(method.input),
+    // Every request is decoded and its text checked in one place (request-decoding.ts).
+    requestDeserialize: requestDeserializer(method.input, codecs.deserializers?.[method.localName] ?? deserializerFor(method.input)),
     responseSerialize: codecs.serializers?.[method.localName] ?? serializerFor(method.output),
     responseDeserialize: deserializerFor(method.output),
     originalName: method.localName,

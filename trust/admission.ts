@@ -32,7 +32,7 @@ import type { ChannelOptions } from "@grpc/grpc-js";
 import { Code, ImeifedError } from "../errors/index.js";
 import type { CallContext, ServerInterceptor } from "../rpc/index.js";
 import type { StreamBudget } from "../rpc/stream-budget.js";
-import { peerAddress } from "./auth-failure-limiter.js";
+import { peerAddress } from "../rpc/peer-address.js";
 import { CALLER } from "./principal.js";
 
 /** The limits, every field required (a server's config schema supplies its own defaults). */

@@ -9,7 +9,9 @@
  * times within `windowMs` is refused (RESOURCE_EXHAUSTED, with the wait) for
  * the rest of that window, unverified. A token already verified and remembered
  * costs no signature check and is still admitted, so a legitimate caller
- * sharing the address (a NAT) keeps working.
+ * sharing the address (a NAT) keeps working. Addresses are client machines,
+ * without the port (rpc/peer-address.ts): a client opening a new connection
+ * per batch of bad tokens is still one address.
  */
 import { LRUCache } from "lru-cache";
 import { Code, ImeifedError } from "../errors/index.js";
@@ -28,12 +30,6 @@ export interface AuthFailureLimiterOptions {
 interface Window {
   startedAt: number;
   failures: number;
-}
-
-/** The address part of a grpc-js peer (`ipv4:10.0.0.7:51234`, `ipv6:[::1]:51234`): one client machine, whatever its port. */
-export function peerAddress(peer: string): string {
-  const match = /^ipv4:([^:]+):\d+$/.exec(peer) ?? /^ipv6:\[([^\]]+)\]:\d+$/.exec(peer);
-  return match ? match[1]! : peer;
 }
 
 export class AuthFailureLimiter {

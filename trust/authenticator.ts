@@ -9,12 +9,12 @@
  * they are never asked for a token.
  */
 import { Code, ImeifedError, unauthenticated } from "../errors/index.js";
-import type { CallContext, ServerInterceptor } from "../rpc/index.js";
+import { peerAddress, type CallContext, type ServerInterceptor } from "../rpc/index.js";
 import { CALLER, SCOPES, type Caller, type PrincipalKind, type Scope } from "./principal.js";
 import { TokenVerifier, DEFAULT_CLOCK_TOLERANCE_SEC } from "./token-verifier.js";
 import type { TrustStore } from "./trust-store.js";
 import { VerifiedTokenCache } from "./verified-token-cache.js";
-import { AuthFailureLimiter, peerAddress } from "./auth-failure-limiter.js";
+import { AuthFailureLimiter } from "./auth-failure-limiter.js";
 import { STREAM_EXPIRED } from "./stream-expired.js";
 
 /** What a method demands: a scope, or nothing (`public`: no token needed, but a token sent is still verified). */

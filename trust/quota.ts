@@ -11,7 +11,7 @@
 import { LRUCache } from "lru-cache";
 import { z } from "zod";
 import { Code, ImeifedError } from "../errors/index.js";
-import type { ServerInterceptor } from "../rpc/index.js";
+import { peerAddress, type ServerInterceptor } from "../rpc/index.js";
 import { CALLER } from "./principal.js";
 
 const limitSchema = z
@@ -138,10 +138,9 @@ export class QuotaLimiter {
   }
 }
 
-/** The quota key of an unauthenticated call: its peer's address without the port. */
+/** The quota key of an unauthenticated call: its client machine (rpc/peer-address.ts). */
 function peerKey(peer: string): string {
-  const host = peer.replace(/^ipv[46]:/, "").replace(/:\d+$/, "");
-  return `peer:${host}`;
+  return `peer:${peerAddress(peer)}`;
 }
 
 /**

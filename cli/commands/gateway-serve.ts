@@ -20,7 +20,7 @@ health and server reflection.
 
   --config FILE        the gateway config, JSON or YAML (gateway/config.ts):
                        id, listen, trustFile, key, registries[{country, address, id}],
-                       deadlines, cache, breaker, batching, freshness, tacFile, quotas,
+                       deadlines, cache, breaker, batching, freshness, connections, tacFile, quotas,
                        admission, audit
   --listen HOST:PORT   overrides the config's listen address (port 0 picks a free port)
 

@@ -18,7 +18,7 @@ import { clientTargetFromFlags, readTokenFile } from "../client-target.js";
 import { EXIT_OK, UsageError, type Command } from "../command.js";
 
 const USAGE = `usage: imeifed oem watch (--gateway ADDR --token FILE | --demo DIR --as ID)
-                         --cursor-file FILE [--jwks FILE] [--json] [--max-events N]
+                         --cursor-file FILE [--jwks FILE] [--json] [--max-events N] [--from-now]
                          [--ca FILE [--cert FILE --key FILE] [--server-name NAME]]
 
 Follows the stolen-mode feed (FederationService.WatchStolen) as a manufacturer.
@@ -35,6 +35,9 @@ Follows the stolen-mode feed (FederationService.WatchStolen) as a manufacturer.
                       hand out keys of its own; a file obtained out of band cannot be forged
   --json              one JSON object per line (full device key), for programs
   --max-events N      exit after handling N events (acted on or refused)
+  --from-now          with a new cursor file, start at the registries' heads instead of
+                      reading their history once (the default, so phones stolen
+                      before the first run are acted on too)
   --ca, --cert, --key, --server-name   TLS (and mutual TLS) to the gateway
 
 Lines: STOLEN_VERIFIED / TRACKED / CLEARED for verified events (the device is
@@ -80,6 +83,7 @@ export const command: Command = {
         "cursor-file": { type: "string" },
         json: { type: "boolean", default: false },
         "max-events": { type: "string" },
+        "from-now": { type: "boolean", default: false },
         ca: { type: "string" },
         cert: { type: "string" },
         key: { type: "string" },
@@ -116,9 +120,10 @@ export const command: Command = {
         : await gatewayKeySource(() => client.getRegistryKeys({}, { deadline: 10_000 }));
       const json = values.json;
       const result = await consumeStolenFeed({
-        openFeed: (cursor, signal) => (async function* () {
-          for await (const response of client.watchStolen({ cursor }, { signal })) yield response;
+        openFeed: (cursor, signal, replay) => (async function* () {
+          for await (const response of client.watchStolen({ cursor, replay }, { signal })) yield response;
         })(),
+        fromNow: values["from-now"],
         keys,
         cursorFile,
         signal: stop.signal,
@@ -138,7 +143,7 @@ export const command: Command = {
               console.error(`feed interrupted (${Code[notice.error.code] ?? notice.error.code}: ${notice.error.message}); reconnecting in ${notice.retryInMs} ms`);
               break;
             case "connected":
-              console.error(notice.cursor ? "following the stolen feed from the saved cursor" : "following the stolen feed from the beginning");
+              console.error(notice.cursor ? "following the stolen feed from the saved cursor" : values["from-now"] ? "following the stolen feed from now" : "following the stolen feed from the beginning");
               break;
           }
         },

@@ -89,6 +89,9 @@ export const command: Command = {
     const observability = await startObservability({ serviceName: `imeifed-registry-${config.country.toLowerCase()}` });
     const reloadable = config.trustFile ? await loadTrustWithReload(config.trustFile, observability.logger) : undefined;
     const registry = await startRegistry({ ...config, outerInterceptors: [serverTracing()], ...(reloadable ? { trust: reloadable.trust } : {}) });
+    // Listening before the line below goes out: whoever reads it may signal at once, and an
+    // unhandled SIGTERM would end the process without the clean shutdown.
+    const stopSignal = Promise.race([once(process, "SIGTERM").then(() => "SIGTERM"), once(process, "SIGINT").then(() => "SIGINT")]);
     console.log(
       JSON.stringify({
         level: "info",
@@ -101,7 +104,7 @@ export const command: Command = {
         pid: process.pid,
       }),
     );
-    const signal = await Promise.race([once(process, "SIGTERM").then(() => "SIGTERM"), once(process, "SIGINT").then(() => "SIGINT")]);
+    const signal = await stopSignal;
     reloadable?.stop();
     await registry.shutdown();
     await observability.shutdown();

@@ -25,18 +25,17 @@ import { SightingKind } from "../../gen/imeifed/v1/registry_pb.js";
 import type { HandlerFor } from "../../rpc/index.js";
 import { auditDetails } from "../../trust/audit/audit-interceptor.js";
 import { requesterOf } from "../../trust/principal.js";
+import { requirePurpose } from "../../trust/purpose.js";
 import type { GatewayContext } from "../gateway-context.js";
 import { callerOf } from "../../trust/principal.js";
 import { defaultCallerDeadline, upstreamDeadline } from "../upstream-deadline.js";
 import { identityOf } from "../../device/device-identity.js";
 import { isListed } from "../verdict.js";
 
-const MAX_TEXT = 500;
-
+/** A found report's detail, trimmed (its length and characters were checked as the request entered: contract/). */
 function text(value: string, field: string, required: boolean): string {
   const trimmed = value.trim();
   if (required && trimmed === "") throw invalidArgument(field, "FOUND_DETAIL_REQUIRED", "is required: the owning agency needs it to get the device back");
-  if (trimmed.length > MAX_TEXT) throw invalidArgument(field, "FOUND_DETAIL_TOO_LONG", `is longer than ${MAX_TEXT} characters`);
   return trimmed;
 }
 
@@ -54,7 +53,7 @@ export function createReportFoundHandler(gw: GatewayContext): HandlerFor<(typeof
   return async (request, ctx): Promise<ReportFoundResponse> => {
     const caller = callerOf(ctx);
     const requester = requesterOf(caller);
-    const purpose = text(request.purpose, "purpose", true);
+    const purpose = requirePurpose(request.purpose);
     const device = requireDevice(request.imei, "imei");
     const audit = auditDetails(ctx);
     audit.deviceKey = device.key;

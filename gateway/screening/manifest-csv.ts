@@ -14,7 +14,7 @@
  */
 import { createReadStream } from "node:fs";
 import { CsvSyntaxError, readCsvRecordBatches } from "../../device/csv-records.js";
-import { Code, ImeifedError } from "../../errors/index.js";
+import { Code, ImeifedError, quote } from "../../errors/index.js";
 import type { ManifestItem } from "../../gen/imeifed/v1/federation_pb.js";
 
 /** The manifest's columns, as documented above. */
@@ -57,7 +57,7 @@ export async function* readManifestBatches(path: string, batchSize: number, prog
           const names = fields.map((f) => f.trim().toLowerCase());
           const at = (name: string) => names.indexOf(name);
           if (at("device_id") < 0) {
-            throw badManifest(path, `line ${line}: the header must name a device_id column (found ${names.map((n) => JSON.stringify(n)).join(", ")}); columns: ${MANIFEST_COLUMNS.join(", ")}`);
+            throw badManifest(path, `line ${line}: the header must name a device_id column (found ${names.map((n) => quote(n)).join(", ")}); columns: ${MANIFEST_COLUMNS.join(", ")}`);
           }
           columns = { device_id: at("device_id"), declared_make: at("declared_make"), declared_model: at("declared_model"), line_reference: at("line_reference") };
           continue;

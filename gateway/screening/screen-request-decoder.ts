@@ -15,9 +15,17 @@
  * an unknown field, a long varint, a truncated message, invalid UTF-8) goes
  * to `fromBinary`, so the result, errors included, equals what `fromBinary`
  * returns (tests compare the two over generated messages).
+ *
+ * The contract's text rule (contract/) applies to every item as to any
+ * request. A batch read by position whose bytes are all printable ASCII, each
+ * field within its limit (nearly every manifest), is marked text-checked as
+ * it is read (its bytes are looked at once, for ASCII and for controls
+ * alike), so the general check makes no item objects; any other batch is
+ * left to the general check, which makes them and words the refusal.
  */
 import { fromBinary } from "@bufbuild/protobuf";
-import { ScreenRequestSchema, type ManifestItem, type ManifestItems, type ScreenRequest } from "../../gen/imeifed/v1/federation_pb.js";
+import { ManifestItemSchema, ScreenRequestSchema, type ManifestItem, type ManifestItems, type ScreenRequest } from "../../gen/imeifed/v1/federation_pb.js";
+import { markTextChecked, textLimitOf } from "../../contract/index.js";
 import { plainDeviceKey } from "../../device/index.js";
 import { NOT_PLAIN, readSmallVarint } from "../../rpc/wire.js";
 import { ManifestTextBatch, SPAN_WORDS } from "./manifest-batch.js";
@@ -58,6 +66,9 @@ export function decodeScreenRequest(bytes: Buffer): ScreenRequest {
 /** Thrown by `textItemsMessage` at a field that is not ASCII: the message's items are made as objects instead. */
 const NOT_ASCII = Symbol("not ascii");
 
+/** The contract's text limit of an item's fields, by field number (1-4). */
+const ITEM_LIMITS = [0, ...[ManifestItemSchema.field.deviceId!, ManifestItemSchema.field.declaredMake!, ManifestItemSchema.field.declaredModel!, ManifestItemSchema.field.lineReference!].map(textLimitOf)];
+
 /** Where a decoder is in the message; `fieldEnd`: the end of the field `fieldAt` read last. */
 interface Cursor {
   pos: number;
@@ -89,9 +100,10 @@ function textItemsMessage(bytes: Buffer): ScreenRequest {
   const end = bytes.length;
   const at = itemsStart(bytes);
   const text = bytes.toString("latin1", 0, end);
-  const read: ItemSpans = { spans: new Uint32Array(SPAN_WORDS * 1024), keyNumbers: new Float64Array(1024), count: 0 };
+  const read: ItemSpans = { spans: new Uint32Array(SPAN_WORDS * 1024), keyNumbers: new Float64Array(1024), count: 0, plainText: true };
   readItemSpans(bytes, text, at, end, read);
-  return { $typeName: "imeifed.v1.ScreenRequest", message: { case: "items", value: new DecodedManifestItems(new ManifestTextBatch(text, read.spans, read.keyNumbers, read.count)) } };
+  const items = new DecodedManifestItems(new ManifestTextBatch(text, read.spans, read.keyNumbers, read.count));
+  return { $typeName: "imeifed.v1.ScreenRequest", message: { case: "items", value: read.plainText ? markTextChecked(items) : items } };
 }
 
 /** The spans and key numbers of a batch's items (what ManifestTextBatch reads). */
@@ -99,6 +111,8 @@ interface ItemSpans {
   spans: Uint32Array;
   keyNumbers: Float64Array;
   count: number;
+  /** Every field's bytes printable ASCII and within its limit: the text rule accepts the batch. */
+  plainText: boolean;
 }
 
 /**
@@ -130,8 +144,16 @@ function readItemSpans(bytes: Buffer, text: string, at: Cursor, end: number, out
     const base = count * SPAN_WORDS;
     while (at.pos < stop) {
       const field = fieldAt(bytes, at, stop);
+      if (at.fieldEnd - at.pos > ITEM_LIMITS[field]!) out.plainText = false;
       // The framing's varints may hold any byte; a field's text must be ASCII to be cut from the latin1 text.
-      for (let k = at.pos; k < at.fieldEnd; k++) if (bytes[k]! >= 0x80) throw NOT_ASCII;
+      // Printable ASCII (nearly every byte) passes the first test; a control byte leaves the batch to the text check.
+      for (let k = at.pos; k < at.fieldEnd; k++) {
+        const b = bytes[k]!;
+        if (b < 0x20 || b >= 0x7f) {
+          if (b >= 0x80) throw NOT_ASCII;
+          out.plainText = false;
+        }
+      }
       // A string field given twice: the last one wins, as in fromBinary.
       spans[base + 2 * (field - 1)] = at.pos;
       spans[base + 2 * (field - 1) + 1] = at.fieldEnd;

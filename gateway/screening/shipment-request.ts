@@ -4,7 +4,7 @@
  * asked under), every later one must carry items. A caller who gets the order
  * wrong hears exactly what to send instead.
  */
-import { invalidArgument } from "../../errors/index.js";
+import { invalidArgument, quote } from "../../errors/index.js";
 import { UnansweredPolicy, type ScreenRequest, type Shipment } from "../../gen/imeifed/v1/federation_pb.js";
 import { ManifestItemsBatch, type ManifestBatch } from "./manifest-batch.js";
 import { DecodedManifestItems } from "./screen-request-decoder.js";
@@ -18,18 +18,15 @@ export interface ScreeningShipment {
   readonly onUnanswered: UnansweredPolicy.HOLD | UnansweredPolicy.PASS;
 }
 
-/** Checks the Shipment message (INVALID_ARGUMENT naming the field otherwise). */
+/** Checks the Shipment message (INVALID_ARGUMENT naming the field otherwise); its texts' lengths and characters were checked as it entered (contract/). */
 export function checkShipment(shipment: Shipment): ScreeningShipment {
   const declarationReference = shipment.declarationReference.trim();
   if (declarationReference === "") {
     throw invalidArgument("shipment.declaration_reference", "DECLARATION_REFERENCE_REQUIRED", "is required: give the export declaration the screening is for");
   }
-  if (declarationReference.length > 200) {
-    throw invalidArgument("shipment.declaration_reference", "DECLARATION_REFERENCE_TOO_LONG", "is longer than 200 characters");
-  }
   const destinationCountry = shipment.destinationCountry.trim().toUpperCase();
   if (destinationCountry !== "" && !/^[A-Z]{2}$/.test(destinationCountry)) {
-    throw invalidArgument("shipment.destination_country", "BAD_COUNTRY", `${JSON.stringify(shipment.destinationCountry)} is not an ISO 3166-1 alpha-2 code such as HK`);
+    throw invalidArgument("shipment.destination_country", "BAD_COUNTRY", `${quote(shipment.destinationCountry)} is not an ISO 3166-1 alpha-2 code such as HK`);
   }
   const onUnanswered = shipment.onUnanswered === UnansweredPolicy.PASS ? UnansweredPolicy.PASS : UnansweredPolicy.HOLD;
   if (shipment.onUnanswered !== UnansweredPolicy.UNSPECIFIED && shipment.onUnanswered !== UnansweredPolicy.HOLD && shipment.onUnanswered !== UnansweredPolicy.PASS) {

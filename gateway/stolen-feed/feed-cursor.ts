@@ -10,7 +10,7 @@
  * are sorted so equal positions always encode to equal cursors.
  */
 import { z } from "zod";
-import { invalidArgument } from "../../errors/index.js";
+import { invalidArgument, quote } from "../../errors/index.js";
 
 /** The current cursor format; a cursor of another version is refused, never guessed at. */
 export const FEED_CURSOR_VERSION = 1;
@@ -55,6 +55,11 @@ export function encodeFeedCursor(cursor: FeedCursor): string {
   return Buffer.from(JSON.stringify({ v: FEED_CURSOR_VERSION, registries }), "utf8").toString("base64url");
 }
 
+/** A cursor's version as an error message shows it: a number as it is, anything else quoted (short, escaped). */
+function versionText(version: unknown): string {
+  return typeof version === "number" ? String(version) : quote(String(version));
+}
+
 /**
  * Decodes a cursor a manufacturer sent back. An empty string is the empty
  * cursor (start from the beginning); anything that is not a cursor this
@@ -77,7 +82,7 @@ export function decodeFeedCursor(text: string, field = "cursor"): FeedCursor {
   if (typeof json === "object" && json !== null && "v" in json && (json as { v: unknown }).v !== FEED_CURSOR_VERSION) {
     throw refuse(
       "CURSOR_VERSION",
-      `has version ${JSON.stringify((json as { v: unknown }).v)} but this gateway reads version ${FEED_CURSOR_VERSION}; reconnect with an empty cursor and drop repeats by event id`,
+      `has version ${versionText((json as { v: unknown }).v)} but this gateway reads version ${FEED_CURSOR_VERSION}; reconnect with an empty cursor and drop repeats by event id`,
     );
   }
   const parsed = cursorSchema.safeParse(json);

@@ -3,19 +3,21 @@
  * the feed lasts: a registry that is down or restarting is reconnected with
  * backoff and resumed after the last sequence handled, so its changes are
  * delayed, never lost; a new registry epoch (its sequences restarted) resumes
- * it from 0. It never throws for a registry's failure (the other registries'
+ * it from 0 (or, for a follower with a bounded start, from a bounded backlog
+ * before the head: the shared followers of stolen-feed-hub.ts). It never throws for a registry's failure (the other registries'
  * events must keep flowing); it ends only when the feed is cancelled.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Change, WatchChangesResponse } from "../../gen/imeifed/v1/registry_pb.js";
 import type { CallOptions } from "../../rpc/index.js";
 import { Code, ImeifedError } from "../../errors/index.js";
+import { STREAM_EXPIRED } from "../../trust/stream-expired.js";
 import type { RegistryPosition } from "./feed-cursor.js";
 
 /** One registry as the follower sees it: its country and a WatchChanges call (already authorised). */
 export interface ChangeSource {
   readonly country: string;
-  watchChanges(request: { afterSequence: bigint; epoch: string }, options: CallOptions): AsyncIterable<WatchChangesResponse>;
+  watchChanges(request: { afterSequence: bigint; epoch: string; fromHead?: boolean; headBacklog?: bigint }, options: CallOptions): AsyncIterable<WatchChangesResponse>;
 }
 
 /** What a follower yields; the feed updates its cursor from every item, and turns some changes into events. */
@@ -43,6 +45,14 @@ export interface FollowOptions {
   readonly signal: AbortSignal;
   readonly backoff?: FollowBackoff;
   readonly log?: FollowLog;
+  /**
+   * Bounds where the follower starts while the registry has not yet answered
+   * from its position (the first connection, and after a reset): at most this
+   * many changes before the registry's head, never before `from`. Once the
+   * registry has answered, reconnections resume exactly, whatever the backlog.
+   * Unset: always exactly from the position (every change since).
+   */
+  readonly headBacklog?: bigint;
 }
 
 const START: RegistryPosition = { epoch: "", seq: 0n };
@@ -61,6 +71,8 @@ export async function* followRegistryChanges(source: ChangeSource, from: Registr
   const log = options.log ?? (() => {});
   const country = source.country;
   let position = from;
+  // Whether the registry has answered from `position`: until then a bounded follower asks for a bounded backlog.
+  let confirmed = false;
   let waitMs = backoff.initialMs;
   // Logged on transitions only (lost, resumed), so a registry that stays down writes two lines, not one per retry.
   let down = false;
@@ -68,9 +80,11 @@ export async function* followRegistryChanges(source: ChangeSource, from: Registr
     let progressed = false;
     let retryInMs = 0;
     try {
-      const stream = source.watchChanges({ afterSequence: position.seq, epoch: position.epoch }, { signal });
+      const bounded = options.headBacklog !== undefined && !confirmed ? { fromHead: true, headBacklog: options.headBacklog } : {};
+      const stream = source.watchChanges({ afterSequence: position.seq, epoch: position.epoch, ...bounded }, { signal });
       for await (const response of stream) {
         progressed = true;
+        confirmed = true;
         if (down) {
           down = false;
           log({ level: "info", msg: "registry change stream resumed", country, detail: `after sequence ${position.seq}` });
@@ -78,6 +92,7 @@ export async function* followRegistryChanges(source: ChangeSource, from: Registr
         if (position.epoch !== "" && response.epoch !== position.epoch) {
           // The registry should refuse a stale epoch itself; if it streams anyway, its sequences restarted.
           position = START;
+          confirmed = false;
           yield { type: "reset", country, position, detail: `registry epoch changed to ${response.epoch}; resuming from sequence 0` };
           break;
         }
@@ -105,9 +120,12 @@ export async function* followRegistryChanges(source: ChangeSource, from: Registr
       if (error.code === Code.FAILED_PRECONDITION && (position.epoch !== "" || position.seq !== 0n)) {
         // The registry says our position is not in its history (new epoch, or a restore from an older backup).
         position = START;
+        confirmed = false;
         yield { type: "reset", country, position, detail: `registry refused the position (${error.message}); resuming from sequence 0` };
         continue;
       }
+      // A stream that outlived the token it was opened with: reopen at once (the link mints a fresh one); no failure of the registry.
+      if (error.reason === STREAM_EXPIRED && progressed) continue;
       const refused = REFUSALS.has(error.code);
       retryInMs = refused ? backoff.maxMs : waitMs;
       if (!down) {

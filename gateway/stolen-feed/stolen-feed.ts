@@ -1,83 +1,110 @@
 /**
- * One manufacturer's stolen feed: every registry's changes, followed from the
- * manufacturer's cursor, merged, filtered down to the verified changes of the
- * manufacturer's own devices, and turned into StolenEvents that each carry the
- * owning registry's attestation untouched and a cursor covering every
- * registry's position. Nothing is kept on the gateway between connections.
+ * One manufacturer's stolen feed: every registry's events for the
+ * manufacturer's own devices, from the manufacturer's cursor, each with a
+ * cursor covering every registry's position. The registries are read through
+ * the hub's shared followers (one per registry and manufacturer, however many
+ * feeds are open), so a feed costs the registries nothing of its own unless it
+ * must catch up from before the shared window. Nothing is kept on the gateway
+ * between connections: the cursor is the whole of a feed's state.
+ *
+ * Where each registry starts: right after the cursor's position for it; with
+ * no position, at the registry's head when the feed opens (from its first
+ * change when `replay` is set). The first output is always a cursor (no event)
+ * saying so, and later cursor-only outputs follow the registries past other
+ * devices' changes, so a consumer's saved cursor stays near the head.
  */
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { StolenEventSchema } from "../../gen/imeifed/v1/federation_pb.js";
-import { parseDevice, mask } from "../../device/index.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ImeifedError } from "../../errors/index.js";
 import { encodeFeedCursor, type FeedCursor, type RegistryPosition } from "./feed-cursor.js";
 import { mergeStreams } from "./merge-streams.js";
-import { followRegistryChanges, type ChangeSource, type FollowBackoff, type FollowLog } from "./registry-change-follower.js";
-import { stolenEventIdOf, stolenEventKindOf } from "./stolen-event-kind.js";
-import type { TacFilter } from "./tac-filter.js";
-import { identityOf } from "../../device/device-identity.js";
+import type { ChangeSource, FollowBackoff, FollowLog } from "./registry-change-follower.js";
+import { RegistryLane, type LaneEvent } from "./registry-lane.js";
+import type { StolenEventInit } from "./stolen-event.js";
+import type { FeedAudience, StolenFeedHub } from "./stolen-feed-hub.js";
 
-/** A StolenEvent as the handler writes it. */
-export type StolenEventInit = MessageInitShape<typeof StolenEventSchema>;
+export type { StolenEventInit } from "./stolen-event.js";
+
+/** What the feed sends: an event (with its cursor), or a cursor alone. */
+export type FeedOutput = { readonly event: StolenEventInit } | { readonly cursor: string };
 
 export interface StolenFeedOptions {
+  readonly hub: StolenFeedHub;
+  readonly audience: FeedAudience;
   /** Every registry of the federation, each already authorised to act for this manufacturer. */
   readonly sources: readonly ChangeSource[];
-  /** Where the manufacturer stopped (empty map: from the beginning). */
+  /** Where the manufacturer stopped. */
   readonly from: FeedCursor;
-  /** The manufacturer's devices. */
-  readonly tacFilter: TacFilter;
-  /** Ends the feed and every upstream stream. */
+  /** Read the registries `from` holds no position for from their first change, not from their head. */
+  readonly replay?: boolean;
+  /** Each registry's head as the gateway follows it now (where a registry with no position starts); undefined when not known yet. */
+  readonly headOf?: (country: string) => RegistryPosition | undefined;
+  /** How often a feed sends its cursor when it moved without an event (0: only the opening cursor). */
+  readonly progressIntervalMs?: number;
+  /** Ends the feed's call at once with `error` (the handler's `ctx.abort`). */
+  readonly fail?: (error: ImeifedError) => void;
+  /** Ends the feed and every stream of its own. */
   readonly signal: AbortSignal;
   readonly backoff?: FollowBackoff;
   readonly log?: FollowLog;
 }
 
-const START: RegistryPosition = { epoch: "", seq: 0n };
+const FROM_THE_BEGINNING: RegistryPosition = { epoch: "", seq: 0n };
+const TICK = Symbol("tick");
+
+/** Yields `TICK` every `ms` until `signal` aborts. */
+async function* ticks(ms: number, signal: AbortSignal): AsyncGenerator<typeof TICK, void, undefined> {
+  for (;;) {
+    try {
+      await sleep(ms, undefined, { signal });
+    } catch {
+      return;
+    }
+    yield TICK;
+  }
+}
 
 /**
- * Yields the manufacturer's events until `signal` aborts. Delivery is at least
- * once: each event's cursor covers every change handled before it (including
- * the ones filtered out), so reconnecting with it resumes right after it.
+ * Yields the manufacturer's feed until `signal` aborts. Delivery is at least
+ * once: each cursor covers only what was delivered before it (including the
+ * changes that made no event), so reconnecting with it resumes right after.
  */
-export async function* stolenFeed(options: StolenFeedOptions): AsyncGenerator<StolenEventInit, void, undefined> {
-  const { signal, tacFilter } = options;
-  const log = options.log ?? (() => {});
-  // Registries in the cursor that this gateway does not follow (removed from its config) keep their positions.
-  const positions = new Map<string, RegistryPosition>(options.from);
-  const followers = options.sources.map((source) =>
-    followRegistryChanges(source, positions.get(source.country) ?? START, {
-      signal,
-      ...(options.backoff ? { backoff: options.backoff } : {}),
-      log,
-    }),
+export async function* stolenFeed(options: StolenFeedOptions): AsyncGenerator<FeedOutput, void, undefined> {
+  const { signal, from } = options;
+  const lanes = options.sources.map(
+    (source) =>
+      new RegistryLane({
+        hub: options.hub,
+        audience: options.audience,
+        source,
+        from: from.get(source.country) ?? (options.replay ? FROM_THE_BEGINNING : options.headOf?.(source.country)),
+        signal,
+        ...(options.fail ? { fail: options.fail } : {}),
+        ...(options.backoff ? { backoff: options.backoff } : {}),
+        ...(options.log ? { log: options.log } : {}),
+      }),
   );
-  for await (const item of mergeStreams(followers)) {
+  // Registries in the cursor that this gateway does not follow (removed from its config) keep their positions.
+  const cursorNow = (delivering?: LaneEvent): string => {
+    const positions = new Map<string, RegistryPosition>(from);
+    for (const lane of lanes) {
+      const position = lane.position(delivering?.country === lane.country ? delivering : undefined);
+      if (position !== undefined) positions.set(lane.country, position);
+    }
+    return encodeFeedCursor(positions);
+  };
+  let sent = cursorNow();
+  yield { cursor: sent };
+  const progressMs = options.progressIntervalMs ?? 0;
+  const streams: AsyncIterable<LaneEvent | typeof TICK>[] = lanes.map((lane) => lane.events());
+  if (progressMs > 0) streams.push(ticks(progressMs, signal));
+  for await (const item of mergeStreams(streams)) {
     if (signal.aborted) return;
-    if (item.type === "reset") {
-      positions.set(item.country, item.position);
-      log({ level: "warn", msg: "registry sequences restarted; replaying it from sequence 0", country: item.country, detail: item.detail });
+    if (item === TICK) {
+      const cursor = cursorNow();
+      if (cursor !== sent) yield { cursor: (sent = cursor) };
       continue;
     }
-    if (item.type === "caught-up") continue;
-    const { country, epoch, change } = item;
-    positions.set(country, { epoch, seq: change.sequence });
-    const kind = stolenEventKindOf(change);
-    if (kind === undefined || !tacFilter(change.deviceKey)) continue;
-    const parsed = parseDevice(change.deviceKey, "device_key");
-    if (!parsed.ok) {
-      // A registry bug, not the manufacturer's: skip the change rather than end everyone's feed.
-      log({ level: "warn", msg: "registry change with an invalid device key skipped", country, detail: `${mask(change.deviceKey)} at sequence ${change.sequence}` });
-      continue;
-    }
-    const device = parsed.device;
-    yield {
-      eventId: stolenEventIdOf(country, epoch, change.sequence),
-      kind,
-      device: identityOf(device),
-      country,
-      ...(change.changedAt ? { changedAt: change.changedAt } : {}),
-      attestation: change.attestation,
-      cursor: encodeFeedCursor(positions),
-      ...(change.finding ? { finding: change.finding } : {}),
-    };
+    sent = cursorNow(item);
+    yield { event: { ...item.event, cursor: sent } };
   }
 }

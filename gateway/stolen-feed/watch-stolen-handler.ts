@@ -1,7 +1,8 @@
 /**
  * FederationService.WatchStolen: the stolen-mode feed, for manufacturers only.
- * Admits the caller, decodes its cursor, and streams its events from every
- * registry the gateway federates (see stolen-feed.ts and README.md here).
+ * Admits the caller (within its cap of open feeds), decodes its cursor, and
+ * streams its events from every registry the gateway federates through the
+ * gateway's one hub of shared followers (see stolen-feed.ts and README.md here).
  */
 import { FederationService } from "../../gen/imeifed/v1/federation_pb.js";
 import { Code, ImeifedError } from "../../errors/index.js";
@@ -13,6 +14,7 @@ import { createLogger, type Logger } from "../../observability/logger.js";
 import { decodeFeedCursor } from "./feed-cursor.js";
 import type { ChangeSource, FollowBackoff, FollowLog } from "./registry-change-follower.js";
 import { stolenFeed } from "./stolen-feed.js";
+import { StolenFeedHub } from "./stolen-feed-hub.js";
 import { tacFilterFor } from "./tac-filter.js";
 
 /** Tuning of the feed; the defaults suit production, tests shorten the backoff. */
@@ -64,10 +66,13 @@ function changeSourceOf(link: RegistryLink, manufacturer: Actor): ChangeSource {
 /** Builds the WatchStolen handler for the gateway (FEDERATION_HANDLERS' `watchStolen` factory). */
 export function createWatchStolenHandler(gw: GatewayContext, options: WatchStolenOptions = {}): HandlerFor<(typeof FederationService)["method"]["watchStolen"]> {
   const log = options.log ?? loggerLog(createLogger("gateway").child({ component: "stolen-feed" }));
+  const { progressIntervalMs, ...limits } = gw.config.stolenFeed;
+  const hub = new StolenFeedHub({ limits, log, ...(options.backoff ? { backoff: options.backoff } : {}) });
   return async function* watchStolen(request, ctx: CallContext) {
     const principal = admitManufacturer(ctx.values.get(CALLER));
     const from = decodeFeedCursor(request.cursor);
     const manufacturer: Actor = { id: principal.id, kind: principal.kind, country: principal.country };
+    const release = hub.admitStream(principal.id);
     // Hubs (another gateway as upstream) are not followed: their feed would need the manufacturer's own delegation there.
     const sources = gw.links.filter((link) => link.kind === "registry").map((link) => changeSourceOf(link, manufacturer));
     // One controller for every upstream stream of this call: aborted when the manufacturer goes away or the handler ends.
@@ -76,17 +81,22 @@ export function createWatchStolenHandler(gw: GatewayContext, options: WatchStole
     ctx.signal.addEventListener("abort", onAbort, { once: true });
     if (ctx.signal.aborted) stop.abort();
     try {
-      for await (const event of stolenFeed({
+      yield* stolenFeed({
+        hub,
+        // Feeds share followers only when the registries see the same requester and the gateway filters the same TACs.
+        audience: { id: principal.id, key: JSON.stringify([manufacturer, principal.tacPrefixes]), tacFilter: tacFilterFor(principal.tacPrefixes) },
         sources,
         from,
-        tacFilter: tacFilterFor(principal.tacPrefixes),
+        replay: request.replay,
+        headOf: (country) => gw.changeHead?.(country),
+        progressIntervalMs,
+        fail: (error) => ctx.abort(error),
         signal: stop.signal,
         log: (entry) => log({ ...entry, detail: `${entry.detail ?? ""}${entry.detail ? "; " : ""}manufacturer ${principal.id}` }),
         ...(options.backoff ? { backoff: options.backoff } : {}),
-      })) {
-        yield { event };
-      }
+      });
     } finally {
+      release();
       ctx.signal.removeEventListener("abort", onAbort);
       stop.abort();
     }

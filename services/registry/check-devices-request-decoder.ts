@@ -9,10 +9,19 @@
  * byte, an unknown field, a long varint, a truncated message) goes to
  * `fromBinary`, so the result, errors included, equals what `fromBinary`
  * returns (tests compare the two over generated messages).
+ *
+ * A request whose every string is printable ASCII within its field's limit
+ * (nearly every one) is marked text-checked as its bytes are read, so the
+ * contract's text check (contract/) need not test 10,000 strings again; any
+ * other is left to that check, which words the refusal.
  */
-import { isAscii } from "node:buffer";
 import { fromBinary } from "@bufbuild/protobuf";
 import { CheckDevicesRequestSchema, type CheckDevicesRequest } from "../../gen/imeifed/v1/registry_pb.js";
+import { markTextChecked, textLimitOf } from "../../contract/index.js";
+
+/** The contract's text limits of the IMEIs and of the purpose. */
+const IMEI_LIMIT = textLimitOf(CheckDevicesRequestSchema.field.imeis!);
+const PURPOSE_LIMIT = textLimitOf(CheckDevicesRequestSchema.field.purpose!);
 
 /** Decodes a CheckDevicesRequest; equal to `fromBinary(CheckDevicesRequestSchema, bytes)`. */
 export function decodeCheckDevicesRequest(bytes: Buffer): CheckDevicesRequest {
@@ -24,11 +33,10 @@ export function decodeCheckDevicesRequest(bytes: Buffer): CheckDevicesRequest {
 function plainDecode(bytes: Buffer): CheckDevicesRequest | undefined {
   const end = bytes.length;
   const text = bytes.toString("latin1", 0, end);
-  // One native scan: when every byte is ASCII (nearly every request), no field needs its own check.
-  const ascii = isAscii(bytes);
   const imeis: string[] = [];
   let purpose = "";
   let listedOnly = false;
+  let plainText = true;
   let pos = 0;
   while (pos < end) {
     const tag = bytes[pos++]!;
@@ -52,11 +60,20 @@ function plainDecode(bytes: Buffer): CheckDevicesRequest | undefined {
     }
     const stop = pos + length;
     if (stop > end) return undefined;
-    if (!ascii) for (let i = pos; i < stop; i++) if (bytes[i]! >= 0x80) return undefined; // UTF-8 beyond ASCII: fromBinary decodes it
+    if (length > (tag === 0x0a ? IMEI_LIMIT : PURPOSE_LIMIT)) plainText = false;
+    // Each byte is looked at once, for ASCII and for the text rule alike: printable ASCII (nearly every byte) passes the first test.
+    for (let i = pos; i < stop; i++) {
+      const b = bytes[i]!;
+      if (b < 0x20 || b >= 0x7f) {
+        if (b >= 0x80) return undefined; // UTF-8 beyond ASCII: fromBinary decodes it
+        plainText = false;
+      }
+    }
     const value = text.slice(pos, stop);
     if (tag === 0x0a) imeis.push(value);
     else purpose = value;
     pos = stop;
   }
-  return { $typeName: "imeifed.v1.CheckDevicesRequest", imeis, purpose, listedOnly };
+  const request: CheckDevicesRequest = { $typeName: "imeifed.v1.CheckDevicesRequest", imeis, purpose, listedOnly };
+  return plainText ? markTextChecked(request) : request;
 }

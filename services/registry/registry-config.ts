@@ -7,6 +7,7 @@
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { readConfigFile, resolverFrom, validateConfig } from "../../config/config-file.js";
+import { connectionLimitsSchema } from "../../rpc/connection-guard.js";
 import { admissionConfigSchema } from "../../trust/admission.js";
 import { auditConfigSchema } from "../../trust/audit/index.js";
 import { quotaConfigSchema } from "../../trust/quota.js";
@@ -81,7 +82,13 @@ export const registryConfigSchema = z
     tls: serverTlsSchema.optional(),
     /** Plaintext on a non-loopback address: an explicit operator decision. */
     allowInsecure: z.boolean().default(false),
-    /** Where the audit log goes; default: `<db>.audit.sqlite` beside a SQLite file, or the registry's PostgreSQL schema. */
+    /** Caps on callers' connections, their preface deadline, idle time and keepalive (rpc/connection-guard.ts documents each default). */
+    connections: connectionLimitsSchema.default({}),
+    /**
+     * Where the audit log goes; default: in the store's own database (the SQLite file, or the registry's
+     * PostgreSQL schema), so a change and its entry commit in one transaction. Another database works through
+     * the store's outbox: an entry a crash leaves between the two commits is appended at the next start.
+     */
     audit: auditConfigSchema.optional(),
   })
   .strict()

@@ -5,7 +5,6 @@
  * SIGTERM handling lives in the CLI command; `shutdown()` is what it calls.
  */
 import { existsSync } from "node:fs";
-import { basename, dirname, extname, join } from "node:path";
 import type { JSONWebKeySet, JWK } from "jose";
 import { RegistryService } from "../../gen/imeifed/v1/registry_pb.js";
 import { Code, ImeifedError } from "../../errors/index.js";
@@ -13,7 +12,7 @@ import { hosted, startHost, type ServerInterceptor } from "../../rpc/index.js";
 import { shareStreamBudget } from "../../rpc/stream-budget.js";
 import { Admission } from "../../trust/admission.js";
 import { AttestationSigner } from "../../trust/attestation.js";
-import { createAuditInterceptor, openAuditLog, type AuditConfig, type AuditLog } from "../../trust/audit/index.js";
+import { createAuditInterceptor, type AuditLog } from "../../trust/audit/index.js";
 import { createAuthenticator } from "../../trust/authenticator.js";
 import { generatePrincipalKeys, readPrivateJwk, writePrivateJwk } from "../../trust/keys.js";
 import { createQuotaInterceptor, QuotaLimiter } from "../../trust/quota.js";
@@ -25,8 +24,9 @@ import { decodeCheckDevicesRequest } from "./check-devices-request-decoder.js";
 import { RegistryAttestations } from "./registry-attestations.js";
 import { parseRegistryConfig, type RegistryConfig, type RegistryConfigInput } from "./registry-config.js";
 import type { RegistryContext } from "./registry-context.js";
-import { createRegistryService, REGISTRY_METHOD_SCOPES } from "./registry-service.js";
-import { defaultSchema, openStore } from "./store/open-store.js";
+import { openRegistryAudit, siblingOf } from "./registry-audit.js";
+import { createRegistryService, REGISTRY_CHANGE_METHODS, REGISTRY_METHOD_SCOPES } from "./registry-service.js";
+import { openStore } from "./store/open-store.js";
 import type { RegistryStore } from "./store/registry-store.js";
 
 /** A config (validated or not) plus what a caller may hand over already built. */
@@ -72,17 +72,6 @@ async function attestationKeyOf(config: RegistryConfig, store: RegistryStore): P
   return JSON.parse(await store.metaSetIfAbsent(META_ATTESTATION_KEY, JSON.stringify(privateJwk))) as JWK;
 }
 
-/** `dir/gb.sqlite` → `dir/gb<suffix>`. */
-function siblingOf(file: string, suffix: string): string {
-  return join(dirname(file), `${basename(file, extname(file))}${suffix}`);
-}
-
-function auditLocationOf(config: RegistryConfig): AuditConfig {
-  if (config.audit) return config.audit;
-  if ("sqlite" in config.db) return { sqlite: siblingOf(config.db.sqlite, ".audit.sqlite") };
-  return { postgres: config.db.postgres, schema: config.db.schema ?? defaultSchema(config.country) };
-}
-
 function configOf(options: RegistryOptions): RegistryConfig {
   const { trust: _trust, interceptors: _interceptors, outerInterceptors: _outerInterceptors, ...input } = options;
   return parseRegistryConfig(input);
@@ -100,7 +89,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
   let audit: AuditLog | undefined;
   try {
     const signer = await AttestationSigner.create({ issuer: config.id, privateJwk: await attestationKeyOf(config, store) });
-    audit = await openAuditLog(auditLocationOf(config));
+    audit = await openRegistryAudit(config, store);
     const quota = config.quotas ? new QuotaLimiter(config.quotas) : undefined;
     let closing = false;
     const rc: RegistryContext = {
@@ -118,7 +107,8 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
     const interceptors: ServerInterceptor[] = [
       ...(options.outerInterceptors ?? []),
       // First of ours, so that it sees how every call ended, refusals included.
-      createAuditInterceptor(audit, { server: config.id }),
+      // A change's entry is on disk before its answer (in the change's own transaction when the log is in the store).
+      createAuditInterceptor(audit, { server: config.id, durableMethods: REGISTRY_CHANGE_METHODS }),
       // The raw change stream carries every record (verified or not, every TAC): for gateways
       // and the registry's own administrators; manufacturers get their filtered feed from the
       // gateway's WatchStolen.
@@ -140,6 +130,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
       interceptors,
       ...(credentials ? { credentials } : {}),
       allowInsecureNonLoopback: config.allowInsecure,
+      connections: config.connections,
       channelOptions: admission.serverOptions,
     });
     shareStreamBudget(host.server, admission.streamBudget);

@@ -27,6 +27,9 @@ export const REGISTRY_METHOD_SCOPES: Readonly<Record<(typeof RegistryService.met
   GetKeys: "public",
 };
 
+/** The methods that change the registry's records: each is audited before it answers, in the change's own transaction. */
+export const REGISTRY_CHANGE_METHODS: readonly string[] = ["ReportDevice", "ClearDevice", "RecordSighting", "RecordSightings"];
+
 /** Builds the handlers over one registry's context. */
 export function createRegistryService(rc: RegistryContext): ServiceImpl<typeof RegistryService> {
   return {

@@ -4,6 +4,8 @@
  * status, a reason, a case reference, a past occurrence date, bounded texts.
  */
 import { DeviceStatus, Reason } from "../../gen/imeifed/v1/device_pb.js";
+import { CrimeVerificationSchema, OwnerContactSchema, ReportDeviceRequestSchema } from "../../gen/imeifed/v1/registry_pb.js";
+import { checkText, textLimitOf } from "../../contract/index.js";
 import { invalidArgument } from "../../errors/index.js";
 import { requireDevice, type DeviceKey } from "../../device/index.js";
 import type { OwnerContactInput, ReportInput } from "./store/registry-store.js";
@@ -28,26 +30,28 @@ export const MAX_IMEIS_PER_REPORT = 4;
 /** How far ahead of our clock an occurrence date may be (clock skew between systems). */
 const FUTURE_SKEW_MS = 5 * 60_000;
 
-const LIMITS = {
-  case_reference: 128,
-  source_reason_code: 32,
-  make: 100,
-  model: 100,
-  "verification.crime_reference": 128,
-  "owner_contact.name": 200,
-  "owner_contact.phone": 64,
-  "owner_contact.email": 254,
+/**
+ * The report's texts, by their names in messages, and the contract field whose
+ * limit each obeys: a report that arrives by ReportDevice was checked against
+ * the same limits as it entered, one imported from CSV is checked here.
+ */
+const TEXT_FIELDS = {
+  case_reference: ReportDeviceRequestSchema.field.caseReference!,
+  source_reason_code: ReportDeviceRequestSchema.field.sourceReasonCode!,
+  make: ReportDeviceRequestSchema.field.make!,
+  model: ReportDeviceRequestSchema.field.model!,
+  "verification.crime_reference": CrimeVerificationSchema.field.crimeReference!,
+  "owner_contact.name": OwnerContactSchema.field.name!,
+  "owner_contact.phone": OwnerContactSchema.field.phone!,
+  "owner_contact.email": OwnerContactSchema.field.email!,
 } as const;
 
 /** Maps a field name in messages (CSV import names its columns instead of proto fields). */
 export type FieldNamer = (field: string) => string;
 
-function text(value: string, field: keyof typeof LIMITS, name: FieldNamer): string {
-  const trimmed = value.trim();
-  if (trimmed.length > LIMITS[field]) throw invalidArgument(name(field), "TOO_LONG", `is ${trimmed.length} characters long; at most ${LIMITS[field]} are kept`);
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(trimmed)) throw invalidArgument(name(field), "CONTROL_CHARACTER", "holds a control character; send plain text");
-  return trimmed;
+/** A text of the report under the contract's text rule, trimmed. */
+function text(value: string, field: keyof typeof TEXT_FIELDS, name: FieldNamer): string {
+  return checkText(value, name(field), textLimitOf(TEXT_FIELDS[field])).trim();
 }
 
 /** Validates a report by `agency` into what the store writes; throws INVALID_ARGUMENT naming the field. */

@@ -3,21 +3,9 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { CheckDevicesRequestSchema } from "../../gen/imeifed/v1/registry_pb.js";
 import { decodeCheckDevicesRequest } from "../../services/registry/check-devices-request-decoder.js";
+import { admittedRequest } from "../support/admitted-request.js";
 
-/** Both decoders' outcome: the message, or that it threw. */
-function outcome(decode: () => unknown): unknown {
-  try {
-    return decode();
-  } catch {
-    return "throws";
-  }
-}
-
-const same = (bytes: Buffer) =>
-  assert.deepStrictEqual(
-    outcome(() => decodeCheckDevicesRequest(bytes)),
-    outcome(() => fromBinary(CheckDevicesRequestSchema, bytes)),
-  );
+const same = (bytes: Buffer) => assert.deepStrictEqual(admittedRequest(CheckDevicesRequestSchema, decodeCheckDevicesRequest, bytes), admittedRequest(CheckDevicesRequestSchema, (b) => fromBinary(CheckDevicesRequestSchema, b), bytes));
 const encode = (imeis: string[], purpose: string, listedOnly = false) => Buffer.from(toBinary(CheckDevicesRequestSchema, create(CheckDevicesRequestSchema, { imeis, purpose, listedOnly })));
 
 describe("registry CheckDevicesRequest decoder", () => {
@@ -47,9 +35,23 @@ describe("registry CheckDevicesRequest decoder", () => {
     same(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f])); // a length far beyond the bytes
   });
 
+  it("refuses what the contract's text rule refuses, with the error the general check gives", () => {
+    const refused = (bytes: Buffer, expected: RegExp) => {
+      same(bytes);
+      assert.match(String(admittedRequest(CheckDevicesRequestSchema, decodeCheckDevicesRequest, bytes)), expected);
+    };
+    refused(encode(["356938035643809", "35693803564380\u0000"], "A"), /^CONTROL_CHARACTER imeis\[1\]: /);
+    refused(encode(["356938035643809"], "CASE-1\r\n"), /^CONTROL_CHARACTER purpose: /);
+    refused(encode(["7".repeat(65)], "A"), /^TOO_LONG imeis\[0\]: is 65 characters long/);
+    refused(encode([], "P".repeat(201)), /^TOO_LONG purpose: /);
+    refused(encode([], "CASE\u202e1"), /^CONTROL_CHARACTER purpose: /); // not ASCII: fromBinary decodes it
+    same(Buffer.concat([encode([], "A\u0000"), encode([], "B")])); // the last purpose wins, for the rule too
+  });
+
   it("equals fromBinary on generated requests and on arbitrary bytes", () => {
+    const controls = fc.string({ unit: fc.constantFrom("a", "1", "\u0000", "\t", "\r", "\n", "\u001b", "\u007f", "\u0085", "\u2028", "\u202e", "é"), maxLength: 6 });
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.stringMatching(/^\d{14,16}$/), fc.string(), fc.string({ unit: "grapheme" })), { maxLength: 40 }), fc.string(), fc.boolean(), (imeis, purpose, listedOnly) => same(encode(imeis, purpose, listedOnly))),
+      fc.property(fc.array(fc.oneof(fc.stringMatching(/^\d{14,16}$/), fc.string(), fc.string({ unit: "grapheme" }), controls, fc.constant("7".repeat(65))), { maxLength: 40 }), fc.oneof(fc.string(), controls), fc.boolean(), (imeis, purpose, listedOnly) => same(encode(imeis, purpose, listedOnly))),
       { numRuns: 400 },
     );
     fc.assert(

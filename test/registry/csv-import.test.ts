@@ -62,6 +62,12 @@ for (const backendName of ["sqlite", "postgres"] as const) {
       assert.deepEqual(changes.map((x) => x.deviceKey), [A.key, B.key, C.key]);
     });
 
+    it("keeps backslashes and quotes in cells as they are", async () => {
+      await importCsv(store, [csv(`${A.imei},PROHIBITED,STOLEN,0011,police-gb,MET\\1\\N,,"Acme ""\\t"" Inc",Phone\\,CR\\N`)]);
+      const a = (await store.openRecords([A.key as DeviceKey])).get(A.key as DeviceKey)![0]!;
+      assert.deepEqual([a.caseReference, a.make, a.model, a.crimeReference], ["MET\\1\\N", 'Acme "\\t" Inc', "Phone\\", "CR\\N"]);
+    });
+
     it("counts rows already recorded as replays, so a file can be imported twice", async () => {
       const text = csv(`${A.imei},PROHIBITED,STOLEN,0011,police-gb,MET/1,,,,`, `${B.imei},PROHIBITED,STOLEN,0011,police-gb,MET/2,,,,`);
       await importCsv(store, [text]);

@@ -77,8 +77,8 @@ describe("registry quotas", () => {
     const police = createClient(RegistryService, registry.address, { metadata: trust.metadataFor("police-gb", "registry-gb") });
     try {
       const imeis = Array.from({ length: 8 }, (_, i) => testDevice(700 + i).imei);
-      await client.checkDevices({ imeis });
-      const refused = await client.checkDevices({ imeis }).then(
+      await client.checkDevices({ imeis, purpose: "CASE-1" });
+      const refused = await client.checkDevices({ imeis, purpose: "CASE-1" }).then(
         () => assert.fail("the second batch should exceed 10 devices per second"),
         (e: unknown) => e as ImeifedError,
       );
@@ -115,9 +115,9 @@ describe("registry over mutual TLS", () => {
       metadata: trust.metadataFor("police-gb", "registry-gb"),
     });
     try {
-      const { check } = await withCert.checkDevice({ imei: testDevice(901).imei });
+      const { check } = await withCert.checkDevice({ imei: testDevice(901).imei, purpose: "CASE-1" });
       assert.equal(check?.deviceKey, testDevice(901).key);
-      await assert.rejects(withoutCert.checkDevice({ imei: testDevice(901).imei }, { deadline: 5_000 }), (e: unknown) => e instanceof ImeifedError && e.code === Code.UNAVAILABLE);
+      await assert.rejects(withoutCert.checkDevice({ imei: testDevice(901).imei, purpose: "CASE-1" }, { deadline: 5_000 }), (e: unknown) => e instanceof ImeifedError && e.code === Code.UNAVAILABLE);
     } finally {
       withCert.close();
       withoutCert.close();

@@ -68,7 +68,7 @@ describe("imeifed registry serve (child processes)", function () {
 
       const second = await spawn({ db });
       assert.equal(second.epoch, first.epoch);
-      const { checks } = await client(second, "police-es").checkDevices({ imeis: devices.map((d) => d.imei) });
+      const { checks } = await client(second, "police-es").checkDevices({ imeis: devices.map((d) => d.imei), purpose: "CASE-1" });
       assert.deepEqual(new Set(checks.map((c) => c.status)), new Set([DeviceStatus.PROHIBITED]));
       const stream = readStream(client(second, "gateway").watchChanges({ afterSequence: 24n }));
       const last = await stream.next();
@@ -108,7 +108,7 @@ describe("imeifed registry serve (child processes)", function () {
       ];
       assert.deepEqual(await seen(watchTwo), expected);
       assert.deepEqual(await seen(watchOne), expected);
-      const { check } = await client(one, "police-es").checkDevice({ imei: B.imei });
+      const { check } = await client(one, "police-es").checkDevice({ imei: B.imei, purpose: "CASE-1" });
       assert.equal(check?.status, DeviceStatus.PROHIBITED);
     } finally {
       abort.abort();
@@ -146,8 +146,8 @@ describe("imeifed registry serve (child processes)", function () {
     const p = await spawn({ db: { sqlite: join(dir, "gb.sqlite") }, args: ["--config", file] });
     const gateway = client(p, "gateway");
     const four = [1, 2, 3, 4].map((i) => testDevice(650 + i).imei);
-    await assert.rejects(gateway.checkDevices({ imeis: four }), (e: unknown) => e instanceof ImeifedError && e.code === Code.INVALID_ARGUMENT && /at most 3/.test(e.message));
-    const { checks } = await gateway.checkDevices({ imeis: four.slice(0, 3) });
+    await assert.rejects(gateway.checkDevices({ imeis: four, purpose: "CASE-1" }), (e: unknown) => e instanceof ImeifedError && e.code === Code.INVALID_ARGUMENT && /at most 3/.test(e.message));
+    const { checks } = await gateway.checkDevices({ imeis: four.slice(0, 3), purpose: "CASE-1" });
     assert.deepEqual(checks.map((c) => c.cacheMaxAge?.seconds), [0n, 0n, 0n]);
     assert.ok(existsSync(join(dir, "gb.sqlite")), "--db overrides the file's db");
     assert.ok(!existsSync(join(dir, "ignored.sqlite")));

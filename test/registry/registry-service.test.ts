@@ -72,8 +72,8 @@ for (const db of ["sqlite", "postgres"] as const) {
         await gb.report({ imeis: [A.imei], by: "police-gb", crimeReference: "CR/1" });
         await gb.report({ imeis: [B.imei], by: "police-gb", crimeReference: "" });
         const client = gb.client("police-gb");
-        const { check: a } = await client.checkDevice({ imei: A.imei });
-        const { check: b } = await client.checkDevice({ imei: B.imei });
+        const { check: a } = await client.checkDevice({ imei: A.imei, purpose: "CASE-1" });
+        const { check: b } = await client.checkDevice({ imei: B.imei, purpose: "CASE-1" });
         assert.equal(a?.finding?.reportingAgency, "police-gb");
         assert.equal(a?.finding?.verified, true);
         assert.equal(b?.finding?.verified, false);
@@ -133,7 +133,7 @@ for (const db of ["sqlite", "postgres"] as const) {
         assert.equal(cleared.status, DeviceStatus.PERMITTED);
         assert.equal(cleared.clearedRecordIds.length, 1);
         assert.equal(cleared.device?.deviceKey, A.key);
-        const { check } = await es.checkDevice({ imei: A.imei });
+        const { check } = await es.checkDevice({ imei: A.imei, purpose: "CASE-1" });
         assert.equal(check?.status, DeviceStatus.PERMITTED);
         assert.equal(check?.finding, undefined);
       });
@@ -143,7 +143,7 @@ for (const db of ["sqlite", "postgres"] as const) {
         await gb.report({ imeis: [A.imei], by: "police-es", status: DeviceStatus.TRACKED });
         const cleared = await gb.client("police-gb").clearDevice({ imei: A.imei, reason: ClearReason.RECOVERED });
         assert.equal(cleared.status, DeviceStatus.TRACKED);
-        const { check } = await gb.client("police-jp").checkDevice({ imei: A.imei });
+        const { check } = await gb.client("police-jp").checkDevice({ imei: A.imei, purpose: "CASE-1" });
         assert.equal(check?.finding?.reportingAgency, "police-es");
       });
 
@@ -165,11 +165,11 @@ for (const db of ["sqlite", "postgres"] as const) {
     describe("CheckDevice and CheckDevices", () => {
       it("answers PROHIBITED over TRACKED, and the newest report among equals", async () => {
         await gb.report({ imeis: [A.imei], by: "police-gb", status: DeviceStatus.TRACKED, reason: Reason.LOST });
-        let { check } = await gb.client("police-es").checkDevice({ imei: A.imei });
+        let { check } = await gb.client("police-es").checkDevice({ imei: A.imei, purpose: "CASE-1" });
         assert.equal(check?.status, DeviceStatus.TRACKED);
         await gb.report({ imeis: [A.imei], by: "police-es", status: DeviceStatus.PROHIBITED, reason: Reason.STOLEN });
         await gb.report({ imeis: [A.imei], by: "police-jp", status: DeviceStatus.PROHIBITED, reason: Reason.FRAUD });
-        ({ check } = await gb.client("police-es").checkDevice({ imei: A.imei }));
+        ({ check } = await gb.client("police-es").checkDevice({ imei: A.imei, purpose: "CASE-1" }));
         assert.equal(check?.status, DeviceStatus.PROHIBITED);
         assert.equal(check?.finding?.reason, Reason.FRAUD);
         assert.equal(check?.finding?.reportingAgency, "police-jp");
@@ -251,17 +251,17 @@ for (const db of ["sqlite", "postgres"] as const) {
       it("refuses a batch over the limit with INVALID_ARGUMENT naming the limit, and a bad IMEI naming its index", async () => {
         const client = gb.client("gateway");
         const many = Array.from({ length: 51 }, (_, i) => testDevice(100 + i).imei);
-        await expectError(client.checkDevices({ imeis: many }), Code.INVALID_ARGUMENT, /holds 51 IMEIs; this registry answers at most 50/);
+        await expectError(client.checkDevices({ imeis: many, purpose: "CASE-1" }), Code.INVALID_ARGUMENT, /holds 51 IMEIs; this registry answers at most 50/);
         const fifty = many.slice(0, 50);
-        assert.equal((await client.checkDevices({ imeis: fifty })).checks.length, 50);
+        assert.equal((await client.checkDevices({ imeis: fifty, purpose: "CASE-1" })).checks.length, 50);
         const bad = [...fifty.slice(0, 7), "abc", ...fifty.slice(8)];
-        await expectError(client.checkDevices({ imeis: bad }), Code.INVALID_ARGUMENT, /^imeis\[7\]: .*non-digit/);
+        await expectError(client.checkDevices({ imeis: bad, purpose: "CASE-1" }), Code.INVALID_ARGUMENT, /^imeis\[7\]: .*non-digit/);
       });
 
       it("shows the case reference verbatim to its agency only; others get the keyed hash", async () => {
         await gb.report({ imeis: [A.imei], by: "police-gb", caseReference: "GB/2025/0042" });
-        const own = (await gb.client("police-gb").checkDevice({ imei: A.imei })).check!.finding!;
-        const foreign = (await gb.client("police-es").checkDevice({ imei: A.imei })).check!.finding!;
+        const own = (await gb.client("police-gb").checkDevice({ imei: A.imei, purpose: "CASE-1" })).check!.finding!;
+        const foreign = (await gb.client("police-es").checkDevice({ imei: A.imei, purpose: "CASE-1" })).check!.finding!;
         assert.equal(own.caseToken, "GB/2025/0042");
         const expected = createHmac("sha256", gb.registry.store.caseTokenSecret).update("police-gb").update("\u0000").update("GB/2025/0042").digest("base64url");
         assert.equal(foreign.caseToken, expected);
@@ -270,23 +270,23 @@ for (const db of ["sqlite", "postgres"] as const) {
 
       it("applies the sharing policy to the real requester, through a gateway too", async () => {
         await gb.report({ imeis: [A.imei], by: "police-gb" });
-        const customs = (await gb.client("customs-gb").checkDevice({ imei: A.imei })).check!.finding!;
+        const customs = (await gb.client("customs-gb").checkDevice({ imei: A.imei, purpose: "CASE-1" })).check!.finding!;
         assert.equal(customs.reportingAgency, "");
         assert.equal(customs.caseToken, "");
         assert.deepEqual([...customs.withheldFields].sort(), ["case_token", "reporting_agency"]);
         const relayed = gb.client("gateway", { act: { id: "police-es", kind: "police", country: "ES" } });
-        const forPolice = (await relayed.checkDevice({ imei: A.imei })).check!.finding!;
+        const forPolice = (await relayed.checkDevice({ imei: A.imei, purpose: "CASE-1" })).check!.finding!;
         assert.equal(forPolice.reportingAgency, "police-gb");
         const forCustoms = gb.client("gateway", { act: { id: "customs-gb", kind: "customs", country: "GB" } });
-        assert.equal((await forCustoms.checkDevice({ imei: A.imei })).check!.finding!.reportingAgency, "");
+        assert.equal((await forCustoms.checkDevice({ imei: A.imei, purpose: "CASE-1" })).check!.finding!.reportingAgency, "");
       });
 
       it("never returns the owner's contact", async () => {
         const client = gb.client("police-gb");
         await client.reportDevice({ ...reportRequest({ imeis: [A.imei] }), ownerContact: { name: "Ada Owner", phone: "+44 20 7946 0000", email: "ada@example.org" } });
         const answers = [
-          await client.checkDevice({ imei: A.imei }),
-          await client.checkDevices({ imeis: [A.imei] }),
+          await client.checkDevice({ imei: A.imei, purpose: "CASE-1" }),
+          await client.checkDevices({ imeis: [A.imei], purpose: "CASE-1" }),
           await client.reportDevice({ ...reportRequest({ imeis: [A.imei] }), caseReference: "other" }),
         ];
         const text = JSON.stringify(answers, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v));
@@ -295,7 +295,7 @@ for (const db of ["sqlite", "postgres"] as const) {
 
       it("signs each finding with a key GetKeys publishes", async () => {
         await gb.report({ imeis: [A.imei], by: "police-gb", crimeReference: "CR/9", status: DeviceStatus.PROHIBITED, reason: Reason.STOLEN });
-        const finding = (await gb.client("police-es").checkDevice({ imei: A.imei })).check!.finding!;
+        const finding = (await gb.client("police-es").checkDevice({ imei: A.imei, purpose: "CASE-1" })).check!.finding!;
         const { jwksJson } = await gb.client("police-es").getKeys({});
         const claims = await verifyAttestation(finding.attestation, JSON.parse(jwksJson) as never);
         assert.equal(claims.device_key, A.key);
@@ -346,11 +346,11 @@ describe("RegistryService sharing refusals", () => {
 
   it("refuses a requester the policy shares nothing with, listed device or not", async () => {
     const jp = gb.client("police-jp");
-    await expectError(jp.checkDevice({ imei: A.imei }), Code.PERMISSION_DENIED, /sharing policy/);
-    await expectError(jp.checkDevice({ imei: B.imei }), Code.PERMISSION_DENIED, /sharing policy/);
-    await expectError(jp.checkDevices({ imeis: [B.imei] }), Code.PERMISSION_DENIED, /sharing policy/);
+    await expectError(jp.checkDevice({ imei: A.imei, purpose: "CASE-1" }), Code.PERMISSION_DENIED, /sharing policy/);
+    await expectError(jp.checkDevice({ imei: B.imei, purpose: "CASE-1" }), Code.PERMISSION_DENIED, /sharing policy/);
+    await expectError(jp.checkDevices({ imeis: [B.imei], purpose: "CASE-1" }), Code.PERMISSION_DENIED, /sharing policy/);
     const stream = gb.client("gateway", { act: { id: "police-jp", kind: "police", country: "JP" } }).watchChanges({ afterSequence: 0n });
     await expectError((async () => { for await (const _ of stream) break; })(), Code.PERMISSION_DENIED, /sharing policy/);
-    assert.equal((await gb.client("police-es").checkDevice({ imei: A.imei })).check?.status, DeviceStatus.PROHIBITED);
+    assert.equal((await gb.client("police-es").checkDevice({ imei: A.imei, purpose: "CASE-1" })).check?.status, DeviceStatus.PROHIBITED);
   });
 });

@@ -52,7 +52,7 @@ describe("registry database unavailable", () => {
           assert.ok((e.retryAfterMs ?? 0) > 0);
           return true;
         });
-        assert.equal((await police.checkDevice({ imei: testDevice(801).imei })).check?.status, DeviceStatus.PROHIBITED);
+        assert.equal((await police.checkDevice({ imei: testDevice(801).imei, purpose: "CASE-1" })).check?.status, DeviceStatus.PROHIBITED);
         other.exec("ROLLBACK");
         const done = await police.reportDevice(reportRequest({ imeis: [testDevice(802).imei] }));
         assert.equal(done.devices[0]!.created, true);

@@ -85,6 +85,19 @@ for (const db of ["sqlite", "postgres"] as const) {
       assert.equal(change(await stream.next(1_000)).sequence, 4n);
     });
 
+    it("starts a bounded backlog before the head when asked, never before after_sequence", async () => {
+      for (let i = 0; i < 5; i++) await gb.report({ imeis: [testDevice(40 + i).imei] });
+      const epoch = gb.registry.store.epoch;
+      const backlog = readStream(gb.client("gateway").watchChanges({ fromHead: true, headBacklog: 2n }, { signal: abort.signal }));
+      assert.deepEqual([change(await backlog.next()).sequence, change(await backlog.next()).sequence], [4n, 5n]);
+      assert.equal((await backlog.next()).event.value?.sequence, 5n);
+      const floored = readStream(gb.client("gateway").watchChanges({ fromHead: true, headBacklog: 4n, afterSequence: 3n, epoch }, { signal: abort.signal }));
+      assert.equal(change(await floored.next()).sequence, 4n, "after_sequence is the floor");
+      const ahead = await readStream(gb.client("gateway").watchChanges({ fromHead: true, headBacklog: 2n, afterSequence: 9n, epoch }, { signal: abort.signal })).end();
+      assert.ok(ahead instanceof ImeifedError);
+      assert.equal(ahead.code, Code.FAILED_PRECONDITION);
+    });
+
     it("is for gateways only: a manufacturer holding devices:watch gets its feed from the gateway, not every record", async () => {
       await gb.report({ imeis: [A.imei] });
       const refused = await readStream(gb.client("oem-demo").watchChanges({ afterSequence: 0n }, { signal: abort.signal })).end();

@@ -41,12 +41,14 @@ describe("rpc adapter (protobuf-es over grpc-js)", () => {
       };
     },
     async *watchChanges(request, ctx) {
+      // after_sequence 1000: messages larger than the reader's flow-control window, so the server waits for drain.
+      const deviceKey = request.afterSequence === 1000n ? "4".repeat(256 * 1024) : "49015420323751";
       try {
         for (let sequence = request.afterSequence + 1n; ; sequence++) {
           if (ctx.signal.aborted) return;
-          yield { epoch: "e1", event: { case: "change", value: { sequence, deviceKey: "49015420323751" } } };
+          yield { epoch: "e1", event: { case: "change", value: { sequence, deviceKey } } };
           if (request.afterSequence === 0n && sequence === 3n) return;
-          await sleep(5);
+          if (request.afterSequence !== 1000n) await sleep(5);
         }
       } finally {
         cancelledStreams++;
@@ -186,6 +188,18 @@ describe("rpc adapter (protobuf-es over grpc-js)", () => {
     }
     for (let i = 0; i < 100 && cancelledStreams === before; i++) await sleep(10);
     assert.equal(cancelledStreams, before + 1);
+    client.close();
+  });
+
+  it("closes a server stream's handler when the caller goes away while a response waits for drain", async () => {
+    const client = createClient(RegistryService, host.address, { channelOptions: { "grpc-node.flow_control_window": 65_535 } });
+    const before = cancelledStreams;
+    for await (const response of client.watchChanges({ afterSequence: 1000n })) {
+      assert.equal(response.epoch, "e1");
+      break;
+    }
+    for (let i = 0; i < 100 && cancelledStreams === before; i++) await sleep(10);
+    assert.equal(cancelledStreams, before + 1, "the handler's finally ran");
     client.close();
   });
 

@@ -121,7 +121,7 @@ export class ChangeLogRegistry {
     };
   }
 
-  async *#watch(request: { afterSequence: bigint; epoch: string }, signal: AbortSignal) {
+  async *#watch(request: { afterSequence: bigint; epoch: string; fromHead: boolean; headBacklog: bigint }, signal: AbortSignal) {
     this.requests.push({ afterSequence: request.afterSequence, epoch: request.epoch });
     if (request.epoch !== "" && request.epoch !== this.epoch) {
       throw new ImeifedError(Code.FAILED_PRECONDITION, "EPOCH_CHANGED", `epoch ${request.epoch} is not this registry's (${this.epoch}); resume from 0`);
@@ -131,7 +131,8 @@ export class ChangeLogRegistry {
     }
     this.openStreams++;
     const epoch = this.epoch;
-    let next = Number(request.afterSequence);
+    // from_head with a backlog: the last head_backlog changes, never before after_sequence (as the real registry).
+    let next = request.fromHead ? Math.max(Number(request.afterSequence), this.changes.length - Number(request.headBacklog)) : Number(request.afterSequence);
     let wake: () => void = () => {};
     const onAbort = () => wake();
     signal.addEventListener("abort", onAbort);

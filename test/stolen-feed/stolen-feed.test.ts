@@ -4,6 +4,7 @@ import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
 import { StolenEventKind } from "../../gen/imeifed/v1/federation_pb.js";
 import { decodeFeedCursor, type FeedCursor } from "../../gateway/stolen-feed/feed-cursor.js";
 import { stolenFeed, type StolenEventInit } from "../../gateway/stolen-feed/stolen-feed.js";
+import { StolenFeedHub } from "../../gateway/stolen-feed/stolen-feed-hub.js";
 import { tacFilterFor } from "../../gateway/stolen-feed/tac-filter.js";
 import { ChangeLogRegistry } from "./change-log-registry.js";
 
@@ -13,15 +14,21 @@ const MINE_TOO = "86123456000002";
 const OTHERS = "35111111000003";
 const FAST = { initialMs: 20, maxMs: 100 };
 
-/** Runs a feed in the background, collecting its events until stopped. */
-function runFeed(registries: ChangeLogRegistry[], from: FeedCursor = new Map()) {
+/**
+ * Runs a feed in the background, collecting its events until stopped. It asks for a replay (registries without a
+ * position are read from their first change), as these tests append changes before the feed opens.
+ */
+function runFeed(registries: ChangeLogRegistry[], from: FeedCursor = new Map(), { replay = true } = {}) {
   const stop = new AbortController();
   const sources = registries.map((r) => r.source());
   const events: StolenEventInit[] = [];
   const notices: string[] = [];
+  const log = (e: { country: string; msg: string }) => void notices.push(`${e.country}: ${e.msg}`);
+  const hub = new StolenFeedHub({ limits: { maxStreamsPerPrincipal: 4, replayWindow: 1_000, maxCatchUpsPerRegistry: 4 }, backoff: FAST, log });
+  const audience = { id: "oem-demo", key: "oem-demo", tacFilter: OEM };
   const done = (async () => {
-    for await (const event of stolenFeed({ sources, from, tacFilter: OEM, signal: stop.signal, backoff: FAST, log: (e) => notices.push(`${e.country}: ${e.msg}`) })) {
-      events.push(event);
+    for await (const output of stolenFeed({ hub, audience, sources, from, replay, signal: stop.signal, backoff: FAST, log })) {
+      if ("event" in output) events.push(output.event);
     }
   })();
   return {
@@ -178,7 +185,7 @@ describe("stolen feed over registry change streams", () => {
   });
 
   it("closes every upstream stream when the feed is cancelled", async () => {
-    const feed = runFeed([gb, es]);
+    const feed = runFeed([gb, es], new Map(), { replay: false });
     const until = Date.now() + 2_000;
     while (gb.openStreams + es.openStreams < 2 && Date.now() < until) await sleep(10);
     assert.equal(gb.openStreams + es.openStreams, 2);

@@ -35,19 +35,29 @@ let serial = 0;
 /** A fresh device key of the demo manufacturer (TAC 35693803), or of another TAC. */
 const device = (tac = "35693803") => `${tac.padEnd(8, "0")}${String(++serial).padStart(6, "0")}`;
 
-/** A WatchStolen call collecting its events in the background. */
-function watch(gw: TestGateway, principal: string, cursor = "") {
+/**
+ * A WatchStolen call collecting its events in the background, returned once the feed has sent its opening cursor:
+ * a feed with no cursor starts at the registries' heads, so what a test reports after this reaches it.
+ */
+async function watch(gw: TestGateway, principal: string, cursor = "") {
   const stop = new AbortController();
   const events: StolenEvent[] = [];
   let failure: unknown;
+  let opening: string | undefined;
   const done = (async () => {
     try {
-      for await (const response of gw.client(principal).watchStolen({ cursor }, { signal: stop.signal })) if (response.event) events.push(response.event);
+      for await (const response of gw.client(principal).watchStolen({ cursor }, { signal: stop.signal })) {
+        if (response.event) events.push(response.event);
+        else opening ??= response.cursor;
+      }
     } catch (error) {
       failure = error;
     }
   })();
+  await waitUntil("the feed sends its opening cursor", () => opening !== undefined || failure !== undefined);
   return {
+    /** The cursor the feed opened with (where it starts in each registry). */
+    opening: opening ?? "",
     events,
     failure: () => failure,
     /** Waits for the first event (after `from`) about `deviceKey`. */
@@ -105,8 +115,8 @@ describe("WatchStolen end to end (real registries, gateway and tokens)", functio
   });
 
   it("sends a verified report to the manufacturer that makes that TAC and to no other, with an attestation that verifies offline", async () => {
-    const demo = watch(gw, "oem-demo");
-    const other = watch(gw, "oem-other");
+    const demo = await watch(gw, "oem-demo");
+    const other = await watch(gw, "oem-other");
     try {
       const stolen = device();
       await gb.report({ imeis: [stolen], make: "Acme", model: "A1" });
@@ -135,7 +145,7 @@ describe("WatchStolen end to end (real registries, gateway and tokens)", functio
   });
 
   it("never sends an unverified report, nor its clearing", async () => {
-    const feed = watch(gw, "oem-demo");
+    const feed = await watch(gw, "oem-demo");
     try {
       const unverified = device();
       await es.report({ imeis: [unverified], crimeReference: "" });
@@ -150,7 +160,7 @@ describe("WatchStolen end to end (real registries, gateway and tokens)", functio
   });
 
   it("sends CLEARED within a second of the clearing, and TRACKED for recovery mode", async () => {
-    const feed = watch(gw, "oem-demo");
+    const feed = await watch(gw, "oem-demo");
     try {
       const phone = device();
       await gb.report({ imeis: [phone] });
@@ -172,14 +182,14 @@ describe("WatchStolen end to end (real registries, gateway and tokens)", functio
   });
 
   it("resumes from an event's cursor with exactly the later events", async () => {
-    const first = watch(gw, "oem-demo");
+    const first = await watch(gw, "oem-demo");
     const a = device();
     await gb.report({ imeis: [a] });
     const eventA = await first.eventFor(a);
     await first.close();
     const b = device();
     await gb.report({ imeis: [b] });
-    const resumed = watch(gw, "oem-demo", eventA.cursor);
+    const resumed = await watch(gw, "oem-demo", eventA.cursor);
     try {
       const eventB = await resumed.eventFor(b);
       assert.equal(resumed.events[0]!.eventId, eventB.eventId, "the first event after the cursor is B, not A nor anything before");
@@ -234,7 +244,11 @@ describe("stolen feed through restarts, refusals and tampering (nothing lost, no
   });
 
   /** The oem/ consumer, running in the background against `address`, acting by recording device keys. */
-  function consumer(address: () => string, keys: () => JSONWebKeySet, openFeed?: (cursor: string, signal: AbortSignal, client: Client<typeof import("../../gen/imeifed/v1/federation_pb.js").FederationService>) => AsyncIterable<never>) {
+  function consumer(
+    address: () => string,
+    keys: () => JSONWebKeySet,
+    openFeed?: (cursor: string, signal: AbortSignal, client: Client<typeof import("../../gen/imeifed/v1/federation_pb.js").FederationService>, replay: boolean) => AsyncIterable<never>,
+  ) {
     const stop = new AbortController();
     const acted: string[] = [];
     const notices: ConsumerNotice[] = [];
@@ -244,11 +258,11 @@ describe("stolen feed through restarts, refusals and tampering (nothing lost, no
       let client: Client<typeof FederationService> | undefined;
       try {
         return await consumeStolenFeed({
-          openFeed: (cursor, signal) => {
+          openFeed: (cursor, signal, replay) => {
             // A fresh client per connection: the gateway may come back at the same address after a restart.
             client?.close();
             client = createClient(FederationService, address(), { metadata: trust.metadataFor("oem-demo", "gateway", ["devices:watch"]) });
-            return openFeed ? openFeed(cursor, signal, client) : client.watchStolen({ cursor }, { signal });
+            return openFeed ? openFeed(cursor, signal, client, replay) : client.watchStolen({ cursor, replay }, { signal });
           },
           keys: source,
           cursorFile: join(dir, "oem.cursor.json"),
@@ -371,7 +385,7 @@ describe("stolen feed through restarts, refusals and tampering (nothing lost, no
     const gb = await startTestRegistry({ country: "GB", trust });
     const es = await startTestRegistry({ country: "ES", trust, config: { sharing: { rules: [{ kind: "manufacturer", share: "none" }] } } });
     const gw = await startTestGateway({ trust, registries: [{ country: "ES", address: es.registry.address }, { country: "GB", address: gb.registry.address }] });
-    const feed = watch(gw, "oem-demo");
+    const feed = await watch(gw, "oem-demo");
     try {
       const spanish = device();
       await es.report({ imeis: [spanish] });
@@ -379,8 +393,8 @@ describe("stolen feed through restarts, refusals and tampering (nothing lost, no
       await gb.report({ imeis: [british] });
       await feed.eventFor(british);
       assert.deepEqual(feed.events.map((e) => e.country), ["GB"]);
-      // The refusing registry keeps its (empty) position: the manufacturer gets its events if the policy changes.
-      assert.equal(decodeFeedCursor(feed.events[0]!.cursor).has("ES"), false);
+      // The refusing registry keeps the position the feed opened with: the manufacturer gets every later event if the policy changes.
+      assert.deepEqual(decodeFeedCursor(feed.events[0]!.cursor).get("ES"), decodeFeedCursor(feed.opening).get("ES"));
     } finally {
       await feed.close();
       await gw.shutdown();
@@ -405,9 +419,9 @@ describe("stolen feed through restarts, refusals and tampering (nothing lost, no
     const oem = consumer(
       () => gw.gateway.address,
       () => ({ registries: { GB: gb.registry.jwks } }) as never,
-      (cursor, signal, client) =>
+      (cursor, signal, client, replay) =>
         (async function* () {
-          for await (const response of client.watchStolen({ cursor }, { signal })) {
+          for await (const response of client.watchStolen({ cursor, replay }, { signal })) {
             if (response.event) response.event.attestation = tamper(response.event.attestation, n++);
             yield response as never;
           }

@@ -6,12 +6,10 @@
  * `cleanup()` / `stop()` take down again (servers, processes, temp dirs,
  * schemas).
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
+import { join } from "node:path";
 import pg from "pg";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { DeviceStatus, Reason } from "../../gen/imeifed/v1/device_pb.js";
@@ -21,6 +19,7 @@ import type { Actor, Scope } from "../../trust/principal.js";
 import { startRegistry, type RunningRegistry } from "../../services/registry/registry-server.js";
 import type { RegistryConfigInput } from "../../services/registry/registry-config.js";
 import type { TestTrust } from "./trust-fixture.js";
+import { spawnServerProcess, type ServerProcess } from "./server-process.js";
 import type { ReportInput } from "../../services/registry/store/registry-store.js";
 import type { DeviceKey } from "../../device/index.js";
 
@@ -161,89 +160,29 @@ export interface RegistryProcessOptions {
   args?: string[];
 }
 
-export interface RegistryProcess {
-  readonly child: ChildProcess;
-  readonly pid: number;
-  /** The address it printed when serving. */
-  readonly address: string;
+export interface RegistryProcess extends ServerProcess {
   readonly epoch: string;
-  /** Everything it wrote to stderr so far (for failure messages). */
-  stderr(): string;
-  /** Everything it wrote to stdout so far (its JSON log lines). */
-  stdout(): string;
-  /** Resolves with the exit code and signal once it has exited. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** SIGKILL, and wait for the exit. */
-  kill(): Promise<void>;
-  /** SIGTERM, and wait for the exit; resolves to the exit code. */
-  stop(): Promise<number | null>;
 }
-
-const CLI = resolve(import.meta.dirname, "../../cli/bin.js");
 
 /** Runs `node cli/bin.js registry serve ...` and waits until it prints its address. */
 export async function spawnRegistryProcess(options: RegistryProcessOptions): Promise<RegistryProcess> {
   const country = options.country.toUpperCase();
-  const args = [
-    CLI,
-    "registry",
-    "serve",
-    "--country",
-    country,
-    "--trust",
-    options.trust.trustFile,
-    "--listen",
-    options.listen ?? "127.0.0.1:0",
-    ...("sqlite" in options.db ? ["--db", options.db.sqlite] : ["--postgres", options.db.postgres, "--schema", options.db.schema]),
-    ...(options.args ?? []),
-  ];
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) => {
-    child.once("exit", (code, signal) => resolveExit({ code, signal }));
-  });
-  let stdout = "";
-  const lines = createInterface({ input: child.stdout! });
-  lines.on("line", (line) => (stdout += `${line}\n`));
-  const ready = new Promise<{ address: string; epoch: string }>((resolveReady, reject) => {
-    lines.on("line", (line) => {
-      try {
-        const message = JSON.parse(line) as { msg?: string; address?: string; epoch?: string };
-        if (message.msg === "registry serving" && message.address) resolveReady({ address: message.address, epoch: message.epoch ?? "" });
-      } catch {
-        // Not a JSON line: ignore.
-      }
-    });
-    void exited.then(({ code, signal }) => reject(new Error(`registry process exited (code ${code}, signal ${signal}) before serving:\n${stderr}`)));
-  });
-  const timeout = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  try {
-    const { address, epoch } = await ready;
-    return {
-      child,
-      pid: child.pid!,
-      address,
-      epoch,
-      stderr: () => stderr,
-      stdout: () => stdout,
-      exited,
-      async kill() {
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-        await exited;
-      },
-      async stop() {
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-        return (await exited).code;
-      },
-    };
-  } catch (error) {
-    child.kill("SIGKILL");
-    await exited;
-    throw error;
-  } finally {
-    clearTimeout(timeout);
-  }
+  const server = await spawnServerProcess(
+    [
+      "registry",
+      "serve",
+      "--country",
+      country,
+      "--trust",
+      options.trust.trustFile,
+      "--listen",
+      options.listen ?? "127.0.0.1:0",
+      ...("sqlite" in options.db ? ["--db", options.db.sqlite] : ["--postgres", options.db.postgres, "--schema", options.db.schema]),
+      ...(options.args ?? []),
+    ],
+    "registry serving",
+  );
+  return { ...server, epoch: typeof server.serving.epoch === "string" ? server.serving.epoch : "" };
 }
 
 /**

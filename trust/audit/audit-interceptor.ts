@@ -4,13 +4,18 @@
  * the call's `AUDIT_DETAILS`; this interceptor knows who asked, how the call
  * ended and when, and appends one entry after the call, success or failure.
  * Calls that touched no device (health, keys, watch streams) leave no entry.
+ *
+ * A question's entry is queued (written within the buffer's flush interval);
+ * a state-changing call's entry is on disk before the answer: written by the
+ * store in the change's own transaction (`changeAudit`), or else, and for a
+ * refused change, written durably here before the call returns.
  */
 import { Code, ImeifedError } from "../../errors/index.js";
 import { createContextKey, type CallContext } from "../../rpc/context.js";
 import type { ServerInterceptor } from "../../rpc/server.js";
 import { CALLER } from "../principal.js";
 import type { AuditEntry } from "./audit-entry.js";
-import type { AuditLog } from "./audit-log.js";
+import type { AuditLog, ChangeAudit } from "./audit-log.js";
 
 /** What a handler tells the audit about its call; set the fields it knows, leave the rest. */
 export interface AuditDetails {
@@ -46,7 +51,17 @@ export interface AuditInterceptorOptions {
   readonly server: string;
   /** The clock (tests). */
   readonly now?: () => Date;
+  /**
+   * The methods that change state (a report, a clearing, a sighting): their
+   * entry is committed before the call answers, never left in the buffer.
+   * The log must then offer `appendDurably`.
+   */
+  readonly durableMethods?: Iterable<string>;
 }
+
+/** The call's seal: its entry with status OK, as the change's transaction writes it. */
+type ChangeSeal = () => AuditEntry;
+const CHANGE_SEAL = createContextKey<ChangeSeal | undefined>(undefined, "audit-change-seal");
 
 function touchedDevice(details: AuditDetails): boolean {
   return details.deviceKey !== undefined || details.batchDigest !== undefined;
@@ -58,8 +73,11 @@ function touchedDevice(details: AuditDetails): boolean {
  * queued (the store has been failing too long) a unary call fails with
  * UNAVAILABLE rather than answering a question nobody recorded.
  */
-export function createAuditInterceptor(log: Pick<AuditLog, "append">, options: AuditInterceptorOptions): ServerInterceptor {
+export function createAuditInterceptor(log: Pick<AuditLog, "append"> & Partial<Pick<AuditLog, "appendDurably">>, options: AuditInterceptorOptions): ServerInterceptor {
   const now = options.now ?? (() => new Date());
+  const durable = new Set(options.durableMethods ?? []);
+  const appendDurably = log.appendDurably?.bind(log);
+  if (durable.size > 0 && !appendDurably) throw new Error("durableMethods needs an audit log that can append durably");
   return async (ctx, next) => {
     const details: AuditDetails = {};
     ctx.values.set(AUDIT_DETAILS, details);
@@ -68,6 +86,14 @@ export function createAuditInterceptor(log: Pick<AuditLog, "append">, options: A
     };
     ctx.values.set(MESSAGE_AUDITOR, record);
     const at = now();
+    // Set once the store has written the entry in the change's transaction.
+    let sealedInTransaction = false;
+    if (durable.has(ctx.method)) {
+      ctx.values.set(CHANGE_SEAL, () => {
+        sealedInTransaction = true;
+        return entryOf(ctx, options.server, details, Code.OK, at);
+      });
+    }
     let statusCode: number = Code.OK;
     let failure: unknown;
     try {
@@ -76,8 +102,40 @@ export function createAuditInterceptor(log: Pick<AuditLog, "append">, options: A
       failure = error;
       statusCode = ImeifedError.from(error).code;
     }
-    if (touchedDevice(details)) await record(details, statusCode, at);
+    if (touchedDevice(details)) {
+      if (!durable.has(ctx.method)) await record(details, statusCode, at);
+      // A change that committed with its entry needs nothing more. A failed call may have failed
+      // after its commit (a lost connection during COMMIT): it is recorded again, with its status.
+      else if (!(sealedInTransaction && failure === undefined)) {
+        try {
+          await appendDurably!(entryOf(ctx, options.server, details, statusCode, at));
+        } catch (error) {
+          // A refused change stays refused; a made change is not answered OK before its entry is on disk.
+          if (failure === undefined) throw error;
+        }
+      }
+    }
     if (failure !== undefined) throw failure;
+  };
+}
+
+/**
+ * What a state-changing handler hands its store so the call's entry is
+ * written in the change's own transaction: called inside that transaction
+ * with its outcome, it sets the verdict and returns the entry (status OK).
+ * Undefined when the server runs without an audit log, or the method is
+ * not one of the interceptor's `durableMethods` (its entry is then queued
+ * as a question's). A store that cannot write the entry in its transaction
+ * leaves it uncalled, and the interceptor writes the entry durably before
+ * the answer.
+ */
+export function changeAudit<T>(ctx: Pick<CallContext, "values">, verdictOf: (outcome: T) => string): ChangeAudit<T> | undefined {
+  const seal = ctx.values.get(CHANGE_SEAL);
+  if (!seal) return undefined;
+  const details = auditDetails(ctx);
+  return (outcome) => {
+    details.verdict = verdictOf(outcome);
+    return seal();
   };
 }
 

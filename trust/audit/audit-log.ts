@@ -41,6 +41,13 @@ export interface AuditLog extends AuditChainSource {
    * failing long enough for the backlog to fill, so no question goes unrecorded.
    */
   append(entry: AuditEntry): void | Promise<void>;
+  /**
+   * Writes one entry now (with whatever else is queued) and resolves once it
+   * is committed: for a call that must not be answered before its entry is on
+   * disk. Rejects with UNAVAILABLE when the write fails (the entry stays
+   * queued and is retried).
+   */
+  appendDurably(entry: AuditEntry): Promise<void>;
   /** Writes everything queued so far. */
   flush(): Promise<void>;
   /** Reads entries back (after flushing what is queued). */
@@ -48,6 +55,13 @@ export interface AuditLog extends AuditChainSource {
   /** Flushes every queued entry, then releases what the log opened itself. */
   close(): Promise<void>;
 }
+
+/**
+ * Builds a state-changing call's entry from what its transaction did, so that
+ * a store keeping the audit log in its own database writes the entry in the
+ * same transaction as the change: both commit, or neither.
+ */
+export type ChangeAudit<T> = (outcome: T) => AuditEntry;
 
 /**
  * Lists the recorded questions matching `filter`: a registry uses it to see

@@ -124,21 +124,7 @@ export class PostgresAuditLog implements AuditLog {
     const client = await this.#pool.connect();
     try {
       await client.query("BEGIN");
-      await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [LOCK_CLASS, this.#schema]);
-      const head = await client.query<{ seq: string; hash: string }>(`SELECT seq, hash FROM ${this.#table} ORDER BY seq DESC LIMIT 1`);
-      let seq = head.rows[0] ? Number(head.rows[0].seq) : 0;
-      let prevHash = head.rows[0]?.hash ?? GENESIS_HASH;
-      const values: unknown[] = [];
-      const tuples: string[] = [];
-      for (const entry of entries) {
-        seq += 1;
-        const r = chainEntry(normalizeEntry(entry), seq, prevHash);
-        prevHash = r.hash;
-        const base = values.length;
-        values.push(r.seq, r.at, r.server, r.principal, r.actor, r.purpose, r.method, r.deviceKey, r.batchDigest, r.batchSize, r.countries.join(","), r.verdict, r.statusCode, r.prevHash, r.hash);
-        tuples.push(`(${COLUMNS.map((_, i) => `$${base + i + 1}`).join(", ")})`);
-      }
-      await client.query(`INSERT INTO ${this.#table} (${COLUMNS.join(", ")}) VALUES ${tuples.join(", ")}`, values);
+      await this.appendWithin(client, entries);
       await client.query("COMMIT");
     } catch (error) {
       await client.query("ROLLBACK").catch(() => undefined);
@@ -148,9 +134,42 @@ export class PostgresAuditLog implements AuditLog {
     }
   }
 
+  /**
+   * Appends entries inside the caller's open transaction on `client` (a
+   * connection to this log's database, e.g. a registry store's), so they
+   * commit or roll back with the caller's change. It takes the log's advisory
+   * lock, held to that transaction's end, then reads the head: every writer,
+   * buffered or not, in any process, appends after the last committed entry.
+   * Call it last in the transaction, to hold the lock briefly.
+   */
+  async appendWithin(client: pg.ClientBase, entries: readonly AuditEntry[]): Promise<void> {
+    if (this.#readOnly) throw new Error("the audit log was opened read-only");
+    if (entries.length === 0) return;
+    await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [LOCK_CLASS, this.#schema]);
+    const head = await client.query<{ seq: string; hash: string }>(`SELECT seq, hash FROM ${this.#table} ORDER BY seq DESC LIMIT 1`);
+    let seq = head.rows[0] ? Number(head.rows[0].seq) : 0;
+    let prevHash = head.rows[0]?.hash ?? GENESIS_HASH;
+    const values: unknown[] = [];
+    const tuples: string[] = [];
+    for (const entry of entries) {
+      seq += 1;
+      const r = chainEntry(normalizeEntry(entry), seq, prevHash);
+      prevHash = r.hash;
+      const base = values.length;
+      values.push(r.seq, r.at, r.server, r.principal, r.actor, r.purpose, r.method, r.deviceKey, r.batchDigest, r.batchSize, r.countries.join(","), r.verdict, r.statusCode, r.prevHash, r.hash);
+      tuples.push(`(${COLUMNS.map((_, i) => `$${base + i + 1}`).join(", ")})`);
+    }
+    await client.query(`INSERT INTO ${this.#table} (${COLUMNS.join(", ")}) VALUES ${tuples.join(", ")}`, values);
+  }
+
   append(entry: AuditEntry): void {
     if (this.#readOnly) throw new Error("the audit log was opened read-only");
     this.#buffer.add(entry);
+  }
+
+  appendDurably(entry: AuditEntry): Promise<void> {
+    if (this.#readOnly) return Promise.reject(new Error("the audit log was opened read-only"));
+    return this.#buffer.addDurably(entry);
   }
 
   flush(): Promise<void> {

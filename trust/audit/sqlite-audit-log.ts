@@ -41,6 +41,8 @@ CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
   BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 `;
 
+const AUDIT_COLUMNS = "seq, at, server, principal, actor, purpose, method, device_key, batch_digest, batch_size, countries, verdict, status_code, prev_hash, hash";
+
 /** Where the SQLite audit log lives and how it buffers. */
 export interface SqliteAuditLogOptions extends AuditBufferOptions {
   /** Open for verification and queries only: no table is created and `append` throws. */
@@ -53,15 +55,16 @@ export class SqliteAuditLog implements AuditLog {
   readonly #ownsDb: boolean;
   readonly #buffer: AuditBuffer;
   readonly #readOnly: boolean;
-  readonly #appendBatch: (entries: readonly AuditEntry[]) => void;
+  readonly #appendBatch: (entries: readonly AuditEntry[], durable: boolean) => void;
+  readonly #appendWithin: (entries: readonly AuditEntry[]) => void;
 
   private constructor(db: Db, ownsDb: boolean, options: SqliteAuditLogOptions) {
     this.#db = db;
     this.#ownsDb = ownsDb;
     this.#readOnly = options.readOnly ?? false;
-    this.#buffer = new AuditBuffer(async (entries) => this.#appendBatch(entries), options);
+    this.#buffer = new AuditBuffer(async (entries, { durable }) => this.#appendBatch(entries, durable), options);
     if (this.#readOnly) {
-      this.#appendBatch = () => {
+      this.#appendWithin = this.#appendBatch = () => {
         throw new Error("the audit log was opened read-only");
       };
       return;
@@ -71,19 +74,35 @@ export class SqliteAuditLog implements AuditLog {
       `INSERT INTO audit_log (seq, at, server, principal, actor, purpose, method, device_key, batch_digest, batch_size, countries, verdict, status_code, prev_hash, hash)
        VALUES (@seq, @at, @server, @principal, @actor, @purpose, @method, @deviceKey, @batchDigest, @batchSize, @countries, @verdict, @statusCode, @prevHash, @hash)`,
     );
-    const tx = db.transaction((entries: readonly AuditEntry[]) => {
+    const insertRecord = (record: AuditRecord) => insert.run({ ...record, at: record.at.toISOString(), countries: record.countries.join(",") });
+    // Reads the head and appends after it: correct only while the caller holds the write lock.
+    this.#appendWithin = (entries) => {
+      if (!db.inTransaction) throw new Error("appendWithin runs inside a write transaction of the audit log's own connection");
       const last = head.get();
       let seq = last?.seq ?? 0;
       let prevHash = last?.hash ?? GENESIS_HASH;
       for (const entry of entries) {
         seq += 1;
         const record = chainEntry(normalizeEntry(entry), seq, prevHash);
-        insert.run({ ...record, at: record.at.toISOString(), countries: record.countries.join(",") });
+        insertRecord(record);
         prevHash = record.hash;
       }
-    });
+    };
+    const tx = db.transaction((entries: readonly AuditEntry[]) => this.#appendWithin(entries));
     // IMMEDIATE takes the write lock before reading the head: no other writer can slip in between.
-    this.#appendBatch = (entries) => tx.immediate(entries);
+    this.#appendBatch = (entries, durable) => {
+      if (durable) return tx.immediate(entries);
+      // Questions only: committed without the fsync (WAL, NORMAL), which survives a crashed process and
+      // costs the event loop no disk flush; the connection's own setting (FULL) comes back at once, for
+      // the changes and durable entries that share it. A later FULL commit syncs these frames too.
+      const setting = db.pragma("synchronous", { simple: true }) as number;
+      db.pragma("synchronous = NORMAL");
+      try {
+        tx.immediate(entries);
+      } finally {
+        db.pragma(`synchronous = ${setting}`);
+      }
+    };
   }
 
   /**
@@ -102,8 +121,9 @@ export class SqliteAuditLog implements AuditLog {
       }
       if (!options.readOnly) {
         db.pragma("journal_mode = WAL");
-        // NORMAL in WAL mode: a committed batch survives a process crash; only an OS crash may lose the last batches.
-        db.pragma("synchronous = NORMAL");
+        // FULL: a durable entry (a change's) must survive a power cut as its change does; batches of
+        // questions alone commit at NORMAL (see #appendBatch), as they always did.
+        db.pragma("synchronous = FULL");
       }
       db.pragma("busy_timeout = 5000");
     } else {
@@ -124,6 +144,62 @@ export class SqliteAuditLog implements AuditLog {
   append(entry: AuditEntry): void {
     if (this.#readOnly) throw new Error("the audit log was opened read-only");
     this.#buffer.add(entry);
+  }
+
+  appendDurably(entry: AuditEntry): Promise<void> {
+    if (this.#readOnly) return Promise.reject(new Error("the audit log was opened read-only"));
+    return this.#buffer.addDurably(entry);
+  }
+
+  /**
+   * Appends entries inside the caller's open write transaction on this log's
+   * own connection (a store's, see `open(db)`), so they commit or roll back
+   * with the caller's change. The write lock the caller holds orders them
+   * with every buffered batch: the chain stays one line.
+   */
+  appendWithin(entries: readonly AuditEntry[]): void {
+    this.#appendWithin(entries);
+  }
+
+  /**
+   * Moves the chain kept in another SQLite file (`from`) into this log. When
+   * this log is empty, every row is copied exactly as stored (seq, hashes:
+   * earlier anchors still hold) in one transaction, and the count copied is
+   * returned. When this log already holds that chain's head (a move
+   * interrupted before the old file was put aside), nothing is copied. Two
+   * different chains are refused: they cannot become one.
+   */
+  adoptChainFrom(from: string): number {
+    if (this.#readOnly) throw new Error("the audit log was opened read-only");
+    // Fold the old file's WAL into it first, so that what is read (and later renamed) is whole.
+    const old = new Database(from, { fileMustExist: true });
+    try {
+      old.pragma("wal_checkpoint(TRUNCATE)");
+    } finally {
+      old.close();
+    }
+    const db = this.#db;
+    db.prepare("ATTACH DATABASE ? AS adopted_audit").run(from);
+    try {
+      const headOf = (schema: string) => db.prepare<[], { seq: number; hash: string }>(`SELECT seq, hash FROM ${schema}.audit_log ORDER BY seq DESC LIMIT 1`).get();
+      return db.transaction((): number => {
+        const theirs = headOf("adopted_audit");
+        if (theirs === undefined) return 0;
+        const ours = headOf("main");
+        if (ours === undefined) {
+          return db.prepare(`INSERT INTO main.audit_log (${AUDIT_COLUMNS}) SELECT ${AUDIT_COLUMNS} FROM adopted_audit.audit_log ORDER BY seq`).run().changes;
+        }
+        const same = db.prepare<[number], { hash: string }>("SELECT hash FROM main.audit_log WHERE seq = ?").get(theirs.seq);
+        if (same?.hash === theirs.hash) return 0;
+        throw new ImeifedError(
+          Code.FAILED_PRECONDITION,
+          "AUDIT_CHAINS_DIFFER",
+          `${from} holds an audit chain (head ${theirs.seq}:${theirs.hash}) that is not the one this database already holds (head ${ours.seq}:${ours.hash}); verify both with imeifed audit verify and move one aside`,
+        );
+      }).immediate();
+    } finally {
+      db.exec("DETACH DATABASE adopted_audit");
+    }
   }
 
   flush(): Promise<void> {

@@ -17,7 +17,7 @@ import { answerBatches } from "../batch-stream.js";
 import { tracedMessage } from "../../../observability/message-tracing.js";
 import { callerOf } from "../../../trust/principal.js";
 import { holdingRecord } from "../store/holding-record.js";
-import { PURPOSE_LIMIT } from "../../../trust/purpose.js";
+import { requirePurpose } from "../../../trust/purpose.js";
 import { batchKeys } from "../batch-keys.js";
 import { listedPositions } from "../listed-positions.js";
 
@@ -28,11 +28,6 @@ function audienceOf(rc: RegistryContext, ctx: CallContext): FindingAudience {
   const audience = { country: rc.country, requester: requesterOf(callerOf(ctx)), policy: rc.sharing, caseTokenSecret: rc.store.caseTokenSecret };
   assertSharedWith(audience);
   return audience;
-}
-
-function purposeOf(purpose: string): string {
-  if (purpose.length > PURPOSE_LIMIT) throw invalidArgument("purpose", "TOO_LONG", `is ${purpose.length} characters long; give a case or declaration reference of at most ${PURPOSE_LIMIT}`);
-  return purpose;
 }
 
 export interface ListedChecks {
@@ -117,7 +112,7 @@ export function checkDevice(rc: RegistryContext): HandlerFor<typeof RegistryServ
     const device = requireDevice(request.imei, "imei");
     const audit = auditDetails(ctx);
     audit.deviceKey = device.key;
-    audit.purpose = purposeOf(request.purpose);
+    audit.purpose = requirePurpose(request.purpose);
     const [check] = await checkKeys(rc, [device.key], audience);
     audit.verdict = DeviceStatus[check!.status as DeviceStatus];
     return { check: check! };
@@ -139,7 +134,7 @@ async function answerBatch(rc: RegistryContext, request: CheckDevicesRequest, au
   const { keys, numbers } = batchKeys(request.imeis, "imeis");
   audit.batchDigest = batchDigestOfKeyNumbers(numbers);
   audit.batchSize = count;
-  audit.purpose = purposeOf(request.purpose);
+  audit.purpose = requirePurpose(request.purpose);
   rc.quota?.takeDevices(callerId, count);
   const { checks, indexes, cacheMaxAge } = await listedChecks(rc, keys, audience, numbers);
   audit.verdict = tallyOf(count, checks, indexes);

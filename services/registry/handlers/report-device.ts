@@ -7,12 +7,17 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { ReportDeviceRequest } from "../../../gen/imeifed/v1/registry_pb.js";
 import type { CallContext, HandlerFor } from "../../../rpc/index.js";
 import { requesterOf } from "../../../trust/principal.js";
-import { auditDetails, batchDigest } from "../../../trust/audit/index.js";
+import { auditDetails, batchDigest, changeAudit } from "../../../trust/audit/index.js";
+import type { ReportOutcome } from "../store/registry-store.js";
 import type { RegistryService } from "../../../gen/imeifed/v1/registry_pb.js";
 import { type RegistryContext } from "../registry-context.js";
 import { callerOf } from "../../../trust/principal.js";
 import { reportInputFrom } from "../report-input.js";
 import { identityOf } from "../../../device/device-identity.js";
+
+function reportVerdict(outcomes: readonly ReportOutcome[]): string {
+  return outcomes.every((o) => !o.created) ? "REPLAY" : "REPORTED";
+}
 
 export function reportDevice(rc: RegistryContext): HandlerFor<typeof RegistryService.method.reportDevice> {
   return async (request: ReportDeviceRequest, ctx: CallContext) => {
@@ -41,8 +46,9 @@ export function reportDevice(rc: RegistryContext): HandlerFor<typeof RegistrySer
       audit.batchSize = input.deviceKeys.length;
     }
     audit.purpose = input.caseReference;
-    const outcomes = await rc.store.report(input);
-    audit.verdict = outcomes.every((o) => !o.created) ? "REPLAY" : "REPORTED";
+    // The entry is written in the report's own transaction: no acknowledged report goes unrecorded.
+    const outcomes = await rc.store.report(input, changeAudit(ctx, reportVerdict));
+    audit.verdict = reportVerdict(outcomes);
     return {
       devices: outcomes.map((o) => ({
         recordId: o.record.id,

@@ -10,20 +10,14 @@ import { invalidArgument } from "../../../errors/index.js";
 import { requireDevice } from "../../../device/index.js";
 import type { CallContext, HandlerFor } from "../../../rpc/index.js";
 import { requesterOf, type Actor } from "../../../trust/principal.js";
-import { auditDetails, batchDigest } from "../../../trust/audit/index.js";
-import type { SightingInput } from "../store/registry-store.js";
+import { auditDetails, batchDigest, changeAudit } from "../../../trust/audit/index.js";
+import type { SightingInput, SightingOutcome } from "../store/registry-store.js";
 import { shuttingDown, type RegistryContext } from "../registry-context.js";
 import { callerOf } from "../../../trust/principal.js";
 import { assertSharedWith } from "../finding-of.js";
 
 const PAGE = 500;
-const TEXT_LIMIT = 500;
 const FUTURE_SKEW_MS = 5 * 60_000;
-
-function bounded(value: string, field: string): string {
-  if (value.length > TEXT_LIMIT) throw invalidArgument(field, "TOO_LONG", `is ${value.length} characters long; at most ${TEXT_LIMIT} are kept`);
-  return value.trim();
-}
 
 /** Who reports sightings in a call: the partner itself, or a gateway (or registry) relaying its partners' sightings, which says who they were. */
 interface Reporter {
@@ -39,7 +33,7 @@ function reporterOf(rc: RegistryContext, ctx: CallContext): Reporter {
   return { requester, relay: caller.principal.kind === "gateway" || caller.principal.kind === "registry" };
 }
 
-/** A sighting request checked and made a store input; `field` prefixes the names in errors (`sightings[3].`). */
+/** A sighting request checked and made a store input (its texts' lengths and characters were checked as it entered: contract/); `field` prefixes the names in errors (`sightings[3].`). */
 function sightingInputOf(request: RecordSightingRequest, { requester, relay }: Reporter, now: number, field = ""): SightingInput {
   const device = requireDevice(request.imei, `${field}imei`);
   if (request.kind === SightingKind.UNSPECIFIED || SightingKind[request.kind] === undefined) {
@@ -49,23 +43,32 @@ function sightingInputOf(request: RecordSightingRequest, { requester, relay }: R
   if (seenAt > now + FUTURE_SKEW_MS) throw invalidArgument(`${field}seen_at`, "SEEN_IN_FUTURE", "lies in the future; give when the device surfaced");
   const found = request.found
     ? {
-        location: bounded(request.found.location, `${field}found.location`),
-        holdingAgency: bounded(request.found.holdingAgency, `${field}found.holding_agency`),
-        contact: bounded(request.found.contact, `${field}found.contact`),
-        note: bounded(request.found.note, `${field}found.note`),
+        location: request.found.location.trim(),
+        holdingAgency: request.found.holdingAgency.trim(),
+        contact: request.found.contact.trim(),
+        note: request.found.note.trim(),
       }
     : undefined;
   // Anyone but a relay is the partner, whatever the request claims.
   return {
     deviceKey: device.key,
     kind: request.kind,
-    seenInCountry: relay && request.seenInCountry ? bounded(request.seenInCountry, `${field}seen_in_country`) : requester.country,
-    partnerKind: relay && request.partnerKind ? bounded(request.partnerKind, `${field}partner_kind`) : requester.kind,
-    partnerId: relay && request.partnerId ? bounded(request.partnerId, `${field}partner_id`) : requester.id,
+    seenInCountry: relay && request.seenInCountry ? request.seenInCountry.trim() : requester.country,
+    partnerKind: relay && request.partnerKind ? request.partnerKind.trim() : requester.kind,
+    partnerId: relay && request.partnerId ? request.partnerId.trim() : requester.id,
     seenAt,
-    purpose: bounded(request.purpose, `${field}purpose`),
+    purpose: request.purpose.trim(),
     found,
   };
+}
+
+function sightingVerdict([outcome]: readonly SightingOutcome[]): string {
+  return outcome!.recorded ? "SIGHTING_RECORDED" : "NOT_LISTED";
+}
+
+function sightingsVerdict(outcomes: readonly SightingOutcome[]): string {
+  const recorded = outcomes.filter((o) => o.recorded).length;
+  return `SIGHTING_RECORDED:${recorded} NOT_LISTED:${outcomes.length - recorded}`;
 }
 
 export function recordSighting(rc: RegistryContext): HandlerFor<typeof RegistryService.method.recordSighting> {
@@ -74,8 +77,9 @@ export function recordSighting(rc: RegistryContext): HandlerFor<typeof RegistryS
     const audit = auditDetails(ctx);
     audit.deviceKey = input.deviceKey;
     audit.purpose = input.purpose;
-    const [outcome] = await rc.store.recordSightings([input]);
-    audit.verdict = outcome!.recorded ? "SIGHTING_RECORDED" : "NOT_LISTED";
+    // The entry is written in the sighting's own transaction.
+    const [outcome] = await rc.store.recordSightings([input], changeAudit(ctx, sightingVerdict));
+    audit.verdict = sightingVerdict([outcome!]);
     return { recorded: outcome!.recorded, sequence: BigInt(outcome!.sequence) };
   };
 }
@@ -98,9 +102,8 @@ export function recordSightings(rc: RegistryContext): HandlerFor<typeof Registry
     audit.batchDigest = batchDigest(inputs.map((i) => i.deviceKey));
     audit.batchSize = count;
     audit.purpose = [...new Set(inputs.map((i) => i.purpose))].join("; ");
-    const outcomes = await rc.store.recordSightings(inputs);
-    const recorded = outcomes.filter((o) => o.recorded).length;
-    audit.verdict = `SIGHTING_RECORDED:${recorded} NOT_LISTED:${count - recorded}`;
+    const outcomes = await rc.store.recordSightings(inputs, changeAudit(ctx, sightingsVerdict));
+    audit.verdict = sightingsVerdict(outcomes);
     return { results: outcomes.map((o) => ({ recorded: o.recorded, sequence: BigInt(o.sequence) })) };
   };
 }

@@ -13,7 +13,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { RegistryService, WatchChangesRequest, WatchChangesResponseSchema } from "../../../gen/imeifed/v1/registry_pb.js";
-import { Code, ImeifedError } from "../../../errors/index.js";
+import { Code, ImeifedError, quote } from "../../../errors/index.js";
 import type { CallContext, HandlerFor } from "../../../rpc/index.js";
 import { requesterOf } from "../../../trust/principal.js";
 import { assertSharedWith, sharedFinding, type FindingAudience } from "../finding-of.js";
@@ -69,11 +69,12 @@ export function watchChanges(rc: RegistryContext): HandlerFor<typeof RegistrySer
       throw new ImeifedError(
         Code.FAILED_PRECONDITION,
         "EPOCH_CHANGED",
-        `epoch ${request.epoch} is not this registry's epoch ${store.epoch}: its sequences restarted; drop what you hold from this registry and resume from after_sequence 0`,
+        `epoch ${quote(request.epoch)} is not this registry's epoch ${store.epoch}: its sequences restarted; drop what you hold from this registry and resume from after_sequence 0`,
       );
     }
     const last = await store.lastSequence();
-    let after = request.fromHead ? last : Number(request.afterSequence);
+    // from_head with a backlog: the last head_backlog changes, never before after_sequence (a follower's floor).
+    let after = request.fromHead ? Math.max(Number(request.afterSequence), last - Number(request.headBacklog)) : Number(request.afterSequence);
     if (after > last) {
       throw new ImeifedError(
         Code.FAILED_PRECONDITION,

@@ -3,7 +3,7 @@
  * history is never deleted or rewritten, so a new theft of a recovered device
  * needs a new case reference.
  */
-import { Code, ImeifedError } from "../../../errors/index.js";
+import { Code, ImeifedError, quote } from "../../../errors/index.js";
 import { mask } from "../../../device/index.js";
 import type { StoredRecord } from "./registry-store.js";
 
@@ -14,7 +14,7 @@ export function caseClearedError(record: StoredRecord, line?: number): ImeifedEr
   return new ImeifedError(
     Code.FAILED_PRECONDITION,
     "CASE_CLEARED",
-    `${where}case reference ${JSON.stringify(record.caseReference)} for device ${mask(record.deviceKey)} was cleared${when}; ` +
+    `${where}case reference ${quote(record.caseReference)} for device ${mask(record.deviceKey)} was cleared${when}; ` +
       "history is never rewritten, so report it again under a new case reference",
   );
 }

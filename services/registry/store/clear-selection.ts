@@ -4,7 +4,7 @@
  * clear a record (as in the GSMA registry); a refusal never says whether other
  * agencies hold the device.
  */
-import { Code, ImeifedError } from "../../../errors/index.js";
+import { Code, ImeifedError, quote } from "../../../errors/index.js";
 import { mask } from "../../../device/index.js";
 import type { ClearInput, StoredRecord } from "./registry-store.js";
 
@@ -24,7 +24,7 @@ export function selectClearable(all: readonly StoredRecord[], input: ClearInput)
   // A retried clearing (its response was lost) answers like the first one did.
   const replay = mine.filter((r) => r.cleared?.by === input.requester && r.cleared.reason === input.reason);
   if (replay.length > 0) return { kind: "replay", records: replay };
-  const which = input.caseReference === "" ? "" : ` under case reference ${JSON.stringify(input.caseReference)}`;
+  const which = input.caseReference === "" ? "" : ` under case reference ${quote(input.caseReference)}`;
   if (!input.isAdmin) {
     return refuse(
       Code.PERMISSION_DENIED,

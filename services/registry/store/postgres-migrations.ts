@@ -79,4 +79,12 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       ]);
     },
   },
+  {
+    version: 2,
+    name: "audit outbox",
+    async apply(client) {
+      // Entries of changes bound for an audit log in another database (trust/audit/audit-outbox.ts).
+      await client.query("CREATE TABLE audit_outbox (id bigserial PRIMARY KEY, entry text NOT NULL)");
+    },
+  },
 ];

@@ -20,12 +20,18 @@ import { ChangeKind } from "../../../gen/imeifed/v1/registry_pb.js";
 import { DeviceStatus } from "../../../gen/imeifed/v1/device_pb.js";
 import { Code, ImeifedError } from "../../../errors/index.js";
 import type { DeviceKey } from "../../../device/index.js";
+import type { AuditBufferOptions } from "../../../trust/audit/audit-buffer.js";
+import type { AuditLog, ChangeAudit } from "../../../trust/audit/audit-log.js";
+import { outboxEntry, outboxText, relayOutbox, type OutboxRow } from "../../../trust/audit/audit-outbox.js";
+import { PostgresAuditLog } from "../../../trust/audit/postgres-audit-log.js";
 import { ChangeFeed } from "../change-feed.js";
 import { caseClearedError } from "./case-cleared.js";
 import { changeFromRow, sightingFromRow, type ChangeRow, type SightingRow } from "./change-row.js";
 import { selectClearable } from "./clear-selection.js";
 import { asStoreUnavailable } from "./store-unavailable.js";
 import { holdingRecord } from "./holding-record.js";
+import { importRows } from "./postgres-import.js";
+import { OPEN_RECORDS_FOR_KEY, OPEN_RECORDS_FOR_KEYS, POSTGRES_SESSION_SETTINGS, RECORDS_BY_ID } from "./postgres-lookups.js";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.js";
 import { RECORD_COLUMNS, recordFromRow, recordInsertValues, type RecordRow } from "./record-row.js";
 import type {
@@ -53,9 +59,6 @@ export interface PostgresStoreOptions {
   readonly poolSize?: number;
 }
 
-/** Rows per statement during an import: large enough to amortise round trips, small enough to keep memory flat. */
-const IMPORT_BATCH = 5_000;
-
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** Opens (and migrates) a PostgreSQL registry schema. */
@@ -74,8 +77,9 @@ const q = {
   nextSeq: { name: "next-seq", text: "SELECT coalesce(max(seq), 0) + 1 AS seq FROM changes" },
   byCase: { name: "by-case", text: `SELECT ${RECORD_COLUMNS} FROM records WHERE device_key = $1 AND agency = $2 AND case_reference = $3` },
   forKey: { name: "for-key", text: `SELECT ${RECORD_COLUMNS} FROM records WHERE device_key = $1` },
-  forKeys: { name: "for-keys", text: `SELECT ${RECORD_COLUMNS} FROM records WHERE device_key = ANY($1::text[])` },
-  openForKeys: { name: "open-for-keys", text: `SELECT ${RECORD_COLUMNS} FROM records WHERE device_key = ANY($1::text[]) AND cleared_at IS NULL` },
+  // The lookups by key and by id: see postgres-lookups.ts for why they take this shape.
+  openForKeys: OPEN_RECORDS_FOR_KEYS,
+  openForKey: OPEN_RECORDS_FOR_KEY,
   insertRecord: {
     name: "insert-record",
     text: `INSERT INTO records (device_key, agency, case_reference, status, reason, source_reason_code, occurred_at, reported_at,
@@ -94,7 +98,7 @@ const q = {
     name: "changes-after",
     text: "SELECT seq, kind, device_key, record_id, status, holding_record_id, changed_at, attestation FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
   },
-  recordsById: { name: "records-by-id", text: `SELECT ${RECORD_COLUMNS} FROM records WHERE id = ANY($1::bigint[])` },
+  recordsById: RECORDS_BY_ID,
   sightingsAfter: {
     name: "sightings-after",
     text: `SELECT s.*, r.case_reference FROM sightings s JOIN records r ON r.id = s.record_id
@@ -115,6 +119,10 @@ class PostgresRegistryStore implements RegistryStore {
   #reconnect: NodeJS.Timeout | undefined;
   readonly #poll: NodeJS.Timeout;
   #closed = false;
+  /** The audit log in this schema, on this pool: a change's entry joins the change's transaction. */
+  #audit: PostgresAuditLog | undefined;
+  /** An audit log in another database, reached through the outbox. */
+  #relay: AuditLog | undefined;
 
   private constructor(
     pool: pg.Pool,
@@ -147,7 +155,7 @@ class PostgresRegistryStore implements RegistryStore {
     const pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize ?? 10,
-      options: `-c search_path=${options.schema}`,
+      options: `-c search_path=${options.schema} ${POSTGRES_SESSION_SETTINGS}`,
       application_name: `imeifed registry ${options.schema}`,
     });
     // An idle client that dies must not crash the process; the next query reconnects.
@@ -199,24 +207,93 @@ class PostgresRegistryStore implements RegistryStore {
     this.sightingFeed.notify();
   }
 
-  /** Runs `work` in a transaction holding this registry's change-log lock, and NOTIFYs at commit. */
-  async #write<T>(lock: "changes" | "sightings", work: (client: pg.PoolClient) => Promise<T>, notify: (result: T) => boolean): Promise<T> {
+  async openAuditLog(options: AuditBufferOptions = {}): Promise<PostgresAuditLog> {
+    if (this.#audit || this.#relay) throw new Error("the store's audit log is already chosen");
+    this.#audit = await PostgresAuditLog.open(this.#pool, { ...options, schema: this.#schema });
+    return this.#audit;
+  }
+
+  async relayAuditTo(log: AuditLog): Promise<void> {
+    if (this.#audit || this.#relay) throw new Error("the store's audit log is already chosen");
+    // Rows another process is relaying right now are locked by it: skipped here, relayed there.
+    await this.#outboxTransaction(async (client) => {
+      const { rows } = await client.query<{ id: string; entry: string }>("SELECT id, entry FROM audit_outbox ORDER BY id FOR UPDATE SKIP LOCKED");
+      await relayOutbox(
+        rows.map((r) => ({ id: Number(r.id), entry: outboxEntry(r.entry) })),
+        log,
+        async (id) => void (await client.query("DELETE FROM audit_outbox WHERE id = $1", [id])),
+      );
+    });
+    this.#relay = log;
+  }
+
+  /**
+   * After the change's commit: takes its row out of the outbox and appends
+   * its entry to the other audit log, durably, in one transaction here. A
+   * start-up relay that took the row first leaves nothing to take: the entry
+   * is then already in the log.
+   */
+  async #relayCommitted(relayed: OutboxRow | undefined): Promise<void> {
+    if (!relayed) return;
+    await this.#outboxTransaction(async (client) => {
+      const taken = await client.query("DELETE FROM audit_outbox WHERE id = $1", [relayed.id]);
+      if (taken.rowCount === 1) await this.#relay!.appendDurably(relayed.entry);
+    });
+  }
+
+  async #outboxTransaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
     const client = await this.#pool.connect().catch((error: unknown) => {
       throw asStoreUnavailable(error);
     });
     try {
       await client.query("BEGIN");
-      await client.query(q.lockChanges, [`imeifed:${this.#schema}:${lock}`]);
-      const result = await work(client);
-      if (notify(result)) await client.query("SELECT pg_notify($1, $2)", [this.#channel, lock === "sightings" ? "s" : "c"]);
+      await work(client);
       await client.query("COMMIT");
-      return result;
     } catch (error) {
       await client.query("ROLLBACK").catch(() => {});
       throw asStoreUnavailable(error);
     } finally {
       client.release();
     }
+  }
+
+  /**
+   * Runs `work` in a transaction holding this registry's change-log lock, and NOTIFYs at commit.
+   * A call's `audit` entry is written last, just before COMMIT: into the chain when the audit log
+   * lives here, else into the outbox, and relayed after the commit.
+   */
+  async #write<T>(
+    lock: "changes" | "sightings",
+    work: (client: pg.PoolClient) => Promise<T>,
+    notify: (result: T) => boolean,
+    audit?: ChangeAudit<T>,
+  ): Promise<T> {
+    const client = await this.#pool.connect().catch((error: unknown) => {
+      throw asStoreUnavailable(error);
+    });
+    let relayed: OutboxRow | undefined;
+    let committed: T;
+    try {
+      await client.query("BEGIN");
+      await client.query(q.lockChanges, [`imeifed:${this.#schema}:${lock}`]);
+      const result = await work(client);
+      if (audit && this.#audit) await this.#audit.appendWithin(client, [audit(result)]);
+      else if (audit && this.#relay) {
+        const entry = audit(result);
+        const { rows } = await client.query<{ id: string }>("INSERT INTO audit_outbox (entry) VALUES ($1) RETURNING id", [outboxText(entry)]);
+        relayed = { id: Number(rows[0]!.id), entry };
+      }
+      if (notify(result)) await client.query("SELECT pg_notify($1, $2)", [this.#channel, lock === "sightings" ? "s" : "c"]);
+      await client.query("COMMIT");
+      committed = result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw asStoreUnavailable(error);
+    } finally {
+      client.release();
+    }
+    await this.#relayCommitted(relayed);
+    return committed;
   }
 
   /** A query outside a write transaction, with a lost connection reported as UNAVAILABLE. */
@@ -228,7 +305,7 @@ class PostgresRegistryStore implements RegistryStore {
     }
   }
 
-  async report(input: ReportInput): Promise<ReportOutcome[]> {
+  async report(input: ReportInput, audit?: ChangeAudit<ReportOutcome[]>): Promise<ReportOutcome[]> {
     const outcomes = await this.#write(
       "changes",
       async (client) => {
@@ -261,12 +338,13 @@ class PostgresRegistryStore implements RegistryStore {
         return outcomes;
       },
       (outcomes) => outcomes.some((o) => o.created),
+      audit,
     );
     if (outcomes.some((o) => o.created)) this.changeFeed.notify();
     return outcomes;
   }
 
-  async clear(input: ClearInput): Promise<ClearOutcome> {
+  async clear(input: ClearInput, audit?: ChangeAudit<ClearOutcome>): Promise<ClearOutcome> {
     const outcome = await this.#write(
       "changes",
       async (client): Promise<ClearOutcome & { wrote: boolean }> => {
@@ -295,6 +373,7 @@ class PostgresRegistryStore implements RegistryStore {
         return { cleared, status: holdingRecord(stillOpen.values())?.status ?? DeviceStatus.PERMITTED, sequence: seq - 1, wrote: true };
       },
       (outcome) => outcome.wrote,
+      audit,
     );
     if (outcome.wrote) this.changeFeed.notify();
     return { cleared: outcome.cleared, status: outcome.status, sequence: outcome.sequence };
@@ -303,8 +382,15 @@ class PostgresRegistryStore implements RegistryStore {
   async openRecords(keys: readonly DeviceKey[]): Promise<Map<DeviceKey, StoredRecord[]>> {
     const found = new Map<DeviceKey, StoredRecord[]>();
     if (keys.length === 0) return found;
-    const { rows } = await this.#query<RecordRow>({ ...q.openForKeys, values: [keys] });
+    // One key (a lookup's question): a plain indexed equality.
+    const { rows } = await this.#query<RecordRow>(keys.length === 1 ? { ...q.openForKey, values: [keys[0]] } : { ...q.openForKeys, values: [keys] });
+    // A key asked twice yields its rows twice: take each record once.
+    const seen = rows.length > 1 ? new Set<string>() : undefined;
     for (const row of rows) {
+      if (seen) {
+        if (seen.has(String(row.id))) continue;
+        seen.add(String(row.id));
+      }
       const record = recordFromRow(row);
       const list = found.get(record.deviceKey);
       if (list) list.push(record);
@@ -343,7 +429,7 @@ class PostgresRegistryStore implements RegistryStore {
     });
   }
 
-  async recordSightings(inputs: readonly SightingInput[]): Promise<SightingOutcome[]> {
+  async recordSightings(inputs: readonly SightingInput[], audit?: ChangeAudit<SightingOutcome[]>): Promise<SightingOutcome[]> {
     if (inputs.length === 0) return [];
     const outcomes = await this.#write(
       "sightings",
@@ -381,6 +467,7 @@ class PostgresRegistryStore implements RegistryStore {
         return outcomes;
       },
       (outcomes) => outcomes.some((o) => o.recorded),
+      audit,
     );
     if (outcomes.some((o) => o.recorded)) this.sightingFeed.notify();
     return outcomes;
@@ -392,42 +479,14 @@ class PostgresRegistryStore implements RegistryStore {
   }
 
   async importReports(rows: AsyncIterable<ImportRow>): Promise<ImportSummary> {
-    const summary = await this.#write(
-      "changes",
-      async (client) => {
-        const importer = new BatchImporter(client, Number((await client.query<{ seq: string }>(q.nextSeq)).rows[0]!.seq));
-        let batch: ImportRow[] = [];
-        let count = 0;
-        // One batch is written while the next is read and checked: PostgreSQL and
-        // the file parsing overlap instead of taking turns.
-        let writing: Promise<void> = Promise.resolve();
-        let failed = false;
-        const settle = (p: Promise<void>) => {
-          p.catch(() => (failed = true));
-          return p;
-        };
-        try {
-          for await (const row of rows) {
-            count++;
-            batch.push(row);
-            if (batch.length >= IMPORT_BATCH) {
-              await writing;
-              writing = settle(importer.write(batch));
-              batch = [];
-            }
-            if (failed) break;
-          }
-          await writing;
-          await importer.write(batch);
-        } finally {
-          // Never leave a write running on the connection that is about to roll back.
-          await writing.catch(() => {});
-        }
-        return { rows: count, created: importer.created, replays: importer.replays, lastSequence: importer.nextSeq - 1 };
-      },
-      (summary) => summary.created > 0,
-    );
-    if (summary.created > 0) this.changeFeed.notify();
+    const summary = await this.#write("changes", (client) => importRows(client, rows), (summary) => summary.created > 0);
+    if (summary.created > 0) {
+      this.changeFeed.notify();
+      // A bulk load leaves the planner with no statistics until autovacuum comes by. The lookups
+      // do not depend on them, but every other plan does: gather them now. Best effort: the
+      // import has committed, and autovacuum analyzes the tables later all the same.
+      await this.#query({ text: "ANALYZE records, changes" }).catch(() => {});
+    }
     return summary;
   }
 
@@ -445,6 +504,8 @@ class PostgresRegistryStore implements RegistryStore {
     this.#closed = true;
     clearInterval(this.#poll);
     clearTimeout(this.#reconnect);
+    // Its queued entries are written before the pool they share ends.
+    await this.#audit?.close();
     const listener = this.#listener;
     this.#listener = undefined;
     this.#listening = false;
@@ -495,119 +556,4 @@ async function migrate(pool: pg.Pool, schema: string): Promise<void> {
   } finally {
     client.release();
   }
-}
-
-/**
- * Writes import rows in set-based statements, three per batch instead of a
- * few per row: the same rules as `report`, batched. It reads every record of
- * the batch's device keys once (replays, refusals and the records already
- * holding each device), takes a block of record ids from the id sequence
- * (safe: every writer holds the change-log lock), works out each new
- * record's change in memory, and sends records and changes as JSON.
- */
-class BatchImporter {
-  created = 0;
-  replays = 0;
-
-  constructor(
-    private readonly client: pg.PoolClient,
-    public nextSeq: number,
-  ) {}
-
-  async write(batch: readonly ImportRow[]): Promise<void> {
-    if (batch.length === 0) return;
-    const now = Date.now();
-    const keys = [...new Set(batch.flatMap((row) => row.report.deviceKeys))];
-    const known = (await this.client.query<RecordRow>({ ...q.forKeys, values: [keys] })).rows.map(recordFromRow);
-    const byCase = new Map<string, StoredRecord>();
-    const openByKey = new Map<DeviceKey, StoredRecord[]>();
-    for (const record of known) {
-      byCase.set(caseKey(record.deviceKey, record.agency, record.caseReference), record);
-      if (record.cleared === undefined) openByKey.set(record.deviceKey, [...(openByKey.get(record.deviceKey) ?? []), record]);
-    }
-    const planned: Array<{ line: number; record: StoredRecord; owner: ImportRow["report"]["owner"] }> = [];
-    for (const row of batch) {
-      const { report } = row;
-      for (const key of report.deviceKeys) {
-        const id = caseKey(key, report.agency, report.caseReference);
-        const existing = byCase.get(id);
-        if (existing) {
-          if (existing.cleared) throw caseClearedError(existing, row.line);
-          this.replays++;
-          continue;
-        }
-        const record: StoredRecord = {
-          id: "",
-          deviceKey: key,
-          agency: report.agency,
-          caseReference: report.caseReference,
-          status: report.status,
-          reason: report.reason,
-          sourceReasonCode: report.sourceReasonCode,
-          occurredAt: report.occurredAt,
-          reportedAt: report.reportedAt ?? now,
-          make: report.make,
-          model: report.model,
-          crimeReference: report.crimeReference,
-          reportedSeq: this.nextSeq++,
-          cleared: undefined,
-        };
-        byCase.set(id, record);
-        planned.push({ line: row.line, record, owner: report.owner });
-      }
-    }
-    if (planned.length === 0) return;
-    const last = Number(
-      (await this.client.query<{ last: string }>("SELECT setval('records_id_seq', nextval('records_id_seq') + $1 - 1) AS last", [planned.length])).rows[0]!.last,
-    );
-    const first = last - planned.length + 1;
-    const changes = planned.map((p, i) => {
-      const record = Object.assign(p.record, { id: String(first + i) });
-      const open = openByKey.get(record.deviceKey) ?? [];
-      open.push(record);
-      openByKey.set(record.deviceKey, open);
-      const holding = holdingRecord(open)!;
-      return { seq: record.reportedSeq, device_key: record.deviceKey, record_id: first + i, status: holding.status, holding_record_id: Number(holding.id) };
-    });
-    await this.client.query(
-      `INSERT INTO records (id, device_key, agency, case_reference, status, reason, source_reason_code, occurred_at, reported_at,
-         make, model, crime_reference, owner_name, owner_phone, owner_email, reported_seq)
-       SELECT * FROM json_to_recordset($1::json) AS x(id bigint, device_key text, agency text, case_reference text, status smallint,
-         reason smallint, source_reason_code text, occurred_at bigint, reported_at bigint, make text, model text, crime_reference text,
-         owner_name text, owner_phone text, owner_email text, reported_seq bigint)`,
-      [
-        JSON.stringify(
-          planned.map(({ record: r, owner }) => ({
-            id: Number(r.id),
-            device_key: r.deviceKey,
-            agency: r.agency,
-            case_reference: r.caseReference,
-            status: r.status,
-            reason: r.reason,
-            source_reason_code: r.sourceReasonCode,
-            occurred_at: r.occurredAt ?? null,
-            reported_at: r.reportedAt,
-            make: r.make,
-            model: r.model,
-            crime_reference: r.crimeReference,
-            owner_name: owner?.name ?? null,
-            owner_phone: owner?.phone ?? null,
-            owner_email: owner?.email ?? null,
-            reported_seq: r.reportedSeq,
-          })),
-        ),
-      ],
-    );
-    await this.client.query(
-      `INSERT INTO changes (seq, kind, device_key, record_id, status, holding_record_id, changed_at)
-       SELECT x.seq, $2, x.device_key, x.record_id, x.status, x.holding_record_id, $3
-       FROM json_to_recordset($1::json) AS x(seq bigint, device_key text, record_id bigint, status smallint, holding_record_id bigint)`,
-      [JSON.stringify(changes), ChangeKind.REPORTED, now],
-    );
-    this.created += planned.length;
-  }
-}
-
-function caseKey(key: string, agency: string, caseReference: string): string {
-  return `${key}\u0000${agency}\u0000${caseReference}`;
 }

@@ -10,6 +10,8 @@
 import type { ClearReason, DeviceStatus, Reason } from "../../../gen/imeifed/v1/device_pb.js";
 import type { ChangeKind, SightingKind } from "../../../gen/imeifed/v1/registry_pb.js";
 import type { DeviceKey } from "../../../device/index.js";
+import type { AuditBufferOptions } from "../../../trust/audit/audit-buffer.js";
+import type { AuditLog, ChangeAudit } from "../../../trust/audit/audit-log.js";
 import type { ChangeFeed } from "../change-feed.js";
 
 /** The statuses a record can hold while open. */
@@ -181,10 +183,26 @@ export interface RegistryStore {
   /** Wakes sighting watchers likewise. */
   readonly sightingFeed: ChangeFeed;
 
+  /**
+   * Opens the audit log kept in this store's own database (created if
+   * absent; closed by its own `close()`, before the store's). From then on an
+   * `audit` handed to `report`, `clear` or `recordSightings` is written in the
+   * change's own transaction: the change and its entry commit together or not
+   * at all. Without this log, `audit` is ignored.
+   */
+  openAuditLog(options?: AuditBufferOptions): Promise<AuditLog>;
+  /**
+   * Sends the entries of later changes to an audit log kept in another
+   * database, through this store's outbox (trust/audit/audit-outbox.ts): an
+   * `audit` handed to `report`, `clear` or `recordSightings` is written to
+   * the outbox in the change's transaction and appended durably to `log`
+   * before the method returns. First relays what a crash left in the outbox.
+   */
+  relayAuditTo(log: AuditLog): Promise<void>;
   /** Lists the device keys of one report in one transaction; idempotent per (agency, case, key). */
-  report(input: ReportInput): Promise<ReportOutcome[]>;
+  report(input: ReportInput, audit?: ChangeAudit<ReportOutcome[]>): Promise<ReportOutcome[]>;
   /** Clears the records the requester may clear; PERMISSION_DENIED without revealing others' cases. */
-  clear(input: ClearInput): Promise<ClearOutcome>;
+  clear(input: ClearInput, audit?: ChangeAudit<ClearOutcome>): Promise<ClearOutcome>;
   /** The open records of each requested key (keys without any are absent), with one query. */
   openRecords(keys: readonly DeviceKey[]): Promise<Map<DeviceKey, StoredRecord[]>>;
   /** Changes after `seq`, in order, at most `limit`. */
@@ -197,7 +215,7 @@ export interface RegistryStore {
    * Stores each sighting against every open record of its device, all in one
    * transaction (one durable commit however many), and answers each in order.
    */
-  recordSightings(inputs: readonly SightingInput[]): Promise<SightingOutcome[]>;
+  recordSightings(inputs: readonly SightingInput[], audit?: ChangeAudit<SightingOutcome[]>): Promise<SightingOutcome[]>;
   /** Sightings of `agency`'s own records after `seq`, in order. */
   sightingsAfter(agency: string, seq: number, limit: number): Promise<StoredSighting[]>;
   /** Imports reports in one transaction: a bad row (thrown by `rows` or found here) keeps nothing. */

@@ -77,4 +77,12 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       meta.run("case_token_secret", randomBytes(32).toString("base64url"));
     },
   },
+  {
+    version: 2,
+    name: "audit outbox",
+    apply(db) {
+      // Entries of changes bound for an audit log in another database (trust/audit/audit-outbox.ts).
+      db.exec("CREATE TABLE audit_outbox (id INTEGER PRIMARY KEY, entry TEXT NOT NULL)");
+    },
+  },
 ];

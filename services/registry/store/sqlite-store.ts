@@ -21,6 +21,10 @@ import { ChangeKind } from "../../../gen/imeifed/v1/registry_pb.js";
 import { DeviceStatus } from "../../../gen/imeifed/v1/device_pb.js";
 import { Code, ImeifedError } from "../../../errors/index.js";
 import type { DeviceKey } from "../../../device/index.js";
+import { SqliteAuditLog } from "../../../trust/audit/sqlite-audit-log.js";
+import type { AuditBufferOptions } from "../../../trust/audit/audit-buffer.js";
+import type { AuditLog, ChangeAudit } from "../../../trust/audit/audit-log.js";
+import { outboxEntry, outboxText, relayOutbox, type OutboxRow } from "../../../trust/audit/audit-outbox.js";
 import { ChangeFeed } from "../change-feed.js";
 import { caseClearedError } from "./case-cleared.js";
 import { selectClearable } from "./clear-selection.js";
@@ -187,6 +191,10 @@ class SqliteRegistryStore implements RegistryStore {
   readonly #poll: NodeJS.Timeout;
   #dataVersion: number;
   #closed = false;
+  /** The audit log in this file, on this connection: a change's entry joins the change's transaction. */
+  #audit: SqliteAuditLog | undefined;
+  /** An audit log in another database, reached through the outbox. */
+  #relay: AuditLog | undefined;
   readonly epoch: string;
   readonly caseTokenSecret: Buffer;
 
@@ -223,38 +231,91 @@ class SqliteRegistryStore implements RegistryStore {
     this.sightingFeed.notify();
   }
 
-  async report(input: ReportInput): Promise<ReportOutcome[]> {
-    const outcomes = writing(() => this.#db.transaction(() => this.#st.writeReport(input, this.#st.nextSeq.get() as number).outcomes).immediate());
+  async openAuditLog(options: AuditBufferOptions = {}): Promise<SqliteAuditLog> {
+    if (this.#audit || this.#relay) throw new Error("the store's audit log is already chosen");
+    this.#audit = SqliteAuditLog.open(this.#db, options);
+    return this.#audit;
+  }
+
+  async relayAuditTo(log: AuditLog): Promise<void> {
+    if (this.#audit || this.#relay) throw new Error("the store's audit log is already chosen");
+    const rows = (this.#db.prepare("SELECT id, entry FROM audit_outbox ORDER BY id").all() as Array<{ id: number; entry: string }>).map((r) => ({ id: r.id, entry: outboxEntry(r.entry) }));
+    const remove = this.#db.prepare("DELETE FROM audit_outbox WHERE id = ?");
+    await relayOutbox(rows, log, async (id) => void writing(() => remove.run(id)));
+    this.#relay = log;
+  }
+
+  #insertOutbox: Database.Statement | undefined;
+
+  /**
+   * Writes a change's audit entry inside its (open) transaction: into the
+   * chain when the audit log lives here, else into the outbox (`relayed`
+   * collects it for `#relay`).
+   */
+  #audited<T>(outcome: T, audit: ChangeAudit<T> | undefined, relayed: OutboxRow[]): T {
+    if (!audit) return outcome;
+    if (this.#audit) this.#audit.appendWithin([audit(outcome)]);
+    else if (this.#relay) {
+      const entry = audit(outcome);
+      const insert = (this.#insertOutbox ??= this.#db.prepare("INSERT INTO audit_outbox (entry) VALUES (?)"));
+      relayed.push({ id: Number(insert.run(outboxText(entry)).lastInsertRowid), entry });
+    }
+    return outcome;
+  }
+
+  /** After the change's commit: appends its outbox entries to the other audit log, durably, then takes them out of the outbox. */
+  async #relayCommitted(relayed: readonly OutboxRow[]): Promise<void> {
+    for (const { id, entry } of relayed) {
+      await this.#relay!.appendDurably(entry);
+      try {
+        writing(() => this.#db.prepare("DELETE FROM audit_outbox WHERE id = ?").run(id));
+      } catch {
+        // An import holds the file: the row stays, and the next start finds its entry in the log and drops it.
+      }
+    }
+  }
+
+  async report(input: ReportInput, audit?: ChangeAudit<ReportOutcome[]>): Promise<ReportOutcome[]> {
+    const relayed: OutboxRow[] = [];
+    const outcomes = writing(() =>
+      this.#db.transaction(() => this.#audited(this.#st.writeReport(input, this.#st.nextSeq.get() as number).outcomes, audit, relayed)).immediate(),
+    );
     if (outcomes.some((o) => o.created)) this.changeFeed.notify();
+    await this.#relayCommitted(relayed);
     return outcomes;
   }
 
-  async clear(input: ClearInput): Promise<ClearOutcome> {
-    const st = this.#st;
-    const outcome = writing(() => this.#db.transaction((): ClearOutcome & { wrote: boolean } => {
-      const all = (st.forKey.all(input.deviceKey) as RecordRow[]).map(recordFromRow);
-      const selection = selectClearable(all, input);
-      if (selection.kind === "replay") {
-        const open = all.filter((r) => r.cleared === undefined);
-        const sequence = Math.max(...selection.records.map((r) => r.cleared?.seq ?? 0));
-        return { cleared: selection.records, status: holdingRecord(open)?.status ?? DeviceStatus.PERMITTED, sequence, wrote: false };
-      }
-      const at = input.clearedAt ?? Date.now();
-      let seq = st.nextSeq.get() as number;
-      const stillOpen = new Map(all.filter((r) => r.cleared === undefined).map((r) => [r.id, r]));
-      const cleared: StoredRecord[] = [];
-      for (const record of selection.records) {
-        st.clearRecord.run(at, input.requester, input.reason, input.note, seq, record.id);
-        stillOpen.delete(record.id);
-        const holding = holdingRecord(stillOpen.values());
-        st.insertChange.run(seq, ChangeKind.CLEARED, input.deviceKey, record.id, holding?.status ?? DeviceStatus.PERMITTED, holding?.id ?? null, at);
-        cleared.push({ ...record, cleared: { at, by: input.requester, reason: input.reason, note: input.note, seq } });
-        seq++;
-      }
-      return { cleared, status: holdingRecord(stillOpen.values())?.status ?? DeviceStatus.PERMITTED, sequence: seq - 1, wrote: true };
-    }).immediate());
+  async clear(input: ClearInput, audit?: ChangeAudit<ClearOutcome>): Promise<ClearOutcome> {
+    const relayed: OutboxRow[] = [];
+    const outcome = writing(() => this.#db.transaction(() => this.#audited(this.#clearWithin(input), audit, relayed)).immediate());
     if (outcome.wrote) this.changeFeed.notify();
+    await this.#relayCommitted(relayed);
     return { cleared: outcome.cleared, status: outcome.status, sequence: outcome.sequence };
+  }
+
+  /** The clearing itself, inside the caller's transaction. */
+  #clearWithin(input: ClearInput): ClearOutcome & { wrote: boolean } {
+    const st = this.#st;
+    const all = (st.forKey.all(input.deviceKey) as RecordRow[]).map(recordFromRow);
+    const selection = selectClearable(all, input);
+    if (selection.kind === "replay") {
+      const open = all.filter((r) => r.cleared === undefined);
+      const sequence = Math.max(...selection.records.map((r) => r.cleared?.seq ?? 0));
+      return { cleared: selection.records, status: holdingRecord(open)?.status ?? DeviceStatus.PERMITTED, sequence, wrote: false };
+    }
+    const at = input.clearedAt ?? Date.now();
+    let seq = st.nextSeq.get() as number;
+    const stillOpen = new Map(all.filter((r) => r.cleared === undefined).map((r) => [r.id, r]));
+    const cleared: StoredRecord[] = [];
+    for (const record of selection.records) {
+      st.clearRecord.run(at, input.requester, input.reason, input.note, seq, record.id);
+      stillOpen.delete(record.id);
+      const holding = holdingRecord(stillOpen.values());
+      st.insertChange.run(seq, ChangeKind.CLEARED, input.deviceKey, record.id, holding?.status ?? DeviceStatus.PERMITTED, holding?.id ?? null, at);
+      cleared.push({ ...record, cleared: { at, by: input.requester, reason: input.reason, note: input.note, seq } });
+      seq++;
+    }
+    return { cleared, status: holdingRecord(stillOpen.values())?.status ?? DeviceStatus.PERMITTED, sequence: seq - 1, wrote: true };
   }
 
   #openForKeysStatement: Database.Statement | undefined;
@@ -336,15 +397,16 @@ class SqliteRegistryStore implements RegistryStore {
 
   #insertSighting: Database.Statement | undefined;
 
-  async recordSightings(inputs: readonly SightingInput[]): Promise<SightingOutcome[]> {
+  async recordSightings(inputs: readonly SightingInput[], audit?: ChangeAudit<SightingOutcome[]>): Promise<SightingOutcome[]> {
     if (inputs.length === 0) return [];
     const insert = (this.#insertSighting ??= this.#db.prepare(
       `INSERT INTO sightings (seq, record_id, agency, device_key, kind, seen_in_country, partner_kind, partner_id, seen_at, purpose,
          found_location, found_holding_agency, found_contact, found_note)
        VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM sightings), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ));
+    const relayed: OutboxRow[] = [];
     const outcomes = writing(() => this.#db.transaction((): SightingOutcome[] =>
-      inputs.map((input) => {
+      this.#audited(inputs.map((input) => {
         const open = (this.#st.openForKey.all(input.deviceKey) as RecordRow[]).map(recordFromRow);
         let sequence = 0;
         for (const record of open) {
@@ -366,9 +428,10 @@ class SqliteRegistryStore implements RegistryStore {
           sequence = Number(lastInsertRowid);
         }
         return { recorded: open.length > 0, sequence };
-      }),
+      }), audit, relayed),
     ).immediate());
     if (outcomes.some((o) => o.recorded)) this.sightingFeed.notify();
+    await this.#relayCommitted(relayed);
     return outcomes;
   }
 
@@ -431,6 +494,8 @@ class SqliteRegistryStore implements RegistryStore {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#poll);
+    // Its queued entries are written before the connection they share closes.
+    await this.#audit?.close();
     // Wake every watcher so open streams notice the store is going away.
     this.changeFeed.notify();
     this.sightingFeed.notify();

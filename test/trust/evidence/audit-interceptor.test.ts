@@ -7,7 +7,7 @@ import { DeviceStatus } from "../../../gen/imeifed/v1/device_pb.js";
 import { RegistryService } from "../../../gen/imeifed/v1/registry_pb.js";
 import { requireDevice } from "../../../device/index.js";
 import { createClient, hosted, startHost, type RunningHost, type ServiceImpl } from "../../../rpc/index.js";
-import { SqliteAuditLog, auditDetails, batchDigest, createAuditInterceptor, queryAudit, verifyAuditChain, type AuditEntry } from "../../../trust/audit/index.js";
+import { SqliteAuditLog, auditDetails, batchDigest, changeAudit, createAuditInterceptor, queryAudit, verifyAuditChain, type AuditEntry } from "../../../trust/audit/index.js";
 import { createTestTrust, type TestTrust } from "../../support/trust-fixture.js";
 
 const unimplemented = async (): Promise<never> => {
@@ -173,5 +173,69 @@ describe("audit interceptor (real sockets, real SQLite file)", () => {
       client.close();
       await strict.shutdown();
     }
+  });
+});
+
+describe("audit interceptor on a state-changing call (real sockets)", () => {
+  let fixture: TestTrust;
+  before(async () => {
+    fixture = await createTestTrust();
+  });
+  after(async () => fixture?.cleanup());
+
+  let sealed: AuditEntry[] = [];
+  /** A registry whose ReportDevice fills its details, then seals its entry as a store would in its transaction ("sealed"), fails ("refused") or returns (the entry is then the interceptor's to write). */
+  const changing: ServiceImpl<typeof RegistryService> = {
+    ...registry,
+    async reportDevice(request, ctx) {
+      Object.assign(auditDetails(ctx), { deviceKey: requireDevice(request.imeis[0]!).key, purpose: request.caseReference });
+      if (request.caseReference === "refused") throw new ImeifedError(Code.PERMISSION_DENIED, "NOT_YOURS", "not your case");
+      const seal = changeAudit(ctx, (created: boolean) => (created ? "REPORTED" : "REPLAY"));
+      if (request.caseReference === "sealed") sealed.push(seal!(true));
+      else auditDetails(ctx).verdict = "REPORTED";
+      return { devices: [] };
+    },
+  };
+  async function withLog(log: { append(entry: AuditEntry): void; appendDurably(entry: AuditEntry): Promise<void> }, run: (client: ReturnType<typeof createClient<typeof RegistryService>>) => Promise<void>) {
+    const host = await startHost({
+      listen: "127.0.0.1:0",
+      services: [hosted(RegistryService, changing)],
+      interceptors: [fixture.authenticator("registry-gb", { ReportDevice: "devices:report" }), createAuditInterceptor(log, { server: "registry-gb", durableMethods: ["ReportDevice"] })],
+    });
+    const client = createClient(RegistryService, host.address, { metadata: fixture.metadataFor("police-gb", "registry-gb") });
+    try {
+      await run(client);
+    } finally {
+      client.close();
+      await host.shutdown();
+    }
+  }
+
+  it("writes the entry durably before the answer, unless the store sealed it in the change's transaction", async () => {
+    sealed = [];
+    const queued: AuditEntry[] = [];
+    const durable: AuditEntry[] = [];
+    const log = { append: (e: AuditEntry) => void queued.push(e), appendDurably: async (e: AuditEntry) => void durable.push(e) };
+    await withLog(log, async (client) => {
+      await client.reportDevice({ imeis: ["490154203237518"], caseReference: "plain" });
+      await client.reportDevice({ imeis: ["490154203237518"], caseReference: "sealed" });
+      await assert.rejects(client.reportDevice({ imeis: ["490154203237518"], caseReference: "refused" }), (e: ImeifedError) => e.code === Code.PERMISSION_DENIED);
+    });
+    assert.deepEqual(queued, [], "a change's entry never waits in the buffer");
+    assert.deepEqual(durable.map((e) => [e.purpose, e.verdict, e.statusCode]), [["plain", "REPORTED", Code.OK], ["refused", undefined, Code.PERMISSION_DENIED]]);
+    assert.deepEqual(sealed.map((e) => [e.purpose, e.verdict, e.statusCode, e.principal, e.method]), [["sealed", "REPORTED", Code.OK, "police-gb", "ReportDevice"]]);
+  });
+
+  it("answers UNAVAILABLE, never OK, when a change's entry cannot be written; a refused change keeps its own status", async () => {
+    const failing = {
+      append: () => undefined,
+      appendDurably: async () => {
+        throw new ImeifedError(Code.UNAVAILABLE, "AUDIT_UNAVAILABLE", "the audit log cannot record this call right now; retry later");
+      },
+    };
+    await withLog(failing, async (client) => {
+      await assert.rejects(client.reportDevice({ imeis: ["490154203237518"], caseReference: "plain" }), (e: ImeifedError) => e.code === Code.UNAVAILABLE && /cannot record/.test(e.message));
+      await assert.rejects(client.reportDevice({ imeis: ["490154203237518"], caseReference: "refused" }), (e: ImeifedError) => e.code === Code.PERMISSION_DENIED);
+    });
   });
 });

@@ -106,6 +106,54 @@ describe("audit buffer", () => {
     await assert.rejects(buffer.close(), /down/);
     assert.throws(() => buffer.add(entry(4)), /closed/);
   });
+
+  it("holds at most 10,000 unwritten entries by default, the most a crash can lose, and refuses past them", async () => {
+    let writing = 0;
+    const buffer = new AuditBuffer((batch) => ((writing += batch.length), new Promise<void>(() => undefined)), { onError: () => undefined });
+    for (let i = 0; i < 500; i++) buffer.add(entry(i));
+    // A full batch goes to the store at once; while it is being written, it still counts.
+    await eventually("a full batch to be written", () => writing === 500);
+    for (let i = 500; i < 10_000; i++) buffer.add(entry(i));
+    assert.throws(() => buffer.add(entry(10_000)), (e: unknown) => e instanceof ImeifedError && e.code === Code.UNAVAILABLE && e.reason === "AUDIT_UNAVAILABLE");
+  });
+
+  it("writes a durable entry at once, with those queued before it, and resolves only when its batch is committed", async () => {
+    const written: string[] = [];
+    let release: (() => void) | undefined;
+    const buffer = new AuditBuffer(
+      async (batch) => {
+        await new Promise<void>((resolve) => (release = resolve));
+        written.push(...batch.map((e) => e.purpose ?? ""));
+      },
+      { flushIntervalMs: 60_000 },
+    );
+    buffer.add(entry(1));
+    let settled = false;
+    const durable = buffer.addDurably(entry(2)).then(() => (settled = true));
+    // The write began without waiting for the interval, and is still open: nothing is promised yet.
+    await eventually("the write to begin", () => release !== undefined);
+    assert.equal(settled, false);
+    release!();
+    await durable;
+    assert.deepEqual(written, ["case-1", "case-2"]);
+    await buffer.close();
+  });
+
+  it("rejects a durable entry with UNAVAILABLE when its write fails, and keeps it for the retry", async () => {
+    const written: string[] = [];
+    let failures = 1;
+    const buffer = new AuditBuffer(
+      async (batch) => {
+        if (failures-- > 0) throw new Error("disk full");
+        written.push(...batch.map((e) => e.purpose ?? ""));
+      },
+      { flushIntervalMs: 60_000, retryDelayMs: 5, onError: () => undefined },
+    );
+    await assert.rejects(buffer.addDurably(entry(1)), (e: unknown) => e instanceof ImeifedError && e.code === Code.UNAVAILABLE && e.reason === "AUDIT_UNAVAILABLE");
+    await eventually("the retried write", () => written.length === 1);
+    assert.deepEqual(written, ["case-1"]);
+    await buffer.close();
+  });
 });
 
 for (const kind of AUDIT_STORES) {
