@@ -34,6 +34,7 @@ function contextWith(token: string): CallContext {
     signal: new AbortController().signal,
     peer: "bench",
     values: new ContextValues(),
+    awaitingCallerSince: () => undefined,
     abort: () => undefined,
   };
 }

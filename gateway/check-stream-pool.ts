@@ -17,6 +17,9 @@ export interface CheckStreamPoolOptions {
   maxStreams?: number;
 }
 
+/** The defaults, which a registry's admission limits must leave room for (services/registry/registry-config.ts). */
+export const CHECK_STREAM_POOL_DEFAULTS = { idleMs: 30_000, maxStreams: 64 } as const;
+
 export class CheckStreamPool {
   readonly #client: () => Client<typeof RegistryService>;
   readonly #idleMs: number;
@@ -31,8 +34,8 @@ export class CheckStreamPool {
   constructor(client: () => Client<typeof RegistryService>, options: CheckStreamPoolOptions & { serverAddress?: string } = {}) {
     this.#serverAddress = options.serverAddress ?? "";
     this.#client = client;
-    this.#idleMs = options.idleMs ?? 30_000;
-    this.#maxStreams = options.maxStreams ?? 64;
+    this.#idleMs = options.idleMs ?? CHECK_STREAM_POOL_DEFAULTS.idleMs;
+    this.#maxStreams = options.maxStreams ?? CHECK_STREAM_POOL_DEFAULTS.maxStreams;
     this.#sweeper = setInterval(() => this.#retireIdle(), Math.max(1_000, this.#idleMs / 3));
     this.#sweeper.unref();
   }

@@ -7,6 +7,7 @@ import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { readConfigFile, resolverFrom, validateConfig } from "../config/config-file.js";
 import { connectionLimitsSchema } from "../rpc/connection-guard.js";
+import { admissionConfigSchema } from "../trust/admission.js";
 import { auditConfigSchema } from "../trust/audit/index.js";
 import { clientTlsSchema, serverTlsSchema } from "../trust/tls.js";
 
@@ -148,6 +149,33 @@ export const gatewayConfigSchema = z
     tacFile: z.string().optional(),
     /** Per-principal quotas (trust/quota.ts validates the inner shape). */
     quotas: z.unknown().optional(),
+    /**
+     * Load shedding (trust/admission.ts): past these, a call is refused at once with RESOURCE_EXHAUSTED
+     * and `retry-after-ms` rather than queued behind others. Defaults and why:
+     */
+    admission: admissionConfigSchema({
+      /** 100: the least RFC 9113 advises a server to allow, as grpc-go deployments and nginx set; a partner needing more opens another connection. */
+      maxConcurrentStreamsPerConnection: 100,
+      /**
+       * 256 across all connections: one turn of the event loop starts at most this many calls (beyond one a
+       * connection), which bounds how long any partner's call waits for its turn during a flood; 64 calls in
+       * flight already keep the gateway's CPU busy, so more streams would add only waiting. Two connections
+       * still get their full 100 each.
+       */
+      maxConcurrentStreams: 256,
+      /** 256 unary calls being served, as many as the stream budget lets in: several times what the gateway has in flight at its full rate (a cache miss takes milliseconds). It binds when hundreds of connections each hold a call. */
+      maxInFlight: 256,
+      /** 100: a partner's flood leaves room for others at their limit; the heaviest normal client (64 in flight) is inside it. */
+      maxInFlightPerPrincipal: 100,
+      /** 100 open streams (Screen, WatchStolen): each screening keeps a few thousand devices upstream, so a hundred at once is what a gateway can carry. */
+      maxStreams: 100,
+      /** 20: a customs office screening several shipments at once, or a manufacturer's few watches. */
+      maxStreamsPerPrincipal: 20,
+      /** 60 s: a Screen whose caller sends nothing for a minute while the gateway waits has stalled, and ends with STREAM_IDLE. */
+      streamIdleMs: 60_000,
+      /** 100 ms: long enough for the calls in flight to finish, short enough that a partner hardly notices a passing burst. */
+      retryAfterMs: 100,
+    }),
     /** Where the gateway's hash-chained audit log lives: `{ sqlite: path }` or `{ postgres: url, schema? }`. */
     audit: auditConfigSchema.optional(),
   })

@@ -9,6 +9,8 @@ import type { Interceptor } from "@grpc/grpc-js";
 import type { JWK } from "jose";
 import { FederationService } from "../gen/imeifed/v1/federation_pb.js";
 import { hosted, startHost, type ServerInterceptor } from "../rpc/index.js";
+import { shareStreamBudget } from "../rpc/stream-budget.js";
+import { Admission } from "../trust/admission.js";
 import { createAuditInterceptor, openAuditLog, type AuditLog } from "../trust/audit/index.js";
 import { createAuthenticator } from "../trust/authenticator.js";
 import { readPrivateJwk } from "../trust/keys.js";
@@ -139,9 +141,12 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
     closeTripwire = () => tripwire.close();
   }
   const service = await createFederationService(gw, options.factories ?? FEDERATION_HANDLERS);
+  const admission = new Admission(config.admission);
   const interceptors: ServerInterceptor[] = [
     ...(options.outerInterceptors ?? []),
     createAuthenticator({ trust, audience: config.id, scopes: FEDERATION_SCOPES, kinds: { WatchStolen: ["manufacturer"] }, maxTokenLifetimeSec: config.auth.maxTokenLifetimeSec, failuresPerAddressPerMinute: config.auth.failuresPerAddressPerMinute }),
+    // Right after the caller is known and before any work: past its limits a call is refused at once.
+    admission.interceptor(),
     ...(quota ? [createQuotaInterceptor(quota)] : []),
     // ReportFound's entry is on disk before the answer: the found report it records has reached the registries.
     ...(audit ? [createAuditInterceptor(audit, { server: config.id, durableMethods: ["ReportFound"] })] : []),
@@ -155,7 +160,9 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
     ...(config.tls ? { credentials: await serverCredentials(config.tls) } : {}),
     allowInsecureNonLoopback: config.allowInsecure,
     connections: config.connections,
+    channelOptions: admission.serverOptions,
   });
+  shareStreamBudget(host.server, admission.streamBudget);
   for (const follower of followers.values()) follower.start();
   let stopped: Promise<void> | undefined;
   return {

@@ -45,6 +45,13 @@ export interface CallContext {
   readonly peer: string;
   readonly values: ContextValues;
   /**
+   * Since when (epoch ms) a stream has been waiting for its caller: for its
+   * next message, or to read what was sent (the transport to drain);
+   * undefined while it waits for neither (busy, or nothing owed). A stream
+   * idle limit reads it: a caller awaited this long has gone silent.
+   */
+  awaitingCallerSince(): number | undefined;
+  /**
    * Ends a running call with `error` (an interceptor's verdict after the call
    * began, for example a partner's trust revoked under an open stream):
    * `signal` aborts with it as its reason, and the caller gets its status

@@ -34,7 +34,23 @@ type AnyCall =
   | ServerWritableStream<unknown, unknown>
   | ServerDuplexStream<unknown, unknown>;
 
-function createContext(service: DescService, methodName: string, kind: CallContext["methodKind"], call: AnyCall): { ctx: CallContext; done: () => void } {
+/**
+ * Since when a stream has waited for its caller (read by `awaitingCallerSince`):
+ * `readRequests` for the caller's next message, `writeAll` for the caller to
+ * read what was sent (the transport to drain).
+ */
+interface CallerWait {
+  reading: number | undefined;
+  writing: number | undefined;
+}
+
+/** The earlier of the two waits, if any. */
+function waitingSince(wait: CallerWait): number | undefined {
+  if (wait.reading === undefined) return wait.writing;
+  return wait.writing === undefined ? wait.reading : Math.min(wait.reading, wait.writing);
+}
+
+function createContext(service: DescService, methodName: string, kind: CallContext["methodKind"], call: AnyCall): { ctx: CallContext; done: () => void; wait: CallerWait } {
   const controller = new AbortController();
   const rawDeadline = call.getDeadline();
   const deadlineMs = rawDeadline instanceof Date ? rawDeadline.getTime() : rawDeadline;
@@ -50,6 +66,7 @@ function createContext(service: DescService, methodName: string, kind: CallConte
   events.on("cancelled", onCancelled);
   const timer = deadline ? setTimeout(() => abort("the deadline passed"), Math.max(0, deadline.getTime() - Date.now())) : undefined;
   timer?.unref();
+  const wait: CallerWait = { reading: undefined, writing: undefined };
   const ctx: CallContext = {
     service: service.typeName,
     method: methodName,
@@ -60,12 +77,14 @@ function createContext(service: DescService, methodName: string, kind: CallConte
     signal: controller.signal,
     peer: call.getPeer(),
     values: new ContextValues(),
+    awaitingCallerSince: () => waitingSince(wait),
     abort: (error) => {
       if (!finished && !controller.signal.aborted) controller.abort(error);
     },
   };
   return {
     ctx,
+    wait,
     done: () => {
       finished = true;
       clearTimeout(timer);
@@ -106,7 +125,7 @@ function reply(ctx: CallContext, where: string, callback: sendUnaryData<unknown>
  * something to send (a stream's handler may wait on its caller's next
  * question), and a call ended by `ctx.abort` fails with its error.
  */
-async function writeAll(call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>, responses: AsyncIterable<unknown>, signal: AbortSignal): Promise<void> {
+async function writeAll(call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>, responses: AsyncIterable<unknown>, signal: AbortSignal, wait: CallerWait): Promise<void> {
   const iterator = responses[Symbol.asyncIterator]();
   // One listener for the whole call, removed at the end: a long stream must not pile them up.
   let onAbort: () => void = () => undefined;
@@ -121,9 +140,11 @@ async function writeAll(call: ServerWritableStream<unknown, unknown> | ServerDup
       if (next.done) break;
       if (!call.write(next.value)) {
         const settled = new AbortController();
+        wait.writing = Date.now();
         try {
           await Promise.race([once(call, "drain", { signal: settled.signal }), aborted]);
         } finally {
+          wait.writing = undefined;
           settled.abort();
         }
       }
@@ -144,15 +165,31 @@ async function writeAll(call: ServerWritableStream<unknown, unknown> | ServerDup
  * STACK.md's traps). A stream closed under the reader (the caller went away,
  * the server shut down) is CANCELLED, not an internal error.
  */
-async function* readRequests(call: ServerReadableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>): AsyncIterable<never> {
+async function* readRequests(call: ServerReadableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>, wait: CallerWait): AsyncIterable<never> {
+  const requests = call.iterator({ destroyOnReturn: false });
+  let ended = false;
   try {
-    // A message refused as it was decoded ends the stream with its error (request-decoding.ts).
-    for await (const request of call.iterator({ destroyOnReturn: false })) yield receivedRequest(request) as never;
+    for (;;) {
+      // Waiting only between asking for a message and getting it: while the handler works on one, the caller is not awaited.
+      wait.reading = Date.now();
+      const next = await requests.next();
+      wait.reading = undefined;
+      if (next.done) {
+        ended = true;
+        return;
+      }
+      // A message refused as it was decoded ends the stream with its error (request-decoding.ts).
+      yield receivedRequest(next.value) as never;
+    }
   } catch (error) {
     if ((error as NodeJS.ErrnoException)?.code === "ERR_STREAM_PREMATURE_CLOSE") {
       throw new ImeifedError(Code.CANCELLED, "CANCELLED", "the request stream closed before it ended", { cause: error });
     }
     throw error;
+  } finally {
+    wait.reading = undefined;
+    // Stopped before the end (the handler returned, or a message was refused): release the request side's listeners, as `for await` would.
+    if (!ended) await requests.return?.().catch(() => undefined);
   }
 }
 
@@ -183,8 +220,8 @@ export function implementService<S extends DescService>(
         break;
       case "server_streaming":
         handlers[method.name] = (call: ServerWritableStream<unknown, unknown>) => {
-          const { ctx, done } = createContext(service, method.name, "server_streaming", call);
-          intercept(interceptors, ctx, async () => writeAll(call, fn(receivedRequest(call.request), ctx) as AsyncIterable<unknown>, ctx.signal)).then(
+          const { ctx, done, wait } = createContext(service, method.name, "server_streaming", call);
+          intercept(interceptors, ctx, async () => writeAll(call, fn(receivedRequest(call.request), ctx) as AsyncIterable<unknown>, ctx.signal, wait)).then(
             () => call.end(ctx.responseTrailer),
             (error: unknown) => call.emit("error", toStatus(failureOf(ctx, error), where, ctx.responseTrailer)),
           ).finally(done);
@@ -192,10 +229,10 @@ export function implementService<S extends DescService>(
         break;
       case "client_streaming":
         handlers[method.name] = (call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-          const { ctx, done } = createContext(service, method.name, "client_streaming", call);
+          const { ctx, done, wait } = createContext(service, method.name, "client_streaming", call);
           let response: unknown;
           intercept(interceptors, ctx, async () => {
-            response = await fn(readRequests(call), ctx);
+            response = await fn(readRequests(call, wait), ctx);
           }).then(
             () => reply(ctx, where, callback, response),
             (error: unknown) => callback(toStatus(failureOf(ctx, error), where, ctx.responseTrailer)),
@@ -204,8 +241,8 @@ export function implementService<S extends DescService>(
         break;
       case "bidi_streaming":
         handlers[method.name] = (call: ServerDuplexStream<unknown, unknown>) => {
-          const { ctx, done } = createContext(service, method.name, "bidi_streaming", call);
-          intercept(interceptors, ctx, () => writeAll(call, fn(readRequests(call), ctx) as AsyncIterable<unknown>, ctx.signal)).then(
+          const { ctx, done, wait } = createContext(service, method.name, "bidi_streaming", call);
+          intercept(interceptors, ctx, () => writeAll(call, fn(readRequests(call, wait), ctx) as AsyncIterable<unknown>, ctx.signal, wait)).then(
             () => call.end(ctx.responseTrailer),
             (error: unknown) => call.emit("error", toStatus(failureOf(ctx, error), where, ctx.responseTrailer)),
           ).finally(done);

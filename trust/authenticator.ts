@@ -146,7 +146,7 @@ export function createAuthenticator(options: AuthenticatorOptions): ServerInterc
     ctx.values.set(CALLER, caller);
     if (ctx.methodKind === "unary") return next();
     const stopReadmitting = readmitOnReload(ctx, token, access);
-    const stopExpiring = ctx.methodKind === "server_streaming" ? endAtExpiry(ctx, caller) : undefined;
+    const stopExpiring = endAtExpiry(ctx, caller);
     try {
       return await next();
     } finally {
@@ -156,17 +156,17 @@ export function createAuthenticator(options: AuthenticatorOptions): ServerInterc
   };
 
   /**
-   * A watch (server stream) lives no longer than the token it was opened
-   * with, with the same clock tolerance a call gets: a short-lived token must
-   * not buy an endless feed. The watcher reopens with a fresh token and
-   * resumes after the last sequence or cursor it saw. (CheckDevicesStream
-   * refuses each question past its token's expiry itself; a screening, a
-   * bounded job, is let finish.)
+   * A stream of any shape lives no longer than the token it was opened with,
+   * with the same clock tolerance a call gets: a short-lived token must not
+   * buy an endless feed, nor hold a screening's slot forever. A watcher
+   * reopens with a fresh token and resumes after the last sequence or cursor
+   * it saw. (CheckDevicesStream also refuses each question past its token's
+   * expiry itself; the gateway replaces its streams before that.)
    */
   function endAtExpiry(ctx: CallContext, caller: Caller): NodeJS.Timeout {
     const endsAt = (caller.expiresAt + tolerance) * 1000;
     const timer = setTimeout(
-      () => ctx.abort(unauthenticated(STREAM_EXPIRED, `the token this stream was opened with expired at ${new Date(caller.expiresAt * 1000).toISOString()}; reopen it with a fresh token and resume after the last sequence you saw`)),
+      () => ctx.abort(unauthenticated(STREAM_EXPIRED, `the token this stream was opened with expired at ${new Date(caller.expiresAt * 1000).toISOString()}; reopen it with a fresh token (a watch resumes after the last sequence or cursor it saw)`)),
       Math.max(0, endsAt - now()),
     );
     timer.unref();

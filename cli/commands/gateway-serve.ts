@@ -20,7 +20,8 @@ health and server reflection.
 
   --config FILE        the gateway config, JSON or YAML (gateway/config.ts):
                        id, listen, trustFile, key, registries[{country, address, id}],
-                       deadlines, cache, breaker, batching, freshness, connections, tacFile, quotas, audit
+                       deadlines, cache, breaker, batching, freshness, connections, tacFile, quotas,
+                       admission, audit
   --listen HOST:PORT   overrides the config's listen address (port 0 picks a free port)
 
 Prints one JSON line when serving (with the bound address) and one when stopped.`;

@@ -8,6 +8,7 @@ import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { readConfigFile, resolverFrom, validateConfig } from "../../config/config-file.js";
 import { connectionLimitsSchema } from "../../rpc/connection-guard.js";
+import { admissionConfigSchema } from "../../trust/admission.js";
 import { auditConfigSchema } from "../../trust/audit/index.js";
 import { quotaConfigSchema } from "../../trust/quota.js";
 import { sharingPolicySchema } from "../../trust/sharing-policy.js";
@@ -55,6 +56,29 @@ export const registryConfigSchema = z
     /** What each kind of partner may see (trust/sharing-policy.ts documents the defaults). */
     sharing: sharingPolicySchema.default({}),
     quotas: quotaConfigSchema.optional(),
+    /**
+     * Load shedding (trust/admission.ts): past these, a call is refused at once with RESOURCE_EXHAUSTED
+     * and `retry-after-ms` rather than queued. A gateway is one principal carrying every partner's
+     * questions on one connection, so the defaults are sized for gateways, not for a single partner:
+     */
+    admission: admissionConfigSchema({
+      /** 1,000: a gateway's one connection carries up to 64 CheckDevicesStreams, its change stream, and every screening's CheckDevices calls (4 per screening, up to its 100 screenings). */
+      maxConcurrentStreamsPerConnection: 1_000,
+      /** 4,000 across all connections: four gateways' connections at their full 1,000 each; past it every connection's share shrinks. */
+      maxConcurrentStreams: 4_000,
+      /** 4,000 unary calls being served: room for two gateways' worst case (below) at once. */
+      maxInFlight: 4_000,
+      /** 2,000: a gateway's worst case (its 100 screenings with 4 CheckDevices each, its batched lookups and sightings) several times over, for gateway processes sharing one principal. */
+      maxInFlightPerPrincipal: 2_000,
+      /** 2,000 open streams, every caller together. */
+      maxStreams: 2_000,
+      /** 500 for one principal: a gateway's 64 CheckDevicesStreams and one change stream per process, several processes under one principal id. */
+      maxStreamsPerPrincipal: 500,
+      /** 60 s: longer than a gateway keeps an unused CheckDevicesStream (it retires it after 30 to 40 s); watches are not affected (their callers send nothing by design). */
+      streamIdleMs: 60_000,
+      /** 100 ms: long enough for the calls in flight to finish, short enough that a gateway hardly notices a passing burst. */
+      retryAfterMs: 100,
+    }),
     tls: serverTlsSchema.optional(),
     /** Plaintext on a non-loopback address: an explicit operator decision. */
     allowInsecure: z.boolean().default(false),

@@ -9,6 +9,8 @@ import type { JSONWebKeySet, JWK } from "jose";
 import { RegistryService } from "../../gen/imeifed/v1/registry_pb.js";
 import { Code, ImeifedError } from "../../errors/index.js";
 import { hosted, startHost, type ServerInterceptor } from "../../rpc/index.js";
+import { shareStreamBudget } from "../../rpc/stream-budget.js";
+import { Admission } from "../../trust/admission.js";
 import { AttestationSigner } from "../../trust/attestation.js";
 import { createAuditInterceptor, type AuditLog } from "../../trust/audit/index.js";
 import { createAuthenticator } from "../../trust/authenticator.js";
@@ -101,6 +103,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
       quota,
       closing: () => closing,
     };
+    const admission = new Admission(config.admission);
     const interceptors: ServerInterceptor[] = [
       ...(options.outerInterceptors ?? []),
       // First of ours, so that it sees how every call ended, refusals included.
@@ -110,6 +113,8 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
       // and the registry's own administrators; manufacturers get their filtered feed from the
       // gateway's WatchStolen.
       createAuthenticator({ trust, audience: config.id, scopes: REGISTRY_METHOD_SCOPES, kinds: { WatchChanges: ["gateway", "admin"] } }),
+      // Right after the caller is known and before any work: past its limits a call is refused at once.
+      admission.interceptor(),
       ...(quota ? [createQuotaInterceptor(quota)] : []),
       ...(options.interceptors ?? []),
     ];
@@ -126,7 +131,9 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
       ...(credentials ? { credentials } : {}),
       allowInsecureNonLoopback: config.allowInsecure,
       connections: config.connections,
+      channelOptions: admission.serverOptions,
     });
+    shareStreamBudget(host.server, admission.streamBudget);
     const auditLog = audit;
     let stopped: Promise<void> | undefined;
     return {
