@@ -119,8 +119,8 @@ describe("WatchStolen fan-out: many manufacturer streams, one follower per regis
   const clients: Client<typeof FederationService>[] = [];
 
   /** A gateway in front of both registries with these stolen-feed settings. */
-  async function gateway(stolenFeed: NonNullable<GatewayConfigInput["stolenFeed"]> = {}): Promise<TestGateway> {
-    gw = await startTestGateway({ trust, registries: [{ country: "GB", address: gb.registry.address }, { country: "ES", address: es.registry.address }], config: { stolenFeed } });
+  async function gateway(stolenFeed: NonNullable<GatewayConfigInput["stolenFeed"]> = {}, admission: GatewayConfigInput["admission"] = {}): Promise<TestGateway> {
+    gw = await startTestGateway({ trust, registries: [{ country: "GB", address: gb.registry.address }, { country: "ES", address: es.registry.address }], config: { stolenFeed, admission } });
     return gw;
   }
 
@@ -165,7 +165,8 @@ describe("WatchStolen fan-out: many manufacturer streams, one follower per regis
   });
 
   it(`costs each registry one WatchChanges stream for ${STREAMS} streams of a manufacturer, and a Lookup stays fast meanwhile`, async () => {
-    await gateway({ maxStreamsPerPrincipal: STREAMS });
+    // The admission layer's stream caps sit in front of the feed's own: open them wide enough for this many watches.
+    await gateway({ maxStreamsPerPrincipal: STREAMS }, { maxStreamsPerPrincipal: STREAMS, maxStreams: STREAMS + 10 });
     const police = client("police-gb");
     const lookupMs = async (n: number) => {
       const times: number[] = [];
