@@ -118,9 +118,9 @@ describe("WatchStolen fan-out: many manufacturer streams, one follower per regis
   let gw: TestGateway | undefined;
   const clients: Client<typeof FederationService>[] = [];
 
-  /** A gateway in front of both registries with these stolen-feed settings. */
-  async function gateway(stolenFeed: NonNullable<GatewayConfigInput["stolenFeed"]> = {}): Promise<TestGateway> {
-    gw = await startTestGateway({ trust, registries: [{ country: "GB", address: gb.registry.address }, { country: "ES", address: es.registry.address }], config: { stolenFeed } });
+  /** A gateway in front of both registries with these stolen-feed (and, when given, admission) settings. */
+  async function gateway(stolenFeed: NonNullable<GatewayConfigInput["stolenFeed"]> = {}, admission?: GatewayConfigInput["admission"]): Promise<TestGateway> {
+    gw = await startTestGateway({ trust, registries: [{ country: "GB", address: gb.registry.address }, { country: "ES", address: es.registry.address }], config: { stolenFeed, ...(admission ? { admission } : {}) } });
     return gw;
   }
 
@@ -165,7 +165,8 @@ describe("WatchStolen fan-out: many manufacturer streams, one follower per regis
   });
 
   it(`costs each registry one WatchChanges stream for ${STREAMS} streams of a manufacturer, and a Lookup stays fast meanwhile`, async () => {
-    await gateway({ maxStreamsPerPrincipal: STREAMS });
+    // The gateway's own limit on any partner's open streams (admission) is raised with the feed's.
+    await gateway({ maxStreamsPerPrincipal: STREAMS }, { maxStreamsPerPrincipal: STREAMS, maxStreams: 2 * STREAMS });
     const police = client("police-gb");
     const lookupMs = async (n: number) => {
       const times: number[] = [];
