@@ -166,18 +166,18 @@ async function writeAll(call: ServerWritableStream<unknown, unknown> | ServerDup
  * the server shut down) is CANCELLED, not an internal error.
  */
 async function* readRequests(call: ServerReadableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>, wait: CallerWait): AsyncIterable<never> {
+  // Not returned when the handler stops early: Node's stream iterator destroys, when returned, a stream
+  // that has emitted an error, and grpc-js sends a call's status by emitting one on the call (a stream
+  // ended by `ctx.abort` while answers wait for the caller to read them would lose both). Its listeners
+  // go with the call.
   const requests = call.iterator({ destroyOnReturn: false });
-  let ended = false;
   try {
     for (;;) {
       // Waiting only between asking for a message and getting it: while the handler works on one, the caller is not awaited.
       wait.reading = Date.now();
       const next = await requests.next();
       wait.reading = undefined;
-      if (next.done) {
-        ended = true;
-        return;
-      }
+      if (next.done) return;
       // A message refused as it was decoded ends the stream with its error (request-decoding.ts).
       yield receivedRequest(next.value) as never;
     }
@@ -188,8 +188,6 @@ async function* readRequests(call: ServerReadableStream<unknown, unknown> | Serv
     throw error;
   } finally {
     wait.reading = undefined;
-    // Stopped before the end (the handler returned, or a message was refused): release the request side's listeners, as `for await` would.
-    if (!ended) await requests.return?.().catch(() => undefined);
   }
 }
 

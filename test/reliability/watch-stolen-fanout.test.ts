@@ -118,9 +118,9 @@ describe("WatchStolen fan-out: many manufacturer streams, one follower per regis
   let gw: TestGateway | undefined;
   const clients: Client<typeof FederationService>[] = [];
 
-  /** A gateway in front of both registries with these stolen-feed settings. */
-  async function gateway(stolenFeed: NonNullable<GatewayConfigInput["stolenFeed"]> = {}, admission: GatewayConfigInput["admission"] = {}): Promise<TestGateway> {
-    gw = await startTestGateway({ trust, registries: [{ country: "GB", address: gb.registry.address }, { country: "ES", address: es.registry.address }], config: { stolenFeed, admission } });
+  /** A gateway in front of both registries with these stolen-feed (and, when given, admission) settings. */
+  async function gateway(stolenFeed: NonNullable<GatewayConfigInput["stolenFeed"]> = {}, admission?: GatewayConfigInput["admission"]): Promise<TestGateway> {
+    gw = await startTestGateway({ trust, registries: [{ country: "GB", address: gb.registry.address }, { country: "ES", address: es.registry.address }], config: { stolenFeed, ...(admission ? { admission } : {}) } });
     return gw;
   }
 
@@ -165,8 +165,8 @@ describe("WatchStolen fan-out: many manufacturer streams, one follower per regis
   });
 
   it(`costs each registry one WatchChanges stream for ${STREAMS} streams of a manufacturer, and a Lookup stays fast meanwhile`, async () => {
-    // The admission layer's stream caps sit in front of the feed's own: open them wide enough for this many watches.
-    await gateway({ maxStreamsPerPrincipal: STREAMS }, { maxStreamsPerPrincipal: STREAMS, maxStreams: STREAMS + 10 });
+    // The gateway's own limit on any partner's open streams (admission) is raised with the feed's.
+    await gateway({ maxStreamsPerPrincipal: STREAMS }, { maxStreamsPerPrincipal: STREAMS, maxStreams: 2 * STREAMS });
     const police = client("police-gb");
     const lookupMs = async (n: number) => {
       const times: number[] = [];
