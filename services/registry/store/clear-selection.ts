@@ -6,7 +6,9 @@
  */
 import { Code, ImeifedError, quote } from "../../../errors/index.js";
 import { mask } from "../../../device/index.js";
-import type { ClearInput, StoredRecord } from "./registry-store.js";
+import { DeviceStatus } from "../../../gen/imeifed/v1/device_pb.js";
+import { holdingRecord } from "./holding-record.js";
+import type { ClearInput, ClearOutcome, StoredRecord } from "./registry-store.js";
 
 export type ClearSelection =
   /** Open records to clear now. */
@@ -33,6 +35,13 @@ export function selectClearable(all: readonly StoredRecord[], input: ClearInput)
     );
   }
   return refuse(Code.FAILED_PRECONDITION, "NOT_LISTED", `device ${mask(input.deviceKey)} has no open record${which}; there is nothing to clear`);
+}
+
+/** What a replayed clearing answers: the records it cleared then, the device's status now, the sequence it was written at. */
+export function replayedClearing(all: readonly StoredRecord[], replayed: readonly StoredRecord[]): ClearOutcome & { wrote: false } {
+  const open = all.filter((r) => r.cleared === undefined);
+  const sequence = Math.max(...replayed.map((r) => r.cleared?.seq ?? 0));
+  return { cleared: [...replayed], status: holdingRecord(open)?.status ?? DeviceStatus.PERMITTED, sequence, wrote: false };
 }
 
 function refuse(code: Code, reason: string, message: string): never {

@@ -27,7 +27,7 @@ import { PostgresAuditLog } from "../../../trust/audit/postgres-audit-log.js";
 import { ChangeFeed } from "../change-feed.js";
 import { caseClearedError } from "./case-cleared.js";
 import { changeFromRow, sightingFromRow, type ChangeRow, type SightingRow } from "./change-row.js";
-import { selectClearable } from "./clear-selection.js";
+import { replayedClearing, selectClearable } from "./clear-selection.js";
 import { asStoreUnavailable } from "./store-unavailable.js";
 import { holdingRecord } from "./holding-record.js";
 import { importRows } from "./postgres-import.js";
@@ -350,11 +350,7 @@ class PostgresRegistryStore implements RegistryStore {
       async (client): Promise<ClearOutcome & { wrote: boolean }> => {
         const all = (await client.query<RecordRow>({ ...q.forKey, values: [input.deviceKey] })).rows.map(recordFromRow);
         const selection = selectClearable(all, input);
-        if (selection.kind === "replay") {
-          const open = all.filter((r) => r.cleared === undefined);
-          const sequence = Math.max(...selection.records.map((r) => r.cleared?.seq ?? 0));
-          return { cleared: selection.records, status: holdingRecord(open)?.status ?? DeviceStatus.PERMITTED, sequence, wrote: false };
-        }
+        if (selection.kind === "replay") return replayedClearing(all, selection.records);
         const at = input.clearedAt ?? Date.now();
         let seq = Number((await client.query<{ seq: string }>(q.nextSeq)).rows[0]!.seq);
         const stillOpen = new Map(all.filter((r) => r.cleared === undefined).map((r) => [r.id, r]));

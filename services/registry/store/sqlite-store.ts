@@ -27,7 +27,7 @@ import type { AuditLog, ChangeAudit } from "../../../trust/audit/audit-log.js";
 import { outboxEntry, outboxText, relayOutbox, type OutboxRow } from "../../../trust/audit/audit-outbox.js";
 import { ChangeFeed } from "../change-feed.js";
 import { caseClearedError } from "./case-cleared.js";
-import { selectClearable } from "./clear-selection.js";
+import { replayedClearing, selectClearable } from "./clear-selection.js";
 import { asStoreUnavailable } from "./store-unavailable.js";
 import { holdingRecord } from "./holding-record.js";
 import { changeFromRow, sightingFromRow, type ChangeRow, type SightingRow } from "./change-row.js";
@@ -298,11 +298,7 @@ class SqliteRegistryStore implements RegistryStore {
     const st = this.#st;
     const all = (st.forKey.all(input.deviceKey) as RecordRow[]).map(recordFromRow);
     const selection = selectClearable(all, input);
-    if (selection.kind === "replay") {
-      const open = all.filter((r) => r.cleared === undefined);
-      const sequence = Math.max(...selection.records.map((r) => r.cleared?.seq ?? 0));
-      return { cleared: selection.records, status: holdingRecord(open)?.status ?? DeviceStatus.PERMITTED, sequence, wrote: false };
-    }
+    if (selection.kind === "replay") return replayedClearing(all, selection.records);
     const at = input.clearedAt ?? Date.now();
     let seq = st.nextSeq.get() as number;
     const stillOpen = new Map(all.filter((r) => r.cleared === undefined).map((r) => [r.id, r]));
