@@ -8,7 +8,7 @@
  * `imei-` / `imeisv-` prefixes of 5G core PEIs (TS 29.571) or `urn:gsma:imei:`
  * (RFC 7254).
  */
-import { invalidArgument, quote, type ImeifedError } from "../errors/index.js";
+import { invalidArgument, quote, type ImeifedError, type Reason } from "../errors/index.js";
 import { issuingBodyOf } from "./issuing-body.js";
 import { luhnCheckDigit } from "./luhn.js";
 
@@ -37,7 +37,7 @@ const PREFIX = /^(?:urn:gsma:imei:|imeisv-|imei-)/i;
 
 // At module level, not a closure in parseDevice: tsx (esbuild keepNames) names a
 // nested function on every call, which tripled the cost of parsing an IMEI.
-function failure(field: string, reason: string, problem: string): DeviceParse {
+function failure(field: string, reason: Reason, problem: string): DeviceParse {
   return { ok: false, error: invalidArgument(field, reason, problem) };
 }
 

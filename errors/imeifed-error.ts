@@ -7,6 +7,7 @@
  * a gRPC status. Anything else thrown becomes INTERNAL with a generic message,
  * so internal details never leak to a caller.
  */
+import type { Reason } from "./reasons.js";
 
 /** gRPC status codes (the numbers are the wire values). */
 export enum Code {
@@ -58,7 +59,7 @@ export class ImeifedError extends Error {
   constructor(
     readonly code: Code,
     /** Stable, machine-readable reason, for example `IMEI_CHECK_DIGIT`. */
-    readonly reason: string,
+    readonly reason: Reason,
     message: string,
     options: ImeifedErrorOptions = {},
   ) {
@@ -84,16 +85,16 @@ export class ImeifedError extends Error {
 }
 
 /** Shorthand for the most common failure: a request field the caller must fix. */
-export function invalidArgument(field: string, reason: string, problem: string): ImeifedError {
+export function invalidArgument(field: string, reason: Reason, problem: string): ImeifedError {
   return new ImeifedError(Code.INVALID_ARGUMENT, reason, `${field}: ${problem}`, { field });
 }
 
 /** A caller whose identity could not be verified (no, bad or expired token). */
-export function unauthenticated(reason: string, message: string, cause?: unknown): ImeifedError {
+export function unauthenticated(reason: Reason, message: string, cause?: unknown): ImeifedError {
   return new ImeifedError(Code.UNAUTHENTICATED, reason, message, cause === undefined ? {} : { cause });
 }
 
 /** A verified caller that may not do this (scope, kind, sharing policy, another agency's case). */
-export function permissionDenied(reason: string, message: string): ImeifedError {
+export function permissionDenied(reason: Reason, message: string): ImeifedError {
   return new ImeifedError(Code.PERMISSION_DENIED, reason, message);
 }

@@ -335,5 +335,5 @@ export class RegistryBatcher {
 }
 
 function deadlineResult(): { ok: false; error: ImeifedError } {
-  return { ok: false, error: new ImeifedError(Code.DEADLINE_EXCEEDED, "DEADLINE", "the registry did not answer before the deadline") };
+  return { ok: false, error: new ImeifedError(Code.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", "the registry did not answer before the deadline") };
 }

@@ -3,7 +3,7 @@
  * become errors (client side).
  */
 import { Metadata, type ServiceError, type StatusObject } from "@grpc/grpc-js";
-import { Code, ImeifedError } from "../errors/index.js";
+import { Code, ImeifedError, isReason, type Reason } from "../errors/index.js";
 
 /** Trailing metadata key carrying a retry delay in milliseconds (RESOURCE_EXHAUSTED). */
 export const RETRY_AFTER_MS_KEY = "retry-after-ms";
@@ -33,12 +33,22 @@ export function toStatus(thrown: unknown, where: string, trailer = new Metadata(
   return { code: error.code as number, details: error.message, metadata: trailer };
 }
 
+/**
+ * The reason a peer sent, when this version knows it; otherwise the status's own name (a newer peer's
+ * reason, or none at all), so callers branch on a closed list. The message still carries the peer's words.
+ */
+function reasonFromWire(sent: unknown, code: number): Reason {
+  if (typeof sent === "string" && isReason(sent)) return sent;
+  const name = Code[code];
+  return name !== undefined && isReason(name) ? name : "UNKNOWN";
+}
+
 /** Turns a grpc-js client error into an ImeifedError with the same code and message. */
 export function fromServiceError(error: ServiceError | Error): ImeifedError {
   if (error instanceof ImeifedError) return error;
   const se = error as Partial<ServiceError>;
   if (typeof se.code !== "number") return ImeifedError.from(error);
-  const reason = String(se.metadata?.get(ERROR_REASON_KEY)?.[0] ?? Code[se.code] ?? "UNKNOWN");
+  const reason = reasonFromWire(se.metadata?.get(ERROR_REASON_KEY)?.[0], se.code);
   const retry = se.metadata?.get(RETRY_AFTER_MS_KEY)?.[0];
   return new ImeifedError(se.code as number as Code, reason, se.details ?? error.message, {
     ...(retry !== undefined ? { retryAfterMs: Number(retry) } : {}),
@@ -69,5 +79,5 @@ export function toMessageError(thrown: unknown, where: string): MessageError {
 /** The ImeifedError of a stream message's failure (the client side of `toMessageError`). */
 export function fromMessageError(error: MessageError): ImeifedError {
   const code = Code[error.code] === undefined ? Code.UNKNOWN : (error.code as Code);
-  return new ImeifedError(code, error.reason || Code[code] || "UNKNOWN", error.message, error.retryAfterMs > 0 ? { retryAfterMs: error.retryAfterMs } : {});
+  return new ImeifedError(code, reasonFromWire(error.reason, code), error.message, error.retryAfterMs > 0 ? { retryAfterMs: error.retryAfterMs } : {});
 }

@@ -29,7 +29,7 @@
  */
 import { z } from "zod";
 import type { ChannelOptions } from "@grpc/grpc-js";
-import { Code, ImeifedError } from "../errors/index.js";
+import { Code, ImeifedError, type Reason } from "../errors/index.js";
 import type { CallContext, ServerInterceptor } from "../rpc/index.js";
 import type { StreamBudget } from "../rpc/stream-budget.js";
 import { peerAddress } from "../rpc/peer-address.js";
@@ -176,7 +176,7 @@ export class Admission {
     };
   }
 
-  #refusal(reason: string, message: string): ImeifedError {
+  #refusal(reason: Reason, message: string): ImeifedError {
     return new ImeifedError(Code.RESOURCE_EXHAUSTED, reason, `${message} (retry in ${this.limits.retryAfterMs} ms)`, { retryAfterMs: this.limits.retryAfterMs });
   }
 

@@ -10,7 +10,7 @@
  * are sorted so equal positions always encode to equal cursors.
  */
 import { z } from "zod";
-import { invalidArgument, quote } from "../../errors/index.js";
+import { invalidArgument, quote, type Reason } from "../../errors/index.js";
 
 /** The current cursor format; a cursor of another version is refused, never guessed at. */
 export const FEED_CURSOR_VERSION = 1;
@@ -67,7 +67,7 @@ function versionText(version: unknown): string {
  */
 export function decodeFeedCursor(text: string, field = "cursor"): FeedCursor {
   if (text === "") return new Map();
-  const refuse = (reason: string, problem: string) => invalidArgument(field, reason, problem);
+  const refuse = (reason: Reason, problem: string) => invalidArgument(field, reason, problem);
   const resend = "send the cursor of the last event you handled, unchanged, or an empty cursor to start from the beginning";
   if (text.length > MAX_CURSOR_LENGTH) {
     throw refuse("CURSOR_MALFORMED", `is ${text.length} characters, longer than any cursor the gateway issues (${MAX_CURSOR_LENGTH}); ${resend}`);

@@ -211,7 +211,7 @@ describe("gateway bulk check (screening's path): no per-device promises, answers
     const imeis = Array.from({ length: 11 }, fresh);
     reg("GB").list(imeis[2]!);
     await gw.gateway.ready(2_000);
-    reg("JP").fail(new ImeifedError(Code.UNAVAILABLE, "DOWN", "registry JP is down"));
+    reg("JP").fail(new ImeifedError(Code.UNAVAILABLE, "UNAVAILABLE", "registry JP is down"));
     const answers = await bulk(imeis.map(keyOf));
     answers.forEach((a, i) => {
       assert.deepEqual(a.unanswered.map((u) => [u.country, UnansweredReason[u.reason]]), [["JP", "UNAVAILABLE"]], `device ${i}`);
@@ -223,7 +223,7 @@ describe("gateway bulk check (screening's path): no per-device promises, answers
     const imeis = Array.from({ length: 3 * LIMIT }, fresh);
     // ES fails its second call only: the toy's calls arrive in order on one channel.
     const es = reg("ES");
-    es.failCall((_, n) => (n === 1 ? new ImeifedError(Code.INTERNAL, "BROKE", "ES broke") : undefined));
+    es.failCall((_, n) => (n === 1 ? new ImeifedError(Code.INTERNAL, "INTERNAL", "ES broke") : undefined));
     const answers = await bulk(imeis.map(keyOf));
     const unansweredAt = answers.flatMap((a, i) => (a.unanswered.length > 0 ? [i] : []));
     const second = new Set(es.calls[1]!.keys);

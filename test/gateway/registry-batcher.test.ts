@@ -195,7 +195,7 @@ describe("gateway registry batcher", () => {
       await eventually("the batcher's upstream calls", () => up.sent.length === 3);
       assert.deepEqual(up.sent.map((s) => s.keys.length), [4, 4, 2]);
       assert.equal(b.inFlight, 3, "bulk calls count as in flight");
-      up.sent[1]!.release(new ImeifedError(Code.UNAVAILABLE, "DOWN", "down"));
+      up.sent[1]!.release(new ImeifedError(Code.UNAVAILABLE, "UNAVAILABLE", "down"));
       up.sent[0]!.release();
       up.sent[2]!.release();
       await done;
@@ -223,7 +223,7 @@ describe("gateway registry batcher", () => {
       const outcomes: string[] = [];
       await batcher(up.send, { breaker: openBreaker() }).askBulk([key(1)], group, soon(), (_, __, o) => outcomes.push(o.ok ? "ok" : o.error.reason));
       await batcher(up.send).askBulk([key(1)], group, new Date(Date.now() - 1), (_, __, o) => outcomes.push(o.ok ? "ok" : o.error.reason));
-      assert.deepEqual(outcomes, ["CIRCUIT_OPEN", "DEADLINE"]);
+      assert.deepEqual(outcomes, ["CIRCUIT_OPEN", "DEADLINE_EXCEEDED"]);
       assert.equal(up.sent.length, 0);
     });
   });

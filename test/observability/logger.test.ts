@@ -63,7 +63,7 @@ describe("structured logs", () => {
     const { logger, parsed } = capture();
     const cyclic: Record<string, unknown> = { name: "loop" };
     cyclic.self = cyclic;
-    const error = new ImeifedError(Code.UNAVAILABLE, "REGISTRY_DOWN", "registry GB did not answer", { cause: new Error("ECONNREFUSED") });
+    const error = new ImeifedError(Code.UNAVAILABLE, "STORE_UNAVAILABLE", "registry GB did not answer", { cause: new Error("ECONNREFUSED") });
     logger.error("upstream failed", { error, sequence: 12n, cyclic, msg: "spoofed", level: "debug" });
     const [line] = parsed();
     assert.equal(line!.msg, "upstream failed");
@@ -72,7 +72,7 @@ describe("structured logs", () => {
     assert.equal(line!.sequence, "12");
     assert.deepEqual((line!.cyclic as Record<string, unknown>).self, "[circular]");
     const logged = line!.error as Record<string, unknown>;
-    assert.equal(logged.reason, "REGISTRY_DOWN");
+    assert.equal(logged.reason, "STORE_UNAVAILABLE");
     assert.equal(logged.code, Code.UNAVAILABLE);
     assert.equal((logged.cause as Record<string, unknown>).message, "ECONNREFUSED");
   });

@@ -124,16 +124,16 @@ describe("RPC tracing across servers", () => {
 
   it("marks a refused upstream call as an error on the client span but not on the server spans (the caller's mistake)", async () => {
     pair.onCheck = () => {
-      throw invalidArgument("imei", "IMEI_TEST_REFUSAL", "refused for the test");
+      throw invalidArgument("imei", "IMEI_CHECK_DIGIT", "refused for the test");
     };
     await assert.rejects(pair.partner.lookup({ imei: IMEI, purpose: "case 1" }), (e: ImeifedError) => e.code === Code.INVALID_ARGUMENT);
     await eventually("3 spans", () => telemetry.spans().length >= 3); // the server spans end just after the client has its answer
     const { upstream, client, downstream } = lookupSpans(telemetry);
     assert.equal(downstream.attributes[RPC_ATTRIBUTE.statusCode], Code.INVALID_ARGUMENT);
-    assert.equal(downstream.attributes[RPC_ATTRIBUTE.errorReason], "IMEI_TEST_REFUSAL");
+    assert.equal(downstream.attributes[RPC_ATTRIBUTE.errorReason], "IMEI_CHECK_DIGIT");
     assert.equal(downstream.status.code, SpanStatusCode.UNSET);
     assert.equal(client.attributes[RPC_ATTRIBUTE.statusCode], Code.INVALID_ARGUMENT);
-    assert.equal(client.attributes[RPC_ATTRIBUTE.errorReason], "IMEI_TEST_REFUSAL", "the reason travels back in the trailer");
+    assert.equal(client.attributes[RPC_ATTRIBUTE.errorReason], "IMEI_CHECK_DIGIT", "the reason travels back in the trailer");
     assert.equal(client.status.code, SpanStatusCode.ERROR);
     assert.equal(upstream.attributes[RPC_ATTRIBUTE.statusCode], Code.INVALID_ARGUMENT);
     assert.equal(upstream.status.code, SpanStatusCode.UNSET);

@@ -23,7 +23,7 @@ describe("registry database unavailable", () => {
       const mapped = asStoreUnavailable(error);
       assert.ok(mapped instanceof ImeifedError && mapped.code === Code.UNAVAILABLE && (mapped.retryAfterMs ?? 0) > 0, error.message);
     }
-    for (const error of [Object.assign(new Error("duplicate key"), { code: "23505" }), new Error("bug"), new ImeifedError(Code.PERMISSION_DENIED, "X", "no")]) {
+    for (const error of [Object.assign(new Error("duplicate key"), { code: "23505" }), new Error("bug"), new ImeifedError(Code.PERMISSION_DENIED, "SHARING_REFUSED", "no")]) {
       assert.equal(asStoreUnavailable(error), error);
     }
   });

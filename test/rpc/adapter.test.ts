@@ -87,7 +87,7 @@ describe("rpc adapter (protobuf-es over grpc-js)", () => {
       interceptors: [
         async (ctx: CallContext, next) => {
           if (ctx.requestMetadata.get("x-refuse").length > 0) {
-            throw new ImeifedError(Code.RESOURCE_EXHAUSTED, "QUOTA", "slow down", { retryAfterMs: 1500 });
+            throw new ImeifedError(Code.RESOURCE_EXHAUSTED, "QUOTA_CALLS", "slow down", { retryAfterMs: 1500 });
           }
           ctx.values.set(SEEN_BY, "interceptor");
           await next();
@@ -268,7 +268,7 @@ describe("ImeifedError across module copies", () => {
     // A query string makes the loader evaluate the module again, as a second copy.
     const copy = (await import(`../../errors/imeifed-error.js?copy=${Date.now()}`)) as typeof import("../../errors/imeifed-error.js");
     assert.notEqual(copy.ImeifedError, ImeifedError);
-    const thrown = new copy.ImeifedError(Code.PERMISSION_DENIED, "DENIED", "not yours");
+    const thrown = new copy.ImeifedError(Code.PERMISSION_DENIED, "NOT_YOUR_RECORD", "not yours");
     assert.ok(thrown instanceof ImeifedError);
     assert.equal(ImeifedError.from(thrown).code, Code.PERMISSION_DENIED);
     assert.equal(new Error("plain") instanceof ImeifedError, false);

@@ -61,7 +61,7 @@ class ScriptedGateway {
     let sent = 0;
     for (let i = cursor === "" ? 0 : Number(cursor) + 1; i < this.script.length; i++) {
       if (sent >= this.expireAfter) throw new ImeifedError(Code.UNAUTHENTICATED, STREAM_EXPIRED, "the token this stream was opened with expired");
-      if (sent++ >= this.cutAfter) throw new ImeifedError(Code.UNAVAILABLE, "GOING_AWAY", "gateway restarting");
+      if (sent++ >= this.cutAfter) throw new ImeifedError(Code.UNAVAILABLE, "SHUTTING_DOWN", "gateway restarting");
       yield { event: this.script[i]! };
     }
   }

@@ -4,7 +4,7 @@
  * clear a record (as in the GSMA registry); a refusal never says whether other
  * agencies hold the device.
  */
-import { Code, ImeifedError, quote } from "../../../errors/index.js";
+import { Code, ImeifedError, quote, type Reason } from "../../../errors/index.js";
 import { mask } from "../../../device/index.js";
 import { DeviceStatus } from "../../../gen/imeifed/v1/device_pb.js";
 import { holdingRecord } from "./holding-record.js";
@@ -44,6 +44,6 @@ export function replayedClearing(all: readonly StoredRecord[], replayed: readonl
   return { cleared: [...replayed], status: holdingRecord(open)?.status ?? DeviceStatus.PERMITTED, sequence, wrote: false };
 }
 
-function refuse(code: Code, reason: string, message: string): never {
+function refuse(code: Code, reason: Reason, message: string): never {
   throw new ImeifedError(code, reason, message);
 }

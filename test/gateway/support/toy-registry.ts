@@ -120,7 +120,7 @@ export async function startToyRegistry(options: ToyRegistryOptions) {
     async *watchChanges(request, ctx) {
       watchOpens++;
       if ((request.epoch !== "" && request.epoch !== epoch) || request.afterSequence > BigInt(changes.length)) {
-        throw new ImeifedError(Code.FAILED_PRECONDITION, "EPOCH_MISMATCH", "resume from 0");
+        throw new ImeifedError(Code.FAILED_PRECONDITION, "EPOCH_CHANGED", "resume from 0");
       }
       let next = Number(request.afterSequence);
       const mine = epoch;
@@ -128,7 +128,7 @@ export async function startToyRegistry(options: ToyRegistryOptions) {
       const lifetime = options.watchLifetimeMs === undefined ? undefined : sleep(options.watchLifetimeMs).then(() => "expired" as const);
       let caughtUp = false;
       while (!ctx.signal.aborted) {
-        if (mine !== epoch) throw new ImeifedError(Code.FAILED_PRECONDITION, "EPOCH_MISMATCH", "resume from 0");
+        if (mine !== epoch) throw new ImeifedError(Code.FAILED_PRECONDITION, "EPOCH_CHANGED", "resume from 0");
         while (next < changes.length) yield { epoch, event: { case: "change", value: changes[next++]! } };
         if (!caughtUp) {
           caughtUp = true;

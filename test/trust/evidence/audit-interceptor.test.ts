@@ -26,7 +26,7 @@ const registry: ServiceImpl<typeof RegistryService> = {
     const device = requireDevice(request.imei);
     audit.deviceKey = device.key;
     audit.countries = ["GB"];
-    if (request.purpose === "explode") throw new ImeifedError(Code.FAILED_PRECONDITION, "TEST", "refused after the lookup");
+    if (request.purpose === "explode") throw new ImeifedError(Code.FAILED_PRECONDITION, "CASE_CLEARED", "refused after the lookup");
     audit.verdict = "PROHIBITED";
     return { check: { deviceKey: device.key, status: DeviceStatus.PROHIBITED } };
   },
@@ -189,7 +189,7 @@ describe("audit interceptor on a state-changing call (real sockets)", () => {
     ...registry,
     async reportDevice(request, ctx) {
       Object.assign(auditDetails(ctx), { deviceKey: requireDevice(request.imeis[0]!).key, purpose: request.caseReference });
-      if (request.caseReference === "refused") throw new ImeifedError(Code.PERMISSION_DENIED, "NOT_YOURS", "not your case");
+      if (request.caseReference === "refused") throw new ImeifedError(Code.PERMISSION_DENIED, "NOT_YOUR_RECORD", "not your case");
       const seal = changeAudit(ctx, (created: boolean) => (created ? "REPORTED" : "REPLAY"));
       if (request.caseReference === "sealed") sealed.push(seal!(true));
       else auditDetails(ctx).verdict = "REPORTED";
