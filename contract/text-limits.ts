@@ -26,6 +26,8 @@ export interface MapTextLimit {
  * else; the bound only keeps an absurd value from travelling further.
  */
 const IDENTIFIER = 64;
+/** The longest stolen-feed cursor the gateway issues (a cursor holds a few dozen registries' positions at most); feed-cursor.ts refuses longer ones by the same number. */
+export const CURSOR_LIMIT = 16 * 1024;
 /** A case, crime or manifest line reference. */
 const REFERENCE = 128;
 /** A make or a model name. */
@@ -79,8 +81,7 @@ const LIMITS: Readonly<Record<string, number | MapTextLimit>> = {
   "imeifed.v1.ManifestItem.line_reference": REFERENCE,
   "imeifed.v1.ReportFoundRequest.imei": IDENTIFIER,
   "imeifed.v1.ReportFoundRequest.purpose": PURPOSE_LIMIT,
-  // The longest cursor the gateway issues (gateway/stolen-feed/feed-cursor.ts MAX_CURSOR_LENGTH).
-  "imeifed.v1.WatchStolenRequest.cursor": 16 * 1024,
+  "imeifed.v1.WatchStolenRequest.cursor": CURSOR_LIMIT,
 };
 
 /** `imeifed.v1.FoundDetails.contact`: the key of the table. */

@@ -14,17 +14,16 @@ const BITS_PER_HELD = 16;
  * Which devices may have an LRU entry: one bit per hash of a device key, set
  * whenever the LRU stores the device, never cleared one by one (an evicted
  * device's bit stays until the next rebuild: a wasted look, never a missed
- * entry). Why: nearly every device of a manifest has no LRU entry, and an
- * lru-cache `get` that misses cost ~150 ns where a bit costs a few; in a warm
- * screening those misses were a tenth of the gateway's time. Rebuilt from the
+ * entry). Why: nearly every device of a manifest has no LRU entry, and a
+ * bit read is far cheaper than an lru-cache `get` that misses (the figures are
+ * in the commit that added the filter). Rebuilt from the
  * LRU's keys once the marks since the last rebuild outnumber the bits' share
  * of the held devices, so a long-running gateway's filter stays sparse.
  *
  * Sized to what the LRU holds (at least 16 bits a device, 4 KB to 256 KB), because
  * every screened device looks here: a gateway holding a few thousand listed
- * devices keeps its filter in the CPU's nearest caches, where a fixed 256 KB
- * one was pushed out by the clean-answer table's traffic and cost a memory
- * fetch a device (~200 ms of a million-item cold screening's profile).
+ * devices must keep its filter in the CPU's nearest caches, which a filter of
+ * the largest size does not fit beside the clean-answer table's traffic.
  */
 export class HeldDevices {
   #bits = new Uint32Array(MIN_HELD_BITS / 32);

@@ -10,13 +10,14 @@
  * are sorted so equal positions always encode to equal cursors.
  */
 import { z } from "zod";
+import { CURSOR_LIMIT } from "../../contract/index.js";
 import { invalidArgument, quote, type Reason } from "../../errors/index.js";
 
 /** The current cursor format; a cursor of another version is refused, never guessed at. */
 export const FEED_CURSOR_VERSION = 1;
 
-/** Cursors larger than this are refused before parsing (a cursor holds a few dozen registries at most). */
-export const MAX_CURSOR_LENGTH = 16 * 1024;
+/** Cursors larger than this are refused before parsing: the contract's own limit for the field. */
+export const MAX_CURSOR_LENGTH = CURSOR_LIMIT;
 
 /** One registry's position: the epoch its sequences belong to and the last sequence handled (0 = none). */
 export interface RegistryPosition {
