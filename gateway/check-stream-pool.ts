@@ -15,6 +15,8 @@ export interface CheckStreamPoolOptions {
   idleMs?: number;
   /** Streams open at once (default 64). */
   maxStreams?: number;
+  /** The clock idleness is read by (epoch ms; tests move it instead of sleeping). */
+  now?: () => number;
 }
 
 /** The defaults, which a registry's admission limits must leave room for (services/registry/registry-config.ts). */
@@ -24,6 +26,7 @@ export class CheckStreamPool {
   readonly #client: () => Client<typeof RegistryService>;
   readonly #idleMs: number;
   readonly #maxStreams: number;
+  readonly #now: () => number;
   /** By requester, least recently used first (a Map keeps insertion order; use re-inserts). */
   readonly #streams = new Map<string, CheckStream>();
   readonly #sweeper: NodeJS.Timeout;
@@ -36,7 +39,8 @@ export class CheckStreamPool {
     this.#client = client;
     this.#idleMs = options.idleMs ?? CHECK_STREAM_POOL_DEFAULTS.idleMs;
     this.#maxStreams = options.maxStreams ?? CHECK_STREAM_POOL_DEFAULTS.maxStreams;
-    this.#sweeper = setInterval(() => this.#retireIdle(), Math.max(1_000, this.#idleMs / 3));
+    this.#now = options.now ?? Date.now;
+    this.#sweeper = setInterval(() => this.retireIdle(), Math.max(1_000, this.#idleMs / 3));
     this.#sweeper.unref();
   }
 
@@ -52,7 +56,7 @@ export class CheckStreamPool {
     if (stream) this.#streams.delete(key);
     if (!stream || !stream.open || stream.token !== token) {
       stream?.retire();
-      stream = new CheckStream(this.#client(), token, this.#serverAddress);
+      stream = new CheckStream(this.#client(), token, this.#serverAddress, this.#now);
       this.#evictBeyond(this.#maxStreams - 1);
     }
     this.#streams.set(key, stream);
@@ -74,8 +78,9 @@ export class CheckStreamPool {
     }
   }
 
-  #retireIdle(): void {
-    const idleSince = Date.now() - this.#idleMs;
+  /** Retires the streams unused for `idleMs` with nothing waiting, and any that closed; a timer runs it every `idleMs / 3` (at least 1 s). */
+  retireIdle(): void {
+    const idleSince = this.#now() - this.#idleMs;
     for (const [key, stream] of this.#streams) {
       if (stream.open && (stream.lastUsedAt > idleSince || stream.waiting > 0)) continue;
       stream.retire();

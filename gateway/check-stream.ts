@@ -55,12 +55,15 @@ export class CheckStream {
   #closed: ImeifedError | undefined;
   #retired = false;
   readonly #serverAddress: string;
-  /** When the stream last carried a batch (for idle retirement). */
-  lastUsedAt = Date.now();
+  readonly #now: () => number;
+  /** When the stream last carried a batch (for idle retirement), by the clock it was given. */
+  lastUsedAt: number;
 
-  /** `serverAddress`: the registry's address, named on each message's span. */
-  constructor(client: Client<typeof RegistryService>, token: string, serverAddress = "") {
+  /** `serverAddress`: the registry's address, named on each message's span; `now`: the clock `lastUsedAt` is read from. */
+  constructor(client: Client<typeof RegistryService>, token: string, serverAddress = "", now: () => number = Date.now) {
     this.token = token;
+    this.#now = now;
+    this.lastUsedAt = now();
     this.#serverAddress = serverAddress;
     // Opened outside any lookup's trace: the stream outlives the lookup that opened it; each message carries its own asker's trace.
     const responses = context.with(ROOT_CONTEXT, () => client.checkDevicesStream(this.#requests, { metadata: { authorization: `Bearer ${token}` } }));
@@ -80,7 +83,7 @@ export class CheckStream {
   /** Asks one batch; resolves to one DeviceCheck per key, in order. */
   check(keys: DeviceKey[], purpose: string, deadline: Date): Promise<DeviceCheck[]> {
     if (!this.open) return Promise.reject(this.#closed ?? broken("the stream was retired"));
-    this.lastUsedAt = Date.now();
+    this.lastUsedAt = this.#now();
     const id = this.#nextId++;
     const span = startMessageClientSpan(SERVICE, METHOD, this.#serverAddress);
     return new Promise<DeviceCheck[]>((resolve, reject) => {

@@ -26,6 +26,8 @@ export interface RegistryContext {
   readonly quota: QuotaLimiter | undefined;
   /** True once shutdown began: open streams end with UNAVAILABLE so their callers reconnect elsewhere or later. */
   readonly closing: () => boolean;
+  /** The clock handlers read (epoch ms): `Date.now` except in tests that move time. */
+  readonly now: () => number;
 }
 
 

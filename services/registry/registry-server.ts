@@ -37,6 +37,8 @@ export type RegistryOptions = (RegistryConfigInput | RegistryConfig) & {
   readonly interceptors?: readonly ServerInterceptor[];
   /** Interceptors that run before everything else, so they see refused calls too (tracing). */
   readonly outerInterceptors?: readonly ServerInterceptor[];
+  /** The clock its handlers read (epoch ms; tests move it instead of sleeping). */
+  readonly now?: () => number;
 };
 
 /** A running registry. */
@@ -73,7 +75,7 @@ async function attestationKeyOf(config: RegistryConfig, store: RegistryStore): P
 }
 
 function configOf(options: RegistryOptions): RegistryConfig {
-  const { trust: _trust, interceptors: _interceptors, outerInterceptors: _outerInterceptors, ...input } = options;
+  const { trust: _trust, interceptors: _interceptors, outerInterceptors: _outerInterceptors, now: _now, ...input } = options;
   return parseRegistryConfig(input);
 }
 
@@ -102,6 +104,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
       cacheMaxAgeSec: config.cacheMaxAgeSec,
       quota,
       closing: () => closing,
+      now: options.now ?? Date.now,
     };
     const admission = new Admission(config.admission);
     const interceptors: ServerInterceptor[] = [

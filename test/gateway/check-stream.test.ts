@@ -78,14 +78,18 @@ describe("gateway CheckDevicesStream (toy registries over sockets)", function ()
     });
 
     it("retires streams unused for idleMs, and the least recently used beyond maxStreams", async () => {
-      const pool = new CheckStreamPool(() => client, { idleMs: 1_000, maxStreams: 1 });
+      let now = Date.now();
+      const pool = new CheckStreamPool(() => client, { idleMs: 1_000, maxStreams: 1, now: () => now });
       try {
         const customs = pool.streamFor(CUSTOMS_GB, await token(CUSTOMS_GB));
         pool.streamFor(POLICE_ES, await token(POLICE_ES));
         assert.equal(customs.open, false, "evicted: one stream at most");
         assert.equal(pool.size, 1);
-        // The sweep runs every second: an idle stream is gone within two.
-        await sleep(2_200);
+        now += 999;
+        pool.retireIdle();
+        assert.equal(pool.size, 1, "kept while used within idleMs");
+        now += 2;
+        pool.retireIdle();
         assert.equal(pool.size, 0, "retired after a second unused");
       } finally {
         pool.close();

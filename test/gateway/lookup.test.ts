@@ -9,6 +9,7 @@ import { createTestTrust, type TestTrust } from "../support/trust-fixture.js";
 import { startTestGateway, type TestGateway } from "./support/test-gateway.js";
 import { startToyRegistry, type ToyRegistry } from "./support/toy-registry.js";
 import { rejectsWith } from "../support/rejections.js";
+import { waitFor } from "../support/waiting.js";
 
 const COUNTRIES = ["GB", "ES", "JP", "BR", "US"];
 const verdict = (r: LookupResponse) => Verdict[r.verdict];
@@ -164,10 +165,13 @@ describe("gateway Lookup over sockets (toy registries)", function () {
     await c.lookup({ imei: fresh(), purpose: "case BR-1" });
     assert.equal(reg("US").calls.length, callsWhileOpen, "an open circuit makes no call");
     reg("US").fail(undefined);
-    await sleep(350);
-    const back = await c.lookup({ imei: fresh(), purpose: "case BR-1" });
-    assert.deepEqual(unanswered(back), []);
+    // Past the breaker's cool-down (300 ms in the test gateway) one call is let through; it succeeds and closes the circuit.
+    const back = await waitFor("the circuit to let US be asked again", async () => {
+      const r = await c.lookup({ imei: fresh(), purpose: "case BR-1" });
+      return unanswered(r).length === 0 ? r : undefined;
+    }, { timeoutMs: 3_000, intervalMs: 50 });
     assert.equal(verdict(back), "PERMITTED");
+    assert.deepEqual(unanswered(await c.lookup({ imei: fresh(), purpose: "case BR-1" })), [], "closed again");
   });
 
   it("a failing registry affects only its own findings", async () => {

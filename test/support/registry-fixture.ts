@@ -53,6 +53,8 @@ export interface TestRegistryOptions {
   config?: Partial<RegistryConfigInput>;
   /** Extra server interceptors (for example a call counter). */
   interceptors?: ServerInterceptor[];
+  /** The clock the registry's handlers read (a test moves it instead of sleeping). */
+  now?: () => number;
 }
 
 export interface TestRegistry {
@@ -125,6 +127,7 @@ export async function startTestRegistry(options: TestRegistryOptions): Promise<T
       trust: options.trust.trust,
       ...options.config,
       ...(options.interceptors ? { interceptors: options.interceptors } : {}),
+      ...(options.now ? { now: options.now } : {}),
     });
     const running = registry;
     const client = (principalId: string, clientOptions: { scopes?: Scope[]; act?: Actor } = {}) => {

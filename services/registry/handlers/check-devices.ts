@@ -183,7 +183,7 @@ export function checkDevicesStream(rc: RegistryContext): HandlerFor<typeof Regis
     });
     const admit = () => {
       if (rc.closing()) throw shuttingDown();
-      if (Date.now() >= caller.expiresAt * 1000) throw unauthenticated("TOKEN_EXPIRED", "the token this stream was opened with has expired; open a new stream with a fresh token");
+      if (rc.now() >= caller.expiresAt * 1000) throw unauthenticated("TOKEN_EXPIRED", "the token this stream was opened with has expired; open a new stream with a fresh token");
     };
     return answerBatches(requests, answer, { admit, where: "RegistryService/CheckDevicesStream" });
   };
