@@ -2,7 +2,7 @@
  * A device key's digits written from its number, straight into a buffer: for
  * the digests that cover many keys (a registry's batch digest, a screening's
  * audit digest), which would otherwise join the keys' strings and encode the
- * result (~40 MB of garbage in a million-item screening, measured).
+ * result (tens of megabytes of garbage in a million-item screening).
  */
 
 /** "00" to "99" as character codes, two a pair. */

@@ -2,8 +2,8 @@
  * A hand-written decoder for CheckDevicesResponse, the message the gateway
  * reads most: a screened manifest brings five of its DeviceChecks per item.
  *
- * Why: protobuf-es's general `fromBinary` spends ~0.4 µs and several objects
- * (the check, its Duration, a BigInt) per DeviceCheck, which made decoding the
+ * Why: protobuf-es's general `fromBinary` spends a schema walk and several
+ * objects (the check, its Duration, a BigInt) per DeviceCheck, which made decoding the
  * largest single cost of a screening gateway, and its garbage the next one.
  * This decoder reads the common shape (device key, status, cache_max_age)
  * directly, gives every check of one response that carries the same

@@ -2,10 +2,10 @@
  * One CheckDevicesStream to one registry, for one requester: batches go out
  * as id-tagged messages and their answers are matched back by id.
  *
- * Why: a new unary call costs the gateway and the registry each ~0.3 ms of
- * CPU (a new HTTP/2 stream, headers, authentication, call setup); a message
- * on a stream that is already open costs a small fraction of that. That cost,
- * five registries over, was most of a cache-miss Lookup's latency.
+ * Why: a new unary call costs the gateway and the registry each a new HTTP/2
+ * stream, headers, authentication and call setup; a message on a stream that
+ * is already open costs a small fraction of that. That cost, five registries
+ * over, was most of a cache-miss Lookup's latency.
  *
  * The stream carries the token it was opened with, so it serves one requester
  * (the registry applies its sharing policy to the token's `act`) and only

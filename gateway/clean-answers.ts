@@ -2,24 +2,23 @@
  * The gateway's compact table of "not listed" answers: for each device key,
  * when each registry last answered that the device is not listed there.
  *
- * Why it exists: a clean answer in the LRU costs ~0.9 KB per device (objects,
- * strings, arrays), so screening stopped caching them and a repeated manifest
+ * Why it exists: a clean answer in the LRU costs close to a kilobyte per device
+ * (objects, strings, arrays), so screening stopped caching them and a repeated manifest
  * asked the registries again about every clean device. Here a device costs one
  * Float64 key (the 14-digit key as a number: exact below 2^53) plus one Uint32
  * answer time per registry, side by side in one slot of an open-addressing
  * table at most 4/5 full: 8 + 4 × registries bytes, rounded up to 8 (32 bytes
  * with five registries). Side by side because at a million devices the table
  * is far larger than the CPU caches: a device's key and all its registries'
- * answers then cost one memory fetch, not one per array (measured: separate
- * arrays made a put ~200 ns, nearly all of it waiting on memory).
+ * answers then cost one memory fetch, not one per array (with separate arrays
+ * a put was nearly all waiting on memory).
  *
  * A run of 16 consecutive keys shares one home and takes consecutive slots
  * from it (`#home`), because manifests come in serial runs (a carton
  * of new phones has consecutive serials): a run's devices then cost one
  * memory page and a few cache lines rather than 16 of each. Keys that are
- * not neighbours spread as before. Measured alone, a million serial devices:
- * a warm probe ~120-220 -> ~75-95 ms, a cold probe and store ~400-470 ->
- * ~325-425 ms; random keys within noise of the plain hash.
+ * not neighbours spread as before, so random keys cost what a plain hash
+ * costs (the figures are in the commit that made it, and bench/RESULTS.md).
  *
  * It holds no requester and no finding: a "not listed" status is the same for
  * every requester (sharing policies withhold finding fields or refuse a
@@ -364,11 +363,9 @@ export class CleanAnswers {
    * half. A long-running gateway does this every time half its table has
    * filled again (a million-item screening into a full table: about twice), so
    * it is kept cheap: the cutoff is selected, not sorted for, and the kept
-   * devices are re-placed in the table's own memory (a fresh table of 1.1M
-   * devices is ~11,000 pages the kernel must zero first; the compact copy of
-   * the kept half, ~40% of that). Measured alone on a full table of 1.1M
-   * devices with five registries: ~400-475 ms before, ~240-315 after; the
-   * sort alone was ~110-160 ms, the selection is ~20-30.
+   * devices are re-placed in the table's own memory (a fresh table is
+   * thousands of pages the kernel must zero first; the compact copy of the
+   * kept half is a fraction of that).
    */
   #makeRoom(now: number): void {
     const capacity = this.#capacity;
@@ -475,7 +472,7 @@ export class CleanAnswers {
 /**
  * The value a sort of `values` would put at index `n` (0-based, ascending),
  * found by quickselect (Hoare's partition, middle pivot): linear on average,
- * where sorting a million answer times cost ~150 ms. Reorders `values`.
+ * where a sort is n log n. Reorders `values`.
  */
 export function selectNth(values: Float64Array, n: number): number {
   let low = 0;

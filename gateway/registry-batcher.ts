@@ -1,9 +1,10 @@
 /**
  * Gathers concurrent misses bound for one registry into CheckDevices batches.
  *
- * Why: a grpc-js client spends ~300 µs of CPU per call, so one call per device
- * per registry caps a gateway near a few hundred lookups per second; batched,
- * that cost is shared by every device in the batch.
+ * Why: a grpc-js client spends far more CPU on a call than on a device within
+ * one, so one call per device per registry would cap a gateway's lookups per
+ * second at its calls per second; batched, that cost is shared by every device
+ * in the batch (bench/RESULTS.md).
  *
  * How the window adapts to load: while fewer than `maxInFlight` calls to the
  * registry are in flight, a miss is sent at once (at the end of the current

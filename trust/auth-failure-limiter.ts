@@ -2,7 +2,7 @@
  * Failed authentications per client address, and a refusal for an address
  * that fails too often, before another of its tokens is verified.
  *
- * Why: checking a token's ES256 signature costs ~0.1 ms of CPU, so a flood of
+ * Why: checking a token's ES256 signature is the dearest step of a call, so a flood of
  * well-formed tokens with bad signatures (anyone can make them: the issuer
  * ids and key ids are public) would cost a server most of a core. A partner
  * with a working token almost never fails; an address that failed `maxFailures`

@@ -3,10 +3,9 @@
  * for the attestations a registry signs on its check path.
  *
  * Why not jose's `SignJWT`: jose v6 signs through WebCrypto only, and on
- * Node 20 one ES256 `crypto.subtle.sign` costs ~230 µs of CPU, one
- * signature at a time (measured; the curve arithmetic is the same OpenSSL
- * call, so the rest is WebCrypto's own path), where `crypto.sign` over the
- * same key takes ~35 µs. A registry signs every
+ * Node 20 one ES256 `crypto.subtle.sign` costs several times the CPU of
+ * `crypto.sign` over the same key (the curve arithmetic is the same OpenSSL
+ * call; the rest is WebCrypto's own path). A registry signs every
  * listed device it shows fresh, in the middle of answering a batch, so that
  * difference was most of what a hit cost it. jose still does everything
  * else: importing and thumbprinting keys, publishing the JWKS, and every

@@ -79,7 +79,7 @@ export function createScreenHandler(gw: GatewayContext, options: ScreenHandlerOp
         if (n === 0) return;
         // Each key's 14 digits and a newline, written from its number into one reused buffer: the
         // same bytes as `${keys.join("\n")}\n`, without building that string and encoding it
-        // (~40 MB of garbage in a million-item screening).
+        // (tens of megabytes of garbage in a million-item screening).
         if (lines.length < n * KEY_LINE) lines = Buffer.allocUnsafe(n * KEY_LINE);
         for (let i = 0, at = 0; i < n; i++, at += KEY_LINE) {
           writeKeyDigits(lines, at, keyNumbers[i]!);

@@ -3,8 +3,8 @@
  * reads most: a million-item manifest arrives as a thousand of them, each
  * carrying a thousand ManifestItems.
  *
- * Why: protobuf-es's general `fromBinary` spent ~0.4 µs an item (schema walk,
- * a TextDecoder call per string, a reader object), and any item object kept
+ * Why: protobuf-es's general `fromBinary` spends a schema walk, a TextDecoder
+ * call per string and a reader object on each item, and any item object kept
  * while its chunk waits on the registries is copied by the young-generation
  * collector. An items message whose fields are ASCII (nearly every manifest)
  * becomes a `ManifestTextBatch`: the message's text (one native call), each

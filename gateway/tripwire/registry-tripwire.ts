@@ -8,8 +8,7 @@
  * enqueues (no await, no throw); a drain loop sends what is queued, grouped by
  * owning registry and partner, in RecordSightings calls of up to `batchSize`
  * (a customs screening can hit a thousand stolen phones in a minute: one call
- * and one durable commit per phone cost the owning registry ~1 ms of CPU each,
- * more than it spends answering the whole screening's questions about them),
+ * and one durable commit per phone would cost the owning registry more than it spends answering the whole screening's questions about them),
  * a few calls at once, each with its own deadline. The queue is
  * bounded: when it is full a sighting is dropped and counted, because a slow
  * or dead registry must never slow a police lookup or a customs screening.
@@ -55,7 +54,7 @@ export interface TripwireOptions {
    * How long the first hit waits for others before the queue is sent (default
    * 250 ms; 0: at the next turn): a screening's hits arrive a few per chunk,
    * and without the wait nearly every one would still take its own call. A
-   * call costs the registry ~1 ms of CPU however many sightings it carries
+   * call costs the registry about the same however many sightings it carries
    * (its durable commit), and blocks it meanwhile.
    */
   lingerMs?: number;

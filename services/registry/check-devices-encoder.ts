@@ -3,8 +3,8 @@
  * writes most: a screened manifest asks every registry about every item, and
  * nearly every answer is a plain "PERMITTED, keep it this long".
  *
- * Why: protobuf-es's `create` + `toBinary` cost ~0.6 µs and several objects
- * per DeviceCheck, the largest single cost of a registry's CheckDevices. This
+ * Why: protobuf-es's `create` + `toBinary` cost a schema walk and several
+ * objects per DeviceCheck, the largest single cost of a registry's CheckDevices. This
  * encoder writes the plain shape (device key, status, cache_max_age) directly,
  * encodes each distinct cache_max_age object once per response, and hands any
  * check it does not write itself to `toBinary` (a check with a finding, or a

@@ -3,8 +3,7 @@
  * and answers are envelopes (an id and one embedded message) around the
  * messages CheckDevices already decodes and encodes by hand, so a stream
  * message costs what a call's message costs, not protobuf-es's general
- * path (~30 µs for an envelope of one check, measured in the registry's
- * profile). Anything outside the plain envelope shape goes to protobuf-es,
+ * path (which showed in the registry's profile). Anything outside the plain envelope shape goes to protobuf-es,
  * so the results equal `fromBinary` / `toBinary(create(...))` (tested).
  */
 import { create, fromBinary, isMessage, toBinary, type MessageInitShape } from "@bufbuild/protobuf";

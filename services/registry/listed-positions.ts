@@ -4,15 +4,12 @@
  *
  * Why: the store answers with the listed keys, not their positions, and a
  * batch holds up to 10,000 keys. A few listed keys are found by scanning the
- * batch's numbers once per listed key (~1-3 ns a compare). More used to be
- * found with a Map of the key strings, which hashes every key of the batch:
- * the keys are fresh slices of the request, so each lookup computes a hash
- * over 14 characters (measured ~180 ns a key on this project's 2-core machine;
- * a Set of the numbers ~65-95). A shipment full of stolen phones lists many
- * keys in every batch, so they are found here in a small open-addressing table
- * of their numbers, in the CPU cache: ~7-25 ns a key for 5 to 1,000 listed
- * keys in a batch of 10,000, measured alone (the screening bench lists too few
- * keys a batch to show it).
+ * batch's numbers once per listed key (a compare is a few nanoseconds). A Map
+ * of the key strings would hash every key of the batch, and the keys are
+ * fresh slices of the request, so each lookup would hash 14 characters; a Set
+ * of the numbers is cheaper but still allocates. A shipment full of stolen
+ * phones lists many keys in every batch, so they are found here in a small
+ * open-addressing table of their numbers, which stays in the CPU cache.
  */
 import { deviceKeyHash } from "../../device/index.js";
 
