@@ -93,7 +93,7 @@ export const gatewayConfigSchema = z
         unlistedTtlMs: z.number().int().min(0).default(5_000),
         /**
          * Devices whose "not listed" answers the compact clean-answer table holds (8 + 4 bytes a registry per
-         * slot, at most 4/5 full: ~70 MB at 2,000,000 with five registries); 0 turns it off (clean answers
+         * slot, at most 4/5 full: 80 MB at 2,000,000 with five registries); 0 turns it off (clean answers
          * then go to the LRU above, and screening keeps none). Served for `unlistedTtlMs`, kept true by WatchChanges.
          */
         cleanMaxEntries: z.number().int().min(0).default(2_000_000),
