@@ -155,7 +155,7 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
   const host = await startHost({
     listen: config.listen,
     // Screen's requests are decoded by hand (equal to protobuf-es, several times cheaper): a manifest's items.
-    services: [hosted(FederationService, service, { deserializers: { screen: decodeScreenRequest } })],
+    services: [hosted(FederationService, service, { screen: { request: { decode: decodeScreenRequest } } })],
     interceptors,
     ...(config.tls ? { credentials: await serverCredentials(config.tls) } : {}),
     allowInsecureNonLoopback: config.allowInsecure,

@@ -9,7 +9,7 @@ import { FederationService } from "../gen/imeifed/v1/federation_pb.js";
 import { RegistryService, type DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
 import type { DeviceKey } from "../device/index.js";
 import type { BatchGroup } from "./registry-batcher.js";
-import { createClient, type Client } from "../rpc/index.js";
+import { createClient, type Client, type WireCodecs } from "../rpc/index.js";
 import type { Actor, Scope } from "../trust/principal.js";
 import { decodeCheckDevicesResponse } from "./check-devices-decoder.js";
 import { encodeCheckDevicesRequest } from "./check-devices-request-encoder.js";
@@ -88,9 +88,11 @@ export class RegistryLink {
     const channel = (i: number) => ({ ...clientOptions, channelOptions: { ...tlsOptions, "imeifed.channel_index": i } });
     const n = upstream.channels;
     // CheckDevices answers are the gateway's most read messages: decoded by hand (see check-devices-decoder.ts).
-    const decoders = { checkDevices: decodeCheckDevicesResponse, checkDevicesStream: decodeCheckDevicesStreamResponse };
-    const encoders = { checkDevices: encodeCheckDevicesRequest, checkDevicesStream: encodeCheckDevicesStreamRequest };
-    this.#clients = upstream.kind === "registry" ? Array.from({ length: n }, (_, i) => createClient(RegistryService, upstream.address, { ...channel(i), decoders, encoders })) : [];
+    const codecs: WireCodecs<typeof RegistryService> = {
+      checkDevices: { request: { encode: encodeCheckDevicesRequest }, response: { decode: decodeCheckDevicesResponse } },
+      checkDevicesStream: { request: { encode: encodeCheckDevicesStreamRequest }, response: { decode: decodeCheckDevicesStreamResponse } },
+    };
+    this.#clients = upstream.kind === "registry" ? Array.from({ length: n }, (_, i) => createClient(RegistryService, upstream.address, { ...channel(i), codecs })) : [];
     this.#streams = upstream.kind === "registry" ? new CheckStreamPool(() => this.client, { serverAddress: upstream.address }) : undefined;
     this.#hubs = upstream.kind === "gateway" ? Array.from({ length: n }, (_, i) => createClient(FederationService, upstream.address, channel(i))) : [];
   }

@@ -21,6 +21,7 @@ import type { CallOptions, Client } from "./handler-types.js";
 import { fromServiceError } from "./status.js";
 import { deserializerFor, methodPath, serializerFor } from "./service-definition.js";
 import { STREAM_WINDOW_BYTES } from "./flow-control.js";
+import { codecOf, type WireCodecs } from "./wire-codecs.js";
 
 export interface ClientOptions {
   /** TLS or mutual TLS; insecure when absent. */
@@ -30,14 +31,11 @@ export interface ClientOptions {
   /** grpc-js interceptors (tracing). */
   interceptors?: Interceptor[];
   channelOptions?: ChannelOptions;
-  /**
-   * Hand-written decoders of chosen methods' responses, by method local name,
-   * for hot paths where fromBinary's generality costs too much (the gateway's
-   * CheckDevices); each must return what fromBinary would.
-   */
-  decoders?: Readonly<Record<string, (bytes: Buffer) => unknown>>;
-  /** Hand-written request encoders, likewise; each must return what `toBinary(create(...))` would. */
-  encoders?: Readonly<Record<string, (value: unknown) => Buffer>>;
+}
+
+/** A client's options, with the hand codecs of its service's hot methods (see wire-codecs.ts). */
+export interface ServiceClientOptions<S extends DescService> extends ClientOptions {
+  codecs?: WireCodecs<S>;
 }
 
 /** Long-lived channels: HTTP/2 keepalive notices a dead peer without a call in flight. */
@@ -102,7 +100,7 @@ async function* readAll(stream: NodeJS.ReadableStream & { cancel(): void }, rele
   }
 }
 
-export function createClient<S extends DescService>(service: S, address: string, options: ClientOptions = {}): Client<S> {
+export function createClient<S extends DescService>(service: S, address: string, options: ServiceClientOptions<S> = {}): Client<S> {
   const grpcClient = new GrpcClient(address, options.credentials ?? grpcCredentials.createInsecure(), {
     ...DEFAULT_CHANNEL_OPTIONS,
     ...options.channelOptions,
@@ -113,10 +111,11 @@ export function createClient<S extends DescService>(service: S, address: string,
   return client as Client<S>;
 }
 
-function clientMethod(grpcClient: GrpcClient, method: DescMethod, options: ClientOptions): unknown {
+function clientMethod(grpcClient: GrpcClient, method: DescMethod, options: ClientOptions & { codecs?: object }): unknown {
   const path = methodPath(method);
-  const serialize = options.encoders?.[method.localName] ?? serializerFor(method.input);
-  const deserialize = options.decoders?.[method.localName] ?? deserializerFor(method.output);
+  const codec = codecOf(options.codecs, method);
+  const serialize = (codec?.request?.encode as ((value: unknown) => Buffer) | undefined) ?? serializerFor(method.input);
+  const deserialize = codec?.response?.decode ?? deserializerFor(method.output);
   switch (method.methodKind) {
     case "unary":
       return async (request: unknown, call?: CallOptions) => {

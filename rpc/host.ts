@@ -10,19 +10,20 @@ import { addReflection } from "./reflection.js";
 import { widenServerWindows } from "./flow-control.js";
 import { ConnectionGuard, type ConnectionLimitsInput } from "./connection-guard.js";
 import { implementService, type ServerInterceptor } from "./server.js";
-import { serviceDefinition, type MethodCodecs } from "./service-definition.js";
+import { serviceDefinition } from "./service-definition.js";
+import type { WireCodecs } from "./wire-codecs.js";
 import type { ServiceImpl } from "./handler-types.js";
 
 /** A service and its implementation, ready to be hosted. */
 export interface HostedService {
   service: DescService;
   impl: object;
-  /** Hand-written codecs of hot methods (see `MethodCodecs`). */
-  codecs?: MethodCodecs;
+  /** Hand-written codecs of hot methods (see wire-codecs.ts). */
+  codecs?: WireCodecs<DescService>;
 }
 
-export function hosted<S extends DescService>(service: S, impl: ServiceImpl<S>, codecs?: MethodCodecs): HostedService {
-  return { service, impl, ...(codecs ? { codecs } : {}) };
+export function hosted<S extends DescService>(service: S, impl: ServiceImpl<S>, codecs?: WireCodecs<S>): HostedService {
+  return { service, impl, ...(codecs ? { codecs: codecs as WireCodecs<DescService> } : {}) };
 }
 
 export interface HostOptions {

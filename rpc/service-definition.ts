@@ -5,6 +5,7 @@
 import { fromBinary, toBinary, create, isMessage, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 import { requestDeserializer } from "./request-decoding.js";
+import { codecOf, type WireCodecs } from "./wire-codecs.js";
 
 /** `/<package>.<Service>/<Method>`, as gRPC puts it on the wire. */
 export function methodPath(method: DescMethod): string {
@@ -24,35 +25,25 @@ export function deserializerFor<D extends DescMessage>(schema: D): (bytes: Buffe
   return (bytes) => fromBinary(schema, bytes);
 }
 
-/**
- * Hand-written response serializers and request decoders of chosen methods,
- * by method local name, for hot paths where protobuf-es's general code costs
- * too much (a registry's CheckDevices). A serializer must return exactly what
- * `serializerFor` would, a decoder what `deserializerFor` would. A decoder may
- * apply the contract's text rule itself (and mark what it checked with
- * contract/'s TEXT_CHECKED), refusing exactly what the rule would.
- */
-export interface MethodCodecs {
-  readonly serializers?: Readonly<Record<string, (value: unknown) => Buffer>>;
-  readonly deserializers?: Readonly<Record<string, (bytes: Buffer) => unknown>>;
-}
-
-export function methodDefinition(method: DescMethod, codecs: MethodCodecs = {}): MethodDefinition<unknown, unknown> {
+/** A method's grpc-js definition: its hand codecs (wire-codecs.ts) where given, protobuf-es's otherwise. */
+export function methodDefinition(method: DescMethod, codecs?: object): MethodDefinition<unknown, unknown> {
+  const codec = codecOf(codecs, method);
   return {
     path: methodPath(method),
     requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
     responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
     requestSerialize: serializerFor(method.input),
     // Every request is decoded and its text checked in one place (request-decoding.ts).
-    requestDeserialize: requestDeserializer(method.input, codecs.deserializers?.[method.localName] ?? deserializerFor(method.input)),
-    responseSerialize: codecs.serializers?.[method.localName] ?? serializerFor(method.output),
+    requestDeserialize: requestDeserializer(method.input, codec?.request?.decode ?? deserializerFor(method.input)),
+    responseSerialize: (codec?.response?.encode as ((value: unknown) => Buffer) | undefined) ?? serializerFor(method.output),
     responseDeserialize: deserializerFor(method.output),
     originalName: method.localName,
   };
 }
 
-export function serviceDefinition(service: DescService, codecs: MethodCodecs = {}): ServiceDefinition {
-  for (const name of [...Object.keys(codecs.serializers ?? {}), ...Object.keys(codecs.deserializers ?? {})]) {
+export function serviceDefinition<S extends DescService>(service: S, codecs?: WireCodecs<S>): ServiceDefinition {
+  // The type refuses a misspelt method; this refuses one that came round it (a cast, plain JS).
+  for (const name of Object.keys(codecs ?? {})) {
     if (!service.methods.some((m) => m.localName === name)) throw new Error(`${service.typeName} has no method ${name} for a hand-written codec`);
   }
   const definition: Record<string, MethodDefinition<unknown, unknown>> = {};

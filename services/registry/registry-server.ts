@@ -19,8 +19,7 @@ import { createQuotaInterceptor, QuotaLimiter } from "../../trust/quota.js";
 import { serverCredentials } from "../../trust/tls.js";
 import { TrustStore } from "../../trust/trust-store.js";
 import { encodeCheckDevicesResponse } from "./check-devices-encoder.js";
-import { decodeCheckDevicesStreamRequest, encodeCheckDevicesStreamResponse } from "./check-devices-stream-codec.js";
-import { decodeCheckDevicesRequest } from "./check-devices-request-decoder.js";
+import { encodeCheckDevicesStreamResponse } from "./check-devices-stream-codec.js";
 import { RegistryAttestations } from "./registry-attestations.js";
 import { parseRegistryConfig, type RegistryConfig, type RegistryConfigInput } from "./registry-config.js";
 import type { RegistryContext } from "./registry-context.js";
@@ -123,11 +122,11 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
     ];
     const host = await startHost({
       listen: config.listen,
-      // CheckDevices is coded by hand (equal to protobuf-es, several times cheaper): screening's hot path.
+      // Check answers are encoded by hand (equal to protobuf-es, and cheaper: bench/codecs.ts): the registry's most written messages.
       services: [
         hosted(RegistryService, createRegistryService(rc), {
-          serializers: { checkDevices: encodeCheckDevicesResponse, checkDevicesStream: encodeCheckDevicesStreamResponse },
-          deserializers: { checkDevices: decodeCheckDevicesRequest, checkDevicesStream: decodeCheckDevicesStreamRequest },
+          checkDevices: { response: { encode: encodeCheckDevicesResponse } },
+          checkDevicesStream: { response: { encode: encodeCheckDevicesStreamResponse } },
         }),
       ],
       interceptors,

@@ -78,6 +78,6 @@ describe("registry CheckDevicesResponse encoder", () => {
   });
 
   it("is refused for a method the service does not have", () => {
-    assert.throws(() => serviceDefinition(RegistryService, { serializers: { checkDevicez: encodeCheckDevicesResponse } }), /no method checkDevicez/);
+    assert.throws(() => serviceDefinition(RegistryService, { checkDevicez: { response: { encode: encodeCheckDevicesResponse } } } as never), /no method checkDevicez/);
   });
 });
