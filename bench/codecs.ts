@@ -23,7 +23,7 @@ import {
 import { decodeCheckDevicesResponse } from "../gateway/check-devices-decoder.js";
 import { encodeCheckDevicesRequest } from "../gateway/check-devices-request-encoder.js";
 import { decodeCheckDevicesStreamResponse, encodeCheckDevicesStreamRequest } from "../gateway/check-stream-codec.js";
-import { decodeScreenRequest } from "../gateway/screening/screen-request-decoder.js";
+import { readScreenRequest } from "../gateway/screening/screen-request-reader.js";
 import { requestDeserializer } from "../rpc/request-decoding.js";
 import { serializerFor } from "../rpc/service-definition.js";
 import { encodeCheckDevicesResponse } from "../services/registry/check-devices-encoder.js";
@@ -103,7 +103,7 @@ function pairs(): Pair[] {
       value: { items: Array.from({ length: 1_000 }, (_, i) => ({ deviceId: imeiAt(i), declaredMake: "Samsung", declaredModel: "Galaxy S24", lineReference: `L${i + 1}` })) },
     },
   });
-  const screenHand = serverDecoder(ScreenRequestSchema, decodeScreenRequest);
+  const screenHand = serverDecoder(ScreenRequestSchema, readScreenRequest);
   const screenGeneral = serverDecoder(ScreenRequestSchema, (b) => fromBinary(ScreenRequestSchema, b));
   out.push({ name: "gateway decodes ScreenRequest, 1,000 items", unit: "messages/CPU-s", hand: () => screenHand(screenBytes), general: () => screenGeneral(screenBytes) });
   return out;

@@ -16,17 +16,17 @@
  * `fromBinary` returns (tests compare the two over generated messages).
  */
 import { fromBinary } from "@bufbuild/protobuf";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import type { DeviceStatus } from "../gen/imeifed/v1/device_pb.js";
 import { CheckDevicesResponseSchema, DeviceCheckSchema, type CheckDevicesResponse, type DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
-import { NOT_PLAIN, readSmallVarint } from "../rpc/wire.js";
 
 /**
  * The whole response as one latin1 string, to cut device keys from: a cut of
  * 13 characters or more is a V8 slice sharing the response's characters, so a
  * key costs no copy and no call into Buffer (that call was half the decoder's
- * time: ~70 ns a check against ~25 ns). The keys keep the response's text
- * alive as long as its checks live; the gateway keeps no check's key.
+ * time). The keys keep the response's text alive as long as its checks live;
+ * the gateway keeps no check's key.
  */
 function latin1Of(bytes: Uint8Array): string {
   if (Buffer.isBuffer(bytes)) return bytes.toString("latin1");
@@ -35,69 +35,77 @@ function latin1Of(bytes: Uint8Array): string {
   return text;
 }
 
-/** An ASCII string (device keys are digits) cut from `text` (the bytes as latin1); anything else is left to fromBinary's UTF-8 decoding. */
-function readAscii(bytes: Uint8Array, text: string, start: number, end: number): string {
-  for (let i = start; i < end; i++) if (bytes[i]! >= 0x80) throw NOT_PLAIN;
-  return text.substring(start, end);
+/** Whether bytes `start` to `end` are ASCII (device keys are digits), so their latin1 text is their UTF-8 text. */
+function isAscii(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i]! >= 0x80) return false;
+  return true;
 }
 
-function fastDecode(bytes: Uint8Array): CheckDevicesResponse {
+/**
+ * The response when every field is in the plain shape; undefined when
+ * fromBinary must decide (an unknown or repeated field, a key that is not
+ * ASCII, a length past the end). Tags are single bytes in the plain shape and
+ * are read as such; varints are read by protobuf-es's BinaryReader.
+ */
+function plainDecode(bytes: Uint8Array): CheckDevicesResponse | undefined {
+  const reader = new BinaryReader(bytes);
   const checks: DeviceCheck[] = [];
   const text = latin1Of(bytes);
-  const at = { pos: 0 };
   const end = bytes.length;
   let shared: Duration | undefined;
   const listedIndexes: number[] = [];
   let unlistedCacheMaxAge: Duration | undefined;
-  while (at.pos < end) {
-    const field = bytes[at.pos++];
+  while (reader.pos < end) {
+    const field = bytes[reader.pos++];
     if (field === 0x12) {
       // listed_indexes (2), packed: a sparse answer's few positions.
-      const length = readSmallVarint(bytes, at, end);
-      const stop = at.pos + length;
-      if (stop > end) throw NOT_PLAIN;
-      while (at.pos < stop) listedIndexes.push(readSmallVarint(bytes, at, stop));
+      const stop = lengthEnd(reader, end);
+      if (stop < 0) return undefined;
+      while (reader.pos < stop) listedIndexes.push(reader.uint32());
+      if (reader.pos !== stop) return undefined;
       continue;
     }
     if (field === 0x1a) {
       // unlisted_cache_max_age (3): the sparse answer's marker; a second one is merged by fromBinary.
-      if (unlistedCacheMaxAge !== undefined) throw NOT_PLAIN;
-      unlistedCacheMaxAge = readDuration(bytes, at, end);
+      if (unlistedCacheMaxAge !== undefined) return undefined;
+      unlistedCacheMaxAge = readDuration(bytes, reader, end);
+      if (unlistedCacheMaxAge === undefined) return undefined;
       continue;
     }
-    if (field !== 0x0a) throw NOT_PLAIN; // field 1 (checks), length-delimited
-    const length = readSmallVarint(bytes, at, end);
-    const start = at.pos;
-    const stop = start + length;
-    if (stop > end) throw NOT_PLAIN;
+    if (field !== 0x0a) return undefined; // field 1 (checks), length-delimited
+    const stop = lengthEnd(reader, end);
+    if (stop < 0) return undefined;
+    const start = reader.pos;
     let deviceKey = "";
     let status = 0;
     let cacheMaxAge: Duration | undefined;
     let seen = 0;
     let full = false;
-    while (at.pos < stop) {
-      const tag = bytes[at.pos++]!;
+    while (reader.pos < stop) {
+      const tag = bytes[reader.pos++]!;
       const field = tag >> 3;
-      if (field < 1 || field > 4 || seen & (1 << field)) throw NOT_PLAIN; // unknown or repeated: fromBinary merges those
+      if (field < 1 || field > 4 || seen & (1 << field)) return undefined; // unknown or repeated: fromBinary merges those
       seen |= 1 << field;
       if (tag === 0x0a) {
-        const n = readSmallVarint(bytes, at, stop);
-        if (at.pos + n > stop) throw NOT_PLAIN;
-        deviceKey = readAscii(bytes, text, at.pos, at.pos + n);
-        at.pos += n;
+        const keyEnd = lengthEnd(reader, stop);
+        if (keyEnd < 0 || !isAscii(bytes, reader.pos, keyEnd)) return undefined;
+        deviceKey = text.substring(reader.pos, keyEnd);
+        reader.pos = keyEnd;
       } else if (tag === 0x10) {
-        status = readSmallVarint(bytes, at, stop);
+        status = reader.int32();
       } else if (tag === 0x1a) {
-        const n = readSmallVarint(bytes, at, stop);
-        at.pos += n;
+        const findingEnd = lengthEnd(reader, stop);
+        if (findingEnd < 0) return undefined;
+        reader.pos = findingEnd;
         full = true; // a finding: this check goes through the full decoder
       } else if (tag === 0x22) {
-        cacheMaxAge = shared = readDuration(bytes, at, stop, shared);
+        cacheMaxAge = shared = readDuration(bytes, reader, stop, shared);
+        if (cacheMaxAge === undefined) return undefined;
       } else {
-        throw NOT_PLAIN;
+        return undefined;
       }
     }
-    if (at.pos !== stop) throw NOT_PLAIN;
+    if (reader.pos !== stop) return undefined;
     if (full) {
       checks.push(fromBinary(DeviceCheckSchema, bytes.subarray(start, stop)));
       continue;
@@ -112,30 +120,46 @@ function fastDecode(bytes: Uint8Array): CheckDevicesResponse {
   return response;
 }
 
-/** A length-delimited Duration of small non-negative varints at `at.pos`; `shared` is returned instead of a new object when equal (messages here are read, never mutated). */
-function readDuration(bytes: Uint8Array, at: { pos: number }, end: number, shared?: Duration): Duration {
-  const n = readSmallVarint(bytes, at, end);
-  const durationEnd = at.pos + n;
-  if (durationEnd > end) throw NOT_PLAIN;
-  let seconds = 0;
-  let nanos = 0;
-  let durationSeen = 0;
-  while (at.pos < durationEnd) {
-    const t = bytes[at.pos++]!;
-    if ((t !== 0x08 && t !== 0x10) || durationSeen & t) throw NOT_PLAIN;
-    durationSeen |= t;
-    if (t === 0x08) seconds = readSmallVarint(bytes, at, durationEnd);
-    else nanos = readSmallVarint(bytes, at, durationEnd);
-  }
-  return shared && shared.nanos === nanos && shared.seconds === BigInt(seconds) ? shared : { $typeName: "google.protobuf.Duration", seconds: BigInt(seconds), nanos };
+/** Reads a length at the reader's position; the end of the bytes it announces, or -1 when that is past `limit`. */
+function lengthEnd(reader: BinaryReader, limit: number): number {
+  const length = reader.uint32();
+  const stop = reader.pos + length;
+  return stop > limit ? -1 : stop;
 }
 
-/** Decodes a CheckDevicesResponse; equal to `fromBinary(CheckDevicesResponseSchema, bytes)`, several times cheaper for plain checks. */
-export function decodeCheckDevicesResponse(bytes: Uint8Array): CheckDevicesResponse {
-  try {
-    return fastDecode(bytes);
-  } catch (error) {
-    if (error !== NOT_PLAIN) throw error;
-    return fromBinary(CheckDevicesResponseSchema, bytes);
+/**
+ * A length-delimited Duration at the reader's position, of its two fields at
+ * most once each; `shared` is returned instead of a new object when equal
+ * (messages here are read, never mutated). Undefined for any other shape.
+ */
+function readDuration(bytes: Uint8Array, reader: BinaryReader, limit: number, shared?: Duration): Duration | undefined {
+  const stop = lengthEnd(reader, limit);
+  if (stop < 0) return undefined;
+  let seconds = 0n;
+  let nanos = 0;
+  let seen = 0;
+  while (reader.pos < stop) {
+    const tag = bytes[reader.pos++]!;
+    if ((tag !== 0x08 && tag !== 0x10) || seen & tag) return undefined;
+    seen |= tag;
+    if (tag === 0x08) seconds = BigInt(reader.int64());
+    else nanos = reader.int32();
   }
+  if (reader.pos !== stop) return undefined;
+  return shared && shared.nanos === nanos && shared.seconds === seconds ? shared : { $typeName: "google.protobuf.Duration", seconds, nanos };
+}
+
+/**
+ * Decodes a CheckDevicesResponse; equal to `fromBinary(CheckDevicesResponseSchema, bytes)`.
+ * Bytes the plain reader refuses, or that end inside a varint (the reader
+ * throws), are fromBinary's to decode or to refuse with its own error.
+ */
+export function decodeCheckDevicesResponse(bytes: Uint8Array): CheckDevicesResponse {
+  let plain: CheckDevicesResponse | undefined;
+  try {
+    plain = plainDecode(bytes);
+  } catch {
+    plain = undefined;
+  }
+  return plain ?? fromBinary(CheckDevicesResponseSchema, bytes);
 }

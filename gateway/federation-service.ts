@@ -11,18 +11,25 @@
  */
 import { FederationService } from "../gen/imeifed/v1/federation_pb.js";
 import { Code, ImeifedError } from "../errors/index.js";
-import type { HandlerFor, ServiceImpl } from "../rpc/index.js";
+import type { HandlerFor, RequestOf, ServiceImpl, WireCodecs } from "../rpc/index.js";
 import { createReportFoundHandler } from "./found/report-found-handler.js";
 import type { GatewayContext } from "./gateway-context.js";
 import { createLookupHandler } from "./lookup-handler.js";
 import { createGetRegistryKeysHandler } from "./registry-keys-handler.js";
 import { createScreenHandler } from "./screening/screen-handler.js";
+import { readScreenRequest, type ScreenRequestRead } from "./screening/screen-request-reader.js";
 import { createWatchStolenHandler } from "./stolen-feed/watch-stolen-handler.js";
 
 type Methods = (typeof FederationService)["method"];
 
+/** The requests the gateway reads as types of its own: a Screen request's items by position (screening/screen-request-reader.ts). */
+export type FederationReads = { readonly screen: ScreenRequestRead };
+
+/** The hand codecs of the FederationService: the reader of Screen requests. */
+export const FEDERATION_CODECS: WireCodecs<typeof FederationService, FederationReads> = { screen: { request: { read: readScreenRequest } } };
+
 /** A function that builds one method's handler from the gateway context. */
-export type HandlerFactory<K extends keyof Methods> = (gw: GatewayContext) => HandlerFor<Methods[K]>;
+export type HandlerFactory<K extends keyof Methods> = (gw: GatewayContext) => HandlerFor<Methods[K], RequestOf<typeof FederationService, K, FederationReads>>;
 
 /** Where each method's factory comes from; undefined = not built yet (UNIMPLEMENTED). */
 export type HandlerFactories = { [K in keyof Methods]?: HandlerFactory<K> };
@@ -49,13 +56,13 @@ function unimplemented(kind: string, name: string): unknown {
  * The FederationService implementation for `gw`. `factories` overrides the
  * table (tests use it to plug in a handler under test).
  */
-export async function createFederationService(gw: GatewayContext, factories: HandlerFactories = FEDERATION_HANDLERS): Promise<ServiceImpl<typeof FederationService>> {
+export async function createFederationService(gw: GatewayContext, factories: HandlerFactories = FEDERATION_HANDLERS): Promise<ServiceImpl<typeof FederationService, FederationReads>> {
   const impl: Record<string, unknown> = {};
   for (const method of FederationService.methods) {
     const factory = (factories as Record<string, ((gw: GatewayContext) => unknown) | undefined>)[method.localName];
     impl[method.localName] = factory ? factory(gw) : unimplemented(method.methodKind, method.name);
   }
-  return impl as ServiceImpl<typeof FederationService>;
+  return impl as ServiceImpl<typeof FederationService, FederationReads>;
 }
 
 /** The scope each FederationService method requires (the authenticator's table). */

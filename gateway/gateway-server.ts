@@ -23,13 +23,12 @@ import type { CircuitState } from "./circuit-breaker.js";
 import { ChangeFollower } from "./change-follower.js";
 import type { GatewayConfig } from "./config.js";
 import { FederationChecker } from "./federation-checker.js";
-import { createFederationService, FEDERATION_HANDLERS, FEDERATION_SCOPES, type HandlerFactories } from "./federation-service.js";
+import { createFederationService, FEDERATION_CODECS, FEDERATION_HANDLERS, FEDERATION_SCOPES, type HandlerFactories } from "./federation-service.js";
 import { FindingCache } from "./finding-cache.js";
 import type { GatewayContext, GatewayMetrics, TacLookup, Tripwire, UpstreamTokenMinter } from "./gateway-context.js";
 import type { FlushEvent } from "./registry-batcher.js";
 import { RegistryLink } from "./registry-link.js";
 import { createTripwire } from "./tripwire/registry-tripwire.js";
-import { decodeScreenRequest } from "./screening/screen-request-decoder.js";
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -155,7 +154,7 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
   const host = await startHost({
     listen: config.listen,
     // Screen's requests are decoded by hand (equal to protobuf-es, several times cheaper): a manifest's items.
-    services: [hosted(FederationService, service, { screen: { request: { decode: decodeScreenRequest } } })],
+    services: [hosted(FederationService, service, FEDERATION_CODECS)],
     interceptors,
     ...(config.tls ? { credentials: await serverCredentials(config.tls) } : {}),
     allowInsecureNonLoopback: config.allowInsecure,

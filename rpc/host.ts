@@ -12,18 +12,20 @@ import { ConnectionGuard, type ConnectionLimitsInput } from "./connection-guard.
 import { implementService, type ServerInterceptor } from "./server.js";
 import { serviceDefinition } from "./service-definition.js";
 import type { WireCodecs } from "./wire-codecs.js";
-import type { ServiceImpl } from "./handler-types.js";
+import type { RequestReads, ServiceImpl } from "./handler-types.js";
 
 /** A service and its implementation, ready to be hosted. */
 export interface HostedService {
   service: DescService;
   impl: object;
   /** Hand-written codecs of hot methods (see wire-codecs.ts). */
-  codecs?: WireCodecs<DescService>;
+  codecs?: object;
 }
 
-export function hosted<S extends DescService>(service: S, impl: ServiceImpl<S>, codecs?: WireCodecs<S>): HostedService {
-  return { service, impl, ...(codecs ? { codecs: codecs as WireCodecs<DescService> } : {}) };
+/** `impl` of `service`, with the hand codecs and request readers of its hot methods (the methods `R` names must have their readers). */
+export function hosted<S extends DescService, R extends RequestReads<S> = {}>(service: S, impl: ServiceImpl<S, R>, ...codecs: {} extends R ? [codecs?: WireCodecs<S, R>] : [codecs: WireCodecs<S, R>]): HostedService {
+  const [given] = codecs;
+  return { service, impl, ...(given ? { codecs: given } : {}) };
 }
 
 export interface HostOptions {
@@ -80,7 +82,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   });
   const health = new HealthImplementation({ "": "SERVING" });
   for (const { service, impl, codecs } of options.services) {
-    server.addService(serviceDefinition(service, codecs), implementService(service, impl as never, options.interceptors));
+    server.addService(serviceDefinition(service, codecs as never), implementService(service, impl as never, options.interceptors));
     health.setStatus(service.typeName, "SERVING");
   }
   health.addToServer(server);

@@ -1,6 +1,6 @@
 export { createContextKey, remainingMs, ContextValues } from "./context.js";
 export type { CallContext, ContextKey } from "./context.js";
-export type { ServiceImpl, HandlerFor, Client, CallOptions } from "./handler-types.js";
+export type { ServiceImpl, HandlerFor, Client, CallOptions, RequestReads, RequestOf } from "./handler-types.js";
 export { implementService } from "./server.js";
 export type { ServerInterceptor } from "./server.js";
 export { startHost, hosted, isLoopbackHost, splitHostPort } from "./host.js";
@@ -10,7 +10,7 @@ export type { ClientOptions, ServiceClientOptions } from "./client.js";
 export { toStatus, fromServiceError, toMessageError, fromMessageError, setInternalErrorSink, RETRY_AFTER_MS_KEY, ERROR_REASON_KEY } from "./status.js";
 export type { MessageError } from "./status.js";
 export { serviceDefinition, methodPath } from "./service-definition.js";
-export type { WireCodecs, MethodCodec, MessageCodec } from "./wire-codecs.js";
+export type { WireCodecs, MethodCodec, MessageCodec, RequestReader } from "./wire-codecs.js";
 export { peerAddress, clientAddress } from "./peer-address.js";
 export { ConnectionGuard, connectionLimitsSchema } from "./connection-guard.js";
 export type { ConnectionLimits, ConnectionLimitsInput } from "./connection-guard.js";

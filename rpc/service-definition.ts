@@ -6,6 +6,7 @@ import { fromBinary, toBinary, create, isMessage, type DescMessage, type DescMet
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 import { requestDeserializer } from "./request-decoding.js";
 import { codecOf, type WireCodecs } from "./wire-codecs.js";
+import type { RequestReads } from "./handler-types.js";
 
 /** `/<package>.<Service>/<Method>`, as gRPC puts it on the wire. */
 export function methodPath(method: DescMethod): string {
@@ -34,14 +35,14 @@ export function methodDefinition(method: DescMethod, codecs?: object): MethodDef
     responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
     requestSerialize: serializerFor(method.input),
     // Every request is decoded and its text checked in one place (request-decoding.ts).
-    requestDeserialize: requestDeserializer(method.input, codec?.request?.decode ?? deserializerFor(method.input)),
+    requestDeserialize: requestDeserializer(method.input, codec?.request?.read ?? codec?.request?.decode ?? deserializerFor(method.input)),
     responseSerialize: (codec?.response?.encode as ((value: unknown) => Buffer) | undefined) ?? serializerFor(method.output),
     responseDeserialize: deserializerFor(method.output),
     originalName: method.localName,
   };
 }
 
-export function serviceDefinition<S extends DescService>(service: S, codecs?: WireCodecs<S>): ServiceDefinition {
+export function serviceDefinition<S extends DescService>(service: S, codecs?: WireCodecs<S, RequestReads<S>>): ServiceDefinition {
   // The type refuses a misspelt method; this refuses one that came round it (a cast, plain JS).
   for (const name of Object.keys(codecs ?? {})) {
     if (!service.methods.some((m) => m.localName === name)) throw new Error(`${service.typeName} has no method ${name} for a hand-written codec`);

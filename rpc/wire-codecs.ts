@@ -13,6 +13,7 @@
  * rule would.
  */
 import type { DescMethod, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import type { RequestReads } from "./handler-types.js";
 
 /** How one message type travels, where a hand codec replaces protobuf-es's. */
 export interface MessageCodec<D extends DescMethod["input"]> {
@@ -28,13 +29,34 @@ export interface MethodCodec<M extends DescMethod> {
   readonly response?: MessageCodec<M["output"]>;
 }
 
-/** Hand codecs by method local name (`checkDevices`); a misspelt method is a compile error. */
-export type WireCodecs<S extends DescService> = {
-  readonly [K in keyof S["method"]]?: S["method"][K] extends DescMethod ? MethodCodec<S["method"][K]> : never;
+/**
+ * A request reader: reads a method's request bytes as a type of the
+ * server's own rather than the generated message (a screening's items by
+ * position, without an object per item). It refuses exactly what
+ * `fromBinary` and the contract's text rule would refuse, with their errors,
+ * applying the rule itself (and marking its result with `markTextChecked`).
+ */
+export interface RequestReader<M extends DescMethod, T> {
+  readonly request: { readonly read: (bytes: Buffer) => T; readonly encode?: MessageCodec<M["input"]>["encode"] };
+  readonly response?: MessageCodec<M["output"]>;
+}
+
+/**
+ * Hand codecs by method local name (`checkDevices`); a misspelt method is a
+ * compile error. A method named in `R` (see `RequestReads`) must have its
+ * request reader, so its handler never receives anything but what it reads.
+ */
+export type WireCodecs<S extends DescService, R extends RequestReads<S> = {}> = {
+  readonly [K in Exclude<keyof S["method"], keyof R>]?: S["method"][K] extends DescMethod ? MethodCodec<S["method"][K]> : never;
+} & {
+  readonly [K in keyof R & keyof S["method"]]: S["method"][K] extends DescMethod ? RequestReader<S["method"][K], R[K]> : never;
 };
 
 /** A method's codec of any service, as the adapters read it. */
-export type AnyMethodCodec = MethodCodec<DescMethod>;
+export interface AnyMethodCodec {
+  readonly request?: { readonly encode?: (value: never) => Buffer; readonly decode?: (bytes: Buffer) => unknown; readonly read?: (bytes: Buffer) => unknown };
+  readonly response?: { readonly encode?: (value: never) => Buffer; readonly decode?: (bytes: Buffer) => unknown };
+}
 
 /** The codec given for `method`, if any. */
 export function codecOf(codecs: object | undefined, method: DescMethod): AnyMethodCodec | undefined {

@@ -15,6 +15,7 @@ import { requesterOf } from "../../trust/principal.js";
 import type { GatewayContext } from "../gateway-context.js";
 import { callerOf } from "../../trust/principal.js";
 import { itemBatches, readShipment } from "./shipment-request.js";
+import type { ScreenRequestRead } from "./screen-request-reader.js";
 import { SCREENING_DEFAULTS, screenManifest, type ManifestScreeningOptions } from "./manifest-screening.js";
 import { devicePacer, type DeviceQuota } from "./screening-quota.js";
 import { writeKeyDigits } from "../../device/index.js";
@@ -35,7 +36,7 @@ function auditVerdict(summary: MessageInitShape<typeof ScreeningSummarySchema>):
 }
 
 /** Builds the Screen handler. */
-export function createScreenHandler(gw: GatewayContext, options: ScreenHandlerOptions = {}): HandlerFor<(typeof FederationService)["method"]["screen"]> {
+export function createScreenHandler(gw: GatewayContext, options: ScreenHandlerOptions = {}): HandlerFor<(typeof FederationService)["method"]["screen"], ScreenRequestRead> {
   const { upstreamMaxMs: capMs, marginMs } = gw.config.deadlines;
   const quota = options.quota ?? gw.quota;
   // A chunk fills one upstream batch of the most restrictive registry: one call per registry per chunk.

@@ -5,9 +5,9 @@
  * wrong hears exactly what to send instead.
  */
 import { invalidArgument, quote } from "../../errors/index.js";
-import { UnansweredPolicy, type ScreenRequest, type Shipment } from "../../gen/imeifed/v1/federation_pb.js";
-import { ManifestItemsBatch, type ManifestBatch } from "./manifest-batch.js";
-import { DecodedManifestItems } from "./screen-request-decoder.js";
+import { UnansweredPolicy, type Shipment } from "../../gen/imeifed/v1/federation_pb.js";
+import type { ManifestBatch } from "./manifest-batch.js";
+import type { ScreenRequestRead } from "./screen-request-reader.js";
 
 /** A shipment whose fields were checked; an unset unanswered-policy reads as HOLD. */
 export interface ScreeningShipment {
@@ -36,26 +36,26 @@ export function checkShipment(shipment: Shipment): ScreeningShipment {
 }
 
 /** Reads the Shipment that must open the stream. */
-export async function readShipment(requests: AsyncIterator<ScreenRequest>): Promise<ScreeningShipment> {
+export async function readShipment(requests: AsyncIterator<ScreenRequestRead>): Promise<ScreeningShipment> {
   const first = await requests.next();
   if (first.done) throw invalidArgument("shipment", "SHIPMENT_REQUIRED", "the stream ended before the shipment: send the Shipment first, then the items");
-  const message = first.value.message;
-  if (message.case !== "shipment") {
+  const request = first.value;
+  if (request.case !== "shipment") {
     throw invalidArgument("shipment", "SHIPMENT_REQUIRED", "the first request must be the Shipment (declaration reference, destination, policy); items come after it");
   }
-  return checkShipment(message.value);
+  return checkShipment(request.shipment);
 }
 
 /** The item batches that follow the Shipment (read by position: see manifest-batch.ts); a second Shipment or an empty request is refused. */
-export async function* itemBatches(requests: AsyncIterator<ScreenRequest>): AsyncGenerator<ManifestBatch> {
+export async function* itemBatches(requests: AsyncIterator<ScreenRequestRead>): AsyncGenerator<ManifestBatch> {
   let n = 1;
   try {
     for (;;) {
       const next = await requests.next();
       if (next.done) return;
-      const message = next.value.message;
-      if (message.case === "items") yield message.value instanceof DecodedManifestItems ? message.value.batch : new ManifestItemsBatch(message.value.items);
-      else if (message.case === "shipment") {
+      const request = next.value;
+      if (request.case === "items") yield request.batch;
+      else if (request.case === "shipment") {
         throw invalidArgument(`requests[${n}]`, "SHIPMENT_REPEATED", "a second Shipment: one screening stream screens one shipment; open another stream for the next");
       } else {
         throw invalidArgument(`requests[${n}]`, "REQUEST_EMPTY", "carries neither a Shipment nor items");

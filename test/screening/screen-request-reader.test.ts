@@ -1,40 +1,60 @@
 import assert from "node:assert/strict";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import fc from "fast-check";
-import { ScreenRequestSchema, UnansweredPolicy, type ScreenRequest } from "../../gen/imeifed/v1/federation_pb.js";
-import { DecodedManifestItems, decodeScreenRequest } from "../../gateway/screening/screen-request-decoder.js";
+import { ScreenRequestSchema, UnansweredPolicy, type ManifestItem, type ScreenRequest } from "../../gen/imeifed/v1/federation_pb.js";
+import { readScreenRequest, type ScreenRequestRead } from "../../gateway/screening/screen-request-reader.js";
+import { ManifestTextBatch, type ManifestBatch } from "../../gateway/screening/manifest-batch.js";
 import { plainDeviceKey } from "../../device/index.js";
 import { admittedRequest } from "../support/admitted-request.js";
 
-/**
- * The decoded message as plain data, its items read out; and, for a message
- * decoded as a batch, a check that every accessor screening uses agrees with
- * the items (the key number with plainDeviceKey, the key with its first 14 digits).
- */
-function plain(request: ScreenRequest): ScreenRequest {
-  if (request.message.case !== "items" || !(request.message.value instanceof DecodedManifestItems)) return request;
-  const { batch, items } = request.message.value;
-  assert.equal(batch.length, items.length);
+/** A batch's items as messages, with a check that every accessor screening uses agrees with them (the key number with plainDeviceKey, the key with its first 14 digits). */
+function itemsOf(batch: ManifestBatch): ManifestItem[] {
+  const items = Array.from({ length: batch.length }, (_, i) => batch.itemAt(i));
   items.forEach((item, i) => {
     assert.equal(batch.keyNumberAt(i), plainDeviceKey(item.deviceId));
     if (batch.keyNumberAt(i) >= 0) assert.equal(batch.plainKeyAt(i), item.deviceId.slice(0, 14));
     assert.deepEqual([batch.deviceIdAt(i), batch.declaredMakeAt(i)], [item.deviceId, item.declaredMake]);
-    assert.deepStrictEqual(batch.itemAt(i), item);
   });
-  return { ...request, message: { case: "items", value: { $typeName: "imeifed.v1.ManifestItems", items } } };
+  return items;
 }
 
-const same = (bytes: Buffer) => assert.deepStrictEqual(admittedRequest(ScreenRequestSchema, decodeScreenRequest, bytes, plain), admittedRequest(ScreenRequestSchema, (b) => fromBinary(ScreenRequestSchema, b), bytes));
+/** What was read, as the generated message it stands for (to compare with fromBinary's). */
+function asMessage(read: ScreenRequestRead): ScreenRequest {
+  const message: ScreenRequest["message"] =
+    read.case === "shipment"
+      ? { case: "shipment", value: read.shipment }
+      : read.case === "items"
+        ? { case: "items", value: { $typeName: "imeifed.v1.ManifestItems", items: itemsOf(read.batch) } }
+        : { case: undefined };
+  return { $typeName: "imeifed.v1.ScreenRequest", message };
+}
+
+/** The reader's reading, as a message. */
+const readMessage = (bytes: Buffer) => asMessage(readScreenRequest(bytes));
+
+/** fromBinary's message without the unknown fields of the request and of its ManifestItems, which a read request does not keep (the handler reads none; an item's are kept with it). */
+function withoutUnknown(message: ScreenRequest): ScreenRequest {
+  const { $unknown: _unknown, ...known } = message;
+  if (known.message.case !== "items") return known as ScreenRequest;
+  const { $unknown: _itemsUnknown, ...items } = known.message.value;
+  return { ...known, message: { case: "items", value: items } } as ScreenRequest;
+}
+
+const same = (bytes: Buffer) =>
+  assert.deepStrictEqual(
+    admittedRequest<ScreenRequestRead>(ScreenRequestSchema, readScreenRequest, bytes, asMessage),
+    admittedRequest<ScreenRequest>(ScreenRequestSchema, (b) => fromBinary(ScreenRequestSchema, b), bytes, withoutUnknown),
+  );
 const encode = (init: MessageInitShape<typeof ScreenRequestSchema>) => Buffer.from(toBinary(ScreenRequestSchema, create(ScreenRequestSchema, init)));
 const items = (list: { deviceId?: string; declaredMake?: string; declaredModel?: string; lineReference?: string }[]) => encode({ message: { case: "items", value: { items: list } } });
 
-describe("gateway ScreenRequest decoder", () => {
+describe("gateway ScreenRequest reader", () => {
   it("decodes manifest items as fromBinary does, empty fields and an empty batch included", () => {
     const bytes = items([{ deviceId: "356938035643809", declaredMake: "Samsung", declaredModel: "A52", lineReference: "L1" }, { deviceId: "35693803564380" }, {}]);
     same(bytes);
-    const decoded = decodeScreenRequest(bytes);
-    assert.equal(decoded.message.case, "items");
-    assert.deepEqual(decoded.message.case === "items" && decoded.message.value.items.map((i) => i.deviceId), ["356938035643809", "35693803564380", ""]);
+    const read = readMessage(bytes);
+    assert.equal(read.message.case, "items");
+    assert.deepEqual(read.message.case === "items" && read.message.value.items.map((i) => i.deviceId), ["356938035643809", "35693803564380", ""]);
     same(items([]));
   });
 
@@ -42,9 +62,9 @@ describe("gateway ScreenRequest decoder", () => {
     // 300 items: the message's and items' lengths take varint bytes >= 0x80, which are not text.
     const list = Array.from({ length: 300 }, (_, i) => ({ deviceId: i === 7 ? "35-693803-564380-9" : "356938035643809", declaredMake: i % 2 ? "Apple" : "", lineReference: `L${i}` }));
     const bytes = items(list);
-    const decoded = decodeScreenRequest(bytes);
-    assert.ok(decoded.message.case === "items" && decoded.message.value instanceof DecodedManifestItems, "a batch read by position");
-    const { batch } = decoded.message.value;
+    const read = readScreenRequest(bytes);
+    assert.ok(read.case === "items" && read.batch instanceof ManifestTextBatch, "a batch read by position");
+    const { batch } = read;
     assert.deepEqual([batch.length, batch.keyNumberAt(0), batch.plainKeyAt(0), batch.keyNumberAt(7), batch.deviceIdAt(7), batch.declaredMakeAt(1)], [300, 35693803564380, "35693803564380", -1, "35-693803-564380-9", "Apple"]);
     same(bytes);
   });
@@ -55,7 +75,7 @@ describe("gateway ScreenRequest decoder", () => {
     const bad = Buffer.from(good);
     bad[bad.length - 1] = 0xff; // "a\xff": not UTF-8
     same(bad);
-    assert.throws(() => decodeScreenRequest(bad));
+    assert.throws(() => readScreenRequest(bad));
   });
 
   it("leaves the shipment, unknown fields, repeated items fields and truncated bytes to fromBinary", () => {
@@ -73,7 +93,7 @@ describe("gateway ScreenRequest decoder", () => {
   it("refuses what the contract's text rule refuses, with the error the general check gives", () => {
     const refused = (list: Parameters<typeof items>[0], expected: RegExp) => {
       same(items(list));
-      assert.match(String(admittedRequest(ScreenRequestSchema, decodeScreenRequest, items(list))), expected);
+      assert.match(String(admittedRequest(ScreenRequestSchema, readScreenRequest, items(list))), expected);
     };
     refused([{ deviceId: "356938035643809" }, { deviceId: "356938035643809", lineReference: "L\u00002" }], /^CONTROL_CHARACTER items\.items\[1\]\.line_reference: /);
     refused([{ deviceId: "356938035643809\r\n" }], /^CONTROL_CHARACTER items\.items\[0\]\.device_id: /);
