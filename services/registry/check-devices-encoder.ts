@@ -16,6 +16,7 @@
  */
 import { create, isMessage, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { CheckDevicesResponseSchema, DeviceCheckSchema } from "../../gen/imeifed/v1/registry_pb.js";
+import { varintSize, writeVarint } from "../../rpc/wire.js";
 
 type ResponseInit = MessageInitShape<typeof CheckDevicesResponseSchema>;
 type CheckInit = MessageInitShape<typeof DeviceCheckSchema>;
@@ -23,19 +24,6 @@ type CheckInit = MessageInitShape<typeof DeviceCheckSchema>;
 /** Varints up to 2^28 are written here; larger or negative values go through toBinary. */
 const SMALL = 1 << 28;
 const SMALL_BIG = BigInt(SMALL);
-
-function varintLength(value: number): number {
-  return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : 4;
-}
-
-function writeVarint(out: Uint8Array, pos: number, value: number): number {
-  while (value >= 0x80) {
-    out[pos++] = (value & 0x7f) | 0x80;
-    value >>>= 7;
-  }
-  out[pos++] = value;
-  return pos;
-}
 
 /** The bytes of a Duration field (`tag`: DeviceCheck.cache_max_age's 0x22 or the response's unlisted_cache_max_age 0x1a) for a plain Duration init, or undefined when toBinary must write it. */
 function durationField(duration: object, tag = 0x22): Uint8Array | undefined {
@@ -45,8 +33,8 @@ function durationField(duration: object, tag = 0x22): Uint8Array | undefined {
   if (nanos !== undefined && (typeof nanos !== "number" || !Number.isInteger(nanos) || nanos < 0 || nanos >= SMALL)) return undefined;
   const s = seconds === undefined ? 0 : Number(seconds);
   const n = nanos === undefined ? 0 : nanos;
-  const inner = (s !== 0 ? 1 + varintLength(s) : 0) + (n !== 0 ? 1 + varintLength(n) : 0);
-  const bytes = new Uint8Array(1 + varintLength(inner) + inner);
+  const inner = (s !== 0 ? 1 + varintSize(s) : 0) + (n !== 0 ? 1 + varintSize(n) : 0);
+  const bytes = new Uint8Array(1 + varintSize(inner) + inner);
   let pos = writeVarint(bytes, 0, tag);
   pos = writeVarint(bytes, pos, inner);
   if (s !== 0) pos = writeVarint(bytes, writeVarint(bytes, pos, 0x08), s);
@@ -94,7 +82,7 @@ export function encodeCheckDevicesResponse(value: unknown): Buffer {
       if (!(statusValue >= 0 && statusValue < SMALL && Number.isInteger(statusValue))) break plain;
       // The key's length in bytes, if it is ASCII (checked while it is written).
       const keyLength = deviceKey === undefined ? 0 : deviceKey.length;
-      const size = (keyLength > 0 ? 1 + varintLength(keyLength) + keyLength : 0) + (statusValue !== 0 ? 1 + varintLength(statusValue) : 0) + (durationBytes?.length ?? 0);
+      const size = (keyLength > 0 ? 1 + varintSize(keyLength) + keyLength : 0) + (statusValue !== 0 ? 1 + varintSize(statusValue) : 0) + (durationBytes?.length ?? 0);
       ensure(keyLength + PLAIN_OVERHEAD);
       const start = pos;
       out[pos++] = 0x0a; // field 1 (checks), length-delimited
@@ -147,9 +135,9 @@ function sparseTail(response: ResponseInit): Uint8Array | undefined {
   for (let i = 0; i < indexes.length; i++) {
     const index = indexes[i];
     if (typeof index !== "number" || !Number.isInteger(index) || index < 0 || index >= SMALL) return undefined;
-    packed += varintLength(index);
+    packed += varintSize(index);
   }
-  const size = (packed > 0 ? 1 + varintLength(packed) + packed : 0) + (durationBytes?.length ?? 0);
+  const size = (packed > 0 ? 1 + varintSize(packed) + packed : 0) + (durationBytes?.length ?? 0);
   const tail = new Uint8Array(size);
   let pos = 0;
   if (packed > 0) {
