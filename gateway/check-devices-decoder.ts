@@ -20,6 +20,7 @@ import { BinaryReader } from "@bufbuild/protobuf/wire";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import type { DeviceStatus } from "../gen/imeifed/v1/device_pb.js";
 import { CheckDevicesResponseSchema, DeviceCheckSchema, type CheckDevicesResponse, type DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
+import { readUint32 } from "../rpc/wire.js";
 
 /**
  * The whole response as one latin1 string, to cut device keys from: a cut of
@@ -59,9 +60,9 @@ function plainDecode(bytes: Uint8Array): CheckDevicesResponse | undefined {
     const field = bytes[reader.pos++];
     if (field === 0x12) {
       // listed_indexes (2), packed: a sparse answer's few positions.
-      const stop = lengthEnd(reader, end);
+      const stop = lengthEnd(bytes, reader, end);
       if (stop < 0) return undefined;
-      while (reader.pos < stop) listedIndexes.push(reader.uint32());
+      while (reader.pos < stop) listedIndexes.push(readUint32(bytes, reader));
       if (reader.pos !== stop) return undefined;
       continue;
     }
@@ -73,7 +74,7 @@ function plainDecode(bytes: Uint8Array): CheckDevicesResponse | undefined {
       continue;
     }
     if (field !== 0x0a) return undefined; // field 1 (checks), length-delimited
-    const stop = lengthEnd(reader, end);
+    const stop = lengthEnd(bytes, reader, end);
     if (stop < 0) return undefined;
     const start = reader.pos;
     let deviceKey = "";
@@ -87,14 +88,15 @@ function plainDecode(bytes: Uint8Array): CheckDevicesResponse | undefined {
       if (field < 1 || field > 4 || seen & (1 << field)) return undefined; // unknown or repeated: fromBinary merges those
       seen |= 1 << field;
       if (tag === 0x0a) {
-        const keyEnd = lengthEnd(reader, stop);
+        const keyEnd = lengthEnd(bytes, reader, stop);
         if (keyEnd < 0 || !isAscii(bytes, reader.pos, keyEnd)) return undefined;
         deviceKey = text.substring(reader.pos, keyEnd);
         reader.pos = keyEnd;
       } else if (tag === 0x10) {
-        status = reader.int32();
+        // An enum: one byte for every known value; anything longer (a negative int32 takes ten) as protobuf-es reads it.
+        status = bytes[reader.pos]! < 0x80 ? bytes[reader.pos++]! : reader.int32();
       } else if (tag === 0x1a) {
-        const findingEnd = lengthEnd(reader, stop);
+        const findingEnd = lengthEnd(bytes, reader, stop);
         if (findingEnd < 0) return undefined;
         reader.pos = findingEnd;
         full = true; // a finding: this check goes through the full decoder
@@ -121,8 +123,8 @@ function plainDecode(bytes: Uint8Array): CheckDevicesResponse | undefined {
 }
 
 /** Reads a length at the reader's position; the end of the bytes it announces, or -1 when that is past `limit`. */
-function lengthEnd(reader: BinaryReader, limit: number): number {
-  const length = reader.uint32();
+function lengthEnd(bytes: Uint8Array, reader: BinaryReader, limit: number): number {
+  const length = readUint32(bytes, reader);
   const stop = reader.pos + length;
   return stop > limit ? -1 : stop;
 }
@@ -133,7 +135,7 @@ function lengthEnd(reader: BinaryReader, limit: number): number {
  * (messages here are read, never mutated). Undefined for any other shape.
  */
 function readDuration(bytes: Uint8Array, reader: BinaryReader, limit: number, shared?: Duration): Duration | undefined {
-  const stop = lengthEnd(reader, limit);
+  const stop = lengthEnd(bytes, reader, limit);
   if (stop < 0) return undefined;
   let seconds = 0n;
   let nanos = 0;

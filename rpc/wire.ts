@@ -29,6 +29,21 @@ export function writeVarint(out: Uint8Array, pos: number, value: number): number
 }
 
 /**
+ * A uint32 varint at the reader's position (advanced past it): a one-byte
+ * varint (every length and enum value the hot messages hold) is read inline,
+ * a longer one by BinaryReader, which throws on bytes that end inside it.
+ * `bytes` are the reader's bytes.
+ */
+export function readUint32(bytes: Uint8Array, reader: BinaryReader): number {
+  const first = bytes[reader.pos]!;
+  if (first < 0x80) {
+    reader.pos++;
+    return first;
+  }
+  return reader.uint32();
+}
+
+/**
  * An envelope message: field 1 a varint id, then one length-delimited field
  * whose bytes `inner` are given, as `tag` (the field's tag byte, e.g. 0x12
  * for field 2). The bytes protobuf-es writes for the same message.

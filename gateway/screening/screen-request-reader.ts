@@ -31,6 +31,7 @@ import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { ManifestItemSchema, ScreenRequestSchema, type ManifestItem, type ScreenRequest, type Shipment } from "../../gen/imeifed/v1/federation_pb.js";
 import { markTextChecked, requestTextCheck, textLimitOf } from "../../contract/index.js";
 import { plainDeviceKey } from "../../device/index.js";
+import { readUint32 } from "../../rpc/wire.js";
 import { ManifestItemsBatch, ManifestTextBatch, SPAN_WORDS, type ManifestBatch } from "./manifest-batch.js";
 
 /** A Screen request as the gateway reads it. */
@@ -103,7 +104,7 @@ function itemsStart(bytes: Buffer): BinaryReader | undefined {
   if (bytes.length === 0 || bytes[0] !== 0x12) return undefined;
   const reader = new BinaryReader(bytes);
   reader.pos = 1;
-  const length = reader.uint32();
+  const length = readUint32(bytes, reader);
   return reader.pos + length === bytes.length ? reader : undefined;
 }
 
@@ -111,7 +112,7 @@ function itemsStart(bytes: Buffer): BinaryReader | undefined {
 function fieldAt(bytes: Buffer, reader: BinaryReader, stop: number): { field: number; end: number } | undefined {
   const tag = bytes[reader.pos++]!;
   if (tag !== 0x0a && tag !== 0x12 && tag !== 0x1a && tag !== 0x22) return undefined; // fields 1-4, length-delimited
-  const length = reader.uint32();
+  const length = readUint32(bytes, reader);
   const end = reader.pos + length;
   return end > stop ? undefined : { field: tag >> 3, end };
 }
@@ -150,7 +151,7 @@ function readItemSpans(bytes: Buffer, reader: BinaryReader, out: ItemSpans): boo
   let count = out.count;
   while (reader.pos < end) {
     if (bytes[reader.pos++] !== 0x0a) return false; // ManifestItems.items (1), length-delimited
-    const itemLength = reader.uint32();
+    const itemLength = readUint32(bytes, reader);
     const stop = reader.pos + itemLength;
     if (stop > end) return false;
     if (count === keyNumbers.length) {
@@ -195,7 +196,7 @@ function objectItems(bytes: Buffer): ScreenRequest | undefined {
   const items: ManifestItem[] = [];
   while (reader.pos < end) {
     if (bytes[reader.pos++] !== 0x0a) return undefined; // ManifestItems.items (1), length-delimited
-    const itemLength = reader.uint32();
+    const itemLength = readUint32(bytes, reader);
     const stop = reader.pos + itemLength;
     if (stop > end) return undefined;
     let deviceId = "";
