@@ -8,7 +8,7 @@ import { ScreeningOutcome } from "../../gen/imeifed/v1/federation_pb.js";
 import { deviceFromKey, parseDevice, type Device, type DeviceKey, type TacDatabase } from "../../device/index.js";
 import { makesAgree } from "./declared-make.js";
 import type { Chunk } from "./chunking.js";
-import { findingResponse, type ScreenResponseInit } from "./chunk-resolution.js";
+import { findingResponse, type ScreenResponseInit } from "./finding-response.js";
 import { SeenDevices } from "./seen-devices.js";
 
 /** A chunk's items sorted: findings known before asking, and the devices to ask about. */

@@ -6,16 +6,14 @@
  * CLEAR wins; a listed device's finding still names a make mismatch in its
  * detail.
  */
-import type { MessageInitShape } from "@bufbuild/protobuf";
 import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
-import { ScreeningOutcome, type ManifestItem, type RegistryFinding, type ScreenResponseSchema, type Unanswered } from "../../gen/imeifed/v1/federation_pb.js";
+import { ScreeningOutcome, type RegistryFinding, type Unanswered } from "../../gen/imeifed/v1/federation_pb.js";
 import { deviceFromKey, type Device } from "../../device/index.js";
 import { itemOf, type Chunk } from "./chunking.js";
 import type { ClassifiedChunk } from "./chunk-classifier.js";
+import { findingResponse, type ScreenResponseInit } from "./finding-response.js";
 import { isOutage } from "./screening-tally.js";
 
-/** A response the screening stream sends (an init shape: the rpc adapter builds the message). */
-export type ScreenResponseInit = MessageInitShape<typeof ScreenResponseSchema>;
 
 /**
  * What the registries said about a chunk's devices, by position: their
@@ -38,31 +36,10 @@ export interface ChunkResult {
   readonly items: number;
 }
 
+export type { ScreenResponseInit } from "./finding-response.js";
+
 /** Shared by devices without findings or unanswered registries (read-only). */
 const NO_ANSWERS: readonly never[] = Object.freeze([]);
-
-export function findingResponse(
-  outcome: ScreeningOutcome,
-  index: number,
-  item: ManifestItem,
-  detail: string,
-  device?: Device,
-  findings: readonly RegistryFinding[] = [],
-): ScreenResponseInit {
-  return {
-    message: {
-      case: "finding",
-      value: {
-        outcome,
-        item,
-        itemIndex: BigInt(index),
-        detail,
-        findings: [...findings],
-        ...(device ? { device: { deviceKey: device.key, imei: device.imei, tac: device.tac, issuingBody: device.issuingBody } } : {}),
-      },
-    },
-  };
-}
 
 function listedDetail(outcome: ScreeningOutcome, findings: readonly RegistryFinding[], mismatch: string | undefined): string {
   const status = outcome === ScreeningOutcome.PROHIBITED ? DeviceStatus.PROHIBITED : DeviceStatus.TRACKED;
