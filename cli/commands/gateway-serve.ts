@@ -7,7 +7,7 @@
 import { once } from "node:events";
 import { loadGatewayConfig } from "../../gateway/config.js";
 import { startGateway } from "../../gateway/gateway-server.js";
-import { clientTracing, metrics, serverTracing, startObservability } from "../../observability/index.js";
+import { metrics, startObservability } from "../../observability/index.js";
 import { loadTrustWithReload } from "../trust-reload.js";
 import { parseFlags, required } from "../args.js";
 import { EXIT_OK, UsageError, type Command } from "../command.js";
@@ -40,8 +40,8 @@ export const command: Command = {
     const gateway = await startGateway({
       config,
       trust: reloadable.trust,
-      outerInterceptors: [serverTracing()],
-      clientInterceptors: [clientTracing()],
+      outerInterceptors: observability.rpcTracing.server,
+      clientInterceptors: observability.rpcTracing.client,
       metrics,
     });
     console.log(

@@ -6,7 +6,7 @@
 import { once } from "node:events";
 import { loadRegistryConfig, parseRegistryConfig, type RegistryConfig } from "../../services/registry/registry-config.js";
 import { startRegistry } from "../../services/registry/registry-server.js";
-import { serverTracing, startObservability } from "../../observability/index.js";
+import { startObservability } from "../../observability/index.js";
 import { loadTrustWithReload } from "../trust-reload.js";
 import { parseFlags } from "../args.js";
 import { EXIT_OK, UsageError, type Command } from "../command.js";
@@ -88,7 +88,7 @@ export const command: Command = {
     // Logs as JSON lines on stderr; traces and metrics over OTLP when OTEL_* say so.
     const observability = await startObservability({ serviceName: `imeifed-registry-${config.country.toLowerCase()}` });
     const reloadable = config.trustFile ? await loadTrustWithReload(config.trustFile, observability.logger) : undefined;
-    const registry = await startRegistry({ ...config, outerInterceptors: [serverTracing()], ...(reloadable ? { trust: reloadable.trust } : {}) });
+    const registry = await startRegistry({ ...config, outerInterceptors: observability.rpcTracing.server, ...(reloadable ? { trust: reloadable.trust } : {}) });
     // Listening before the line below goes out: whoever reads it may signal at once, and an
     // unhandled SIGTERM would end the process without the clean shutdown.
     const stopSignal = Promise.race([once(process, "SIGTERM").then(() => "SIGTERM"), once(process, "SIGINT").then(() => "SIGINT")]);
