@@ -10,6 +10,7 @@ import { join } from "node:path";
 import ExcelJS from "exceljs";
 import { checkManifest, manifestBytes, manifestFile, manifestItemsOf, manifestStream, readManifest, ManifestRefusal, type ManifestDevice, type ManifestSource } from "../../manifest/index.js";
 import { Code } from "../../errors/index.js";
+import { xlsxRows } from "../../manifest/xlsx-rows.js";
 
 async function devicesOf(source: ManifestSource, batchSize = 1_000): Promise<ManifestDevice[][]> {
   const batches: ManifestDevice[][] = [];
@@ -127,6 +128,23 @@ describe("the manifest reader", () => {
     await plain.xlsx.writeFile(plainPath);
     const [p] = await devicesOf(manifestFile(plainPath));
     assert.equal(p![0]!.lineReference, "row 2");
+  });
+
+  it("holds a workbook's shared texts within a bound, and refuses a workbook past it", async () => {
+    const workbook = new ExcelJS.Workbook();
+    const sheet = workbook.addWorksheet("Manifest");
+    sheet.addRow(["IMEI", "Make"]);
+    for (let i = 0; i < 50; i++) sheet.addRow([`3569380356${String(i).padStart(5, "0")}`, "Apple"]);
+    const bytes = new Uint8Array(await workbook.xlsx.writeBuffer());
+    const rowsOf = async (limit: { count: number; chars: number }) => {
+      const rows: string[][] = [];
+      for await (const batch of xlsxRows("big.xlsx", [bytes], (async function* () {})(), limit)) rows.push(...batch.map((r) => r.fields));
+      return rows;
+    };
+    // 52 distinct texts: the header's two, fifty IMEIs; "Apple" once.
+    assert.equal((await rowsOf({ count: 53, chars: 10_000 })).length, 51);
+    await assert.rejects(rowsOf({ count: 40, chars: 10_000 }), (e: unknown) => e instanceof ManifestRefusal && /more than 40 distinct texts.*CSV UTF-8/.test(e.problem));
+    await assert.rejects(rowsOf({ count: 1_000, chars: 500 }), (e: unknown) => e instanceof ManifestRefusal && /500 characters of text/.test(e.problem));
   });
 
   it("refuses a header it cannot map, naming what it found and what it accepts", async () => {
