@@ -8,6 +8,7 @@ import { stat } from "node:fs/promises";
 import { parseFlags, required } from "../args.js";
 import { clientTargetFromFlags, readTokenFile } from "../client-target.js";
 import { EXIT_OK, UsageError, type Command } from "../command.js";
+import { TLS_FLAGS, tlsClientOptions } from "../tls-flags.js";
 import { Code, ImeifedError } from "../../errors/index.js";
 import { mask } from "../../device/index.js";
 import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
@@ -24,7 +25,6 @@ import {
 } from "../../gen/imeifed/v1/federation_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { createClient } from "../../rpc/index.js";
-import { channelCredentials, tlsChannelOptions } from "../../trust/tls.js";
 import { checkManifest, manifestFile, manifestItemsOf, readManifest, ManifestRefusal, type ManifestReadProgress } from "../../manifest/index.js";
 import { openScreeningReport, outcomeName, reportFormatOf, type ScreeningReport } from "../../gateway/screening/screening-report.js";
 
@@ -149,10 +149,7 @@ export const command: Command = {
       report: { type: "string" },
       exporter: { type: "string" },
       batch: { type: "string" },
-      ca: { type: "string" },
-      cert: { type: "string" },
-      key: { type: "string" },
-      "server-name": { type: "string" },
+      ...TLS_FLAGS,
     });
     if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? "name the manifest file" : `one manifest at a time; got ${positionals.join(" ")}`);
     const manifest = positionals[0]!;
@@ -207,15 +204,8 @@ export const command: Command = {
       }
     }
 
-    const tlsConfig = {
-      ...(values.ca ? { ca: values.ca } : {}),
-      ...(values.cert ? { cert: values.cert } : {}),
-      ...(values.key ? { key: values.key } : {}),
-      ...(values["server-name"] ? { serverName: values["server-name"] } : {}),
-    };
-    const tls = Object.keys(tlsConfig).length > 0;
     const client = createClient(FederationService, target.address, {
-      ...(tls ? { credentials: await channelCredentials(tlsConfig), channelOptions: tlsChannelOptions(tlsConfig) } : {}),
+      ...(await tlsClientOptions(values)),
       metadata: () => ({ authorization: `Bearer ${token}` }),
     });
     const report: ScreeningReport | undefined = reportPath ? await openScreeningReport(reportPath) : undefined;

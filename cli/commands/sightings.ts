@@ -3,7 +3,8 @@
  * or screening abroad that hit its record, or a found report with where the
  * device is and whom to call (RegistryService.WatchSightings on its home
  * registry, which streams the caller's own cases only). Without --follow it
- * prints what the registry holds and ends; with it, it keeps watching,
+ * prints what the registry holds and ends at the registry's caught-up mark;
+ * with --follow it keeps watching,
  * resuming after the last sighting when the stream ends (a token's lifetime,
  * a registry restart).
  */
@@ -22,7 +23,7 @@ import { REGISTRY_TARGET_FLAGS, REGISTRY_TARGET_USAGE, registryTargetFromFlags }
 import { TLS_FLAGS, TLS_USAGE, tlsClientOptions } from "../tls-flags.js";
 
 const USAGE = `usage: imeifed sightings (--registry ADDR --token FILE | --demo DIR --as ID)
-                         [--follow] [--after SEQ] [--max N] [--quiet-for 1s] [--json]
+                         [--follow] [--after SEQ] [--max N] [--json]
 
 Shows where your agency's listed devices surfaced (WatchSightings on your home
 registry): lookup hits and screening hits abroad, and found reports with where
@@ -32,8 +33,7 @@ the device is held and whom to call. Only your own cases are shown.
                         stream is resumed after the last sighting if it ends
   --after SEQ           only sightings after this sequence number (default 0: all)
   --max N               stop after N sightings
-  --quiet-for DURATION  without --follow: the registry sends what it holds, then
-                        waits; end once it has been quiet this long (default 1s)
+  --timeout DURATION    without --follow: how long the listing may take (default 30s)
   --json                one JSON object per line (protobuf JSON mapping, full device key)
 ${REGISTRY_TARGET_USAGE}
 ${TLS_USAGE}
@@ -72,7 +72,7 @@ export const command: Command = {
         follow: { type: "boolean" },
         after: { type: "string" },
         max: { type: "string" },
-        "quiet-for": { type: "string" },
+        timeout: { type: "string" },
         json: { type: "boolean" },
       },
       false,
@@ -85,8 +85,8 @@ export const command: Command = {
       max = Number(values.max);
       if (!Number.isInteger(max) || max < 1) throw new UsageError(`--max: a whole number from 1, got ${values.max}`);
     }
-    if (values.follow && values["quiet-for"] !== undefined) throw new UsageError("--quiet-for ends a listing; it does not go with --follow");
-    const quietMs = parseDurationMs(values["quiet-for"] ?? "1s", "quiet-for");
+    if (values.follow && values.timeout !== undefined) throw new UsageError("--timeout bounds a listing; it does not go with --follow");
+    const timeoutMs = parseDurationMs(values.timeout ?? "30s", "timeout");
     const follow = values.follow === true;
     const target = await registryTargetFromFlags(values);
     const client = createClient(RegistryService, target.address, {
@@ -104,16 +104,11 @@ export const command: Command = {
         const call = new AbortController();
         const ended = () => call.abort();
         stop.signal.addEventListener("abort", ended);
-        // The registry sends its backlog, then waits for new sightings: a listing ends after a quiet spell.
-        let quiet: NodeJS.Timeout | undefined;
-        const hush = () => {
-          if (follow) return;
-          clearTimeout(quiet);
-          quiet = setTimeout(() => call.abort(), quietMs);
-        };
-        hush();
         try {
-          for await (const response of client.watchSightings({ afterSequence: after }, { signal: call.signal })) {
+          // A listing asks the registry to mark the end of what it holds, and stops there.
+          const stream = client.watchSightings({ afterSequence: after, announceCaughtUp: !follow }, { signal: call.signal, ...(follow ? {} : { deadline: timeoutMs }) });
+          for await (const response of stream) {
+            if (response.caughtUp && !follow) return EXIT_OK;
             const sighting = response.sighting;
             if (!sighting) continue;
             console.log(values.json ? toJsonString(SightingSchema, sighting) : formatSighting(sighting));
@@ -121,16 +116,13 @@ export const command: Command = {
             shown++;
             backoffMs = 250;
             if (max !== undefined && shown >= max) return EXIT_OK;
-            hush();
           }
-          // The registry ended the stream (shutting down): a follower resumes, a listing is done.
-          if (!follow) return EXIT_OK;
+          if (!follow) throw new ImeifedError(Code.UNAVAILABLE, "STREAM_ENDED", "the registry ended the stream before the end of the listing; list again");
         } catch (error) {
-          if (call.signal.aborted) return EXIT_OK;
+          if (stop.signal.aborted) return EXIT_OK;
           if (!follow || !resumable(error)) throw error;
           process.stderr.write(`sightings: stream ended (${(error as Error).message}); resuming after ${after} in ${backoffMs} ms\n`);
         } finally {
-          clearTimeout(quiet);
           stop.signal.removeEventListener("abort", ended);
         }
         await sleep(backoffMs, undefined, { signal: stop.signal }).catch(() => {});

@@ -172,7 +172,7 @@ describe("imeifed report, lookup, found, sightings and clear against the pilot f
     const reported = await imeifed(["report", imei, ...target, "--case", "MET-2026-4490", "--reason", "stolen"]);
     assert.equal(reported.code, 0, reported.stderr);
     assert.match(reported.stdout, /^reported: /);
-    const listing = await imeifed(["sightings", ...target, "--after", "0", "--quiet-for", "300ms"]);
+    const listing = await imeifed(["sightings", ...target, "--after", "0"]);
     assert.equal(listing.code, 0, listing.stderr);
     // A token for another registry is refused by this one, and the message says why.
     const wrong = join(dir, "wrong.jwt");
@@ -198,7 +198,7 @@ describe("imeifed report, lookup, found, sightings and clear against the pilot f
       [["found", STOLEN, ...as("police-es"), "--contact", "x", "--purpose", "P"], /--where is required/],
       [["found", STOLEN, ...as("police-es"), "--where", "x", "--contact", "y"], /--purpose is required/],
       [["sightings", ...as("police-gb"), "--after", "yesterday"], /--after: a sequence number/],
-      [["sightings", ...as("police-gb"), "--follow", "--quiet-for", "1s"], /does not go with --follow/],
+      [["sightings", ...as("police-gb"), "--follow", "--timeout", "1s"], /--timeout bounds a listing; it does not go with --follow/],
       [["sightings", ...as("police-gb"), "extra"], /Unexpected argument 'extra'/],
       [["sightings", ...as("police-gb"), "--colour"], /Unknown option '--colour'/],
     ];
@@ -215,7 +215,7 @@ describe("imeifed report, lookup, found, sightings and clear against the pilot f
       report: [/--case REF/, /--reason REASON/, /--crime-ref/, /--occurred-at/, /dual-SIM/, /--demo DIR --as ID/, /--json/, /Exit status: 0 reported/],
       clear: [/--reason REASON +recovered, returned, reported-in-error or resolved/, /--case REF/, /Only the agency that reported it/, /Exit status: 0 cleared, 1 error/],
       found: [/--where PLACE/, /--contact HOW/, /--holder AGENCY/, /routes the report/, /--json/],
-      sightings: [/--follow/, /--after SEQ/, /--quiet-for/, /--json/, /lookup-hit, screening-hit, found/],
+      sightings: [/--follow/, /--after SEQ/, /--timeout/, /--json/, /lookup-hit, screening-hit, found/],
     };
     for (const [name, patterns] of Object.entries(expected)) {
       const run = await imeifed(["help", name]);
