@@ -7,13 +7,12 @@
  * for each connection (`--country CC` sends to another country's registry,
  * which is how a clearing of someone else's case is tried).
  */
-import { readFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { Code, ImeifedError } from "../errors/index.js";
 import { readPrivateJwk } from "../trust/keys.js";
 import { mintToken } from "../trust/token-minter.js";
 import type { Scope } from "../trust/principal.js";
-import { readTokenFile } from "./client-target.js";
+import { readDemoFile, readTokenFile } from "./client-target.js";
 import { UsageError } from "./command.js";
 
 /** A registry address and how to get a bearer token for it (fresh per call: a follower outlives one token). */
@@ -48,20 +47,6 @@ interface DemoFile {
 /** A demo token lives this long; a follower mints another when its stream ends for an expired token. */
 const DEMO_REGISTRY_TOKEN_TTL_SEC = 600;
 
-async function readDemo(dir: string): Promise<{ demo: DemoFile; path: string }> {
-  const path = join(dir, "demo.json");
-  try {
-    return { demo: JSON.parse(await readFile(path, "utf8")) as DemoFile, path };
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ImeifedError(
-      Code.FAILED_PRECONDITION,
-      "DEMO_NOT_FOUND",
-      code === "ENOENT" ? `${path} does not exist; start the pilot first (npm start) or pass --demo with its directory` : `${path} is not readable JSON: ${(error as Error).message}`,
-    );
-  }
-}
-
 /** Resolves the registry target from a command's flags. */
 export async function registryTargetFromFlags(values: { registry?: string | undefined; token?: string | undefined; demo?: string | undefined; as?: string | undefined; country?: string | undefined }): Promise<RegistryTarget> {
   if (values.demo === undefined) {
@@ -74,7 +59,8 @@ export async function registryTargetFromFlags(values: { registry?: string | unde
   if (values.registry !== undefined || values.token !== undefined) throw new UsageError("give either --demo DIR --as ID, or --registry ADDR --token FILE");
   if (!values.as) throw new UsageError("--as is required with --demo (the police agency to act as, e.g. police-gb)");
   const dir = resolve(values.demo);
-  const { demo, path } = await readDemo(dir);
+  const { demo: read, path } = await readDemoFile(dir);
+  const demo = read as DemoFile;
   const agencies = demo.agencies ?? {};
   const agency = agencies[values.as];
   if (!agency) {

@@ -22,7 +22,7 @@ export interface ManifestDevice {
   readonly imeis: readonly [string] | readonly [string, string];
   readonly make: string;
   readonly model: string;
-  /** The manifest's own line reference, or `line N` (`row N` in a workbook). */
+  /** The manifest's own line reference, or (when it has none) `line N`, `row N` in a workbook. */
   readonly lineReference: string;
   /** The 1-based line of the file (row of the sheet). */
   readonly line: number;
@@ -136,7 +136,8 @@ async function* devicesOf(source: ManifestSource, opened: Opened, options: ReadM
         imeis: imei2 !== "" && imei2 !== imei ? [imei, imei2] : [imei],
         make: cell(fields, positions.make),
         model: cell(fields, positions.model),
-        lineReference: positions.lineReference !== undefined ? cell(fields, positions.lineReference) : `${workbook ? "row" : "line"} ${line}`,
+        // A line without its own reference (or a manifest without the column) is named by its place in the file.
+        lineReference: cell(fields, positions.lineReference) || `${workbook ? "row" : "line"} ${line}`,
         line,
       };
       for (const [what, value, limit] of [

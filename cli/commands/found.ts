@@ -9,7 +9,7 @@ import { parseDevice, mask } from "../../device/index.js";
 import { FederationService, ReportFoundResponseSchema, UnansweredReason, type ReportFoundResponse } from "../../gen/imeifed/v1/federation_pb.js";
 import { createClient } from "../../rpc/index.js";
 import { parseDurationMs, parseFlags, required } from "../args.js";
-import { clientTargetFromFlags, readTokenFile } from "../client-target.js";
+import { clientTargetFromFlags, GATEWAY_TARGET_FLAGS, readTokenFile } from "../client-target.js";
 import { EXIT_OK, UsageError, type Command } from "../command.js";
 import { TLS_FLAGS, TLS_USAGE, tlsClientOptions } from "../tls-flags.js";
 
@@ -51,10 +51,7 @@ export const command: Command = {
   usage: USAGE,
   async run(argv) {
     const { values, positionals } = parseFlags(argv, {
-      gateway: { type: "string" },
-      token: { type: "string" },
-      demo: { type: "string" },
-      as: { type: "string" },
+      ...GATEWAY_TARGET_FLAGS,
       ...TLS_FLAGS,
       where: { type: "string" },
       contact: { type: "string" },

@@ -10,7 +10,7 @@ import { DeviceStatus, Reason } from "../../gen/imeifed/v1/device_pb.js";
 import { FederationService, LookupResponseSchema, UnansweredReason, Verdict, type LookupResponse } from "../../gen/imeifed/v1/federation_pb.js";
 import { createClient } from "../../rpc/index.js";
 import { parseDurationMs, parseFlags, required } from "../args.js";
-import { clientTargetFromFlags, readTokenFile } from "../client-target.js";
+import { clientTargetFromFlags, GATEWAY_TARGET_FLAGS, readTokenFile } from "../client-target.js";
 import { EXIT_OK, UsageError, type Command } from "../command.js";
 import { TLS_FLAGS, tlsClientOptions } from "../tls-flags.js";
 
@@ -83,10 +83,7 @@ export const command: Command = {
   usage: USAGE,
   async run(argv) {
     const { values, positionals } = parseFlags(argv, {
-      gateway: { type: "string" },
-      token: { type: "string" },
-      demo: { type: "string" },
-      as: { type: "string" },
+      ...GATEWAY_TARGET_FLAGS,
       countries: { type: "string" },
       purpose: { type: "string" },
       json: { type: "boolean" },

@@ -7,14 +7,14 @@
  * Met, and read PERMITTED again.
  */
 import assert from "node:assert/strict";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { DemoManifest } from "../../demo/run-demo.js";
 import { luhnCheckDigit } from "../../device/index.js";
+import { startPilot, type PilotProcess } from "../support/pilot-process.js";
 
 const BIN = resolve(import.meta.dirname, "../../cli/bin.js");
 
@@ -26,15 +26,6 @@ function imeifed(args: string[]): Promise<{ code: number; stdout: string; stderr
   });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** A device no synthetic record uses (the pilot's serials stay below 900,000 per country). */
 const imeiOf = (body: string) => body + String(luhnCheckDigit(body));
 const STOLEN = imeiOf("35693803970001");
@@ -42,8 +33,8 @@ const DUAL = [imeiOf("35332011970019"), imeiOf("35332011970027")] as const;
 
 describe("imeifed report, lookup, found, sightings and clear against the pilot federation (child processes)", function () {
   this.timeout(180_000);
+  let pilot: PilotProcess;
   let dir: string;
-  let demo: ChildProcess;
   let manifest: DemoManifest;
   const as = (id: string) => ["--demo", dir, "--as", id];
   const verdictFromEs = async (imei: string) => {
@@ -53,29 +44,13 @@ describe("imeifed report, lookup, found, sightings and clear against the pilot f
   };
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "imeifed-police-"));
-    demo = spawn(process.execPath, [BIN, "demo", "--dir", dir, "--records", "300", "--gateway", "127.0.0.1:0", "--registry-port-base", "auto"], { stdio: ["ignore", "pipe", "pipe"] });
-    const output: string[] = [];
-    createInterface({ input: demo.stderr! }).on("line", (line) => output.push(line));
-    await new Promise<void>((ready, fail) => {
-      demo.once("exit", (code) => fail(new Error(`demo exited with ${code}:\n${output.join("\n")}`)));
-      createInterface({ input: demo.stdout! }).on("line", (line) => {
-        output.push(line);
-        if (line.includes("Ctrl-C stops every process")) ready();
-      });
-    });
-    demo.removeAllListeners("exit");
-    manifest = JSON.parse(await readFile(join(dir, "demo.json"), "utf8")) as DemoManifest;
+    pilot = await startPilot(300);
+    dir = pilot.dir;
+    manifest = pilot.manifest;
   });
 
   after(async () => {
-    if (demo && demo.exitCode === null && demo.signalCode === null) {
-      const exited = once(demo, "exit");
-      demo.kill("SIGINT");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-    }
-    for (const pid of Object.values(manifest?.processes ?? {})) if (alive(pid)) process.kill(pid, "SIGKILL");
-    await rm(dir, { recursive: true, force: true });
+    await pilot?.stop();
   });
 
   it("demo.json lists each police agency's home registry and key", () => {

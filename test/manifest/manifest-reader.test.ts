@@ -66,9 +66,9 @@ describe("the manifest reader", () => {
   });
 
   it("matches headers without regard to case, spaces or punctuation, and detects commas and tabs", async () => {
-    const commas = await file("c.csv", "Line_Reference, Device-ID ,BRAND\nA-7,356938035643809,Apple\n");
+    const commas = await file("c.csv", "Line_Reference, Device-ID ,BRAND\nA-7,356938035643809,Apple\n,35693803564381,Apple\n");
     const [c] = await devicesOf(commas);
-    assert.deepEqual(c!.map((d) => [d.lineReference, d.imeis[0], d.make]), [["A-7", "356938035643809", "Apple"]]);
+    assert.deepEqual(c!.map((d) => [d.lineReference, d.imeis[0], d.make]), [["A-7", "356938035643809", "Apple"], ["line 3", "35693803564381", "Apple"]]);
     const tabs = await file("t.tsv", "imei\tmodel\n356938035643809\tiPhone, blue\n");
     assert.deepEqual((await checkManifest(tabs)).format, { kind: "delimited", separator: "\t" });
     const [t] = await devicesOf(tabs);
