@@ -14,7 +14,6 @@ import { mapHeader, type ColumnPositions, type ManifestColumn } from "./manifest
 import { ManifestRefusal } from "./manifest-refusal.js";
 import type { ManifestSource } from "./manifest-source.js";
 import { openDelimited, type Separator } from "./delimited-rows.js";
-import { xlsxRows } from "./xlsx-rows.js";
 
 /** One device of a manifest: one line, one IMEI, or two for a dual-SIM phone. */
 export interface ManifestDevice {
@@ -93,7 +92,11 @@ async function openRows(source: ManifestSource, progress: ManifestReadProgress |
   const first = Buffer.concat(head).subarray(0, 4);
   if (size === 0) throw new ManifestRefusal(source.name, undefined, "the manifest is empty; it needs a header row (for example IMEI,Make,Model) and one row per device");
   if (startsWith(first, OLE2_MAGIC)) throw new ManifestRefusal(source.name, undefined, "this is an Excel 97-2003 workbook (.xls); save it as .xlsx or as CSV UTF-8");
-  if (startsWith(first, ZIP_MAGIC)) return { format: { kind: "xlsx" }, rows: xlsxRows(source.name, head, chunks) };
+  if (startsWith(first, ZIP_MAGIC)) {
+    // exceljs takes about half a second to load: only workbooks pay for it.
+    const { xlsxRows } = await import("./xlsx-rows.js");
+    return { format: { kind: "xlsx" }, rows: xlsxRows(source.name, head, chunks) };
+  }
   if (/\.xlsx$|\.xlsm$/i.test(source.name)) throw new ManifestRefusal(source.name, undefined, "the name says Excel workbook (.xlsx) but the file is not one; save it again from the spreadsheet");
   const { separator, rows } = await openDelimited(source.name, head, chunks);
   return { format: { kind: "delimited", separator }, rows };
