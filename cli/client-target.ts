@@ -22,13 +22,19 @@ interface DemoFile {
   tokens?: Record<string, unknown>;
 }
 
-/** Reads `DIR/demo.json` and picks the gateway address and PRINCIPAL's token file. */
-export async function resolveClientTarget(options: { demo: string; as: string }): Promise<ClientTarget> {
-  const dir = resolve(options.demo);
+/** The flags that pick a gateway target. */
+export const GATEWAY_TARGET_FLAGS = {
+  gateway: { type: "string" },
+  token: { type: "string" },
+  demo: { type: "string" },
+  as: { type: "string" },
+} as const;
+
+/** Reads a pilot's `DIR/demo.json` as JSON, refusing a missing or unreadable one with what to do. */
+export async function readDemoFile(dir: string): Promise<{ demo: Record<string, unknown>; path: string }> {
   const path = join(dir, "demo.json");
-  let demo: DemoFile;
   try {
-    demo = JSON.parse(await readFile(path, "utf8")) as DemoFile;
+    return { demo: JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>, path };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ImeifedError(
@@ -37,6 +43,13 @@ export async function resolveClientTarget(options: { demo: string; as: string })
       code === "ENOENT" ? `${path} does not exist; start the pilot first (npm start) or pass --demo with its directory` : `${path} is not readable JSON: ${(error as Error).message}`,
     );
   }
+}
+
+/** Reads `DIR/demo.json` and picks the gateway address and PRINCIPAL's token file. */
+export async function resolveClientTarget(options: { demo: string; as: string }): Promise<ClientTarget> {
+  const dir = resolve(options.demo);
+  const { demo: read, path } = await readDemoFile(dir);
+  const demo = read as DemoFile;
   if (typeof demo.gateway !== "string" || demo.gateway === "") {
     throw new ImeifedError(Code.FAILED_PRECONDITION, "DEMO_INVALID", `${path} names no gateway address`);
   }

@@ -27,6 +27,17 @@ export interface DemoSamples {
   permitted: string[];
 }
 
+/** A police agency of the pilot, as the police commands (`imeifed report`, `clear`, `sightings`) need it. */
+export interface DemoAgency {
+  /** The country of its home registry (a key of demo.json's `registries`). */
+  readonly country: string;
+  /** Its home registry's principal id: the audience of a token for that registry. */
+  readonly registryId: string;
+  /** Its private signing key (JWK). */
+  readonly keyFile: string;
+  readonly scopes: readonly string[];
+}
+
 export interface PreparedFederation {
   readonly dir: string;
   readonly trustFile: string;
@@ -36,6 +47,8 @@ export interface PreparedFederation {
   readonly gatewayKeyFile: string;
   /** Token file per principal id. */
   readonly tokens: Readonly<Record<string, string>>;
+  /** Each police agency's home registry and private key: the police commands mint a token for the registry with it. */
+  readonly agencies: Readonly<Record<string, DemoAgency>>;
   /** All registries' attestation keys in one JWKS, for offline verification. */
   readonly registryJwksFile: string;
   readonly samples: DemoSamples;
@@ -213,6 +226,12 @@ export async function prepareFederation(options: { dir: string; records: number;
     tokens[id] = path;
   }
 
+  const agencies: Record<string, DemoAgency> = {};
+  for (const p of DEMO_PRINCIPALS) {
+    if (p.kind !== "police") continue;
+    agencies[p.id] = { country: p.country, registryId: `registry-${p.country.toLowerCase()}`, keyFile: join(keysDir, keyFileNames(p.id).privateJwk), scopes: p.scopes };
+  }
+
   return {
     dir,
     trustFile,
@@ -220,6 +239,7 @@ export async function prepareFederation(options: { dir: string; records: number;
     registryConfigs,
     gatewayKeyFile: join(keysDir, keyFileNames(GATEWAY_ID).privateJwk),
     tokens,
+    agencies,
     registryJwksFile,
     samples: samplesOf(records),
     records,

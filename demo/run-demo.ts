@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { DEMO_COUNTRIES, GATEWAY_ID, OEM_TAC_PREFIXES } from "./demo-principals.js";
-import { DEMO_TOKEN_TTL_SEC, prepareFederation, type DemoSamples } from "./prepare-federation.js";
+import { DEMO_TOKEN_TTL_SEC, prepareFederation, type DemoAgency, type DemoSamples } from "./prepare-federation.js";
 import { Supervisor } from "./supervisor.js";
 
 export interface DemoOptions {
@@ -30,6 +30,8 @@ export interface DemoManifest {
   gateway: string;
   registries: Record<string, string>;
   tokens: Record<string, string>;
+  /** Each police agency's home registry and key, by principal id (police-gb, ...). */
+  agencies: Record<string, DemoAgency>;
   manufacturers: Record<string, string[]>;
   samples: DemoSamples;
   trustFile: string;
@@ -90,6 +92,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       gateway: gateway.serving.address,
       registries,
       tokens: prepared.tokens,
+      agencies: { ...prepared.agencies },
       manufacturers: { "oem-demo": [...OEM_TAC_PREFIXES] },
       samples: prepared.samples,
       trustFile: prepared.trustFile,
@@ -116,7 +119,9 @@ export function nextSteps(demo: RunningDemo, dir: string): string {
     "Try, in another terminal:",
     `  npx imeifed lookup ${samples.prohibited[0]} --demo ${d} --as police-es --purpose CASE-1      # stolen somewhere`,
     `  npx imeifed lookup ${samples.permitted[samples.permitted.length - 1]} --demo ${d} --as police-es --purpose CASE-1      # listed nowhere`,
-    `  npx imeifed screen MANIFEST.csv --demo ${d} --as customs-gb --destination HK --declaration DEC-1  # a shipment (columns: device_id,declared_make,declared_model,line_reference)`,
+    `  npx imeifed screen MANIFEST.csv --demo ${d} --as customs-gb --destination HK --declaration DEC-1  # a shipment (CSV or .xlsx; columns IMEI, Make, Model)`,
+    `  npx imeifed report ${samples.permitted[samples.permitted.length - 1]} --demo ${d} --as police-gb --case GB-CASE-1 --reason stolen      # report a theft to GB's registry`,
+    `  npx imeifed sightings --demo ${d} --as police-gb --follow      # where your stolen phones surface`,
     `  npx imeifed oem watch --demo ${d} --as oem-demo --jwks ${join(d, "registry-keys.jwks.json")} --cursor-file ${join(d, "oem.cursor")}  # the stolen-mode feed`,
     "",
     `Scripts: ${join(d, "demo.json")} lists the addresses, token files and sample IMEIs.`,

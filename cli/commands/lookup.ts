@@ -9,10 +9,10 @@ import { mask, parseDevice } from "../../device/index.js";
 import { DeviceStatus, Reason } from "../../gen/imeifed/v1/device_pb.js";
 import { FederationService, LookupResponseSchema, UnansweredReason, Verdict, type LookupResponse } from "../../gen/imeifed/v1/federation_pb.js";
 import { createClient } from "../../rpc/index.js";
-import { channelCredentials, tlsChannelOptions } from "../../trust/tls.js";
 import { parseDurationMs, parseFlags, required } from "../args.js";
-import { clientTargetFromFlags, readTokenFile } from "../client-target.js";
+import { clientTargetFromFlags, GATEWAY_TARGET_FLAGS, readTokenFile } from "../client-target.js";
 import { EXIT_OK, UsageError, type Command } from "../command.js";
+import { TLS_FLAGS, tlsClientOptions } from "../tls-flags.js";
 
 const USAGE = `usage: imeifed lookup IMEI --purpose REF (--gateway ADDR --token FILE | --demo DIR --as ID)
                       [--countries GB,ES] [--json] [--timeout 5s]
@@ -83,18 +83,12 @@ export const command: Command = {
   usage: USAGE,
   async run(argv) {
     const { values, positionals } = parseFlags(argv, {
-      gateway: { type: "string" },
-      token: { type: "string" },
-      demo: { type: "string" },
-      as: { type: "string" },
+      ...GATEWAY_TARGET_FLAGS,
       countries: { type: "string" },
       purpose: { type: "string" },
       json: { type: "boolean" },
       timeout: { type: "string" },
-      ca: { type: "string" },
-      cert: { type: "string" },
-      key: { type: "string" },
-      "server-name": { type: "string" },
+      ...TLS_FLAGS,
     });
     if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? "give the IMEI to look up" : `one IMEI at a time; got ${positionals.join(" ")}`);
     const parsed = parseDevice(positionals[0]!, "IMEI");
@@ -105,16 +99,9 @@ export const command: Command = {
     const timeoutMs = parseDurationMs(values.timeout ?? "5s", "timeout");
     const target = await clientTargetFromFlags(values);
     const token = await readTokenFile(target.tokenFile);
-    const tls = {
-      ...(values.ca ? { ca: values.ca } : {}),
-      ...(values.cert ? { cert: values.cert } : {}),
-      ...(values.key ? { key: values.key } : {}),
-      ...(values["server-name"] ? { serverName: values["server-name"] } : {}),
-    };
-    const secure = Object.keys(tls).length > 0;
     const client = createClient(FederationService, target.address, {
       metadata: () => ({ authorization: `Bearer ${token}` }),
-      ...(secure ? { credentials: await channelCredentials(tls), channelOptions: tlsChannelOptions(tls) } : {}),
+      ...(await tlsClientOptions(values)),
     });
     try {
       const response = await client.lookup({ imei: positionals[0]!, countries, purpose }, { deadline: timeoutMs });

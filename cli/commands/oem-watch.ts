@@ -10,12 +10,12 @@ import { FederationService, StolenEventKind } from "../../gen/imeifed/v1/federat
 import { Code } from "../../errors/index.js";
 import { mask } from "../../device/index.js";
 import { createClient, type Client } from "../../rpc/index.js";
-import { channelCredentials, tlsChannelOptions } from "../../trust/tls.js";
 import type { AttestationClaims } from "../../trust/attestation.js";
 import { consumeStolenFeed, fileKeySource, gatewayKeySource, type ConsumerNotice, type RegistryKeySource } from "../../oem/index.js";
 import { parseFlags, required } from "../args.js";
 import { clientTargetFromFlags, readTokenFile } from "../client-target.js";
 import { EXIT_OK, UsageError, type Command } from "../command.js";
+import { TLS_FLAGS, tlsClientOptions } from "../tls-flags.js";
 
 const USAGE = `usage: imeifed oem watch (--gateway ADDR --token FILE | --demo DIR --as ID)
                          --cursor-file FILE [--jwks FILE] [--json] [--max-events N] [--from-now]
@@ -84,10 +84,7 @@ export const command: Command = {
         json: { type: "boolean", default: false },
         "max-events": { type: "string" },
         "from-now": { type: "boolean", default: false },
-        ca: { type: "string" },
-        cert: { type: "string" },
-        key: { type: "string" },
-        "server-name": { type: "string" },
+        ...TLS_FLAGS,
       },
       false,
     );
@@ -98,15 +95,8 @@ export const command: Command = {
       maxEvents = Number(values["max-events"]);
       if (!Number.isInteger(maxEvents) || maxEvents < 1) throw new UsageError(`--max-events: a whole number from 1, got ${values["max-events"]}`);
     }
-    const tls = values.ca ?? values.cert ?? values.key ?? values["server-name"];
-    const tlsConfig = {
-      ...(values.ca ? { ca: values.ca } : {}),
-      ...(values.cert ? { cert: values.cert } : {}),
-      ...(values.key ? { key: values.key } : {}),
-      ...(values["server-name"] ? { serverName: values["server-name"] } : {}),
-    };
     const client: Client<typeof FederationService> = createClient(FederationService, target.address, {
-      ...(tls !== undefined ? { credentials: await channelCredentials(tlsConfig), channelOptions: tlsChannelOptions(tlsConfig) } : {}),
+      ...(await tlsClientOptions(values)),
       // Re-read per call: an operator renews the token file without restarting the consumer.
       metadata: async () => ({ authorization: `Bearer ${await readTokenFile(target.tokenFile)}` }),
     });

@@ -6,7 +6,7 @@
  */
 import { ScreeningOutcome } from "../../gen/imeifed/v1/federation_pb.js";
 import { deviceFromKey, parseDevice, type Device, type DeviceKey, type TacDatabase } from "../../device/index.js";
-import { makesAgree } from "./declared-make.js";
+import { makesAgree } from "../../manifest/declared-make.js";
 import type { Chunk } from "./chunking.js";
 import { findingResponse, type ScreenResponseInit } from "./finding-response.js";
 import { SeenDevices } from "./seen-devices.js";

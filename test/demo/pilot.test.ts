@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createInterface } from "node:readline";
+import { readFile } from "node:fs/promises";
 import { FederationService, Verdict } from "../../gen/imeifed/v1/federation_pb.js";
 import { createClient } from "../../rpc/index.js";
 import type { DemoManifest } from "../../demo/run-demo.js";
+import { startPilot, type PilotProcess } from "../support/pilot-process.js";
 
 function alive(pid: number): boolean {
   try {
@@ -20,34 +18,18 @@ function alive(pid: number): boolean {
 
 describe("the pilot federation (imeifed demo)", function () {
   this.timeout(120_000);
-  let dir: string;
+  let pilot: PilotProcess;
   let demo: ChildProcess;
   let manifest: DemoManifest;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "imeifed-demo-"));
-    demo = spawn(process.execPath, ["cli/bin.js", "demo", "--dir", dir, "--records", "400", "--gateway", "127.0.0.1:0", "--registry-port-base", "auto"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const output: string[] = [];
-    createInterface({ input: demo.stderr! }).on("line", (line) => output.push(line));
-    await new Promise<void>((resolve, reject) => {
-      demo.once("exit", (code) => reject(new Error(`demo exited with ${code}:\n${output.join("\n")}`)));
-      createInterface({ input: demo.stdout! }).on("line", (line) => {
-        output.push(line);
-        if (line.includes("Ctrl-C stops every process")) resolve();
-      });
-    });
-    demo.removeAllListeners("exit");
-    manifest = JSON.parse(await readFile(join(dir, "demo.json"), "utf8")) as DemoManifest;
+    pilot = await startPilot(400);
+    demo = pilot.demo;
+    manifest = pilot.manifest;
   });
 
   after(async () => {
-    if (demo.exitCode === null && demo.signalCode === null) {
-      demo.kill("SIGKILL");
-      for (const pid of Object.values(manifest?.processes ?? {})) if (alive(pid)) process.kill(pid, "SIGKILL");
-    }
-    await rm(dir, { recursive: true, force: true });
+    await pilot?.stop();
   });
 
   it("writes demo.json with the gateway, five registries, tokens, a manufacturer and samples", () => {

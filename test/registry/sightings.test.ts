@@ -96,6 +96,25 @@ for (const db of ["sqlite", "postgres"] as const) {
       assert.equal((await own.next(1_000)).sighting?.purpose, "3");
     });
 
+    it("marks the end of the stored sightings when asked (a listing), once, and only then", async () => {
+      const found = gb.client("police-jp");
+      for (const purpose of ["1", "2", "3"]) await found.recordSighting({ imei: A.imei, kind: SightingKind.LOOKUP_HIT, purpose });
+      const listing = readStream(gb.client("police-gb").watchSightings({ afterSequence: 0n, announceCaughtUp: true }, { signal: abort.signal }));
+      const purposes = [(await listing.next()).sighting?.purpose, (await listing.next()).sighting?.purpose, (await listing.next()).sighting?.purpose];
+      assert.deepEqual(purposes, ["1", "2", "3"]);
+      const mark = await listing.next();
+      assert.equal(mark.sighting, undefined);
+      assert.ok(mark.caughtUp && mark.caughtUp.sequence > 0n, "caught up at the last sighting sent");
+      await found.recordSighting({ imei: A.imei, kind: SightingKind.FOUND, purpose: "4" });
+      const live = await listing.next(1_000);
+      assert.deepEqual([live.sighting?.purpose, live.caughtUp], ["4", undefined]);
+      // An agency with nothing stored is caught up at once, at the sequence it gave; without the flag, no mark.
+      const none = readStream(gb.client("police-es").watchSightings({ afterSequence: 7n, announceCaughtUp: true }, { signal: abort.signal }));
+      assert.equal((await none.next()).caughtUp?.sequence, 7n);
+      const unasked = readStream(gb.client("police-es").watchSightings({ afterSequence: 0n }, { signal: abort.signal }));
+      await assert.rejects(unasked.next(300), /no message/);
+    });
+
     it("ends a watch when a trust file reload withdraws the scope it needs, and keeps the watches it still allows", async () => {
       const gbWatch = readStream(gb.client("police-gb").watchSightings({ afterSequence: 0n }, { signal: abort.signal }));
       const esWatch = readStream(gb.client("police-es").watchSightings({ afterSequence: 0n }, { signal: abort.signal }));

@@ -113,6 +113,7 @@ export function watchSightings(rc: RegistryContext): HandlerFor<typeof RegistryS
     const agency = requesterOf(callerOf(ctx)).id;
     const { store } = rc;
     let after = Number(request.afterSequence);
+    let caughtUp = !request.announceCaughtUp;
     for (;;) {
       if (rc.closing()) throw shuttingDown();
       const version = store.sightingFeed.version;
@@ -136,6 +137,11 @@ export function watchSightings(rc: RegistryContext): HandlerFor<typeof RegistryS
         after = s.seq;
       }
       if (page.length === PAGE) continue;
+      if (!caughtUp) {
+        // The stored sightings are sent: a caller listing them stops here.
+        caughtUp = true;
+        yield { caughtUp: { sequence: BigInt(after) } };
+      }
       if (!(await store.sightingFeed.wait(version, ctx.signal))) return;
     }
   };
