@@ -1,0 +1,144 @@
+/**
+ * The console's configuration (`imeifed console --config console.yaml`),
+ * validated once at start: who the agency is (principal id and private key),
+ * where the gateway is and how to reach it, where the page is served. In pilot
+ * mode it names several principals and the participant picks one in the page.
+ */
+import { dirname } from "node:path";
+import type { JWK } from "jose";
+import { z } from "zod";
+import { readConfigFile, resolverFrom, validateConfig } from "../../config/config-file.js";
+import { Code, ImeifedError } from "../../errors/index.js";
+import { readPrivateJwk } from "../../trust/keys.js";
+import { PRINCIPAL_KINDS, SCOPES, type PrincipalKind, type Scope } from "../../trust/principal.js";
+import { clientTlsSchema, type ClientTlsConfig } from "../../trust/tls.js";
+
+const principalSchema = z
+  .object({
+    id: z.string().min(1),
+    name: z.string().min(1).optional(),
+    kind: z.enum(PRINCIPAL_KINDS),
+    country: z.string().regex(/^[A-Z]{2}$/, "must be an ISO 3166-1 alpha-2 code such as ES"),
+    /** The principal's private JWK file (written by `imeifed keys generate`). */
+    key: z.string().min(1),
+    /** The scopes its tokens ask for; default: what the console's pages use for its kind. */
+    scopes: z.array(z.enum(SCOPES)).optional(),
+  })
+  .strict();
+
+const consoleConfigSchema = z
+  .object({
+    /** host:port the page is served on; loopback needs no sign-in. */
+    listen: z.string().min(1).default("127.0.0.1:8080"),
+    gateway: z
+      .object({
+        address: z.string().min(1),
+        /** The gateway's principal id: the audience of the tokens the console mints. */
+        id: z.string().min(1).default("gateway"),
+        tls: clientTlsSchema.optional(),
+      })
+      .strict(),
+    /** For police: the home registry, where reports are made and cleared. */
+    homeRegistry: z.object({ address: z.string().min(1), id: z.string().min(1), tls: clientTlsSchema.optional() }).strict().optional(),
+    /** The agency (one), or in pilot mode every principal a participant may act as; the first is the default. */
+    principals: z.array(principalSchema).min(1),
+    /** Pilot mode: the page offers every principal; never for a real agency. */
+    pilot: z.boolean().default(false),
+    /** Lifetime of the tokens the console mints (seconds). */
+    tokenTtlSec: z.number().int().min(30).max(3600).default(300),
+  })
+  .strict()
+  .refine((c) => c.pilot || c.principals.length === 1, { message: "a console acts for one agency; several principals need pilot: true", path: ["principals"] });
+
+/** The scopes each kind's tokens ask for when the config names none. */
+const DEFAULT_SCOPES: Partial<Record<PrincipalKind, readonly Scope[]>> = {
+  police: ["devices:check", "devices:found"],
+  customs: ["devices:check", "devices:screen", "devices:found"],
+  registry: ["devices:check"],
+  admin: ["devices:check"],
+};
+
+/** One principal the console can act as, with its private key loaded. */
+export interface ConsolePrincipal {
+  readonly id: string;
+  readonly name: string;
+  readonly kind: PrincipalKind;
+  readonly country: string;
+  readonly privateJwk: JWK;
+  readonly scopes: readonly Scope[];
+}
+
+/** A reachable service: its address and TLS (insecure when absent). */
+export interface ServiceTarget {
+  readonly address: string;
+  readonly id: string;
+  readonly tls: ClientTlsConfig | undefined;
+}
+
+export interface ConsoleConfig {
+  readonly listen: { host: string; port: number };
+  readonly gateway: ServiceTarget;
+  readonly homeRegistry: ServiceTarget | undefined;
+  readonly principals: readonly ConsolePrincipal[];
+  readonly pilot: boolean;
+  readonly tokenTtlSec: number;
+}
+
+export type ConsoleConfigInput = z.input<typeof consoleConfigSchema>;
+
+/** `host:port` → parts; IPv6 in brackets. */
+function parseListen(listen: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(listen);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) throw new ImeifedError(Code.INVALID_ARGUMENT, "BAD_ADDRESS", `listen: ${JSON.stringify(listen)} is not host:port, such as 127.0.0.1:8080`);
+  return { host: (match[1] ?? match[2])!, port };
+}
+
+/** True for addresses only this machine can reach: there, the console needs no sign-in. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Validates an already-parsed config; paths are resolved against `baseDir`. */
+export async function consoleConfigFrom(input: unknown, baseDir: string, source = "console config"): Promise<ConsoleConfig> {
+  const raw = validateConfig(consoleConfigSchema, input, source);
+  const at = resolverFrom(baseDir);
+  const listen = parseListen(raw.listen);
+  if (!isLoopback(listen.host)) {
+    // Officers must sign in anywhere but loopback; the OpenID Connect sign-in is not built yet, so nothing else may start.
+    throw new ImeifedError(
+      Code.FAILED_PRECONDITION,
+      "INSECURE_LISTEN",
+      `listen: ${raw.listen} is reachable from other machines, and this console has no sign-in configured; listen on 127.0.0.1 (officers then reach it on this machine only)`,
+    );
+  }
+  const tlsOf = (tls: ClientTlsConfig | undefined) => (tls ? { ...tls, ...(tls.ca ? { ca: at(tls.ca) } : {}), ...(tls.cert ? { cert: at(tls.cert) } : {}), ...(tls.key ? { key: at(tls.key) } : {}) } : undefined);
+  const principals = await Promise.all(
+    raw.principals.map(async (p): Promise<ConsolePrincipal> => ({
+      id: p.id,
+      name: p.name ?? p.id,
+      kind: p.kind,
+      country: p.country,
+      privateJwk: await readPrivateJwk(at(p.key)),
+      scopes: p.scopes ?? DEFAULT_SCOPES[p.kind] ?? ["devices:check"],
+    })),
+  );
+  const ids = new Set<string>();
+  for (const p of principals) {
+    if (ids.has(p.id)) throw new ImeifedError(Code.INVALID_ARGUMENT, "BAD_CONFIG", `${source}: principals: ${p.id} is named twice`);
+    ids.add(p.id);
+  }
+  return {
+    listen,
+    gateway: { address: raw.gateway.address, id: raw.gateway.id, tls: tlsOf(raw.gateway.tls) },
+    homeRegistry: raw.homeRegistry ? { address: raw.homeRegistry.address, id: raw.homeRegistry.id, tls: tlsOf(raw.homeRegistry.tls) } : undefined,
+    principals,
+    pilot: raw.pilot,
+    tokenTtlSec: raw.tokenTtlSec,
+  };
+}
+
+/** Reads and validates a console config file (JSON or YAML). */
+export async function readConsoleConfig(path: string): Promise<ConsoleConfig> {
+  return consoleConfigFrom(await readConfigFile(path, "console config"), dirname(path), path);
+}
