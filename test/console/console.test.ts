@@ -1,0 +1,230 @@
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { decodeJwt, decodeProtectedHeader } from "jose";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { CSV_SIGNATURE_PREFIX } from "../../console/server/report-signature.js";
+import { consoleConfigFrom } from "../../console/server/console-config.js";
+import { startConsole, type RunningConsole } from "../../console/server/console-server.js";
+import { unlistedImei } from "../../demo/synthetic-records.js";
+import { keyFileNames } from "../../trust/keys.js";
+import { FederationService } from "../../gen/imeifed/v1/federation_pb.js";
+import { Code, ImeifedError } from "../../errors/index.js";
+import { createClient, hosted, startHost, type RunningHost } from "../../rpc/index.js";
+import { TokenMinter } from "../../trust/token-minter.js";
+import { readPrivateJwk } from "../../trust/keys.js";
+import { launchChromium, seriousViolations, startPilot, type PilotFederation } from "./pilot-console.js";
+
+const DOCS = join(process.cwd(), "docs");
+
+/** A 200,000-item manifest: unlisted devices, with one stolen device at line 1001. */
+function bigManifest(stolen: string, items = 200_000): Buffer {
+  const lines = ["device_id,declared_make,declared_model"];
+  for (let i = 0; i < items; i++) lines.push(i === 999 ? `${stolen},,` : `${unlistedImei(i + 10)},,`);
+  return Buffer.from(lines.join("\n") + "\n");
+}
+
+describe("the console in a real browser, against the pilot federation", function () {
+  this.timeout(180_000);
+  let pilot: PilotFederation;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+
+  before(async () => {
+    [pilot, browser] = await Promise.all([startPilot(), launchChromium()]);
+  });
+  after(async () => {
+    await browser?.close();
+    await pilot?.stop();
+  });
+  beforeEach(async () => {
+    context = await browser.newContext({ locale: "en-GB", acceptDownloads: true });
+    page = await context.newPage();
+  });
+  afterEach(async () => {
+    await context?.close();
+  });
+
+  it("looks up a stolen device with the keyboard alone: verdict, finding, attestation verified in the browser, no serious accessibility violation", async () => {
+    const stolen = pilot.manifest.samples.prohibited[0]!;
+    await page.goto(pilot.manifest.console.url);
+    // The IMEI field has the focus on arrival; the case reference is filled in pilot mode.
+    await page.locator("#lookup-form input[name=imei]:focus").waitFor();
+    await page.keyboard.type(stolen);
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Enter");
+    await page.locator("#verdict").waitFor();
+    assert.equal(await page.locator("#verdict").innerText(), "PROHIBITED");
+    const row = page.locator("#findings tbody tr").first();
+    assert.match(await row.innerText(), /PROHIBITED\s+STOLEN/);
+    assert.equal(await row.locator(".attestation").innerText(), "signature verified");
+    assert.notEqual(await page.locator("#make-model").innerText(), "—");
+    await page.screenshot({ path: join(DOCS, "console-lookup.png"), fullPage: true });
+    const download = page.waitForEvent("download");
+    await page.locator("#download-evidence").focus();
+    await page.keyboard.press("Enter");
+    const evidence = JSON.parse(await readFile(await (await download).path(), "utf8")) as { answer: { verdict: string }; attestationChecks: { verified: boolean }[] };
+    assert.equal(evidence.answer.verdict, "VERDICT_PROHIBITED");
+    assert.ok(evidence.attestationChecks.length > 0 && evidence.attestationChecks.every((c) => c.verified));
+    assert.deepEqual(await seriousViolations(page), []);
+  });
+
+  it("speaks the browser's language and switches on request (Spanish, then Japanese)", async () => {
+    const es = await browser.newContext({ locale: "es-ES" });
+    try {
+      const p = await es.newPage();
+      await p.goto(pilot.manifest.console.url);
+      await p.getByRole("heading", { name: "Consultar un dispositivo" }).waitFor();
+      await p.getByLabel("IMEI o IMEISV").fill(pilot.manifest.samples.permitted.at(-1)!);
+      await p.getByRole("button", { name: "Consultar", exact: true }).click();
+      await p.getByText("Ningún registro incluye este dispositivo.").waitFor();
+      await p.getByLabel("Idioma").selectOption("ja");
+      await p.getByRole("heading", { name: "端末の照会" }).waitFor();
+      assert.equal(await p.evaluate(() => document.documentElement.lang), "ja");
+      assert.deepEqual(await seriousViolations(p), []);
+    } finally {
+      await es.close();
+    }
+  });
+
+  it("screens a 200,000-item manifest: the progress bar advances, the finding is listed and filterable, HOLD, and the signed reports download", async () => {
+    const stolen = pilot.manifest.samples.prohibited[0]!;
+    await page.goto(pilot.manifest.console.url);
+    await page.locator("#nav-screening").click();
+    await page.getByLabel("Manifest file (CSV)").setInputFiles({ name: "shipment.csv", mimeType: "text/csv", buffer: bigManifest(stolen) });
+    await page.getByLabel("Declaration reference").fill("DEC-BIG-1");
+    // Sample the bar while it runs, from inside the page so no sample is missed between round trips.
+    await page.evaluate(() => {
+      const seen: number[] = [];
+      (globalThis as unknown as { progressSeen: number[] }).progressSeen = seen;
+      const bar = document.getElementById("screening-progress") as HTMLProgressElement;
+      new MutationObserver(() => seen.push(bar.value)).observe(bar, { attributes: true });
+    });
+    await page.getByRole("button", { name: "Screen", exact: true }).click();
+    await page.locator("#decision").waitFor({ timeout: 120_000 });
+    const seen = await page.evaluate(() => (globalThis as unknown as { progressSeen: number[] }).progressSeen);
+    const between = [...new Set(seen.filter((v) => v > 0 && v < 1))];
+    assert.ok(between.length >= 2, `the bar showed intermediate values ${JSON.stringify(seen)}`);
+    assert.match(await page.locator("#progress-text").innerText(), /200,000 \/ 200,000 · [\d,]+ items\/s/);
+    assert.equal(await page.locator("#decision").innerText(), "HOLD");
+    const rows = page.locator("#screening-findings tbody tr");
+    assert.equal(await rows.count(), 1);
+    assert.match(await rows.first().innerText(), /line 1001\s+\d+\s+PROHIBITED/);
+    await page.getByLabel("Show outcome").selectOption("MALFORMED");
+    assert.equal(await rows.first().isHidden(), true);
+    await page.getByLabel("Show outcome").selectOption("PROHIBITED");
+    assert.equal(await rows.first().isVisible(), true);
+    await page.screenshot({ path: join(DOCS, "console-screening.png"), fullPage: true });
+
+    const csvDownload = page.waitForEvent("download");
+    await page.locator("#report-csv").click();
+    const csv = await readFile(await (await csvDownload).path(), "utf8");
+    const signatureLine = csv.trimEnd().split("\n").at(-1)!;
+    assert.ok(signatureLine.startsWith(CSV_SIGNATURE_PREFIX));
+    const jws = signatureLine.slice(CSV_SIGNATURE_PREFIX.length);
+    assert.equal(decodeProtectedHeader(jws).typ, "imeifed-report+jwt");
+    const claims = decodeJwt(jws);
+    assert.equal(claims.iss, "customs-gb");
+    assert.equal(claims.decision, "HOLD");
+    const { createHash } = await import("node:crypto");
+    const signed = csv.slice(0, csv.lastIndexOf(CSV_SIGNATURE_PREFIX));
+    assert.equal(claims.sha256, createHash("sha256").update(signed).digest("hex"));
+    assert.match(signed, /PROHIBITED/);
+    const jsonDownload = page.waitForEvent("download");
+    await page.locator("#report-json").click();
+    const json = JSON.parse(await readFile(await (await jsonDownload).path(), "utf8")) as { signature: string; report: { summary: { decision: string } } };
+    assert.equal(json.report.summary.decision, "SCREENING_DECISION_HOLD");
+    assert.equal(decodeJwt(json.signature).format, "json");
+    assert.deepEqual(await seriousViolations(page), []);
+  });
+
+  it("refuses a bad manifest, naming its line", async () => {
+    await page.goto(pilot.manifest.console.url);
+    await page.locator("#nav-screening").click();
+    const bad = `device_id,declared_make\n${unlistedImei(1)},Apple\n"${unlistedImei(2)},Apple\n${unlistedImei(3)},Apple\n`;
+    await page.getByLabel("Manifest file (CSV)").setInputFiles({ name: "broken.csv", mimeType: "text/csv", buffer: Buffer.from(bad) });
+    await page.getByRole("button", { name: "Screen", exact: true }).click();
+    const error = await page.locator("#screening-error").innerText();
+    assert.match(error, /^broken\.csv: .*line 3/);
+    assert.equal(await page.locator("#decision").count(), 0);
+  });
+
+  describe("behind a gateway that alters attestations", () => {
+    let proxy: RunningHost;
+    let forgedConsole: RunningConsole;
+
+    before(async () => {
+      const minter = new TokenMinter({ issuer: "customs-gb", privateJwk: await readPrivateJwk(join(pilot.dir, "keys", keyFileNames("customs-gb").privateJwk)) });
+      const upstream = createClient(FederationService, pilot.manifest.gateway, { metadata: minter.metadata({ audience: "gateway", scopes: ["devices:check"] }) });
+      const refuse = async (): Promise<never> => {
+        throw new ImeifedError(Code.UNIMPLEMENTED, "UNIMPLEMENTED", "not on this proxy");
+      };
+      proxy = await startHost({
+        listen: "127.0.0.1:0",
+        services: [
+          hosted(FederationService, {
+            async lookup(request) {
+              const answer = await upstream.lookup(request, { deadline: 10_000 });
+              // The registry said "verified" and signed it; this gateway claims otherwise and keeps the signature.
+              for (const f of answer.findings) if (f.finding) f.finding.verified = !f.finding.verified;
+              return answer;
+            },
+            getRegistryKeys: (request) => upstream.getRegistryKeys(request, { deadline: 10_000 }),
+            screen: refuse as never,
+            reportFound: refuse,
+            watchStolen: refuse as never,
+          }),
+        ],
+      });
+      const config = await consoleConfigFrom(
+        { listen: "127.0.0.1:0", gateway: { address: proxy.address }, principals: [{ id: "customs-gb", kind: "customs", country: "GB", key: join("keys", keyFileNames("customs-gb").privateJwk) }] },
+        pilot.dir,
+      );
+      forgedConsole = await startConsole(config, { log: () => {} });
+    });
+    after(async () => {
+      await forgedConsole?.close();
+      await proxy?.shutdown(0);
+    });
+
+    it("shows the altered finding as not verified", async () => {
+      await page.goto(forgedConsole.url);
+      await page.getByLabel("IMEI or IMEISV").fill(pilot.manifest.samples.prohibited[0]!);
+      await page.getByLabel("Case reference").fill("CASE-9");
+      await page.getByRole("button", { name: "Check", exact: true }).click();
+      const cell = page.locator("#findings tbody tr .attestation").first();
+      await cell.waitFor();
+      assert.match(await cell.innerText(), /^NOT verified: the signed claims differ from what was shown: verified/);
+      await page.screenshot({ path: join(DOCS, "console-forged-attestation.png"), fullPage: true });
+    });
+  });
+
+  describe("with a registry down", () => {
+    before(() => {
+      process.kill(pilot.manifest.processes["registry-us"]!, "SIGKILL");
+    });
+
+    it("the lookup page names the country that did not answer", async () => {
+      await page.goto(pilot.manifest.console.url);
+      await page.getByLabel("IMEI or IMEISV").fill(pilot.manifest.samples.permitted.at(-1)!);
+      await page.getByRole("button", { name: "Check", exact: true }).click();
+      await page.locator("#verdict").waitFor({ timeout: 20_000 });
+      assert.equal(await page.locator("#verdict").innerText(), "UNKNOWN");
+      assert.match(await page.locator("#unanswered tr[data-country=US]").innerText(), /US\s+(UNAVAILABLE|DEADLINE|CIRCUIT_OPEN)/);
+      await page.screenshot({ path: join(DOCS, "console-registry-down.png"), fullPage: true });
+    });
+
+    it("the screening page says HOLD and why", async () => {
+      await page.goto(pilot.manifest.console.url);
+      await page.locator("#nav-screening").click();
+      const clean = ["device_id", ...Array.from({ length: 50 }, (_, i) => unlistedImei(500 + i))].join("\n");
+      await page.getByLabel("Manifest file (CSV)").setInputFiles({ name: "clean.csv", mimeType: "text/csv", buffer: Buffer.from(clean) });
+      await page.getByRole("button", { name: "Screen", exact: true }).click();
+      await page.locator("#decision").waitFor({ timeout: 60_000 });
+      assert.equal(await page.locator("#decision").innerText(), "HOLD");
+      assert.match(await page.locator("#hold-why").innerText(), /did not answer: .*US \(/);
+    });
+  });
+});
