@@ -22,12 +22,24 @@ export class CsvSyntaxError extends Error {
   }
 }
 
+/** How a CSV is cut: the field separator and a bound on one field. */
+export interface CsvOptions {
+  /** The field separator (default a comma; spreadsheets in many locales write semicolons, some tools tabs). */
+  readonly separator?: "," | ";" | "\t";
+  /**
+   * The longest field accepted, in characters (default unbounded). A reader of
+   * untrusted files sets it: an unclosed quote otherwise gathers the rest of
+   * the file into one field.
+   */
+  readonly maxFieldChars?: number;
+}
+
 /**
  * Splits a stream of text (or bytes, read as UTF-8) into CSV records. Blank
  * lines are skipped: they carry nothing and are common at the end of files.
  */
-export async function* readCsvRecords(source: AsyncIterable<string | Uint8Array> | Iterable<string>): AsyncGenerator<CsvRecord> {
-  for await (const records of readCsvRecordBatches(source)) yield* records;
+export async function* readCsvRecords(source: AsyncIterable<string | Uint8Array> | Iterable<string>, options: CsvOptions = {}): AsyncGenerator<CsvRecord> {
+  for await (const records of readCsvRecordBatches(source, options)) yield* records;
 }
 
 /**
@@ -36,7 +48,10 @@ export async function* readCsvRecords(source: AsyncIterable<string | Uint8Array>
  * awaits once a chunk, not once a record (an async step per record cost more
  * than reading the record).
  */
-export async function* readCsvRecordBatches(source: AsyncIterable<string | Uint8Array> | Iterable<string>): AsyncGenerator<CsvRecord[]> {
+export async function* readCsvRecordBatches(source: AsyncIterable<string | Uint8Array> | Iterable<string>, options: CsvOptions = {}): AsyncGenerator<CsvRecord[]> {
+  const sep = (options.separator ?? ",").charCodeAt(0);
+  const maxField = options.maxFieldChars ?? Infinity;
+  const tooLong = () => new CsvSyntaxError(recordLine, `a field is longer than ${maxField} characters (a quote that is never closed?)`);
   const decoder = new TextDecoder("utf-8");
   let fields: string[] = [];
   let field = "";
@@ -82,12 +97,14 @@ export async function* readCsvRecordBatches(source: AsyncIterable<string | Uint8
           const part = text.slice(i);
           for (let k = 0; k < part.length; k++) if (part.charCodeAt(k) === 10) line++;
           field += part;
+          if (field.length > maxField) throw tooLong();
           i = n;
           break;
         }
         const part = text.slice(i, q);
         for (let k = 0; k < part.length; k++) if (part.charCodeAt(k) === 10) line++;
         field += part;
+        if (field.length > maxField) throw tooLong();
         inQuotes = false;
         quoteClosed = true;
         i = q + 1;
@@ -104,7 +121,7 @@ export async function* readCsvRecordBatches(source: AsyncIterable<string | Uint8
           continue;
         }
       }
-      if (c === 44) {
+      if (c === sep) {
         fields.push(field);
         field = "";
         fieldStarted = true;
@@ -125,10 +142,11 @@ export async function* readCsvRecordBatches(source: AsyncIterable<string | Uint8
         let j = i + 1;
         while (j < n) {
           const d = text.charCodeAt(j);
-          if (d === 44 || d === 10 || d === 13) break;
+          if (d === sep || d === 10 || d === 13) break;
           j++;
         }
         field += text.slice(i, j);
+        if (field.length > maxField) throw tooLong();
         fieldStarted = true;
         i = j;
       }

@@ -25,7 +25,7 @@ import {
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { createClient } from "../../rpc/index.js";
 import { channelCredentials, tlsChannelOptions } from "../../trust/tls.js";
-import { readManifestBatches, type ManifestReadProgress } from "../../gateway/screening/manifest-csv.js";
+import { checkManifest, manifestFile, manifestItemsOf, readManifest, ManifestRefusal, type ManifestReadProgress } from "../../manifest/index.js";
 import { openScreeningReport, outcomeName, reportFormatOf, type ScreeningReport } from "../../gateway/screening/screening-report.js";
 
 /** Findings were found: the shipment is held; look at the report. */
@@ -33,21 +33,30 @@ export const EXIT_FINDINGS = 2;
 /** Nothing was found, but some registry did not answer and the policy is hold: screen again later. */
 export const EXIT_UNANSWERED = 3;
 
-const USAGE = `usage: imeifed screen MANIFEST.csv --destination CC --declaration REF
+const USAGE = `usage: imeifed screen MANIFEST --destination CC --declaration REF
                       (--gateway ADDR --token FILE | --demo DIR --as ID)
                       [--on-unanswered hold|pass] [--report FILE.csv|FILE.json]
                       [--exporter NAME] [--batch 1000]
 
 Screens a shipment manifest against every registry of the federation.
 
-The manifest is a CSV file with a header row naming its columns (any order,
-case-insensitive; other columns are ignored):
-  device_id        required: the IMEI (15 digits), IMEISV (16) or 14-digit body
-                   as printed on the manifest
-  declared_make    optional: checked against the TAC's known make (MODEL_MISMATCH)
-  declared_model   optional
-  line_reference   optional: your line reference, echoed in findings (default:
-                   "line N", the CSV line)
+The manifest is a CSV file (comma, semicolon or tab separated, UTF-8, with or
+without a byte-order mark) or an Excel workbook (.xlsx, its first worksheet).
+Its first row names the columns, in any order; case, spaces and punctuation do
+not matter, and other columns are ignored:
+  IMEI             required (also "IMEI 1", "device_id"): the IMEI (15 digits),
+                   IMEISV (16) or 14-digit body as printed on the manifest
+  IMEI 2           optional: a dual-SIM phone's second IMEI (one device, one
+                   line; both IMEIs are screened, findings share the line)
+  Make             optional (also "Brand"): checked against the TAC's known
+                   make (MODEL_MISMATCH)
+  Model            optional
+  Line reference   optional: your line reference, echoed in findings (default:
+                   "line N" of the CSV, "row N" of the sheet)
+The whole manifest is read before anything is screened: a file that cannot be
+read (a header without an IMEI column, a quote never closed, more fields than
+the header, text that is not UTF-8) is refused with its line, and nothing is
+sent. In a workbook, keep IMEIs as text: a number cell loses a leading zero.
 
   --destination CC        ISO 3166-1 alpha-2 destination country, for example HK
   --declaration REF       the export declaration reference (recorded in every
@@ -159,16 +168,19 @@ export const command: Command = {
     const target = await clientTargetFromFlags(values);
     const token = await readTokenFile(target.tokenFile);
 
-    // Read the header and first batch before calling: a bad manifest fails here, not half-way.
-    const read: ManifestReadProgress = { bytesRead: 0, itemsRead: 0 };
     const totalBytes = await stat(manifest).then(
       (s) => s.size,
       (error: NodeJS.ErrnoException) => {
-        throw new ImeifedError(Code.INVALID_ARGUMENT, "BAD_MANIFEST", `${manifest}: cannot read the manifest: ${error.code ?? error.message}`);
+        throw new ManifestRefusal(manifest, undefined, `cannot read the manifest: ${error.code ?? error.message}`);
       },
     );
-    const batches = readManifestBatches(manifest, batchSize, read);
-    const first = await batches.next();
+    // Read the whole manifest before calling: a bad manifest is refused here, with nothing screened.
+    const source = manifestFile(manifest);
+    const checked = await checkManifest(source);
+    const layout = checked.format.kind === "xlsx" ? "Excel workbook" : `CSV separated by ${{ ",": "commas", ";": "semicolons", "\t": "tabs" }[checked.format.separator]}`;
+    process.stderr.write(`manifest: ${checked.devices.toLocaleString("en")} devices, ${checked.imeis.toLocaleString("en")} IMEIs (${layout})\n`);
+    const read: ManifestReadProgress = { bytesRead: 0, devicesRead: 0 };
+    const batches = readManifest(source, { batchSize, progress: read });
     let manifestError: unknown;
     async function* requests(): AsyncGenerator<MessageInitShape<typeof ScreenRequestSchema>> {
       yield {
@@ -183,9 +195,12 @@ export const command: Command = {
         },
       };
       const send = (items: ManifestItem[]) => ({ message: { case: "items" as const, value: { items } } });
-      if (!first.done) yield send(first.value);
       try {
-        for await (const batch of batches) yield send(batch);
+        for await (const batch of batches) {
+          // A dual-SIM device is two items: keep each message within --batch items.
+          const items = manifestItemsOf(batch);
+          for (let at = 0; at < items.length; at += batchSize) yield send(items.slice(at, at + batchSize));
+        }
       } catch (error) {
         manifestError = error;
         throw error;

@@ -44,7 +44,7 @@ function resultView(result: ScreenResult, ctx: PageContext): HTMLElement {
 }
 
 export function screeningPage(ctx: PageContext): HTMLElement {
-  const file = h("input", { type: "file", name: "manifest", accept: ".csv,text/csv", required: true });
+  const file = h("input", { type: "file", name: "manifest", accept: ".csv,.txt,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", required: true });
   const declaration = h("input", { name: "declaration", required: true, size: "14" });
   const exporter = h("input", { name: "exporter", size: "14" });
   const destination = h("input", { name: "destination", required: true, size: "3", maxlength: "2", pattern: "[A-Za-z]{2}" });

@@ -1,19 +1,19 @@
 /**
  * A manifest uploaded to the console, screened server-side through the
  * gateway's Screen stream (browsers cannot open a bidirectional gRPC stream):
- * the file is read by the same reader as `imeifed screen`, every finding goes
- * to a CSV and a JSON report on disk, and the page gets progress (items per
- * second, time left), the first findings and the result as a server stream.
+ * the upload is checked whole and read by the one manifest reader (manifest/,
+ * as `imeifed screen` reads a file: CSV or xlsx), every finding goes to a CSV
+ * and a JSON report on disk, and the page gets progress (items per second,
+ * time left), the first findings and the result as a server stream.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { create } from "@bufbuild/protobuf";
-import { ScreenProgressSchema, type ScreenResponse } from "../../gen/imeifed/console/v1/console_pb.js";
-import { ScreenResponseSchema } from "../../gen/imeifed/console/v1/console_pb.js";
+import { ScreenProgressSchema, ScreenResponseSchema, type ScreenResponse } from "../../gen/imeifed/console/v1/console_pb.js";
 import { Code, ImeifedError } from "../../errors/index.js";
-import { type ManifestItem, type ScreenRequestSchema, type ScreeningSummary, type Shipment } from "../../gen/imeifed/v1/federation_pb.js";
-import { readManifestBatches, type ManifestReadProgress } from "../../gateway/screening/manifest-csv.js";
+import { type ScreenRequestSchema, type ScreeningSummary, type Shipment } from "../../gen/imeifed/v1/federation_pb.js";
+import { checkManifest, manifestBytes, manifestItemsOf, readManifest } from "../../manifest/index.js";
 import { openScreeningReport } from "../../gateway/screening/screening-report.js";
 import type { ActingPrincipal } from "./acting-principals.js";
 
@@ -34,20 +34,6 @@ export interface FinishedScreening {
   readonly summary: ScreeningSummary;
 }
 
-/** The manifest's item count: its data lines (the header and a final empty line do not count). */
-export function countItems(manifest: Uint8Array): number {
-  let lines = 0;
-  for (let i = 0; i < manifest.length; i++) if (manifest[i] === 0x0a) lines++;
-  if (manifest.length > 0 && manifest[manifest.length - 1] !== 0x0a) lines++;
-  return Math.max(0, lines - 1);
-}
-
-/** A file name safe to create in our own directory, from whatever the browser sent. */
-function safeName(name: string): string {
-  const base = name.split(/[\\/]/).pop()!.replace(/[^\w.\- ]/g, "_").slice(0, 100);
-  return base === "" || base.startsWith(".") ? "manifest.csv" : base;
-}
-
 /**
  * Screens one manifest, yielding what the page is streamed. The reports stay
  * in `workDir/<id>/` for `onFinished` to keep (or remove).
@@ -62,34 +48,19 @@ export async function* screenManifest(options: {
   signal: AbortSignal;
   onFinished: (screening: FinishedScreening) => void;
 }): AsyncGenerator<ScreenResponse> {
+  // Checked whole before anything is screened: customs must not act on half a manifest.
+  // The name as the officer knows it (messages show it), without a path or control characters.
+  const name = (options.fileName.split(/[\\/]/).pop() ?? "").replace(/[\u0000-\u001f\u007f]/g, "").slice(0, 100) || "manifest";
+  const source = manifestBytes(name, options.manifest);
+  const checked = await checkManifest(source);
+  const total = checked.imeis;
   const dir = await mkdtemp(join(options.workDir, `${options.id}-`));
   let kept = false;
   try {
-    const name = safeName(options.fileName);
-    const manifestPath = join(dir, name);
-    await writeFile(manifestPath, options.manifest);
-    const total = countItems(options.manifest);
-    const read: ManifestReadProgress = { bytesRead: 0, itemsRead: 0 };
-    // Messages name the file as the officer knows it, not our temporary copy.
-    const asUploaded = (error: unknown) => {
-      if (error instanceof ImeifedError && error.message.startsWith(manifestPath)) return new ImeifedError(error.code, error.reason, `${name}${error.message.slice(manifestPath.length)}`);
-      return error;
-    };
-    const batches = readManifestBatches(manifestPath, BATCH_SIZE, read);
-    // The header and first batch are read before the gateway is called: a bad manifest is refused at once.
-    const first = await batches.next().catch((error: unknown) => Promise.reject(asUploaded(error)));
-    let manifestError: unknown;
     const shipment = options.shipment;
     async function* requests(): AsyncGenerator<MessageInitShape<typeof ScreenRequestSchema>> {
       yield { message: { case: "shipment", value: shipment } };
-      const send = (items: ManifestItem[]) => ({ message: { case: "items" as const, value: { items } } });
-      if (!first.done) yield send(first.value);
-      try {
-        for await (const batch of batches) yield send(batch);
-      } catch (error) {
-        manifestError = asUploaded(error);
-        throw manifestError;
-      }
+      for await (const devices of readManifest(source, { batchSize: BATCH_SIZE })) yield { message: { case: "items", value: { items: manifestItemsOf(devices) } } };
     }
     const csvPath = join(dir, "report.csv");
     const jsonPath = join(dir, "report.json");
@@ -134,7 +105,7 @@ export async function* screenManifest(options: {
       }
       if (!summary) throw new ImeifedError(Code.UNAVAILABLE, "NO_SUMMARY", "the gateway ended the screening without a summary; screen again");
     } catch (error) {
-      const cause = manifestError ?? error;
+      const cause = error;
       await csv.close({ error: (cause as Error)?.message ?? String(cause) });
       await json.close({ error: (cause as Error)?.message ?? String(cause) });
       throw cause;
@@ -144,7 +115,6 @@ export async function* screenManifest(options: {
     yield progress(summary.itemsScreened);
     options.onFinished({ id: options.id, dir, csvPath, jsonPath, principal: options.principal, summary });
     kept = true;
-    await rm(manifestPath, { force: true });
     yield create(ScreenResponseSchema, {
       message: { case: "result", value: { summary, reportId: options.id, findingsNotStreamed: findings - BigInt(streamed) } },
     });

@@ -33,7 +33,7 @@ import {
 } from "../../gen/imeifed/v1/federation_pb.js";
 import { deviceFromKey, parseDevice, type Device, type DeviceKey, type TacDatabase } from "../../device/index.js";
 import type { Actor } from "../../trust/principal.js";
-import { makesAgree } from "./declared-make.js";
+import { makesAgree } from "../../manifest/declared-make.js";
 import { manifestBatchOf, type ManifestBatch } from "./manifest-batch.js";
 import { SeenDevices } from "./seen-devices.js";
 import { isOutage, ScreeningTally } from "./screening-tally.js";

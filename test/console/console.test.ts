@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { decodeJwt, decodeProtectedHeader } from "jose";
+import ExcelJS from "exceljs";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { CSV_SIGNATURE_PREFIX } from "../../console/server/report-signature.js";
 import { consoleConfigFrom } from "../../console/server/console-config.js";
@@ -93,7 +94,7 @@ describe("the console in a real browser, against the pilot federation", function
     const stolen = pilot.manifest.samples.prohibited[0]!;
     await page.goto(pilot.manifest.console.url);
     await page.locator("#nav-screening").click();
-    await page.getByLabel("Manifest file (CSV)").setInputFiles({ name: "shipment.csv", mimeType: "text/csv", buffer: bigManifest(stolen) });
+    await page.getByLabel("Manifest file (CSV or Excel)").setInputFiles({ name: "shipment.csv", mimeType: "text/csv", buffer: bigManifest(stolen) });
     await page.getByLabel("Declaration reference").fill("DEC-BIG-1");
     // Sample the bar while it runs, from inside the page so no sample is missed between round trips.
     await page.evaluate(() => {
@@ -140,11 +141,31 @@ describe("the console in a real browser, against the pilot federation", function
     assert.deepEqual(await seriousViolations(page), []);
   });
 
+  it("screens an Excel workbook (the manifest reader's xlsx path): the stolen device and the made-up IMEI found, the dual-SIM line clear", async () => {
+    const workbook = new ExcelJS.Workbook();
+    workbook.addWorksheet("Manifest").addRows([
+      ["Line Ref", "IMEI 1", "IMEI 2", "Brand"],
+      ["A-1", pilot.manifest.samples.prohibited[1]!, "", ""],
+      ["A-2", unlistedImei(7001), unlistedImei(7002), ""],
+      ["A-3", "123456789012345", "", ""],
+    ]);
+    const xlsx = Buffer.from(await workbook.xlsx.writeBuffer());
+    await page.goto(pilot.manifest.console.url);
+    await page.locator("#nav-screening").click();
+    await page.getByLabel("Manifest file (CSV or Excel)").setInputFiles({ name: "shipment.xlsx", mimeType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", buffer: xlsx });
+    await page.getByRole("button", { name: "Screen", exact: true }).click();
+    await page.locator("#decision").waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator("#decision").innerText(), "HOLD");
+    const outcomes = await page.locator("#screening-findings tbody tr").evaluateAll((rows) => rows.map((r) => `${r.children[0]!.textContent} ${(r as HTMLElement).dataset.outcome}`));
+    assert.deepEqual(outcomes.sort(), ["A-1 PROHIBITED", "A-3 MALFORMED"]);
+    assert.match(await page.locator("#progress-text").innerText(), /^4 \/ 4 /);
+  });
+
   it("refuses a bad manifest, naming its line", async () => {
     await page.goto(pilot.manifest.console.url);
     await page.locator("#nav-screening").click();
     const bad = `device_id,declared_make\n${unlistedImei(1)},Apple\n"${unlistedImei(2)},Apple\n${unlistedImei(3)},Apple\n`;
-    await page.getByLabel("Manifest file (CSV)").setInputFiles({ name: "broken.csv", mimeType: "text/csv", buffer: Buffer.from(bad) });
+    await page.getByLabel("Manifest file (CSV or Excel)").setInputFiles({ name: "broken.csv", mimeType: "text/csv", buffer: Buffer.from(bad) });
     await page.getByRole("button", { name: "Screen", exact: true }).click();
     const error = await page.locator("#screening-error").innerText();
     assert.match(error, /^broken\.csv: .*line 3/);
@@ -220,7 +241,7 @@ describe("the console in a real browser, against the pilot federation", function
       await page.goto(pilot.manifest.console.url);
       await page.locator("#nav-screening").click();
       const clean = ["device_id", ...Array.from({ length: 50 }, (_, i) => unlistedImei(500 + i))].join("\n");
-      await page.getByLabel("Manifest file (CSV)").setInputFiles({ name: "clean.csv", mimeType: "text/csv", buffer: Buffer.from(clean) });
+      await page.getByLabel("Manifest file (CSV or Excel)").setInputFiles({ name: "clean.csv", mimeType: "text/csv", buffer: Buffer.from(clean) });
       await page.getByRole("button", { name: "Screen", exact: true }).click();
       await page.locator("#decision").waitFor({ timeout: 60_000 });
       assert.equal(await page.locator("#decision").innerText(), "HOLD");

@@ -117,10 +117,10 @@ describe("imeifed screen (the customs command line, as a child process)", functi
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /audience|aud/i);
 
-    const noColumn = await manifest("no-column.csv", ["imei", imeiOf("35693803000144")]);
+    const noColumn = await manifest("no-column.csv", ["serial", imeiOf("35693803000144")]);
     const bad = await imeifed(base(noColumn));
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /must name a device_id column/);
+    assert.match(bad.stderr, /no-column\.csv: line 1: the header names no IMEI column/);
     const missing = await imeifed(base(join(dir, "nope.csv")));
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /nope\.csv/);

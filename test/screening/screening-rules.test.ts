@@ -4,7 +4,7 @@ import { ScreeningDecision, ScreeningOutcome, UnansweredPolicy, UnansweredReason
 import { SeenDevices } from "../../gateway/screening/seen-devices.js";
 import { plainDeviceKey } from "../../device/plain-device-key.js";
 import { luhnCheckDigit, parseDevice } from "../../device/index.js";
-import { makesAgree } from "../../gateway/screening/declared-make.js";
+import { makesAgree } from "../../manifest/declared-make.js";
 import { screeningDecision, ScreeningTally } from "../../gateway/screening/screening-tally.js";
 
 describe("screening rules", () => {

@@ -7,7 +7,7 @@
  * three characters long). What remains is a real disagreement.
  */
 
-/** The comparable form of a make: lower case, no accents, letters and digits only. */
+/** The comparable form of a name (a make, or a header cell): lower case, no accents, letters and digits only. */
 export function normaliseMake(make: string): string {
   return make
     .normalize("NFKD")
