@@ -91,7 +91,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       )}\n`,
     );
     const gateway = await supervisor.start("gateway", ["gateway", "serve", "--config", gatewayConfig]);
-    const pilotConsole = await startPilotConsole({ dir, gateway: gateway.serving.address, listen: options.consoleListen ?? "127.0.0.1:8080" });
+    const pilotConsole = await startPilotConsole({ dir, gateway: gateway.serving.address, registries, listen: options.consoleListen ?? "127.0.0.1:8080" });
     const manifest: DemoManifest = {
       gateway: gateway.serving.address,
       registries,

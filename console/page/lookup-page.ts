@@ -21,6 +21,8 @@ export interface PageContext {
   client: ConsoleClient;
   actAs: () => string;
   pilot: boolean;
+  /** Aborted when the person leaves the page: its streams end. */
+  signal: AbortSignal;
 }
 
 async function registryKeys(client: ConsoleClient): Promise<GetRegistryKeysResponse | undefined> {

@@ -9,14 +9,27 @@ import { field, h } from "./dom.js";
 import { LANGUAGES, preferredLanguage, setLanguage, language, t, type Language } from "./i18n.js";
 import { lookupPage, type PageContext } from "./lookup-page.js";
 import { screeningPage } from "./screening-page.js";
+import { reportPage } from "./report-page.js";
+import { foundPage } from "./found-page.js";
+import { sightingsPage } from "./sightings-page.js";
 
-type PageName = "lookup" | "screening";
-const PAGES: Record<PageName, (ctx: PageContext) => HTMLElement> = { lookup: lookupPage, screening: screeningPage };
+type PageName = "lookup" | "screening" | "report" | "found" | "sightings";
+const PAGES: Record<PageName, (ctx: PageContext) => HTMLElement> = { lookup: lookupPage, screening: screeningPage, report: reportPage, found: foundPage, sightings: sightingsPage };
+/** The pages each kind of agency uses (the console serves what its principal's scopes allow). */
+const PAGES_OF: Record<string, readonly PageName[]> = {
+  police: ["lookup", "report", "found", "sightings"],
+  customs: ["lookup", "screening", "found"],
+};
 
 const client = consoleClient();
 let session: GetSessionResponse | undefined;
 let current: PageName = "lookup";
 let actAs = "";
+let leaving = new AbortController();
+
+function actingKind(): string {
+  return session?.choices.find((p) => p.id === actAs)?.kind ?? session?.defaultPrincipal?.kind ?? "";
+}
 
 function storedLanguage(): string | null {
   try {
@@ -29,8 +42,10 @@ function storedLanguage(): string | null {
 function render(): void {
   const main = document.getElementById("main")!;
   const nav = document.getElementById("nav")!;
+  const pages = PAGES_OF[actingKind()] ?? ["lookup"];
+  if (!pages.includes(current)) current = "lookup";
   nav.replaceChildren(
-    ...(Object.keys(PAGES) as PageName[]).map((name) =>
+    ...pages.map((name) =>
       h(
         "button",
         {
@@ -50,7 +65,12 @@ function render(): void {
   const who = document.getElementById("session")!;
   if (session?.pilot) {
     const select = h("select", { id: "act-as" }, ...session.choices.map((p) => h("option", { value: p.id, ...(p.id === actAs ? { selected: true } : {}) }, `${p.name} (${p.id})`)));
-    select.addEventListener("change", () => (actAs = select.value));
+    select.addEventListener("change", () => {
+      actAs = select.value;
+      render();
+      // The bar is drawn again: keep the keyboard where it was.
+      document.getElementById("act-as")?.focus();
+    });
     who.replaceChildren(field(t("actAs"), select));
   } else if (session?.defaultPrincipal) {
     who.textContent = `${session.defaultPrincipal.name} (${session.defaultPrincipal.id})`;
@@ -64,9 +84,12 @@ function render(): void {
       // Private windows may refuse storage; the choice then lasts for this page only.
     }
     render();
+    document.getElementById("language-select")?.focus();
   });
   document.getElementById("language")!.replaceChildren(field(t("language"), lang));
-  main.replaceChildren(PAGES[current]({ client, actAs: () => actAs, pilot: session?.pilot ?? false }));
+  leaving.abort();
+  leaving = new AbortController();
+  main.replaceChildren(PAGES[current]({ client, actAs: () => actAs, pilot: session?.pilot ?? false, signal: leaving.signal }));
 }
 
 async function start(): Promise<void> {

@@ -6,15 +6,27 @@
  */
 import { Code as ConnectCode, ConnectError } from "@connectrpc/connect";
 import { FederationService } from "../../gen/imeifed/v1/federation_pb.js";
+import { RegistryService } from "../../gen/imeifed/v1/registry_pb.js";
+import type { Scope } from "../../trust/principal.js";
 import { createClient, type Client } from "../../rpc/index.js";
 import { TokenMinter } from "../../trust/token-minter.js";
 import { channelCredentials, tlsChannelOptions } from "../../trust/tls.js";
-import type { ConsoleConfig, ConsolePrincipal } from "./console-config.js";
+import type { ConsoleConfig, ConsolePrincipal, ServiceTarget } from "./console-config.js";
+
+/** What the console asks the gateway for, and what it asks the home registry for. */
+const GATEWAY_SCOPES: readonly Scope[] = ["devices:check", "devices:screen", "devices:found"];
+const REGISTRY_SCOPES: readonly Scope[] = ["devices:report", "devices:watch"];
+
+async function secureOptions(target: ServiceTarget) {
+  return target.tls ? { credentials: await channelCredentials(target.tls), channelOptions: tlsChannelOptions(target.tls) } : {};
+}
 
 /** One principal and the gateway client that speaks as it. */
 export interface ActingPrincipal {
   readonly principal: ConsolePrincipal;
   readonly gateway: Client<typeof FederationService>;
+  /** Its home registry, for police: reports, clearings, sightings. */
+  readonly registry: Client<typeof RegistryService> | undefined;
 }
 
 export class ActingPrincipals {
@@ -29,16 +41,21 @@ export class ActingPrincipals {
   }
 
   static async create(config: ConsoleConfig): Promise<ActingPrincipals> {
-    const tls = config.gateway.tls;
-    const secure = tls ? { credentials: await channelCredentials(tls), channelOptions: tlsChannelOptions(tls) } : {};
+    const secure = await secureOptions(config.gateway);
     const byId = new Map<string, ActingPrincipal>();
     for (const principal of config.principals) {
       const minter = new TokenMinter({ issuer: principal.id, privateJwk: principal.privateJwk, ttlSec: config.tokenTtlSec });
       const gateway = createClient(FederationService, config.gateway.address, {
         ...secure,
-        metadata: minter.metadata({ audience: config.gateway.id, scopes: principal.scopes }),
+        metadata: minter.metadata({ audience: config.gateway.id, scopes: principal.scopes.filter((s) => GATEWAY_SCOPES.includes(s)) }),
       });
-      byId.set(principal.id, { principal, gateway });
+      const home = principal.homeRegistry;
+      const registryScopes = principal.scopes.filter((s) => REGISTRY_SCOPES.includes(s));
+      const registry =
+        home && registryScopes.length > 0
+          ? createClient(RegistryService, home.address, { ...(await secureOptions(home)), metadata: minter.metadata({ audience: home.id, scopes: registryScopes }) })
+          : undefined;
+      byId.set(principal.id, { principal, gateway, registry });
     }
     return new ActingPrincipals(byId, byId.get(config.principals[0]!.id)!, config.pilot);
   }
@@ -58,6 +75,9 @@ export class ActingPrincipals {
   }
 
   close(): void {
-    for (const p of this.#byId.values()) p.gateway.close();
+    for (const p of this.#byId.values()) {
+      p.gateway.close();
+      p.registry?.close();
+    }
   }
 }

@@ -13,6 +13,8 @@ import { readPrivateJwk } from "../../trust/keys.js";
 import { PRINCIPAL_KINDS, SCOPES, type PrincipalKind, type Scope } from "../../trust/principal.js";
 import { clientTlsSchema, type ClientTlsConfig } from "../../trust/tls.js";
 
+const targetSchema = z.object({ address: z.string().min(1), id: z.string().min(1), tls: clientTlsSchema.optional() }).strict();
+
 const principalSchema = z
   .object({
     id: z.string().min(1),
@@ -23,6 +25,8 @@ const principalSchema = z
     key: z.string().min(1),
     /** The scopes its tokens ask for; default: what the console's pages use for its kind. */
     scopes: z.array(z.enum(SCOPES)).optional(),
+    /** Its home registry when it differs from the console's (pilot mode: each police its own). */
+    homeRegistry: targetSchema.optional(),
   })
   .strict();
 
@@ -39,7 +43,7 @@ const consoleConfigSchema = z
       })
       .strict(),
     /** For police: the home registry, where reports are made and cleared. */
-    homeRegistry: z.object({ address: z.string().min(1), id: z.string().min(1), tls: clientTlsSchema.optional() }).strict().optional(),
+    homeRegistry: targetSchema.optional(),
     /** The agency (one), or in pilot mode every principal a participant may act as; the first is the default. */
     principals: z.array(principalSchema).min(1),
     /** Pilot mode: the page offers every principal; never for a real agency. */
@@ -52,7 +56,7 @@ const consoleConfigSchema = z
 
 /** The scopes each kind's tokens ask for when the config names none. */
 const DEFAULT_SCOPES: Partial<Record<PrincipalKind, readonly Scope[]>> = {
-  police: ["devices:check", "devices:found"],
+  police: ["devices:check", "devices:found", "devices:report", "devices:watch"],
   customs: ["devices:check", "devices:screen", "devices:found"],
   registry: ["devices:check"],
   admin: ["devices:check"],
@@ -66,6 +70,8 @@ export interface ConsolePrincipal {
   readonly country: string;
   readonly privateJwk: JWK;
   readonly scopes: readonly Scope[];
+  /** Where police report and clear their cases and watch their sightings. */
+  readonly homeRegistry: ServiceTarget | undefined;
 }
 
 /** A reachable service: its address and TLS (insecure when absent). */
@@ -78,7 +84,6 @@ export interface ServiceTarget {
 export interface ConsoleConfig {
   readonly listen: { host: string; port: number };
   readonly gateway: ServiceTarget;
-  readonly homeRegistry: ServiceTarget | undefined;
   readonly principals: readonly ConsolePrincipal[];
   readonly pilot: boolean;
   readonly tokenTtlSec: number;
@@ -113,6 +118,7 @@ export async function consoleConfigFrom(input: unknown, baseDir: string, source 
     );
   }
   const tlsOf = (tls: ClientTlsConfig | undefined) => (tls ? { ...tls, ...(tls.ca ? { ca: at(tls.ca) } : {}), ...(tls.cert ? { cert: at(tls.cert) } : {}), ...(tls.key ? { key: at(tls.key) } : {}) } : undefined);
+  const homeRegistry = raw.homeRegistry ? { address: raw.homeRegistry.address, id: raw.homeRegistry.id, tls: tlsOf(raw.homeRegistry.tls) } : undefined;
   const principals = await Promise.all(
     raw.principals.map(async (p): Promise<ConsolePrincipal> => ({
       id: p.id,
@@ -121,6 +127,7 @@ export async function consoleConfigFrom(input: unknown, baseDir: string, source 
       country: p.country,
       privateJwk: await readPrivateJwk(at(p.key)),
       scopes: p.scopes ?? DEFAULT_SCOPES[p.kind] ?? ["devices:check"],
+      homeRegistry: p.homeRegistry ? { address: p.homeRegistry.address, id: p.homeRegistry.id, tls: tlsOf(p.homeRegistry.tls) } : homeRegistry,
     })),
   );
   const ids = new Set<string>();
@@ -131,7 +138,6 @@ export async function consoleConfigFrom(input: unknown, baseDir: string, source 
   return {
     listen,
     gateway: { address: raw.gateway.address, id: raw.gateway.id, tls: tlsOf(raw.gateway.tls) },
-    homeRegistry: raw.homeRegistry ? { address: raw.homeRegistry.address, id: raw.homeRegistry.id, tls: tlsOf(raw.homeRegistry.tls) } : undefined,
     principals,
     pilot: raw.pilot,
     tokenTtlSec: raw.tokenTtlSec,

@@ -8,7 +8,9 @@ import { readFile, rm } from "node:fs/promises";
 import { create } from "@bufbuild/protobuf";
 import { Code as ConnectCode, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { ConsoleService, PrincipalSchema, ReportFormat, type Principal } from "../../gen/imeifed/console/v1/console_pb.js";
+import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
 import { ScreeningDecision, UnansweredPolicy } from "../../gen/imeifed/v1/federation_pb.js";
+import { FiledReports } from "./filed-reports.js";
 import type { ActingPrincipal, ActingPrincipals } from "./acting-principals.js";
 import { connectErrorOf } from "./connect-error-of.js";
 import { signedReport } from "./report-signature.js";
@@ -18,6 +20,8 @@ import { screenManifest, type FinishedScreening } from "./screening-run.js";
 const LOOKUP_DEADLINE_MS = 10_000;
 /** Screenings running at once; past it a new one is refused at once (each holds a manifest in memory). */
 export const MAX_SCREENINGS = 2;
+/** Sightings streams open at once (each holds a registry stream); past it a new one is refused at once. */
+export const MAX_SIGHTING_STREAMS = 16;
 /** Finished screenings whose reports are kept for download; the oldest goes first. */
 export const KEPT_REPORTS = 20;
 
@@ -37,6 +41,13 @@ export function consoleService(options: ConsoleServiceOptions): ServiceImpl<type
   const { principals, log } = options;
   const reports = new Map<string, FinishedScreening>();
   let running = 0;
+  let watching = 0;
+  const filed = new FiledReports();
+  /** The principal's home registry, or why it has none. */
+  const homeRegistryOf = (acting: ActingPrincipal) => {
+    if (!acting.registry) throw new ConnectError(`${acting.principal.id} has no home registry configured on this console (homeRegistry in the config; police only)`, ConnectCode.FailedPrecondition);
+    return acting.registry;
+  };
   const keep = (screening: FinishedScreening) => {
     reports.set(screening.id, screening);
     while (reports.size > KEPT_REPORTS) {
@@ -104,6 +115,80 @@ export function consoleService(options: ConsoleServiceOptions): ServiceImpl<type
         }
       } finally {
         running--;
+      }
+    },
+
+    async reportTheft(request, ctx) {
+      return guard(async () => {
+        const acting = principals.resolve(request.actAs);
+        const registry = homeRegistryOf(acting);
+        const answer = await registry.reportDevice(
+          {
+            imeis: request.imeis,
+            status: request.status,
+            reason: request.reason,
+            caseReference: request.caseReference,
+            ...(request.occurredAt ? { occurredAt: request.occurredAt } : {}),
+            ...(request.crimeReference ? { verification: { crimeReference: request.crimeReference } } : {}),
+          },
+          { deadline: LOOKUP_DEADLINE_MS, signal: ctx.signal },
+        );
+        filed.add(acting.principal.id, {
+          imeis: answer.devices.map((d) => d.device?.imei ?? ""),
+          caseReference: request.caseReference,
+          status: request.status || DeviceStatus.PROHIBITED,
+          reason: request.reason,
+          verified: request.crimeReference !== "",
+        });
+        return { answer };
+      });
+    },
+
+    async listReports(request) {
+      return guard(async () => ({ reports: filed.list(principals.resolve(request.actAs).principal.id) }));
+    },
+
+    async clearReport(request, ctx) {
+      return guard(async () => {
+        const acting = principals.resolve(request.actAs);
+        const answer = await homeRegistryOf(acting).clearDevice(
+          { imei: request.imei, caseReference: request.caseReference, reason: request.reason, note: request.note },
+          { deadline: LOOKUP_DEADLINE_MS, signal: ctx.signal },
+        );
+        filed.cleared(acting.principal.id, request.imei, request.caseReference, request.reason);
+        return { answer };
+      });
+    },
+
+    async reportFound(request, ctx) {
+      return guard(async () => {
+        const acting = principals.resolve(request.actAs);
+        const answer = await acting.gateway.reportFound(
+          { imei: request.imei, purpose: request.purpose, ...(request.found ? { found: request.found } : {}) },
+          { deadline: LOOKUP_DEADLINE_MS, signal: ctx.signal },
+        );
+        return { answer };
+      });
+    },
+
+    async *watchSightings(request, ctx) {
+      let registry;
+      try {
+        registry = homeRegistryOf(principals.resolve(request.actAs));
+      } catch (error) {
+        throw connectErrorOf(error, log);
+      }
+      if (watching >= MAX_SIGHTING_STREAMS) throw new ConnectError(`${watching} sightings pages are open on this console already; close one`, ConnectCode.ResourceExhausted);
+      watching++;
+      try {
+        for await (const response of registry.watchSightings({ afterSequence: 0n }, { signal: ctx.signal })) {
+          if (response.sighting) yield { sighting: response.sighting };
+        }
+      } catch (error) {
+        if (ctx.signal.aborted) return;
+        throw connectErrorOf(error, log);
+      } finally {
+        watching--;
       }
     },
 

@@ -222,6 +222,61 @@ describe("the console in a real browser, against the pilot federation", function
     });
   });
 
+  describe("police: report, found, sightings, clear", () => {
+    const imei = unlistedImei(9001);
+
+    it("police-es reports a theft to its registry, customs reports the device found, police-es sees where it surfaced (live), then clears its case", async () => {
+      await page.goto(pilot.manifest.console.url);
+      await page.getByLabel("Act as").selectOption("police-es");
+      await page.locator("#nav-report").click();
+      await page.getByLabel("IMEI or IMEISV").fill(imei);
+      await page.getByLabel("Case reference").fill("CASE-ES-77");
+      await page.getByLabel("Crime reference (makes the report verified)").fill("CR-2026-77");
+      await page.getByRole("button", { name: "Report", exact: true }).click();
+      await page.locator("#report-done").waitFor();
+      const filed = page.locator("#reports-table tr[data-case=CASE-ES-77]");
+      assert.match(await filed.innerText(), /PROHIBITED\s+STOLEN\s+yes/);
+
+      // The sightings page is open (streaming) while customs, in another tab, finds the phone.
+      await page.locator("#nav-sightings").click();
+      await page.locator("#sightings-status").waitFor();
+      const customs = await context.newPage();
+      await customs.goto(pilot.manifest.console.url);
+      await customs.getByLabel("IMEI or IMEISV").fill(imei);
+      await customs.getByRole("button", { name: "Check", exact: true }).click();
+      await customs.locator("#verdict").waitFor();
+      assert.equal(await customs.locator("#verdict").innerText(), "PROHIBITED");
+      assert.equal(await customs.locator("#findings tr[data-country=ES] .attestation").innerText(), "signature verified");
+      await customs.locator("#nav-found").click();
+      await customs.getByLabel("IMEI or IMEISV").fill(imei);
+      await customs.getByLabel("Where it was found").fill("Heathrow cargo shed 4");
+      await customs.getByLabel("Who holds it").fill("Border Force");
+      await customs.getByLabel("How to reach them").fill("+44 20 0000 0000");
+      await customs.getByRole("button", { name: "Send found report", exact: true }).click();
+      assert.equal(await customs.locator("#found-notified").innerText(), "Registries notified: ES");
+      await customs.close();
+
+      const found = page.locator("#sightings-table tr", { hasText: "FOUND" });
+      await found.first().waitFor({ timeout: 20_000 });
+      assert.match(await found.first().innerText(), /FOUND\s+GB\s+customs-gb/);
+      assert.match(await found.first().innerText(), /Heathrow cargo shed 4/);
+      assert.match((await page.locator("#sightings-chart").getAttribute("aria-label")) ?? "", /GB \d+/);
+      await page.screenshot({ path: join(DOCS, "console-sightings.png"), fullPage: true });
+      assert.deepEqual(await seriousViolations(page), []);
+
+      await page.locator("#nav-report").click();
+      await filed.waitFor();
+      await page.getByRole("button", { name: "Clear CASE-ES-77" }).click();
+      await page.locator("#reports-table tr[data-case=CASE-ES-77] .cleared", { hasText: "RECOVERED" }).waitFor();
+      await page.screenshot({ path: join(DOCS, "console-report.png"), fullPage: true });
+      await page.locator("#nav-lookup").click();
+      await page.getByLabel("IMEI or IMEISV").fill(imei);
+      await page.getByRole("button", { name: "Check", exact: true }).click();
+      await page.locator("#verdict").waitFor();
+      assert.equal(await page.locator("#verdict").innerText(), "PERMITTED");
+    });
+  });
+
   describe("with a registry down", () => {
     before(() => {
       process.kill(pilot.manifest.processes["registry-us"]!, "SIGKILL");

@@ -4,15 +4,21 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { GetRegistryKeysResponse as GetRegistryKeysResponse$1, LookupResponse as LookupResponse$1, ScreeningFinding, ScreeningSummary, Shipment } from "../../v1/federation_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { ClearReason, DeviceStatus, Reason } from "../../v1/device_pb.js";
+import { file_imeifed_v1_device } from "../../v1/device_pb.js";
+import type { GetRegistryKeysResponse as GetRegistryKeysResponse$1, LookupResponse as LookupResponse$1, ReportFoundResponse as ReportFoundResponse$1, ScreeningFinding, ScreeningSummary, Shipment } from "../../v1/federation_pb.js";
 import { file_imeifed_v1_federation } from "../../v1/federation_pb.js";
+import type { ClearDeviceResponse, FoundDetails, ReportDeviceResponse, Sighting } from "../../v1/registry_pb.js";
+import { file_imeifed_v1_registry } from "../../v1/registry_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file imeifed/console/v1/console.proto.
  */
 export const file_imeifed_console_v1_console: GenFile = /*@__PURE__*/
-  fileDesc("CiBpbWVpZmVkL2NvbnNvbGUvdjEvY29uc29sZS5wcm90bxISaW1laWZlZC5jb25zb2xlLnYxIkQKCVByaW5jaXBhbBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBGtpbmQYAyABKAkSDwoHY291bnRyeRgEIAEoCSITChFHZXRTZXNzaW9uUmVxdWVzdCKNAQoSR2V0U2Vzc2lvblJlc3BvbnNlEjgKEWRlZmF1bHRfcHJpbmNpcGFsGAEgASgLMh0uaW1laWZlZC5jb25zb2xlLnYxLlByaW5jaXBhbBIuCgdjaG9pY2VzGAIgAygLMh0uaW1laWZlZC5jb25zb2xlLnYxLlByaW5jaXBhbBINCgVwaWxvdBgDIAEoCCI+Cg1Mb29rdXBSZXF1ZXN0EgwKBGltZWkYASABKAkSDwoHcHVycG9zZRgCIAEoCRIOCgZhY3RfYXMYAyABKAkiPAoOTG9va3VwUmVzcG9uc2USKgoGYW5zd2VyGAEgASgLMhouaW1laWZlZC52MS5Mb29rdXBSZXNwb25zZSIYChZHZXRSZWdpc3RyeUtleXNSZXF1ZXN0IkwKF0dldFJlZ2lzdHJ5S2V5c1Jlc3BvbnNlEjEKBGtleXMYASABKAsyIy5pbWVpZmVkLnYxLkdldFJlZ2lzdHJ5S2V5c1Jlc3BvbnNlImwKDVNjcmVlblJlcXVlc3QSEAoIbWFuaWZlc3QYASABKAwSEQoJZmlsZV9uYW1lGAIgASgJEiYKCHNoaXBtZW50GAMgASgLMhQuaW1laWZlZC52MS5TaGlwbWVudBIOCgZhY3RfYXMYBCABKAkifwoOU2NyZWVuUHJvZ3Jlc3MSFgoOaXRlbXNfc2NyZWVuZWQYASABKAQSEwoLaXRlbXNfdG90YWwYAiABKAQSEAoIZmluZGluZ3MYAyABKAQSGAoQaXRlbXNfcGVyX3NlY29uZBgEIAEoARIUCgxzZWNvbmRzX2xlZnQYBSABKAEibwoMU2NyZWVuUmVzdWx0Ei0KB3N1bW1hcnkYASABKAsyHC5pbWVpZmVkLnYxLlNjcmVlbmluZ1N1bW1hcnkSEQoJcmVwb3J0X2lkGAIgASgJEh0KFWZpbmRpbmdzX25vdF9zdHJlYW1lZBgDIAEoBCK4AQoOU2NyZWVuUmVzcG9uc2USNgoIcHJvZ3Jlc3MYASABKAsyIi5pbWVpZmVkLmNvbnNvbGUudjEuU2NyZWVuUHJvZ3Jlc3NIABIvCgdmaW5kaW5nGAIgASgLMhwuaW1laWZlZC52MS5TY3JlZW5pbmdGaW5kaW5nSAASMgoGcmVzdWx0GAMgASgLMiAuaW1laWZlZC5jb25zb2xlLnYxLlNjcmVlblJlc3VsdEgAQgkKB21lc3NhZ2UiYAoZR2V0U2NyZWVuaW5nUmVwb3J0UmVxdWVzdBIRCglyZXBvcnRfaWQYASABKAkSMAoGZm9ybWF0GAIgASgOMiAuaW1laWZlZC5jb25zb2xlLnYxLlJlcG9ydEZvcm1hdCJUChpHZXRTY3JlZW5pbmdSZXBvcnRSZXNwb25zZRIRCglmaWxlX25hbWUYASABKAkSDwoHY29udGVudBgCIAEoDBISCgptZWRpYV90eXBlGAMgASgJKlwKDFJlcG9ydEZvcm1hdBIdChlSRVBPUlRfRk9STUFUX1VOU1BFQ0lGSUVEEAASFQoRUkVQT1JUX0ZPUk1BVF9DU1YQARIWChJSRVBPUlRfRk9STUFUX0pTT04QAjLyAwoOQ29uc29sZVNlcnZpY2USWwoKR2V0U2Vzc2lvbhIlLmltZWlmZWQuY29uc29sZS52MS5HZXRTZXNzaW9uUmVxdWVzdBomLmltZWlmZWQuY29uc29sZS52MS5HZXRTZXNzaW9uUmVzcG9uc2USTwoGTG9va3VwEiEuaW1laWZlZC5jb25zb2xlLnYxLkxvb2t1cFJlcXVlc3QaIi5pbWVpZmVkLmNvbnNvbGUudjEuTG9va3VwUmVzcG9uc2USagoPR2V0UmVnaXN0cnlLZXlzEiouaW1laWZlZC5jb25zb2xlLnYxLkdldFJlZ2lzdHJ5S2V5c1JlcXVlc3QaKy5pbWVpZmVkLmNvbnNvbGUudjEuR2V0UmVnaXN0cnlLZXlzUmVzcG9uc2USUQoGU2NyZWVuEiEuaW1laWZlZC5jb25zb2xlLnYxLlNjcmVlblJlcXVlc3QaIi5pbWVpZmVkLmNvbnNvbGUudjEuU2NyZWVuUmVzcG9uc2UwARJzChJHZXRTY3JlZW5pbmdSZXBvcnQSLS5pbWVpZmVkLmNvbnNvbGUudjEuR2V0U2NyZWVuaW5nUmVwb3J0UmVxdWVzdBouLmltZWlmZWQuY29uc29sZS52MS5HZXRTY3JlZW5pbmdSZXBvcnRSZXNwb25zZWIGcHJvdG8z", [file_imeifed_v1_federation]);
+  fileDesc("CiBpbWVpZmVkL2NvbnNvbGUvdjEvY29uc29sZS5wcm90bxISaW1laWZlZC5jb25zb2xlLnYxIkQKCVByaW5jaXBhbBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBGtpbmQYAyABKAkSDwoHY291bnRyeRgEIAEoCSITChFHZXRTZXNzaW9uUmVxdWVzdCKNAQoSR2V0U2Vzc2lvblJlc3BvbnNlEjgKEWRlZmF1bHRfcHJpbmNpcGFsGAEgASgLMh0uaW1laWZlZC5jb25zb2xlLnYxLlByaW5jaXBhbBIuCgdjaG9pY2VzGAIgAygLMh0uaW1laWZlZC5jb25zb2xlLnYxLlByaW5jaXBhbBINCgVwaWxvdBgDIAEoCCI+Cg1Mb29rdXBSZXF1ZXN0EgwKBGltZWkYASABKAkSDwoHcHVycG9zZRgCIAEoCRIOCgZhY3RfYXMYAyABKAkiPAoOTG9va3VwUmVzcG9uc2USKgoGYW5zd2VyGAEgASgLMhouaW1laWZlZC52MS5Mb29rdXBSZXNwb25zZSIYChZHZXRSZWdpc3RyeUtleXNSZXF1ZXN0IkwKF0dldFJlZ2lzdHJ5S2V5c1Jlc3BvbnNlEjEKBGtleXMYASABKAsyIy5pbWVpZmVkLnYxLkdldFJlZ2lzdHJ5S2V5c1Jlc3BvbnNlImwKDVNjcmVlblJlcXVlc3QSEAoIbWFuaWZlc3QYASABKAwSEQoJZmlsZV9uYW1lGAIgASgJEiYKCHNoaXBtZW50GAMgASgLMhQuaW1laWZlZC52MS5TaGlwbWVudBIOCgZhY3RfYXMYBCABKAkifwoOU2NyZWVuUHJvZ3Jlc3MSFgoOaXRlbXNfc2NyZWVuZWQYASABKAQSEwoLaXRlbXNfdG90YWwYAiABKAQSEAoIZmluZGluZ3MYAyABKAQSGAoQaXRlbXNfcGVyX3NlY29uZBgEIAEoARIUCgxzZWNvbmRzX2xlZnQYBSABKAEibwoMU2NyZWVuUmVzdWx0Ei0KB3N1bW1hcnkYASABKAsyHC5pbWVpZmVkLnYxLlNjcmVlbmluZ1N1bW1hcnkSEQoJcmVwb3J0X2lkGAIgASgJEh0KFWZpbmRpbmdzX25vdF9zdHJlYW1lZBgDIAEoBCK4AQoOU2NyZWVuUmVzcG9uc2USNgoIcHJvZ3Jlc3MYASABKAsyIi5pbWVpZmVkLmNvbnNvbGUudjEuU2NyZWVuUHJvZ3Jlc3NIABIvCgdmaW5kaW5nGAIgASgLMhwuaW1laWZlZC52MS5TY3JlZW5pbmdGaW5kaW5nSAASMgoGcmVzdWx0GAMgASgLMiAuaW1laWZlZC5jb25zb2xlLnYxLlNjcmVlblJlc3VsdEgAQgkKB21lc3NhZ2UiYAoZR2V0U2NyZWVuaW5nUmVwb3J0UmVxdWVzdBIRCglyZXBvcnRfaWQYASABKAkSMAoGZm9ybWF0GAIgASgOMiAuaW1laWZlZC5jb25zb2xlLnYxLlJlcG9ydEZvcm1hdCJUChpHZXRTY3JlZW5pbmdSZXBvcnRSZXNwb25zZRIRCglmaWxlX25hbWUYASABKAkSDwoHY29udGVudBgCIAEoDBISCgptZWRpYV90eXBlGAMgASgJIuMBChJSZXBvcnRUaGVmdFJlcXVlc3QSDQoFaW1laXMYASADKAkSKAoGc3RhdHVzGAIgASgOMhguaW1laWZlZC52MS5EZXZpY2VTdGF0dXMSIgoGcmVhc29uGAMgASgOMhIuaW1laWZlZC52MS5SZWFzb24SFgoOY2FzZV9yZWZlcmVuY2UYBCABKAkSFwoPY3JpbWVfcmVmZXJlbmNlGAUgASgJEi8KC29jY3VycmVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZhY3RfYXMYByABKAkiRwoTUmVwb3J0VGhlZnRSZXNwb25zZRIwCgZhbnN3ZXIYASABKAsyIC5pbWVpZmVkLnYxLlJlcG9ydERldmljZVJlc3BvbnNlIrECCgtGaWxlZFJlcG9ydBINCgVpbWVpcxgBIAMoCRIWCg5jYXNlX3JlZmVyZW5jZRgCIAEoCRIoCgZzdGF0dXMYAyABKA4yGC5pbWVpZmVkLnYxLkRldmljZVN0YXR1cxIiCgZyZWFzb24YBCABKA4yEi5pbWVpZmVkLnYxLlJlYXNvbhIQCgh2ZXJpZmllZBgFIAEoCBIsCghmaWxlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY2xlYXJlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoMY2xlYXJfcmVhc29uGAggASgOMhcuaW1laWZlZC52MS5DbGVhclJlYXNvbhIOCgZhZ2VuY3kYCSABKAkiJAoSTGlzdFJlcG9ydHNSZXF1ZXN0Eg4KBmFjdF9hcxgBIAEoCSJHChNMaXN0UmVwb3J0c1Jlc3BvbnNlEjAKB3JlcG9ydHMYASADKAsyHy5pbWVpZmVkLmNvbnNvbGUudjEuRmlsZWRSZXBvcnQigQEKEkNsZWFyUmVwb3J0UmVxdWVzdBIMCgRpbWVpGAEgASgJEhYKDmNhc2VfcmVmZXJlbmNlGAIgASgJEicKBnJlYXNvbhgDIAEoDjIXLmltZWlmZWQudjEuQ2xlYXJSZWFzb24SDAoEbm90ZRgEIAEoCRIOCgZhY3RfYXMYBSABKAkiRgoTQ2xlYXJSZXBvcnRSZXNwb25zZRIvCgZhbnN3ZXIYASABKAsyHy5pbWVpZmVkLnYxLkNsZWFyRGV2aWNlUmVzcG9uc2UibAoSUmVwb3J0Rm91bmRSZXF1ZXN0EgwKBGltZWkYASABKAkSJwoFZm91bmQYAiABKAsyGC5pbWVpZmVkLnYxLkZvdW5kRGV0YWlscxIPCgdwdXJwb3NlGAMgASgJEg4KBmFjdF9hcxgEIAEoCSJGChNSZXBvcnRGb3VuZFJlc3BvbnNlEi8KBmFuc3dlchgBIAEoCzIfLmltZWlmZWQudjEuUmVwb3J0Rm91bmRSZXNwb25zZSInChVXYXRjaFNpZ2h0aW5nc1JlcXVlc3QSDgoGYWN0X2FzGAEgASgJIkAKFldhdGNoU2lnaHRpbmdzUmVzcG9uc2USJgoIc2lnaHRpbmcYASABKAsyFC5pbWVpZmVkLnYxLlNpZ2h0aW5nKlwKDFJlcG9ydEZvcm1hdBIdChlSRVBPUlRfRk9STUFUX1VOU1BFQ0lGSUVEEAASFQoRUkVQT1JUX0ZPUk1BVF9DU1YQARIWChJSRVBPUlRfRk9STUFUX0pTT04QAjLdBwoOQ29uc29sZVNlcnZpY2USWwoKR2V0U2Vzc2lvbhIlLmltZWlmZWQuY29uc29sZS52MS5HZXRTZXNzaW9uUmVxdWVzdBomLmltZWlmZWQuY29uc29sZS52MS5HZXRTZXNzaW9uUmVzcG9uc2USTwoGTG9va3VwEiEuaW1laWZlZC5jb25zb2xlLnYxLkxvb2t1cFJlcXVlc3QaIi5pbWVpZmVkLmNvbnNvbGUudjEuTG9va3VwUmVzcG9uc2USagoPR2V0UmVnaXN0cnlLZXlzEiouaW1laWZlZC5jb25zb2xlLnYxLkdldFJlZ2lzdHJ5S2V5c1JlcXVlc3QaKy5pbWVpZmVkLmNvbnNvbGUudjEuR2V0UmVnaXN0cnlLZXlzUmVzcG9uc2USUQoGU2NyZWVuEiEuaW1laWZlZC5jb25zb2xlLnYxLlNjcmVlblJlcXVlc3QaIi5pbWVpZmVkLmNvbnNvbGUudjEuU2NyZWVuUmVzcG9uc2UwARJzChJHZXRTY3JlZW5pbmdSZXBvcnQSLS5pbWVpZmVkLmNvbnNvbGUudjEuR2V0U2NyZWVuaW5nUmVwb3J0UmVxdWVzdBouLmltZWlmZWQuY29uc29sZS52MS5HZXRTY3JlZW5pbmdSZXBvcnRSZXNwb25zZRJeCgtSZXBvcnRUaGVmdBImLmltZWlmZWQuY29uc29sZS52MS5SZXBvcnRUaGVmdFJlcXVlc3QaJy5pbWVpZmVkLmNvbnNvbGUudjEuUmVwb3J0VGhlZnRSZXNwb25zZRJeCgtMaXN0UmVwb3J0cxImLmltZWlmZWQuY29uc29sZS52MS5MaXN0UmVwb3J0c1JlcXVlc3QaJy5pbWVpZmVkLmNvbnNvbGUudjEuTGlzdFJlcG9ydHNSZXNwb25zZRJeCgtDbGVhclJlcG9ydBImLmltZWlmZWQuY29uc29sZS52MS5DbGVhclJlcG9ydFJlcXVlc3QaJy5pbWVpZmVkLmNvbnNvbGUudjEuQ2xlYXJSZXBvcnRSZXNwb25zZRJeCgtSZXBvcnRGb3VuZBImLmltZWlmZWQuY29uc29sZS52MS5SZXBvcnRGb3VuZFJlcXVlc3QaJy5pbWVpZmVkLmNvbnNvbGUudjEuUmVwb3J0Rm91bmRSZXNwb25zZRJpCg5XYXRjaFNpZ2h0aW5ncxIpLmltZWlmZWQuY29uc29sZS52MS5XYXRjaFNpZ2h0aW5nc1JlcXVlc3QaKi5pbWVpZmVkLmNvbnNvbGUudjEuV2F0Y2hTaWdodGluZ3NSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_timestamp, file_imeifed_v1_device, file_imeifed_v1_federation, file_imeifed_v1_registry]);
 
 /**
  * Principal is an agency the console can act as.
@@ -377,6 +383,312 @@ export const GetScreeningReportResponseSchema: GenMessage<GetScreeningReportResp
   messageDesc(file_imeifed_console_v1_console, 12);
 
 /**
+ * @generated from message imeifed.console.v1.ReportTheftRequest
+ */
+export type ReportTheftRequest = Message<"imeifed.console.v1.ReportTheftRequest"> & {
+  /**
+   * One or two IMEIs of the device (a dual-SIM phone has two).
+   *
+   * @generated from field: repeated string imeis = 1;
+   */
+  imeis: string[];
+
+  /**
+   * PROHIBITED or TRACKED.
+   *
+   * @generated from field: imeifed.v1.DeviceStatus status = 2;
+   */
+  status: DeviceStatus;
+
+  /**
+   * @generated from field: imeifed.v1.Reason reason = 3;
+   */
+  reason: Reason;
+
+  /**
+   * The agency's own case reference.
+   *
+   * @generated from field: string case_reference = 4;
+   */
+  caseReference: string;
+
+  /**
+   * The police crime reference; with one the report is verified.
+   *
+   * @generated from field: string crime_reference = 5;
+   */
+  crimeReference: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occurred_at = 6;
+   */
+  occurredAt?: Timestamp | undefined;
+
+  /**
+   * Pilot mode only: the principal to act as; empty is the default one.
+   *
+   * @generated from field: string act_as = 7;
+   */
+  actAs: string;
+};
+
+/**
+ * Describes the message imeifed.console.v1.ReportTheftRequest.
+ * Use `create(ReportTheftRequestSchema)` to create a new message.
+ */
+export const ReportTheftRequestSchema: GenMessage<ReportTheftRequest> = /*@__PURE__*/
+  messageDesc(file_imeifed_console_v1_console, 13);
+
+/**
+ * @generated from message imeifed.console.v1.ReportTheftResponse
+ */
+export type ReportTheftResponse = Message<"imeifed.console.v1.ReportTheftResponse"> & {
+  /**
+   * @generated from field: imeifed.v1.ReportDeviceResponse answer = 1;
+   */
+  answer?: ReportDeviceResponse | undefined;
+};
+
+/**
+ * Describes the message imeifed.console.v1.ReportTheftResponse.
+ * Use `create(ReportTheftResponseSchema)` to create a new message.
+ */
+export const ReportTheftResponseSchema: GenMessage<ReportTheftResponse> = /*@__PURE__*/
+  messageDesc(file_imeifed_console_v1_console, 14);
+
+/**
+ * FiledReport is a report made through this console.
+ *
+ * @generated from message imeifed.console.v1.FiledReport
+ */
+export type FiledReport = Message<"imeifed.console.v1.FiledReport"> & {
+  /**
+   * @generated from field: repeated string imeis = 1;
+   */
+  imeis: string[];
+
+  /**
+   * @generated from field: string case_reference = 2;
+   */
+  caseReference: string;
+
+  /**
+   * @generated from field: imeifed.v1.DeviceStatus status = 3;
+   */
+  status: DeviceStatus;
+
+  /**
+   * @generated from field: imeifed.v1.Reason reason = 4;
+   */
+  reason: Reason;
+
+  /**
+   * @generated from field: bool verified = 5;
+   */
+  verified: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp filed_at = 6;
+   */
+  filedAt?: Timestamp | undefined;
+
+  /**
+   * Set once cleared through this console.
+   *
+   * @generated from field: google.protobuf.Timestamp cleared_at = 7;
+   */
+  clearedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: imeifed.v1.ClearReason clear_reason = 8;
+   */
+  clearReason: ClearReason;
+
+  /**
+   * @generated from field: string agency = 9;
+   */
+  agency: string;
+};
+
+/**
+ * Describes the message imeifed.console.v1.FiledReport.
+ * Use `create(FiledReportSchema)` to create a new message.
+ */
+export const FiledReportSchema: GenMessage<FiledReport> = /*@__PURE__*/
+  messageDesc(file_imeifed_console_v1_console, 15);
+
+/**
+ * @generated from message imeifed.console.v1.ListReportsRequest
+ */
+export type ListReportsRequest = Message<"imeifed.console.v1.ListReportsRequest"> & {
+  /**
+   * @generated from field: string act_as = 1;
+   */
+  actAs: string;
+};
+
+/**
+ * Describes the message imeifed.console.v1.ListReportsRequest.
+ * Use `create(ListReportsRequestSchema)` to create a new message.
+ */
+export const ListReportsRequestSchema: GenMessage<ListReportsRequest> = /*@__PURE__*/
+  messageDesc(file_imeifed_console_v1_console, 16);
+
+/**
+ * @generated from message imeifed.console.v1.ListReportsResponse
+ */
+export type ListReportsResponse = Message<"imeifed.console.v1.ListReportsResponse"> & {
+  /**
+   * @generated from field: repeated imeifed.console.v1.FiledReport reports = 1;
+   */
+  reports: FiledReport[];
+};
+
+/**
+ * Describes the message imeifed.console.v1.ListReportsResponse.
+ * Use `create(ListReportsResponseSchema)` to create a new message.
+ */
+export const ListReportsResponseSchema: GenMessage<ListReportsResponse> = /*@__PURE__*/
+  messageDesc(file_imeifed_console_v1_console, 17);
+
+/**
+ * @generated from message imeifed.console.v1.ClearReportRequest
+ */
+export type ClearReportRequest = Message<"imeifed.console.v1.ClearReportRequest"> & {
+  /**
+   * @generated from field: string imei = 1;
+   */
+  imei: string;
+
+  /**
+   * @generated from field: string case_reference = 2;
+   */
+  caseReference: string;
+
+  /**
+   * @generated from field: imeifed.v1.ClearReason reason = 3;
+   */
+  reason: ClearReason;
+
+  /**
+   * @generated from field: string note = 4;
+   */
+  note: string;
+
+  /**
+   * @generated from field: string act_as = 5;
+   */
+  actAs: string;
+};
+
+/**
+ * Describes the message imeifed.console.v1.ClearReportRequest.
+ * Use `create(ClearReportRequestSchema)` to create a new message.
+ */
+export const ClearReportRequestSchema: GenMessage<ClearReportRequest> = /*@__PURE__*/
+  messageDesc(file_imeifed_console_v1_console, 18);
+
+/**
+ * @generated from message imeifed.console.v1.ClearReportResponse
+ */
+export type ClearReportResponse = Message<"imeifed.console.v1.ClearReportResponse"> & {
+  /**
+   * @generated from field: imeifed.v1.ClearDeviceResponse answer = 1;
+   */
+  answer?: ClearDeviceResponse | undefined;
+};
+
+/**
+ * Describes the message imeifed.console.v1.ClearReportResponse.
+ * Use `create(ClearReportResponseSchema)` to create a new message.
+ */
+export const ClearReportResponseSchema: GenMessage<ClearReportResponse> = /*@__PURE__*/
+  messageDesc(file_imeifed_console_v1_console, 19);
+
+/**
+ * @generated from message imeifed.console.v1.ReportFoundRequest
+ */
+export type ReportFoundRequest = Message<"imeifed.console.v1.ReportFoundRequest"> & {
+  /**
+   * @generated from field: string imei = 1;
+   */
+  imei: string;
+
+  /**
+   * @generated from field: imeifed.v1.FoundDetails found = 2;
+   */
+  found?: FoundDetails | undefined;
+
+  /**
+   * @generated from field: string purpose = 3;
+   */
+  purpose: string;
+
+  /**
+   * @generated from field: string act_as = 4;
+   */
+  actAs: string;
+};
+
+/**
+ * Describes the message imeifed.console.v1.ReportFoundRequest.
+ * Use `create(ReportFoundRequestSchema)` to create a new message.
+ */
+export const ReportFoundRequestSchema: GenMessage<ReportFoundRequest> = /*@__PURE__*/
+  messageDesc(file_imeifed_console_v1_console, 20);
+
+/**
+ * @generated from message imeifed.console.v1.ReportFoundResponse
+ */
+export type ReportFoundResponse = Message<"imeifed.console.v1.ReportFoundResponse"> & {
+  /**
+   * @generated from field: imeifed.v1.ReportFoundResponse answer = 1;
+   */
+  answer?: ReportFoundResponse$1 | undefined;
+};
+
+/**
+ * Describes the message imeifed.console.v1.ReportFoundResponse.
+ * Use `create(ReportFoundResponseSchema)` to create a new message.
+ */
+export const ReportFoundResponseSchema: GenMessage<ReportFoundResponse> = /*@__PURE__*/
+  messageDesc(file_imeifed_console_v1_console, 21);
+
+/**
+ * @generated from message imeifed.console.v1.WatchSightingsRequest
+ */
+export type WatchSightingsRequest = Message<"imeifed.console.v1.WatchSightingsRequest"> & {
+  /**
+   * @generated from field: string act_as = 1;
+   */
+  actAs: string;
+};
+
+/**
+ * Describes the message imeifed.console.v1.WatchSightingsRequest.
+ * Use `create(WatchSightingsRequestSchema)` to create a new message.
+ */
+export const WatchSightingsRequestSchema: GenMessage<WatchSightingsRequest> = /*@__PURE__*/
+  messageDesc(file_imeifed_console_v1_console, 22);
+
+/**
+ * @generated from message imeifed.console.v1.WatchSightingsResponse
+ */
+export type WatchSightingsResponse = Message<"imeifed.console.v1.WatchSightingsResponse"> & {
+  /**
+   * @generated from field: imeifed.v1.Sighting sighting = 1;
+   */
+  sighting?: Sighting | undefined;
+};
+
+/**
+ * Describes the message imeifed.console.v1.WatchSightingsResponse.
+ * Use `create(WatchSightingsResponseSchema)` to create a new message.
+ */
+export const WatchSightingsResponseSchema: GenMessage<WatchSightingsResponse> = /*@__PURE__*/
+  messageDesc(file_imeifed_console_v1_console, 23);
+
+/**
  * ReportFormat is the downloadable form of a screening report.
  *
  * @generated from enum imeifed.console.v1.ReportFormat
@@ -462,6 +774,57 @@ export const ConsoleService: GenService<{
     methodKind: "unary";
     input: typeof GetScreeningReportRequestSchema;
     output: typeof GetScreeningReportResponseSchema;
+  },
+  /**
+   * ReportTheft reports a theft or loss to the police's own home registry.
+   *
+   * @generated from rpc imeifed.console.v1.ConsoleService.ReportTheft
+   */
+  reportTheft: {
+    methodKind: "unary";
+    input: typeof ReportTheftRequestSchema;
+    output: typeof ReportTheftResponseSchema;
+  },
+  /**
+   * ListReports lists the reports made through this console since it started, newest first.
+   *
+   * @generated from rpc imeifed.console.v1.ConsoleService.ListReports
+   */
+  listReports: {
+    methodKind: "unary";
+    input: typeof ListReportsRequestSchema;
+    output: typeof ListReportsResponseSchema;
+  },
+  /**
+   * ClearReport clears one of the agency's own cases in its home registry.
+   *
+   * @generated from rpc imeifed.console.v1.ConsoleService.ClearReport
+   */
+  clearReport: {
+    methodKind: "unary";
+    input: typeof ClearReportRequestSchema;
+    output: typeof ClearReportResponseSchema;
+  },
+  /**
+   * ReportFound reports a device found; the gateway routes it to every registry that lists it.
+   *
+   * @generated from rpc imeifed.console.v1.ConsoleService.ReportFound
+   */
+  reportFound: {
+    methodKind: "unary";
+    input: typeof ReportFoundRequestSchema;
+    output: typeof ReportFoundResponseSchema;
+  },
+  /**
+   * WatchSightings streams where the agency's stolen devices surface (its home registry's
+   * sightings of its own cases), from the oldest kept.
+   *
+   * @generated from rpc imeifed.console.v1.ConsoleService.WatchSightings
+   */
+  watchSightings: {
+    methodKind: "server_streaming";
+    input: typeof WatchSightingsRequestSchema;
+    output: typeof WatchSightingsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_imeifed_console_v1_console, 0);
