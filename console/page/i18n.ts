@@ -83,6 +83,15 @@ const en = {
   live: "Live: new sightings appear as they happen.",
   noSightings: "No sightings yet.",
   caseColumn: "Case",
+  audit: "Who asked about our records?",
+  partnerFilter: "Partner (principal id)",
+  purposeFilter: "Purpose contains",
+  since: "From",
+  until: "Until",
+  show: "Show",
+  method: "Method",
+  truncated: "Only the newest 500 matching entries are shown.",
+  noEntries: "No entries match.",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -168,6 +177,15 @@ const es: Messages = {
   live: "En directo: los avistamientos nuevos aparecen al ocurrir.",
   noSightings: "Aún no hay avistamientos.",
   caseColumn: "Caso",
+  audit: "¿Quién preguntó por nuestros registros?",
+  partnerFilter: "Socio (id de principal)",
+  purposeFilter: "La finalidad contiene",
+  since: "Desde",
+  until: "Hasta",
+  show: "Mostrar",
+  method: "Método",
+  truncated: "Solo se muestran las 500 entradas más recientes.",
+  noEntries: "Ninguna entrada coincide.",
 };
 
 const ptBR: Messages = {
@@ -250,6 +268,15 @@ const ptBR: Messages = {
   live: "Ao vivo: novas aparições surgem quando acontecem.",
   noSightings: "Nenhuma aparição ainda.",
   caseColumn: "Caso",
+  audit: "Quem consultou nossos registros?",
+  partnerFilter: "Parceiro (id do principal)",
+  purposeFilter: "Finalidade contém",
+  since: "De",
+  until: "Até",
+  show: "Mostrar",
+  method: "Método",
+  truncated: "Apenas as 500 entradas mais recentes são mostradas.",
+  noEntries: "Nenhuma entrada corresponde.",
 };
 
 const ja: Messages = {
@@ -332,6 +359,15 @@ const ja: Messages = {
   live: "ライブ：新しい検知は発生時に表示されます。",
   noSightings: "検知はまだありません。",
   caseColumn: "事件",
+  audit: "誰が照会したか（監査）",
+  partnerFilter: "照会元（プリンシパルID）",
+  purposeFilter: "目的を含む",
+  since: "開始",
+  until: "終了",
+  show: "表示",
+  method: "メソッド",
+  truncated: "新しい500件のみ表示しています。",
+  noEntries: "該当する記録はありません。",
 };
 
 export const LANGUAGES = { en: "English", es: "Español", "pt-BR": "Português (Brasil)", ja: "日本語" } as const;

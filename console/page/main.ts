@@ -12,13 +12,15 @@ import { screeningPage } from "./screening-page.js";
 import { reportPage } from "./report-page.js";
 import { foundPage } from "./found-page.js";
 import { sightingsPage } from "./sightings-page.js";
+import { auditPage } from "./audit-page.js";
 
-type PageName = "lookup" | "screening" | "report" | "found" | "sightings";
-const PAGES: Record<PageName, (ctx: PageContext) => HTMLElement> = { lookup: lookupPage, screening: screeningPage, report: reportPage, found: foundPage, sightings: sightingsPage };
+type PageName = "lookup" | "screening" | "report" | "found" | "sightings" | "audit";
+const PAGES: Record<PageName, (ctx: PageContext) => HTMLElement> = { lookup: lookupPage, screening: screeningPage, report: reportPage, found: foundPage, sightings: sightingsPage, audit: auditPage };
 /** The pages each kind of agency uses (the console serves what its principal's scopes allow). */
 const PAGES_OF: Record<string, readonly PageName[]> = {
   police: ["lookup", "report", "found", "sightings"],
   customs: ["lookup", "screening", "found"],
+  registry: ["audit"],
 };
 
 const client = consoleClient();
@@ -43,7 +45,7 @@ function render(): void {
   const main = document.getElementById("main")!;
   const nav = document.getElementById("nav")!;
   const pages = PAGES_OF[actingKind()] ?? ["lookup"];
-  if (!pages.includes(current)) current = "lookup";
+  if (!pages.includes(current)) current = pages[0]!;
   nav.replaceChildren(
     ...pages.map((name) =>
       h(

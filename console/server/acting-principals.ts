@@ -8,6 +8,7 @@ import { Code as ConnectCode, ConnectError } from "@connectrpc/connect";
 import { FederationService } from "../../gen/imeifed/v1/federation_pb.js";
 import { RegistryService } from "../../gen/imeifed/v1/registry_pb.js";
 import type { Scope } from "../../trust/principal.js";
+import { openAuditLog, type AuditLog } from "../../trust/audit/index.js";
 import { createClient, type Client } from "../../rpc/index.js";
 import { TokenMinter } from "../../trust/token-minter.js";
 import { channelCredentials, tlsChannelOptions } from "../../trust/tls.js";
@@ -27,6 +28,8 @@ export interface ActingPrincipal {
   readonly gateway: Client<typeof FederationService>;
   /** Its home registry, for police: reports, clearings, sightings. */
   readonly registry: Client<typeof RegistryService> | undefined;
+  /** Registry administrators: their registry's audit, opened read-only. */
+  readonly audit: AuditLog | undefined;
 }
 
 export class ActingPrincipals {
@@ -55,7 +58,8 @@ export class ActingPrincipals {
         home && registryScopes.length > 0
           ? createClient(RegistryService, home.address, { ...(await secureOptions(home)), metadata: minter.metadata({ audience: home.id, scopes: registryScopes }) })
           : undefined;
-      byId.set(principal.id, { principal, gateway, registry });
+      const audit = principal.audit ? await openAuditLog(principal.audit, { readOnly: true }) : undefined;
+      byId.set(principal.id, { principal, gateway, registry, audit });
     }
     return new ActingPrincipals(byId, byId.get(config.principals[0]!.id)!, config.pilot);
   }
@@ -74,10 +78,11 @@ export class ActingPrincipals {
     return found;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     for (const p of this.#byId.values()) {
       p.gateway.close();
       p.registry?.close();
+      await p.audit?.close();
     }
   }
 }

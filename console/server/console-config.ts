@@ -10,6 +10,7 @@ import { z } from "zod";
 import { readConfigFile, resolverFrom, validateConfig } from "../../config/config-file.js";
 import { Code, ImeifedError } from "../../errors/index.js";
 import { readPrivateJwk } from "../../trust/keys.js";
+import { auditConfigSchema, type AuditConfig } from "../../trust/audit/index.js";
 import { PRINCIPAL_KINDS, SCOPES, type PrincipalKind, type Scope } from "../../trust/principal.js";
 import { clientTlsSchema, type ClientTlsConfig } from "../../trust/tls.js";
 
@@ -27,6 +28,8 @@ const principalSchema = z
     scopes: z.array(z.enum(SCOPES)).optional(),
     /** Its home registry when it differs from the console's (pilot mode: each police its own). */
     homeRegistry: targetSchema.optional(),
+    /** Registry administrators: the registry's audit store, read (never written) by the audit page. */
+    audit: auditConfigSchema.optional(),
   })
   .strict();
 
@@ -72,6 +75,8 @@ export interface ConsolePrincipal {
   readonly scopes: readonly Scope[];
   /** Where police report and clear their cases and watch their sightings. */
   readonly homeRegistry: ServiceTarget | undefined;
+  /** The registry's audit store, for its administrators. */
+  readonly audit: AuditConfig | undefined;
 }
 
 /** A reachable service: its address and TLS (insecure when absent). */
@@ -128,6 +133,7 @@ export async function consoleConfigFrom(input: unknown, baseDir: string, source 
       privateJwk: await readPrivateJwk(at(p.key)),
       scopes: p.scopes ?? DEFAULT_SCOPES[p.kind] ?? ["devices:check"],
       homeRegistry: p.homeRegistry ? { address: p.homeRegistry.address, id: p.homeRegistry.id, tls: tlsOf(p.homeRegistry.tls) } : homeRegistry,
+      audit: p.audit && "sqlite" in p.audit ? { sqlite: at(p.audit.sqlite) } : p.audit,
     })),
   );
   const ids = new Set<string>();

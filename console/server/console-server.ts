@@ -66,7 +66,7 @@ export async function startConsole(config: ConsoleConfig, options: { log?: (line
   try {
     await Promise.race([once(server, "listening"), once(server, "error").then(([e]) => Promise.reject(e))]);
   } catch (error) {
-    principals.close();
+    await principals.close();
     await rm(workDir, { recursive: true, force: true });
     throw error;
   }
@@ -77,7 +77,7 @@ export async function startConsole(config: ConsoleConfig, options: { log?: (line
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      principals.close();
+      await principals.close();
       await rm(workDir, { recursive: true, force: true });
     },
   };

@@ -11,6 +11,7 @@ import { ConsoleService, PrincipalSchema, ReportFormat, type Principal } from ".
 import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
 import { ScreeningDecision, UnansweredPolicy } from "../../gen/imeifed/v1/federation_pb.js";
 import { FiledReports } from "./filed-reports.js";
+import { readAudit } from "./audit-reading.js";
 import type { ActingPrincipal, ActingPrincipals } from "./acting-principals.js";
 import { connectErrorOf } from "./connect-error-of.js";
 import { signedReport } from "./report-signature.js";
@@ -190,6 +191,14 @@ export function consoleService(options: ConsoleServiceOptions): ServiceImpl<type
       } finally {
         watching--;
       }
+    },
+
+    async queryAudit(request) {
+      return guard(async () => {
+        const acting = principals.resolve(request.actAs);
+        if (!acting.audit) throw new ConnectError(`${acting.principal.id} has no audit store configured on this console (audit in the config; registry administrators only)`, ConnectCode.FailedPrecondition);
+        return readAudit(acting.audit, request);
+      });
     },
 
     async getScreeningReport(request) {

@@ -15,9 +15,13 @@ export async function startPilotConsole(options: { dir: string; gateway: string;
     listen: options.listen,
     pilot: true,
     gateway: { address: options.gateway, id: "gateway" },
-    principals: people.map((p) => ({ id: p.id, name: p.name, kind: p.kind, country: p.country, key: join("keys", keyFileNames(p.id).privateJwk), scopes: [...p.scopes],
+    principals: [
+      ...people.map((p) => ({ id: p.id, name: p.name, kind: p.kind, country: p.country, key: join("keys", keyFileNames(p.id).privateJwk), scopes: [...p.scopes],
       ...(p.kind === "police" && options.registries[p.country] ? { homeRegistry: { address: options.registries[p.country]!, id: `registry-${p.country.toLowerCase()}` } } : {}),
     })),
+      // The Spanish registry's administrator: its audit page reads the registry's own audit (in its SQLite file).
+      { id: "registry-es", name: "Registro ES (pilot administrator)", kind: "registry", country: "ES", key: join("keys", keyFileNames("registry-es").privateJwk), audit: { sqlite: join("data", "es.sqlite") } },
+    ],
   };
   const config = await consoleConfigFrom(input, options.dir, "pilot console");
   return startConsole(config, { log: () => {} });

@@ -275,6 +275,32 @@ describe("the console in a real browser, against the pilot federation", function
       await page.locator("#verdict").waitFor();
       assert.equal(await page.locator("#verdict").innerText(), "PERMITTED");
     });
+
+    it("the Spanish registry's administrator sees customs-gb's questions in its audit, filtered by partner and purpose", async () => {
+      await page.goto(pilot.manifest.console.url);
+      await page.getByLabel("Act as").selectOption("registry-es");
+      await page.getByRole("heading", { name: "Who asked about our records?" }).waitFor();
+      await page.getByLabel("Partner (principal id)").fill("customs-gb");
+      await page.getByLabel("Purpose contains").fill("pilot-1");
+      const rows = page.locator("#audit-table tbody tr");
+      // The registry writes its audit a moment after answering: ask again until the entries are there.
+      for (let i = 0; i < 20; i++) {
+        await page.getByRole("button", { name: "Show", exact: true }).click();
+        await page.locator("#audit-table, #audit-empty").first().waitFor();
+        await page.waitForTimeout(250);
+        if ((await rows.count()) > 0) break;
+      }
+      assert.ok((await rows.count()) > 0);
+      for (const text of await rows.allInnerTexts()) assert.match(text, /customs-gb\s+gateway\s+\S*PILOT-1/i);
+      await page.getByLabel("Partner (principal id)").fill("police-jp");
+      await page.getByRole("button", { name: "Show", exact: true }).click();
+      await page.locator("#audit-empty").waitFor();
+      await page.getByLabel("Partner (principal id)").fill("customs-gb");
+      await page.getByRole("button", { name: "Show", exact: true }).click();
+      await rows.first().waitFor();
+      await page.screenshot({ path: join(DOCS, "console-audit.png"), fullPage: true });
+      assert.deepEqual(await seriousViolations(page), []);
+    });
   });
 
   describe("with a registry down", () => {

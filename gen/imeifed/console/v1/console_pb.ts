@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file imeifed/console/v1/console.proto.
  */
 export const file_imeifed_console_v1_console: GenFile = /*@__PURE__*/
-  fileDesc("CiBpbWVpZmVkL2NvbnNvbGUvdjEvY29uc29sZS5wcm90bxISaW1laWZlZC5jb25zb2xlLnYxIkQKCVByaW5jaXBhbBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBGtpbmQYAyABKAkSDwoHY291bnRyeRgEIAEoCSITChFHZXRTZXNzaW9uUmVxdWVzdCKNAQoSR2V0U2Vzc2lvblJlc3BvbnNlEjgKEWRlZmF1bHRfcHJpbmNpcGFsGAEgASgLMh0uaW1laWZlZC5jb25zb2xlLnYxLlByaW5jaXBhbBIuCgdjaG9pY2VzGAIgAygLMh0uaW1laWZlZC5jb25zb2xlLnYxLlByaW5jaXBhbBINCgVwaWxvdBgDIAEoCCI+Cg1Mb29rdXBSZXF1ZXN0EgwKBGltZWkYASABKAkSDwoHcHVycG9zZRgCIAEoCRIOCgZhY3RfYXMYAyABKAkiPAoOTG9va3VwUmVzcG9uc2USKgoGYW5zd2VyGAEgASgLMhouaW1laWZlZC52MS5Mb29rdXBSZXNwb25zZSIYChZHZXRSZWdpc3RyeUtleXNSZXF1ZXN0IkwKF0dldFJlZ2lzdHJ5S2V5c1Jlc3BvbnNlEjEKBGtleXMYASABKAsyIy5pbWVpZmVkLnYxLkdldFJlZ2lzdHJ5S2V5c1Jlc3BvbnNlImwKDVNjcmVlblJlcXVlc3QSEAoIbWFuaWZlc3QYASABKAwSEQoJZmlsZV9uYW1lGAIgASgJEiYKCHNoaXBtZW50GAMgASgLMhQuaW1laWZlZC52MS5TaGlwbWVudBIOCgZhY3RfYXMYBCABKAkifwoOU2NyZWVuUHJvZ3Jlc3MSFgoOaXRlbXNfc2NyZWVuZWQYASABKAQSEwoLaXRlbXNfdG90YWwYAiABKAQSEAoIZmluZGluZ3MYAyABKAQSGAoQaXRlbXNfcGVyX3NlY29uZBgEIAEoARIUCgxzZWNvbmRzX2xlZnQYBSABKAEibwoMU2NyZWVuUmVzdWx0Ei0KB3N1bW1hcnkYASABKAsyHC5pbWVpZmVkLnYxLlNjcmVlbmluZ1N1bW1hcnkSEQoJcmVwb3J0X2lkGAIgASgJEh0KFWZpbmRpbmdzX25vdF9zdHJlYW1lZBgDIAEoBCK4AQoOU2NyZWVuUmVzcG9uc2USNgoIcHJvZ3Jlc3MYASABKAsyIi5pbWVpZmVkLmNvbnNvbGUudjEuU2NyZWVuUHJvZ3Jlc3NIABIvCgdmaW5kaW5nGAIgASgLMhwuaW1laWZlZC52MS5TY3JlZW5pbmdGaW5kaW5nSAASMgoGcmVzdWx0GAMgASgLMiAuaW1laWZlZC5jb25zb2xlLnYxLlNjcmVlblJlc3VsdEgAQgkKB21lc3NhZ2UiYAoZR2V0U2NyZWVuaW5nUmVwb3J0UmVxdWVzdBIRCglyZXBvcnRfaWQYASABKAkSMAoGZm9ybWF0GAIgASgOMiAuaW1laWZlZC5jb25zb2xlLnYxLlJlcG9ydEZvcm1hdCJUChpHZXRTY3JlZW5pbmdSZXBvcnRSZXNwb25zZRIRCglmaWxlX25hbWUYASABKAkSDwoHY29udGVudBgCIAEoDBISCgptZWRpYV90eXBlGAMgASgJIuMBChJSZXBvcnRUaGVmdFJlcXVlc3QSDQoFaW1laXMYASADKAkSKAoGc3RhdHVzGAIgASgOMhguaW1laWZlZC52MS5EZXZpY2VTdGF0dXMSIgoGcmVhc29uGAMgASgOMhIuaW1laWZlZC52MS5SZWFzb24SFgoOY2FzZV9yZWZlcmVuY2UYBCABKAkSFwoPY3JpbWVfcmVmZXJlbmNlGAUgASgJEi8KC29jY3VycmVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZhY3RfYXMYByABKAkiRwoTUmVwb3J0VGhlZnRSZXNwb25zZRIwCgZhbnN3ZXIYASABKAsyIC5pbWVpZmVkLnYxLlJlcG9ydERldmljZVJlc3BvbnNlIrECCgtGaWxlZFJlcG9ydBINCgVpbWVpcxgBIAMoCRIWCg5jYXNlX3JlZmVyZW5jZRgCIAEoCRIoCgZzdGF0dXMYAyABKA4yGC5pbWVpZmVkLnYxLkRldmljZVN0YXR1cxIiCgZyZWFzb24YBCABKA4yEi5pbWVpZmVkLnYxLlJlYXNvbhIQCgh2ZXJpZmllZBgFIAEoCBIsCghmaWxlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY2xlYXJlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoMY2xlYXJfcmVhc29uGAggASgOMhcuaW1laWZlZC52MS5DbGVhclJlYXNvbhIOCgZhZ2VuY3kYCSABKAkiJAoSTGlzdFJlcG9ydHNSZXF1ZXN0Eg4KBmFjdF9hcxgBIAEoCSJHChNMaXN0UmVwb3J0c1Jlc3BvbnNlEjAKB3JlcG9ydHMYASADKAsyHy5pbWVpZmVkLmNvbnNvbGUudjEuRmlsZWRSZXBvcnQigQEKEkNsZWFyUmVwb3J0UmVxdWVzdBIMCgRpbWVpGAEgASgJEhYKDmNhc2VfcmVmZXJlbmNlGAIgASgJEicKBnJlYXNvbhgDIAEoDjIXLmltZWlmZWQudjEuQ2xlYXJSZWFzb24SDAoEbm90ZRgEIAEoCRIOCgZhY3RfYXMYBSABKAkiRgoTQ2xlYXJSZXBvcnRSZXNwb25zZRIvCgZhbnN3ZXIYASABKAsyHy5pbWVpZmVkLnYxLkNsZWFyRGV2aWNlUmVzcG9uc2UibAoSUmVwb3J0Rm91bmRSZXF1ZXN0EgwKBGltZWkYASABKAkSJwoFZm91bmQYAiABKAsyGC5pbWVpZmVkLnYxLkZvdW5kRGV0YWlscxIPCgdwdXJwb3NlGAMgASgJEg4KBmFjdF9hcxgEIAEoCSJGChNSZXBvcnRGb3VuZFJlc3BvbnNlEi8KBmFuc3dlchgBIAEoCzIfLmltZWlmZWQudjEuUmVwb3J0Rm91bmRSZXNwb25zZSInChVXYXRjaFNpZ2h0aW5nc1JlcXVlc3QSDgoGYWN0X2FzGAEgASgJIkAKFldhdGNoU2lnaHRpbmdzUmVzcG9uc2USJgoIc2lnaHRpbmcYASABKAsyFC5pbWVpZmVkLnYxLlNpZ2h0aW5nKlwKDFJlcG9ydEZvcm1hdBIdChlSRVBPUlRfRk9STUFUX1VOU1BFQ0lGSUVEEAASFQoRUkVQT1JUX0ZPUk1BVF9DU1YQARIWChJSRVBPUlRfRk9STUFUX0pTT04QAjLdBwoOQ29uc29sZVNlcnZpY2USWwoKR2V0U2Vzc2lvbhIlLmltZWlmZWQuY29uc29sZS52MS5HZXRTZXNzaW9uUmVxdWVzdBomLmltZWlmZWQuY29uc29sZS52MS5HZXRTZXNzaW9uUmVzcG9uc2USTwoGTG9va3VwEiEuaW1laWZlZC5jb25zb2xlLnYxLkxvb2t1cFJlcXVlc3QaIi5pbWVpZmVkLmNvbnNvbGUudjEuTG9va3VwUmVzcG9uc2USagoPR2V0UmVnaXN0cnlLZXlzEiouaW1laWZlZC5jb25zb2xlLnYxLkdldFJlZ2lzdHJ5S2V5c1JlcXVlc3QaKy5pbWVpZmVkLmNvbnNvbGUudjEuR2V0UmVnaXN0cnlLZXlzUmVzcG9uc2USUQoGU2NyZWVuEiEuaW1laWZlZC5jb25zb2xlLnYxLlNjcmVlblJlcXVlc3QaIi5pbWVpZmVkLmNvbnNvbGUudjEuU2NyZWVuUmVzcG9uc2UwARJzChJHZXRTY3JlZW5pbmdSZXBvcnQSLS5pbWVpZmVkLmNvbnNvbGUudjEuR2V0U2NyZWVuaW5nUmVwb3J0UmVxdWVzdBouLmltZWlmZWQuY29uc29sZS52MS5HZXRTY3JlZW5pbmdSZXBvcnRSZXNwb25zZRJeCgtSZXBvcnRUaGVmdBImLmltZWlmZWQuY29uc29sZS52MS5SZXBvcnRUaGVmdFJlcXVlc3QaJy5pbWVpZmVkLmNvbnNvbGUudjEuUmVwb3J0VGhlZnRSZXNwb25zZRJeCgtMaXN0UmVwb3J0cxImLmltZWlmZWQuY29uc29sZS52MS5MaXN0UmVwb3J0c1JlcXVlc3QaJy5pbWVpZmVkLmNvbnNvbGUudjEuTGlzdFJlcG9ydHNSZXNwb25zZRJeCgtDbGVhclJlcG9ydBImLmltZWlmZWQuY29uc29sZS52MS5DbGVhclJlcG9ydFJlcXVlc3QaJy5pbWVpZmVkLmNvbnNvbGUudjEuQ2xlYXJSZXBvcnRSZXNwb25zZRJeCgtSZXBvcnRGb3VuZBImLmltZWlmZWQuY29uc29sZS52MS5SZXBvcnRGb3VuZFJlcXVlc3QaJy5pbWVpZmVkLmNvbnNvbGUudjEuUmVwb3J0Rm91bmRSZXNwb25zZRJpCg5XYXRjaFNpZ2h0aW5ncxIpLmltZWlmZWQuY29uc29sZS52MS5XYXRjaFNpZ2h0aW5nc1JlcXVlc3QaKi5pbWVpZmVkLmNvbnNvbGUudjEuV2F0Y2hTaWdodGluZ3NSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_timestamp, file_imeifed_v1_device, file_imeifed_v1_federation, file_imeifed_v1_registry]);
+  fileDesc("CiBpbWVpZmVkL2NvbnNvbGUvdjEvY29uc29sZS5wcm90bxISaW1laWZlZC5jb25zb2xlLnYxIkQKCVByaW5jaXBhbBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBGtpbmQYAyABKAkSDwoHY291bnRyeRgEIAEoCSITChFHZXRTZXNzaW9uUmVxdWVzdCKNAQoSR2V0U2Vzc2lvblJlc3BvbnNlEjgKEWRlZmF1bHRfcHJpbmNpcGFsGAEgASgLMh0uaW1laWZlZC5jb25zb2xlLnYxLlByaW5jaXBhbBIuCgdjaG9pY2VzGAIgAygLMh0uaW1laWZlZC5jb25zb2xlLnYxLlByaW5jaXBhbBINCgVwaWxvdBgDIAEoCCI+Cg1Mb29rdXBSZXF1ZXN0EgwKBGltZWkYASABKAkSDwoHcHVycG9zZRgCIAEoCRIOCgZhY3RfYXMYAyABKAkiPAoOTG9va3VwUmVzcG9uc2USKgoGYW5zd2VyGAEgASgLMhouaW1laWZlZC52MS5Mb29rdXBSZXNwb25zZSIYChZHZXRSZWdpc3RyeUtleXNSZXF1ZXN0IkwKF0dldFJlZ2lzdHJ5S2V5c1Jlc3BvbnNlEjEKBGtleXMYASABKAsyIy5pbWVpZmVkLnYxLkdldFJlZ2lzdHJ5S2V5c1Jlc3BvbnNlImwKDVNjcmVlblJlcXVlc3QSEAoIbWFuaWZlc3QYASABKAwSEQoJZmlsZV9uYW1lGAIgASgJEiYKCHNoaXBtZW50GAMgASgLMhQuaW1laWZlZC52MS5TaGlwbWVudBIOCgZhY3RfYXMYBCABKAkifwoOU2NyZWVuUHJvZ3Jlc3MSFgoOaXRlbXNfc2NyZWVuZWQYASABKAQSEwoLaXRlbXNfdG90YWwYAiABKAQSEAoIZmluZGluZ3MYAyABKAQSGAoQaXRlbXNfcGVyX3NlY29uZBgEIAEoARIUCgxzZWNvbmRzX2xlZnQYBSABKAEibwoMU2NyZWVuUmVzdWx0Ei0KB3N1bW1hcnkYASABKAsyHC5pbWVpZmVkLnYxLlNjcmVlbmluZ1N1bW1hcnkSEQoJcmVwb3J0X2lkGAIgASgJEh0KFWZpbmRpbmdzX25vdF9zdHJlYW1lZBgDIAEoBCK4AQoOU2NyZWVuUmVzcG9uc2USNgoIcHJvZ3Jlc3MYASABKAsyIi5pbWVpZmVkLmNvbnNvbGUudjEuU2NyZWVuUHJvZ3Jlc3NIABIvCgdmaW5kaW5nGAIgASgLMhwuaW1laWZlZC52MS5TY3JlZW5pbmdGaW5kaW5nSAASMgoGcmVzdWx0GAMgASgLMiAuaW1laWZlZC5jb25zb2xlLnYxLlNjcmVlblJlc3VsdEgAQgkKB21lc3NhZ2UiYAoZR2V0U2NyZWVuaW5nUmVwb3J0UmVxdWVzdBIRCglyZXBvcnRfaWQYASABKAkSMAoGZm9ybWF0GAIgASgOMiAuaW1laWZlZC5jb25zb2xlLnYxLlJlcG9ydEZvcm1hdCJUChpHZXRTY3JlZW5pbmdSZXBvcnRSZXNwb25zZRIRCglmaWxlX25hbWUYASABKAkSDwoHY29udGVudBgCIAEoDBISCgptZWRpYV90eXBlGAMgASgJIuMBChJSZXBvcnRUaGVmdFJlcXVlc3QSDQoFaW1laXMYASADKAkSKAoGc3RhdHVzGAIgASgOMhguaW1laWZlZC52MS5EZXZpY2VTdGF0dXMSIgoGcmVhc29uGAMgASgOMhIuaW1laWZlZC52MS5SZWFzb24SFgoOY2FzZV9yZWZlcmVuY2UYBCABKAkSFwoPY3JpbWVfcmVmZXJlbmNlGAUgASgJEi8KC29jY3VycmVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZhY3RfYXMYByABKAkiRwoTUmVwb3J0VGhlZnRSZXNwb25zZRIwCgZhbnN3ZXIYASABKAsyIC5pbWVpZmVkLnYxLlJlcG9ydERldmljZVJlc3BvbnNlIrECCgtGaWxlZFJlcG9ydBINCgVpbWVpcxgBIAMoCRIWCg5jYXNlX3JlZmVyZW5jZRgCIAEoCRIoCgZzdGF0dXMYAyABKA4yGC5pbWVpZmVkLnYxLkRldmljZVN0YXR1cxIiCgZyZWFzb24YBCABKA4yEi5pbWVpZmVkLnYxLlJlYXNvbhIQCgh2ZXJpZmllZBgFIAEoCBIsCghmaWxlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY2xlYXJlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoMY2xlYXJfcmVhc29uGAggASgOMhcuaW1laWZlZC52MS5DbGVhclJlYXNvbhIOCgZhZ2VuY3kYCSABKAkiJAoSTGlzdFJlcG9ydHNSZXF1ZXN0Eg4KBmFjdF9hcxgBIAEoCSJHChNMaXN0UmVwb3J0c1Jlc3BvbnNlEjAKB3JlcG9ydHMYASADKAsyHy5pbWVpZmVkLmNvbnNvbGUudjEuRmlsZWRSZXBvcnQigQEKEkNsZWFyUmVwb3J0UmVxdWVzdBIMCgRpbWVpGAEgASgJEhYKDmNhc2VfcmVmZXJlbmNlGAIgASgJEicKBnJlYXNvbhgDIAEoDjIXLmltZWlmZWQudjEuQ2xlYXJSZWFzb24SDAoEbm90ZRgEIAEoCRIOCgZhY3RfYXMYBSABKAkiRgoTQ2xlYXJSZXBvcnRSZXNwb25zZRIvCgZhbnN3ZXIYASABKAsyHy5pbWVpZmVkLnYxLkNsZWFyRGV2aWNlUmVzcG9uc2UibAoSUmVwb3J0Rm91bmRSZXF1ZXN0EgwKBGltZWkYASABKAkSJwoFZm91bmQYAiABKAsyGC5pbWVpZmVkLnYxLkZvdW5kRGV0YWlscxIPCgdwdXJwb3NlGAMgASgJEg4KBmFjdF9hcxgEIAEoCSJGChNSZXBvcnRGb3VuZFJlc3BvbnNlEi8KBmFuc3dlchgBIAEoCzIfLmltZWlmZWQudjEuUmVwb3J0Rm91bmRSZXNwb25zZSInChVXYXRjaFNpZ2h0aW5nc1JlcXVlc3QSDgoGYWN0X2FzGAEgASgJIkAKFldhdGNoU2lnaHRpbmdzUmVzcG9uc2USJgoIc2lnaHRpbmcYASABKAsyFC5pbWVpZmVkLnYxLlNpZ2h0aW5nIpsBChFRdWVyeUF1ZGl0UmVxdWVzdBIPCgdwYXJ0bmVyGAEgASgJEg8KB3B1cnBvc2UYAiABKAkSKQoFc2luY2UYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBXVudGlsGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZhY3RfYXMYBSABKAki0gEKCkF1ZGl0RW50cnkSCwoDc2VxGAEgASgEEiYKAmF0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwcmluY2lwYWwYAyABKAkSDQoFYWN0b3IYBCABKAkSDwoHcHVycG9zZRgFIAEoCRIOCgZtZXRob2QYBiABKAkSEgoKZGV2aWNlX2tleRgHIAEoCRISCgpiYXRjaF9zaXplGAggASgNEg8KB3ZlcmRpY3QYCSABKAkSEwoLc3RhdHVzX2NvZGUYCiABKA0iWAoSUXVlcnlBdWRpdFJlc3BvbnNlEi8KB2VudHJpZXMYASADKAsyHi5pbWVpZmVkLmNvbnNvbGUudjEuQXVkaXRFbnRyeRIRCgl0cnVuY2F0ZWQYAiABKAgqXAoMUmVwb3J0Rm9ybWF0Eh0KGVJFUE9SVF9GT1JNQVRfVU5TUEVDSUZJRUQQABIVChFSRVBPUlRfRk9STUFUX0NTVhABEhYKElJFUE9SVF9GT1JNQVRfSlNPThACMroICg5Db25zb2xlU2VydmljZRJbCgpHZXRTZXNzaW9uEiUuaW1laWZlZC5jb25zb2xlLnYxLkdldFNlc3Npb25SZXF1ZXN0GiYuaW1laWZlZC5jb25zb2xlLnYxLkdldFNlc3Npb25SZXNwb25zZRJPCgZMb29rdXASIS5pbWVpZmVkLmNvbnNvbGUudjEuTG9va3VwUmVxdWVzdBoiLmltZWlmZWQuY29uc29sZS52MS5Mb29rdXBSZXNwb25zZRJqCg9HZXRSZWdpc3RyeUtleXMSKi5pbWVpZmVkLmNvbnNvbGUudjEuR2V0UmVnaXN0cnlLZXlzUmVxdWVzdBorLmltZWlmZWQuY29uc29sZS52MS5HZXRSZWdpc3RyeUtleXNSZXNwb25zZRJRCgZTY3JlZW4SIS5pbWVpZmVkLmNvbnNvbGUudjEuU2NyZWVuUmVxdWVzdBoiLmltZWlmZWQuY29uc29sZS52MS5TY3JlZW5SZXNwb25zZTABEnMKEkdldFNjcmVlbmluZ1JlcG9ydBItLmltZWlmZWQuY29uc29sZS52MS5HZXRTY3JlZW5pbmdSZXBvcnRSZXF1ZXN0Gi4uaW1laWZlZC5jb25zb2xlLnYxLkdldFNjcmVlbmluZ1JlcG9ydFJlc3BvbnNlEl4KC1JlcG9ydFRoZWZ0EiYuaW1laWZlZC5jb25zb2xlLnYxLlJlcG9ydFRoZWZ0UmVxdWVzdBonLmltZWlmZWQuY29uc29sZS52MS5SZXBvcnRUaGVmdFJlc3BvbnNlEl4KC0xpc3RSZXBvcnRzEiYuaW1laWZlZC5jb25zb2xlLnYxLkxpc3RSZXBvcnRzUmVxdWVzdBonLmltZWlmZWQuY29uc29sZS52MS5MaXN0UmVwb3J0c1Jlc3BvbnNlEl4KC0NsZWFyUmVwb3J0EiYuaW1laWZlZC5jb25zb2xlLnYxLkNsZWFyUmVwb3J0UmVxdWVzdBonLmltZWlmZWQuY29uc29sZS52MS5DbGVhclJlcG9ydFJlc3BvbnNlEl4KC1JlcG9ydEZvdW5kEiYuaW1laWZlZC5jb25zb2xlLnYxLlJlcG9ydEZvdW5kUmVxdWVzdBonLmltZWlmZWQuY29uc29sZS52MS5SZXBvcnRGb3VuZFJlc3BvbnNlEmkKDldhdGNoU2lnaHRpbmdzEikuaW1laWZlZC5jb25zb2xlLnYxLldhdGNoU2lnaHRpbmdzUmVxdWVzdBoqLmltZWlmZWQuY29uc29sZS52MS5XYXRjaFNpZ2h0aW5nc1Jlc3BvbnNlMAESWwoKUXVlcnlBdWRpdBIlLmltZWlmZWQuY29uc29sZS52MS5RdWVyeUF1ZGl0UmVxdWVzdBomLmltZWlmZWQuY29uc29sZS52MS5RdWVyeUF1ZGl0UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_imeifed_v1_device, file_imeifed_v1_federation, file_imeifed_v1_registry]);
 
 /**
  * Principal is an agency the console can act as.
@@ -689,6 +689,141 @@ export const WatchSightingsResponseSchema: GenMessage<WatchSightingsResponse> = 
   messageDesc(file_imeifed_console_v1_console, 23);
 
 /**
+ * @generated from message imeifed.console.v1.QueryAuditRequest
+ */
+export type QueryAuditRequest = Message<"imeifed.console.v1.QueryAuditRequest"> & {
+  /**
+   * The partner who asked: the real requester (a delegated call's actor, else the caller). Empty: any.
+   *
+   * @generated from field: string partner = 1;
+   */
+  partner: string;
+
+  /**
+   * Entries whose purpose contains this text. Empty: any.
+   *
+   * @generated from field: string purpose = 2;
+   */
+  purpose: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp since = 3;
+   */
+  since?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp until = 4;
+   */
+  until?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string act_as = 5;
+   */
+  actAs: string;
+};
+
+/**
+ * Describes the message imeifed.console.v1.QueryAuditRequest.
+ * Use `create(QueryAuditRequestSchema)` to create a new message.
+ */
+export const QueryAuditRequestSchema: GenMessage<QueryAuditRequest> = /*@__PURE__*/
+  messageDesc(file_imeifed_console_v1_console, 24);
+
+/**
+ * AuditEntry is one recorded call, as a registry administrator reads it.
+ *
+ * @generated from message imeifed.console.v1.AuditEntry
+ */
+export type AuditEntry = Message<"imeifed.console.v1.AuditEntry"> & {
+  /**
+   * @generated from field: uint64 seq = 1;
+   */
+  seq: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp at = 2;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * Who signed the token (the gateway, for a delegated call).
+   *
+   * @generated from field: string principal = 3;
+   */
+  principal: string;
+
+  /**
+   * The real requester of a delegated call.
+   *
+   * @generated from field: string actor = 4;
+   */
+  actor: string;
+
+  /**
+   * @generated from field: string purpose = 5;
+   */
+  purpose: string;
+
+  /**
+   * @generated from field: string method = 6;
+   */
+  method: string;
+
+  /**
+   * @generated from field: string device_key = 7;
+   */
+  deviceKey: string;
+
+  /**
+   * @generated from field: uint32 batch_size = 8;
+   */
+  batchSize: number;
+
+  /**
+   * @generated from field: string verdict = 9;
+   */
+  verdict: string;
+
+  /**
+   * @generated from field: uint32 status_code = 10;
+   */
+  statusCode: number;
+};
+
+/**
+ * Describes the message imeifed.console.v1.AuditEntry.
+ * Use `create(AuditEntrySchema)` to create a new message.
+ */
+export const AuditEntrySchema: GenMessage<AuditEntry> = /*@__PURE__*/
+  messageDesc(file_imeifed_console_v1_console, 25);
+
+/**
+ * @generated from message imeifed.console.v1.QueryAuditResponse
+ */
+export type QueryAuditResponse = Message<"imeifed.console.v1.QueryAuditResponse"> & {
+  /**
+   * Newest first.
+   *
+   * @generated from field: repeated imeifed.console.v1.AuditEntry entries = 1;
+   */
+  entries: AuditEntry[];
+
+  /**
+   * True when more entries matched than were returned.
+   *
+   * @generated from field: bool truncated = 2;
+   */
+  truncated: boolean;
+};
+
+/**
+ * Describes the message imeifed.console.v1.QueryAuditResponse.
+ * Use `create(QueryAuditResponseSchema)` to create a new message.
+ */
+export const QueryAuditResponseSchema: GenMessage<QueryAuditResponse> = /*@__PURE__*/
+  messageDesc(file_imeifed_console_v1_console, 26);
+
+/**
  * ReportFormat is the downloadable form of a screening report.
  *
  * @generated from enum imeifed.console.v1.ReportFormat
@@ -825,6 +960,16 @@ export const ConsoleService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchSightingsRequestSchema;
     output: typeof WatchSightingsResponseSchema;
+  },
+  /**
+   * QueryAudit reads the registry's own audit (registry administrators): who asked about its records.
+   *
+   * @generated from rpc imeifed.console.v1.ConsoleService.QueryAudit
+   */
+  queryAudit: {
+    methodKind: "unary";
+    input: typeof QueryAuditRequestSchema;
+    output: typeof QueryAuditResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_imeifed_console_v1_console, 0);
