@@ -92,6 +92,7 @@ const en = {
   method: "Method",
   truncated: "Only the newest 500 matching entries are shown.",
   noEntries: "No entries match.",
+  signOut: "Sign out",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -186,6 +187,7 @@ const es: Messages = {
   method: "Método",
   truncated: "Solo se muestran las 500 entradas más recientes.",
   noEntries: "Ninguna entrada coincide.",
+  signOut: "Cerrar sesión",
 };
 
 const ptBR: Messages = {
@@ -277,6 +279,7 @@ const ptBR: Messages = {
   method: "Método",
   truncated: "Apenas as 500 entradas mais recentes são mostradas.",
   noEntries: "Nenhuma entrada corresponde.",
+  signOut: "Sair",
 };
 
 const ja: Messages = {
@@ -368,6 +371,7 @@ const ja: Messages = {
   method: "メソッド",
   truncated: "新しい500件のみ表示しています。",
   noEntries: "該当する記録はありません。",
+  signOut: "ログアウト",
 };
 
 export const LANGUAGES = { en: "English", es: "Español", "pt-BR": "Português (Brasil)", ja: "日本語" } as const;

@@ -77,6 +77,7 @@ function render(): void {
   } else if (session?.defaultPrincipal) {
     who.textContent = `${session.defaultPrincipal.name} (${session.defaultPrincipal.id})`;
   }
+  if (session?.officer) who.append(" · ", h("span", { id: "officer" }, session.officer), " ", h("a", { href: "/auth/logout", class: "sign-out" }, t("signOut")));
   const lang = h("select", { id: "language-select" }, ...(Object.entries(LANGUAGES) as [Language, string][]).map(([code, name]) => h("option", { value: code, lang: code, ...(code === language() ? { selected: true } : {}) }, name)));
   lang.addEventListener("change", () => {
     setLanguage(lang.value as Language);

@@ -13,6 +13,7 @@ import { readPrivateJwk } from "../../trust/keys.js";
 import { auditConfigSchema, type AuditConfig } from "../../trust/audit/index.js";
 import { PRINCIPAL_KINDS, SCOPES, type PrincipalKind, type Scope } from "../../trust/principal.js";
 import { clientTlsSchema, type ClientTlsConfig } from "../../trust/tls.js";
+import type { SignInConfig } from "./sign-in.js";
 
 const targetSchema = z.object({ address: z.string().min(1), id: z.string().min(1), tls: clientTlsSchema.optional() }).strict();
 
@@ -51,6 +52,20 @@ const consoleConfigSchema = z
     principals: z.array(principalSchema).min(1),
     /** Pilot mode: the page offers every principal; never for a real agency. */
     pilot: z.boolean().default(false),
+    /** Officers sign in with the agency's OpenID Connect provider; required on any address but loopback. */
+    signIn: z
+      .object({
+        issuer: z.string().url(),
+        clientId: z.string().min(1),
+        clientSecret: z.string().min(1),
+        /** This console's /auth/callback as registered with the provider. */
+        redirectUri: z.string().url(),
+        /** An http:// issuer: only for a provider on this machine (tests). */
+        allowInsecureIssuer: z.boolean().default(false),
+        sessionTtlSec: z.number().int().min(60).max(86_400).default(8 * 3600),
+      })
+      .strict()
+      .optional(),
     /** Lifetime of the tokens the console mints (seconds). */
     tokenTtlSec: z.number().int().min(30).max(3600).default(300),
   })
@@ -92,6 +107,8 @@ export interface ConsoleConfig {
   readonly principals: readonly ConsolePrincipal[];
   readonly pilot: boolean;
   readonly tokenTtlSec: number;
+  /** Undefined: no sign-in (loopback only). */
+  readonly signIn: SignInConfig | undefined;
 }
 
 export type ConsoleConfigInput = z.input<typeof consoleConfigSchema>;
@@ -114,13 +131,23 @@ export async function consoleConfigFrom(input: unknown, baseDir: string, source 
   const raw = validateConfig(consoleConfigSchema, input, source);
   const at = resolverFrom(baseDir);
   const listen = parseListen(raw.listen);
-  if (!isLoopback(listen.host)) {
-    // Officers must sign in anywhere but loopback; the OpenID Connect sign-in is not built yet, so nothing else may start.
+  if (!isLoopback(listen.host) && !raw.signIn) {
+    // Anyone who reaches the page acts as the agency: beyond this machine, officers must sign in.
     throw new ImeifedError(
       Code.FAILED_PRECONDITION,
       "INSECURE_LISTEN",
-      `listen: ${raw.listen} is reachable from other machines, and this console has no sign-in configured; listen on 127.0.0.1 (officers then reach it on this machine only)`,
+      `listen: ${raw.listen} is reachable from other machines, and this console has no sign-in configured; configure signIn (the agency's OpenID Connect provider) or listen on 127.0.0.1`,
     );
+  }
+  if (raw.signIn) {
+    const redirect = new URL(raw.signIn.redirectUri);
+    if (redirect.protocol !== "https:" && !isLoopback(redirect.hostname.replace(/^\[|\]$/g, ""))) {
+      throw new ImeifedError(Code.INVALID_ARGUMENT, "BAD_CONFIG", `${source}: signIn.redirectUri: ${raw.signIn.redirectUri} must be https:// (the session cookie must not cross a network in clear)`);
+    }
+    if (redirect.pathname !== "/auth/callback") throw new ImeifedError(Code.INVALID_ARGUMENT, "BAD_CONFIG", `${source}: signIn.redirectUri: its path must be /auth/callback, where the console takes the provider's answer`);
+    if (new URL(raw.signIn.issuer).protocol !== "https:" && !raw.signIn.allowInsecureIssuer) {
+      throw new ImeifedError(Code.INVALID_ARGUMENT, "BAD_CONFIG", `${source}: signIn.issuer: ${raw.signIn.issuer} must be https:// (allowInsecureIssuer is for a provider on this machine only)`);
+    }
   }
   const tlsOf = (tls: ClientTlsConfig | undefined) => (tls ? { ...tls, ...(tls.ca ? { ca: at(tls.ca) } : {}), ...(tls.cert ? { cert: at(tls.cert) } : {}), ...(tls.key ? { key: at(tls.key) } : {}) } : undefined);
   const homeRegistry = raw.homeRegistry ? { address: raw.homeRegistry.address, id: raw.homeRegistry.id, tls: tlsOf(raw.homeRegistry.tls) } : undefined;
@@ -147,6 +174,7 @@ export async function consoleConfigFrom(input: unknown, baseDir: string, source 
     principals,
     pilot: raw.pilot,
     tokenTtlSec: raw.tokenTtlSec,
+    signIn: raw.signIn,
   };
 }
 

@@ -10,6 +10,9 @@ import { join } from "node:path";
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createContextValues } from "@connectrpc/connect";
+import { OFFICER } from "./officer.js";
+import { OidcSignIn } from "./sign-in.js";
 import { ConsoleService } from "../../gen/imeifed/console/v1/console_pb.js";
 import { ActingPrincipals } from "./acting-principals.js";
 import type { ConsoleConfig } from "./console-config.js";
@@ -55,12 +58,36 @@ export async function startConsole(config: ConsoleConfig, options: { log?: (line
   const page = await buildPage();
   const principals = await ActingPrincipals.create(config);
   const workDir = await mkdtemp(join(tmpdir(), "imeifed-console-"));
-  const handler = connectNodeAdapter({
+  let signIn: OidcSignIn | undefined;
+  try {
+    signIn = config.signIn ? await OidcSignIn.create(config.signIn) : undefined;
+  } catch (error) {
+    await principals.close();
+    await rm(workDir, { recursive: true, force: true });
+    throw error;
+  }
+  const connect = connectNodeAdapter({
     routes: (router) => router.service(ConsoleService, consoleService({ principals, workDir, log })),
     readMaxBytes: MAX_REQUEST_BYTES,
     fallback: servePage(page),
+    contextValues: (req) => createContextValues().set(OFFICER, signIn?.subjectOf(req)),
   });
-  const server = createServer(handler);
+  const server = createServer((req, res) => {
+    if (!signIn) return void connect(req, res);
+    void (async () => {
+      if (await signIn.handle(req, res)) return;
+      if (signIn.subjectOf(req) !== undefined) return void connect(req, res);
+      // Not signed in: the page sends the officer to the provider; a call is refused as Connect says so.
+      if (req.method === "GET" && !(req.url ?? "").startsWith(`/${ConsoleService.typeName}/`)) {
+        res.writeHead(302, { location: "/auth/login", "cache-control": "no-store" }).end();
+      } else {
+        res.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ code: "unauthenticated", message: "sign in first (/auth/login)" }));
+      }
+    })().catch((error: unknown) => {
+      log(`console: sign-in failed: ${(error as Error)?.stack ?? String(error)}`);
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" }).end("sign-in failed\n");
+    });
+  });
   server.maxConnections = MAX_CONNECTIONS;
   server.listen(config.listen.port, config.listen.host);
   try {

@@ -12,6 +12,7 @@ import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
 import { ScreeningDecision, UnansweredPolicy } from "../../gen/imeifed/v1/federation_pb.js";
 import { FiledReports } from "./filed-reports.js";
 import { readAudit } from "./audit-reading.js";
+import { OFFICER, purposeWithOfficer } from "./officer.js";
 import type { ActingPrincipal, ActingPrincipals } from "./acting-principals.js";
 import { connectErrorOf } from "./connect-error-of.js";
 import { signedReport } from "./report-signature.js";
@@ -65,8 +66,9 @@ export function consoleService(options: ConsoleServiceOptions): ServiceImpl<type
     }
   };
   return {
-    async getSession() {
+    async getSession(_request, ctx) {
       return {
+        officer: ctx.values.get(OFFICER) ?? "",
         defaultPrincipal: principalMessage(principals.default),
         choices: principals.pilot ? principals.all().map(principalMessage) : [],
         pilot: principals.pilot,
@@ -76,7 +78,7 @@ export function consoleService(options: ConsoleServiceOptions): ServiceImpl<type
     async lookup(request, ctx) {
       return guard(async () => {
         const acting = principals.resolve(request.actAs);
-        const answer = await acting.gateway.lookup({ imei: request.imei, purpose: request.purpose, countries: [] }, { deadline: LOOKUP_DEADLINE_MS, signal: ctx.signal });
+        const answer = await acting.gateway.lookup({ imei: request.imei, purpose: purposeWithOfficer(request.purpose, ctx.values.get(OFFICER)), countries: [] }, { deadline: LOOKUP_DEADLINE_MS, signal: ctx.signal });
         return { answer };
       });
     },
@@ -165,7 +167,7 @@ export function consoleService(options: ConsoleServiceOptions): ServiceImpl<type
       return guard(async () => {
         const acting = principals.resolve(request.actAs);
         const answer = await acting.gateway.reportFound(
-          { imei: request.imei, purpose: request.purpose, ...(request.found ? { found: request.found } : {}) },
+          { imei: request.imei, purpose: purposeWithOfficer(request.purpose, ctx.values.get(OFFICER)), ...(request.found ? { found: request.found } : {}) },
           { deadline: LOOKUP_DEADLINE_MS, signal: ctx.signal },
         );
         return { answer };
