@@ -10,6 +10,7 @@ import { DEMO_COUNTRIES, GATEWAY_ID, OEM_TAC_PREFIXES } from "./demo-principals.
 import { DEMO_TOKEN_TTL_SEC, prepareFederation, type DemoSamples } from "./prepare-federation.js";
 import { Supervisor } from "./supervisor.js";
 import { startPilotConsole } from "../console/server/pilot-console.js";
+import type { RunningConsole } from "../console/server/console-server.js";
 
 export interface DemoOptions {
   /** Where everything is written (default `.imeifed-demo`). */
@@ -62,6 +63,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   );
   const prepared = await prepareFederation({ dir, records: options.records, gatewayAddress: options.gatewayListen });
   const supervisor = new Supervisor({ ...(options.logLine ? { logLine: options.logLine } : {}) });
+  let pilotConsole: RunningConsole | undefined;
   try {
     const registries: Record<string, string> = {};
     await Promise.all(
@@ -91,7 +93,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       )}\n`,
     );
     const gateway = await supervisor.start("gateway", ["gateway", "serve", "--config", gatewayConfig]);
-    const pilotConsole = await startPilotConsole({ dir, gateway: gateway.serving.address, registries, listen: options.consoleListen ?? "127.0.0.1:8080" });
+    pilotConsole = await startPilotConsole({ dir, gateway: gateway.serving.address, registries, listen: options.consoleListen ?? "127.0.0.1:8080" });
     const manifest: DemoManifest = {
       gateway: gateway.serving.address,
       registries,
@@ -106,13 +108,15 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     };
     const manifestFile = join(dir, "demo.json");
     await writeFile(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+    const running = pilotConsole;
     const stop = async () => {
-      await pilotConsole.close();
+      await running.close();
       await supervisor.stopAll();
     };
     say(`imeifed pilot: up in ${((Date.now() - started) / 1000).toFixed(1)} s — gateway ${manifest.gateway}, registries ${Object.entries(registries).map(([c, a]) => `${c} ${a}`).join(", ")}`);
     return { manifest, manifestFile, stop };
   } catch (error) {
+    await pilotConsole?.close();
     await supervisor.stopAll();
     throw error;
   }
