@@ -26,7 +26,7 @@ describe("the pilot federation (imeifed demo)", function () {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "imeifed-demo-"));
-    demo = spawn(process.execPath, ["cli/bin.js", "demo", "--dir", dir, "--records", "400", "--gateway", "127.0.0.1:0", "--registry-port-base", "auto"], {
+    demo = spawn(process.execPath, ["cli/bin.js", "demo", "--dir", dir, "--records", "400", "--gateway", "127.0.0.1:0", "--registry-port-base", "auto", "--console", "127.0.0.1:0"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     const output: string[] = [];
@@ -56,6 +56,13 @@ describe("the pilot federation (imeifed demo)", function () {
     for (const id of ["police-gb", "police-jp", "police-br", "police-es", "police-us", "customs-gb", "oem-demo"]) assert.ok(manifest.tokens[id], id);
     assert.ok((manifest.manufacturers["oem-demo"] ?? []).length > 0);
     assert.ok(manifest.samples.prohibited.length > 0 && manifest.samples.tracked.length > 0 && manifest.samples.permitted.length > 0);
+  });
+
+  it("serves the console in pilot mode at the URL demo.json names", async () => {
+    assert.match(manifest.console.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const page = await fetch(manifest.console.url);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<script type="module" src="\/app\.js">/);
   });
 
   it("answers a sample prohibited and a sample permitted device from all five registries, as police-es", async () => {
