@@ -161,6 +161,26 @@ describe("the console in a real browser, against the pilot federation", function
     assert.match(await page.locator("#progress-text").innerText(), /^4 \/ 4 /);
   });
 
+  it("screens in Brazilian Portuguese, chosen from the browser's language", async () => {
+    const pt = await browser.newContext({ locale: "pt-BR" });
+    try {
+      const p = await pt.newPage();
+      await p.goto(pilot.manifest.console.url);
+      await p.getByRole("button", { name: "Inspecionar uma remessa" }).click();
+      const manifest = ["IMEI", pilot.manifest.samples.tracked[0]!, unlistedImei(8001)].join("\n");
+      await p.getByLabel("Manifesto (CSV ou Excel)").setInputFiles({ name: "remessa.csv", mimeType: "text/csv", buffer: Buffer.from(manifest) });
+      await p.getByLabel("Referência da declaração").fill("DU-E 26BR0001");
+      await p.getByRole("button", { name: "Inspecionar", exact: true }).click();
+      await p.locator("#decision").waitFor({ timeout: 60_000 });
+      assert.equal(await p.locator("#decision").innerText(), "HOLD");
+      assert.equal(await p.locator("#screening-findings tbody tr").getAttribute("data-outcome"), "TRACKED");
+      await p.getByRole("button", { name: "Baixar relatório assinado (CSV)" }).waitFor();
+      assert.deepEqual(await seriousViolations(p), []);
+    } finally {
+      await pt.close();
+    }
+  });
+
   it("refuses a bad manifest, naming its line", async () => {
     await page.goto(pilot.manifest.console.url);
     await page.locator("#nav-screening").click();
