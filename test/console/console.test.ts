@@ -274,6 +274,7 @@ describe("the console in a real browser, against the pilot federation", function
       await customs.getByLabel("How to reach them").fill("+44 20 0000 0000");
       await customs.getByRole("button", { name: "Send found report", exact: true }).click();
       assert.equal(await customs.locator("#found-notified").innerText(), "Registries notified: ES");
+      await customs.screenshot({ path: join(DOCS, "console-found.png"), fullPage: true });
       await customs.close();
 
       const found = page.locator("#sightings-table tr", { hasText: "FOUND" });
