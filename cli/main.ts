@@ -23,6 +23,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<{ command: Command }>>> = 
   "registry serve": () => import("./commands/registry-serve.js"),
   "registry import": () => import("./commands/registry-import.js"),
   demo: () => import("./commands/demo.js"),
+  console: () => import("./commands/console.js"),
 };
 
 function resolve(argv: string[]): { name: string; rest: string[] } | undefined {

@@ -9,6 +9,8 @@ import { join, relative, resolve } from "node:path";
 import { DEMO_COUNTRIES, GATEWAY_ID, OEM_TAC_PREFIXES } from "./demo-principals.js";
 import { DEMO_TOKEN_TTL_SEC, prepareFederation, type DemoAgency, type DemoSamples } from "./prepare-federation.js";
 import { Supervisor } from "./supervisor.js";
+import { startPilotConsole } from "../console/server/pilot-console.js";
+import type { RunningConsole } from "../console/server/console-server.js";
 
 export interface DemoOptions {
   /** Where everything is written (default `.imeifed-demo`). */
@@ -19,6 +21,8 @@ export interface DemoOptions {
   gatewayListen: string;
   /** Registry addresses: `auto` picks free ports, otherwise the first port of five in a row (default 50061). */
   registryPortBase: number | "auto";
+  /** The pilot console's address (default 127.0.0.1:8080). */
+  consoleListen?: string;
   /** Where progress goes (stdout by default). */
   say?: (line: string) => void;
   /** Passes each child's log lines on (quiet by default). */
@@ -39,6 +43,8 @@ export interface DemoManifest {
   tacFile: string;
   /** Process id of each pilot process, by name (registry-gb, ..., gateway). */
   processes: Record<string, number>;
+  /** The web console, in pilot mode. */
+  console: { url: string };
 }
 
 export interface RunningDemo {
@@ -59,6 +65,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   );
   const prepared = await prepareFederation({ dir, records: options.records, gatewayAddress: options.gatewayListen });
   const supervisor = new Supervisor({ ...(options.logLine ? { logLine: options.logLine } : {}) });
+  let pilotConsole: RunningConsole | undefined;
   try {
     const registries: Record<string, string> = {};
     await Promise.all(
@@ -88,6 +95,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       )}\n`,
     );
     const gateway = await supervisor.start("gateway", ["gateway", "serve", "--config", gatewayConfig]);
+    pilotConsole = await startPilotConsole({ dir, gateway: gateway.serving.address, registries, listen: options.consoleListen ?? "127.0.0.1:8080" });
     const manifest: DemoManifest = {
       gateway: gateway.serving.address,
       registries,
@@ -99,12 +107,19 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       registryJwks: prepared.registryJwksFile,
       tacFile: prepared.tacFile,
       processes: Object.fromEntries(supervisor.processes.map((p) => [p.name, p.serving.pid])),
+      console: { url: pilotConsole.url },
     };
     const manifestFile = join(dir, "demo.json");
     await writeFile(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+    const running = pilotConsole;
+    const stop = async () => {
+      await running.close();
+      await supervisor.stopAll();
+    };
     say(`imeifed pilot: up in ${((Date.now() - started) / 1000).toFixed(1)} s — gateway ${manifest.gateway}, registries ${Object.entries(registries).map(([c, a]) => `${c} ${a}`).join(", ")}`);
-    return { manifest, manifestFile, stop: () => supervisor.stopAll() };
+    return { manifest, manifestFile, stop };
   } catch (error) {
+    await pilotConsole?.close();
     await supervisor.stopAll();
     throw error;
   }
@@ -115,6 +130,8 @@ export function nextSteps(demo: RunningDemo, dir: string): string {
   const d = relative(process.cwd(), dir) || ".";
   const { samples } = demo.manifest;
   return [
+    "",
+    `Open the console in a browser: ${demo.manifest.console.url}`,
     "",
     "Try, in another terminal:",
     `  npx imeifed lookup ${samples.prohibited[0]} --demo ${d} --as police-es --purpose CASE-1      # stolen somewhere`,

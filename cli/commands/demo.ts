@@ -7,7 +7,7 @@ import { nextSteps, startDemo } from "../../demo/run-demo.js";
 import { parseFlags } from "../args.js";
 import { EXIT_OK, UsageError, type Command } from "../command.js";
 
-const USAGE = `usage: imeifed demo [--dir DIR] [--records N] [--gateway HOST:PORT] [--registry-port-base PORT|auto] [--verbose]
+const USAGE = `usage: imeifed demo [--dir DIR] [--records N] [--gateway HOST:PORT] [--registry-port-base PORT|auto] [--console HOST:PORT] [--verbose]
 
 Starts the pilot federation: registries for JP, BR, ES, US and GB (SQLite, each its own
 process) and a gateway, with keys, a trust file and tokens for police-gb, police-jp,
@@ -17,6 +17,7 @@ police-br, police-es, police-us, customs-gb and oem-demo. Ctrl-C stops everythin
   --records N                 synthetic records per registry on the first run (default 100000)
   --gateway HOST:PORT         the gateway's address (default 127.0.0.1:50051)
   --registry-port-base PORT   registries listen on PORT..PORT+4 (default 50061); auto picks free ports
+  --console HOST:PORT         the web console's address (default 127.0.0.1:8080; loopback only)
   --verbose                   pass the processes' log lines through`;
 
 export const command: Command = {
@@ -29,6 +30,7 @@ export const command: Command = {
       gateway: { type: "string" },
       "registry-port-base": { type: "string" },
       verbose: { type: "boolean" },
+      console: { type: "string" },
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     const records = values.records === undefined ? 100_000 : Number(values.records);
@@ -41,6 +43,7 @@ export const command: Command = {
       records,
       gatewayListen: values.gateway ?? "127.0.0.1:50051",
       registryPortBase: base === "auto" ? "auto" : Number(base),
+      ...(values.console ? { consoleListen: values.console } : {}),
       ...(values.verbose ? { logLine: (name: string, line: string) => console.error(`[${name}] ${line}`) } : {}),
     });
     console.log(nextSteps(demo, dir));

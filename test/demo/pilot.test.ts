@@ -40,6 +40,13 @@ describe("the pilot federation (imeifed demo)", function () {
     assert.ok(manifest.samples.prohibited.length > 0 && manifest.samples.tracked.length > 0 && manifest.samples.permitted.length > 0);
   });
 
+  it("serves the console in pilot mode at the URL demo.json names", async () => {
+    assert.match(manifest.console.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const page = await fetch(manifest.console.url);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<script type="module" src="\/app\.js">/);
+  });
+
   it("answers a sample prohibited and a sample permitted device from all five registries, as police-es", async () => {
     const token = (await readFile(manifest.tokens["police-es"]!, "utf8")).trim();
     const client = createClient(FederationService, manifest.gateway, { metadata: () => ({ authorization: `Bearer ${token}` }) });
