@@ -146,7 +146,7 @@ export function createEquipmentStatusHandler(options: EquipmentStatusHandlerOpti
       const reading = pei === undefined ? undefined : readPei(pei);
       if (reading && !reading.ok) problems.unshift({ param: "query pei", reason: reading.reason });
       if (problems.length > 0 || !reading?.ok) {
-        const missing = problems.some((p) => p.param === "query pei" && p.reason.startsWith("is missing"));
+        const missing = problems.some((p) => p.param === "query pei" && (p.reason.startsWith("is missing") || p.reason === "is empty"));
         response = problemResponse(
           problem(400, "INVALID_ARGUMENT", `the request's query is invalid: ${problems.map((p) => `${p.param} ${p.reason}`).join("; ")}`, {
             cause: missing ? "MANDATORY_QUERY_PARAM_MISSING" : problems[0]!.param === "query pei" ? "MANDATORY_QUERY_PARAM_INCORRECT" : "OPTIONAL_QUERY_PARAM_INCORRECT",
