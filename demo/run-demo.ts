@@ -17,6 +17,8 @@ export interface DemoOptions {
   records: number;
   /** The gateway's address (default 127.0.0.1:50051). */
   gatewayListen: string;
+  /** The N5g-eir front's address, where 5G cores ask (default 127.0.0.1:8090). */
+  eirListen?: string;
   /** Registry addresses: `auto` picks free ports, otherwise the first port of five in a row (default 50061). */
   registryPortBase: number | "auto";
   /** Where progress goes (stdout by default). */
@@ -28,6 +30,8 @@ export interface DemoOptions {
 /** What `demo.json` holds: enough for a script to drive the pilot. */
 export interface DemoManifest {
   gateway: string;
+  /** The fronts mobile networks ask through: `n5g`, the N5g-eir API root's base URL. */
+  eir: { n5g: string };
   registries: Record<string, string>;
   tokens: Record<string, string>;
   manufacturers: Record<string, string[]>;
@@ -80,6 +84,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
           registries: DEMO_COUNTRIES.map((country) => ({ country, address: registries[country], id: `registry-${country.toLowerCase()}` })),
           tacFile: "tac.csv",
           audit: { sqlite: "data/gateway-audit.sqlite" },
+          networks: { n5gEir: { listen: options.eirListen ?? "127.0.0.1:8090" } },
         },
         null,
         2,
@@ -88,6 +93,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     const gateway = await supervisor.start("gateway", ["gateway", "serve", "--config", gatewayConfig]);
     const manifest: DemoManifest = {
       gateway: gateway.serving.address,
+      eir: { n5g: String(gateway.serving.n5gEir) },
       registries,
       tokens: prepared.tokens,
       manufacturers: { "oem-demo": [...OEM_TAC_PREFIXES] },
@@ -99,7 +105,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     };
     const manifestFile = join(dir, "demo.json");
     await writeFile(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
-    say(`imeifed pilot: up in ${((Date.now() - started) / 1000).toFixed(1)} s — gateway ${manifest.gateway}, registries ${Object.entries(registries).map(([c, a]) => `${c} ${a}`).join(", ")}`);
+    say(`imeifed pilot: up in ${((Date.now() - started) / 1000).toFixed(1)} s — gateway ${manifest.gateway}, N5g-eir ${manifest.eir.n5g}, registries ${Object.entries(registries).map(([c, a]) => `${c} ${a}`).join(", ")}`);
     return { manifest, manifestFile, stop: () => supervisor.stopAll() };
   } catch (error) {
     await supervisor.stopAll();
@@ -117,6 +123,7 @@ export function nextSteps(demo: RunningDemo, dir: string): string {
     `  npx imeifed lookup ${samples.prohibited[0]} --demo ${d} --as police-es --purpose CASE-1      # stolen somewhere`,
     `  npx imeifed lookup ${samples.permitted[samples.permitted.length - 1]} --demo ${d} --as police-es --purpose CASE-1      # listed nowhere`,
     `  npx imeifed screen MANIFEST.csv --demo ${d} --as customs-gb --destination HK --declaration DEC-1  # a shipment (columns: device_id,declared_make,declared_model,line_reference)`,
+    `  curl --http2-prior-knowledge -H "authorization: Bearer $(cat ${join(d, "tokens", "operator-hk.jwt")})" "${demo.manifest.eir.n5g}/n5g-eir-eic/v1/equipment-status?pei=imei-${samples.prohibited[0]}"  # a 5G core in Hong Kong asks`,
     `  npx imeifed oem watch --demo ${d} --as oem-demo --jwks ${join(d, "registry-keys.jwks.json")} --cursor-file ${join(d, "oem.cursor")}  # the stolen-mode feed`,
     "",
     `Scripts: ${join(d, "demo.json")} lists the addresses, token files and sample IMEIs.`,
