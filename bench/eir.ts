@@ -111,7 +111,7 @@ export async function eirSuite(options: EirBenchOptions = {}): Promise<BenchSuit
         const statuses = loggedStatuses(logFile);
         const failed = countStatuses ? [...statuses].filter(([s]) => s !== "200").reduce((n, [, c]) => n + c, 0) : lookupFailures - failedBefore;
         const measured = { rate: result.done / durationSec, p99: percentile(latencies, 0.99), failed };
-        console.error(`eir: ${label}: ${Math.round(measured.rate)} calls/s, p99 ${round2(measured.p99)} ms, ${failed} failed`);
+        console.error(`eir: ${label}: ${Math.round(measured.rate)} calls/s, p99 ${round2(measured.p99)} ms, ${failed} failed${countStatuses ? ` (HTTP statuses: ${[...statuses].map(([s, n]) => `${s}×${n}`).join(", ")})` : ""}`);
         return measured;
       };
       const lookups: Measured[] = [];
