@@ -139,3 +139,16 @@ describe("operator policies (networks/operator-policy.ts)", () => {
     assert.equal(frontPolicySchema.safeParse({ operators: { "operator-hk": { budget: 1 } } }).success, false, "a misspelt field is refused");
   });
 });
+
+describe("the gateway config's networks section", () => {
+  it("is optional, resolves the front's TLS files against the config's directory, and names a wrong field", async () => {
+    const { parseGatewayConfig } = await import("../../gateway/config.js");
+    const base = { id: "gateway", listen: "127.0.0.1:0", trustFile: "trust.json", key: "gw.jwk", registries: [{ country: "GB", id: "registry-gb", address: "127.0.0.1:1" }] };
+    assert.deepEqual(parseGatewayConfig(base, "/etc/imeifed").networks, {});
+    const config = parseGatewayConfig({ ...base, networks: { n5gEir: { listen: "0.0.0.0:8090", tls: { cert: "eir.pem", key: "eir.key" }, sightingWindow: "2h" } } }, "/etc/imeifed");
+    assert.equal(config.networks.n5gEir!.tls!.cert, "/etc/imeifed/eir.pem");
+    assert.equal(config.networks.n5gEir!.sightingWindow, 7_200_000);
+    assert.equal(config.networks.n5gEir!.budgetMs, 500);
+    assert.throws(() => parseGatewayConfig({ ...base, networks: { n5gEir: { listen: "0.0.0.0:8090", budgetMS: 10 } } }), /networks\.n5gEir/);
+  });
+});
