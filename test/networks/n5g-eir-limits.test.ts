@@ -10,9 +10,10 @@ import { eventually } from "../support/waiting.js";
 import { H2cEir, http1Get, specValidators } from "./support/eir-client.js";
 
 const PATH = "/n5g-eir-eic/v1/equipment-status";
+const LISTED = "35693803910011";
 const validate = specValidators();
 
-describe("N5g-eir bounds: connections, the failed-auth limiter and quotas", function () {
+describe("N5g-eir bounds: connections, the failed-auth limiter, quotas and the registries' sharing policy", function () {
   this.timeout(30_000);
   let trust: TestTrust;
   let registry: TestRegistry;
@@ -20,8 +21,14 @@ describe("N5g-eir bounds: connections, the failed-auth limiter and quotas", func
   let url: string;
 
   before(async () => {
-    trust = await createTestTrust([...DEFAULT_TEST_PRINCIPALS, { id: "operator-hk", kind: "operator", country: "HK" }, { id: "operator-small", kind: "operator", country: "MO" }]);
-    registry = await startTestRegistry({ country: "GB", trust });
+    trust = await createTestTrust([...DEFAULT_TEST_PRINCIPALS, { id: "operator-hk", kind: "operator", country: "HK" }, { id: "operator-small", kind: "operator", country: "MO" }, { id: "operator-kp", kind: "operator", country: "KP" }]);
+    registry = await startTestRegistry({
+      country: "GB",
+      trust,
+      seed: [{ imeis: [imeiOf(LISTED)] }],
+      // GB shares nothing with networks of one country, and everything with the others.
+      config: { sharing: { rules: [{ kind: "operator", country: "KP", share: "none" }] } },
+    });
     gateway = await startGateway({
       config: parseGatewayConfig({
         id: "gateway",
@@ -43,6 +50,14 @@ describe("N5g-eir bounds: connections, the failed-auth limiter and quotas", func
     await gateway?.shutdown(100);
     await registry?.cleanup();
     await trust?.cleanup();
+  });
+
+  it("lets a registry's sharing policy refuse operators by kind and country, like anyone", async () => {
+    const ask = async (operator: string) =>
+      (await http1Get(`${url}${PATH}?pei=imei-${imeiOf(LISTED)}`, { authorization: `Bearer ${await trust.token(operator, { audience: "gateway" })}` })).json;
+    assert.deepEqual(await ask("operator-hk"), { status: "BLACKLISTED" });
+    // Refused by GB's policy: GB is unanswered for this operator, whose unanswered policy answers.
+    assert.deepEqual(await ask("operator-kp"), { status: "WHITELISTED" });
   });
 
   it("counts an operator's calls against its quota: past it, 429 ProblemDetails with Retry-After", async () => {
