@@ -77,18 +77,12 @@ export function http1Get(url: string, headers: Record<string, string> = {}): Pro
   });
 }
 
-const SPEC_FILE = "/work/shared/specs/ts29511-n5g-eir.yaml";
-const LOCAL_SPEC = new URL("../../fixtures/ts29511-n5g-eir.yaml", import.meta.url);
+/** The condensed TS 29.511 OpenAPI description (common data types of TS 29.571 inlined). */
+const SPEC = new URL("../../fixtures/ts29511-n5g-eir.yaml", import.meta.url);
 
 /** Validators of the 3GPP schemas, compiled from the condensed OpenAPI file (test/fixtures/ts29511-n5g-eir.yaml). */
 export function specValidators(): { problemDetails(value: unknown): string | undefined; eirResponse(value: unknown): string | undefined } {
-  let text: string;
-  try {
-    text = readFileSync(LOCAL_SPEC, "utf8");
-  } catch {
-    text = readFileSync(SPEC_FILE, "utf8");
-  }
-  const spec = parse(text) as object;
+  const spec = parse(readFileSync(SPEC, "utf8")) as object;
   // OpenAPI 3.0 schema objects are JSON Schema with extra keywords (description) ajv may ignore.
   const ajv = new Ajv({ strict: false, allErrors: true });
   ajv.addSchema(spec, "ts29511");
