@@ -84,7 +84,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
           registries: DEMO_COUNTRIES.map((country) => ({ country, address: registries[country], id: `registry-${country.toLowerCase()}` })),
           tacFile: "tac.csv",
           audit: { sqlite: "data/gateway-audit.sqlite" },
-          networks: { n5gEir: { listen: options.eirListen ?? "127.0.0.1:8090" } },
+          // The pilot's five registries share one machine's cores with the gateway: its checks get 2 s, not a core network's 500 ms.
+          networks: { n5gEir: { listen: options.eirListen ?? "127.0.0.1:8090", budgetMs: 2_000 } },
         },
         null,
         2,

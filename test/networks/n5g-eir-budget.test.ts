@@ -26,6 +26,7 @@ describe("N5g-eir with a registry hung (SIGSTOP): the operator's budget and unan
   let serial = 820_000;
   const fresh = () => `35693803${serial++}`;
   const events: EquipmentCheckEvent[] = [];
+  const counted = new Map<string, number>();
   const tokens = new Map<string, string>();
   const ask = (operator: string, body: string) => h2.get(`${PATH}?pei=imei-${imeiOf(body)}`, { authorization: `Bearer ${tokens.get(operator)}` });
 
@@ -56,6 +57,7 @@ describe("N5g-eir with a registry hung (SIGSTOP): the operator's budget and unan
       trust: trust.trust,
       tripwire: false,
       onNetworkAnswer: (_front, event) => events.push(event),
+      metrics: { equipmentCheck: (status, basis) => counted.set(`${status} ${basis}`, (counted.get(`${status} ${basis}`) ?? 0) + 1) },
     });
     assert.ok(await gateway.ready(5_000));
     h2 = new H2cEir(gateway.networks.n5gEir!.url);
@@ -89,6 +91,7 @@ describe("N5g-eir with a registry hung (SIGSTOP): the operator's budget and unan
       // Loopback and the client's own turn of the event loop on a shared, busy machine.
       assert.ok(answer.elapsedMs < BUDGET_MS + 100, `the core waited ${Math.round(answer.elapsedMs)} ms`);
     }
+    assert.ok((counted.get("WHITELISTED unanswered-policy") ?? 0) >= 5, "the policy's answers are counted in the metrics");
   });
 
   it("lets a finding that arrived decide while a registry hangs", async () => {
