@@ -23,6 +23,7 @@ const SUITES: Readonly<Record<string, SuiteRunner>> = {
   scale: async (quick) => (await import("./scale.js")).scaleSuite(quick ? { rows: 1_000_000, singleCalls: 500, batchCalls: 10 } : {}),
   screening: async (quick) => (await import("./screening.js")).screeningSuite(quick ? { items: 100_000, listed: 100_000 } : {}),
   codecs: async (quick) => (await import("./codecs.js")).codecsSuite(quick ? { roundMs: 100, rounds: 3 } : {}),
+  eir: async (quick) => (await import("./eir.js")).eirSuite(quick ? { durationSec: 2, rounds: 1, warmUpCalls: 10_000 } : {}),
   overload: async (quick) => (await import("./overload.js")).overloadSuite(quick ? { durationSec: 3, rounds: 1, warmUpCalls: 20_000 } : {}),
 };
 

@@ -19,6 +19,8 @@ export interface DemoOptions {
   records: number;
   /** The gateway's address (default 127.0.0.1:50051). */
   gatewayListen: string;
+  /** The N5g-eir front's address, where 5G cores ask (default 127.0.0.1:8090). */
+  eirListen?: string;
   /** Registry addresses: `auto` picks free ports, otherwise the first port of five in a row (default 50061). */
   registryPortBase: number | "auto";
   /** The pilot console's address (default 127.0.0.1:8080). */
@@ -32,6 +34,8 @@ export interface DemoOptions {
 /** What `demo.json` holds: enough for a script to drive the pilot. */
 export interface DemoManifest {
   gateway: string;
+  /** The fronts mobile networks ask through: `n5g`, the N5g-eir API root's base URL. */
+  eir: { n5g: string };
   registries: Record<string, string>;
   tokens: Record<string, string>;
   /** Each police agency's home registry and key, by principal id (police-gb, ...). */
@@ -89,6 +93,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
           registries: DEMO_COUNTRIES.map((country) => ({ country, address: registries[country], id: `registry-${country.toLowerCase()}` })),
           tacFile: "tac.csv",
           audit: { sqlite: "data/gateway-audit.sqlite" },
+          // The pilot's five registries share one machine's cores with the gateway: its checks get 2 s, not a core network's 500 ms.
+          networks: { n5gEir: { listen: options.eirListen ?? "127.0.0.1:8090", budgetMs: 2_000 } },
         },
         null,
         2,
@@ -98,6 +104,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     pilotConsole = await startPilotConsole({ dir, gateway: gateway.serving.address, registries, listen: options.consoleListen ?? "127.0.0.1:8080" });
     const manifest: DemoManifest = {
       gateway: gateway.serving.address,
+      eir: { n5g: String(gateway.serving.n5gEir) },
       registries,
       tokens: prepared.tokens,
       agencies: { ...prepared.agencies },
@@ -116,7 +123,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       await running.close();
       await supervisor.stopAll();
     };
-    say(`imeifed pilot: up in ${((Date.now() - started) / 1000).toFixed(1)} s — gateway ${manifest.gateway}, registries ${Object.entries(registries).map(([c, a]) => `${c} ${a}`).join(", ")}`);
+    say(`imeifed pilot: up in ${((Date.now() - started) / 1000).toFixed(1)} s — gateway ${manifest.gateway}, N5g-eir ${manifest.eir.n5g}, registries ${Object.entries(registries).map(([c, a]) => `${c} ${a}`).join(", ")}`);
     return { manifest, manifestFile, stop };
   } catch (error) {
     await pilotConsole?.close();
@@ -139,6 +146,7 @@ export function nextSteps(demo: RunningDemo, dir: string): string {
     `  npx imeifed screen MANIFEST.csv --demo ${d} --as customs-gb --destination HK --declaration DEC-1  # a shipment (CSV or .xlsx; columns IMEI, Make, Model)`,
     `  npx imeifed report ${samples.permitted[samples.permitted.length - 1]} --demo ${d} --as police-gb --case GB-CASE-1 --reason stolen      # report a theft to GB's registry`,
     `  npx imeifed sightings --demo ${d} --as police-gb --follow      # where your stolen phones surface`,
+    `  curl --http2-prior-knowledge -H "authorization: Bearer $(cat ${join(d, "tokens", "operator-hk.jwt")})" "${demo.manifest.eir.n5g}/n5g-eir-eic/v1/equipment-status?pei=imei-${samples.prohibited[0]}"  # a 5G core in Hong Kong asks`,
     `  npx imeifed oem watch --demo ${d} --as oem-demo --jwks ${join(d, "registry-keys.jwks.json")} --cursor-file ${join(d, "oem.cursor")}  # the stolen-mode feed`,
     "",
     `Scripts: ${join(d, "demo.json")} lists the addresses, token files and sample IMEIs.`,

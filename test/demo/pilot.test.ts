@@ -6,6 +6,8 @@ import { FederationService, Verdict } from "../../gen/imeifed/v1/federation_pb.j
 import { createClient } from "../../rpc/index.js";
 import type { DemoManifest } from "../../demo/run-demo.js";
 import { startPilot, type PilotProcess } from "../support/pilot-process.js";
+import { H2cEir } from "../networks/support/eir-client.js";
+import { within } from "../support/waiting.js";
 
 function alive(pid: number): boolean {
   try {
@@ -35,7 +37,7 @@ describe("the pilot federation (imeifed demo)", function () {
   it("writes demo.json with the gateway, five registries, tokens, a manufacturer and samples", () => {
     assert.match(manifest.gateway, /^127\.0\.0\.1:\d+$/);
     assert.deepEqual(Object.keys(manifest.registries).sort(), ["BR", "ES", "GB", "JP", "US"]);
-    for (const id of ["police-gb", "police-jp", "police-br", "police-es", "police-us", "customs-gb", "oem-demo"]) assert.ok(manifest.tokens[id], id);
+    for (const id of ["police-gb", "police-jp", "police-br", "police-es", "police-us", "customs-gb", "oem-demo", "operator-hk"]) assert.ok(manifest.tokens[id], id);
     assert.ok((manifest.manufacturers["oem-demo"] ?? []).length > 0);
     assert.ok(manifest.samples.prohibited.length > 0 && manifest.samples.tracked.length > 0 && manifest.samples.permitted.length > 0);
   });
@@ -61,6 +63,21 @@ describe("the pilot federation (imeifed demo)", function () {
       assert.equal(permitted.unanswered.length, 0);
     } finally {
       client.close();
+    }
+  });
+
+  it("serves N5g-eir for operator-hk at eir.n5g over h2c prior knowledge", async () => {
+    assert.match(manifest.eir.n5g, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const token = (await readFile(manifest.tokens["operator-hk"]!, "utf8")).trim();
+    const eir = new H2cEir(manifest.eir.n5g);
+    try {
+      const ask = async (imei: string) => String(((await eir.get(`/n5g-eir-eic/v1/equipment-status?pei=imei-${imei}`, { authorization: `Bearer ${token}` })).json as { status?: string }).status);
+      // A check that outlives its budget on a busy machine is answered by the unanswered policy (WHITELISTED): ask again.
+      await within(10_000, () => ask(manifest.samples.prohibited[0]!), "BLACKLISTED");
+      await within(10_000, () => ask(manifest.samples.tracked[0]!), "GREYLISTED");
+      assert.equal(await ask(manifest.samples.permitted.at(-1)!), "WHITELISTED");
+    } finally {
+      eir.close();
     }
   });
 
