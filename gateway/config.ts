@@ -10,6 +10,7 @@ import { connectionLimitsSchema } from "../rpc/connection-guard.js";
 import { admissionConfigSchema } from "../trust/admission.js";
 import { auditConfigSchema } from "../trust/audit/index.js";
 import { clientTlsSchema, serverTlsSchema } from "../trust/tls.js";
+import { networksConfigSchema } from "../networks/networks-config.js";
 
 const country = z
   .string()
@@ -178,6 +179,8 @@ export const gatewayConfigSchema = z
     }),
     /** Where the gateway's hash-chained audit log lives: `{ sqlite: path }` or `{ postgres: url, schema? }`. */
     audit: auditConfigSchema.optional(),
+    /** The fronts mobile networks ask through at attach, served in this process beside gRPC (networks/networks-config.ts). */
+    networks: networksConfigSchema,
   })
   .strict();
 
@@ -206,6 +209,10 @@ export function parseGatewayConfig(input: unknown, baseDir = process.cwd(), sour
     ...(config.tacFile ? { tacFile: at(config.tacFile) } : {}),
     ...(config.audit && "sqlite" in config.audit ? { audit: { sqlite: at(config.audit.sqlite) } } : {}),
     registries: config.registries.map((r) => (r.tls ? { ...r, tls: tlsAt(r.tls) } : r)),
+    networks: {
+      ...config.networks,
+      ...(config.networks.n5gEir?.tls ? { n5gEir: { ...config.networks.n5gEir, tls: tlsAt(config.networks.n5gEir.tls) } } : {}),
+    },
   };
 }
 

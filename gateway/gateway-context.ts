@@ -35,6 +35,14 @@ export interface TripwireHit {
   requester: Actor;
   kind: SightingKind;
   purpose: string;
+  /** This hit's repeat window, instead of the tripwire's (a network operator's `sightingWindow`). */
+  repeatWindowMs?: number;
+  /**
+   * Sent to the requester's own country's registry too: a phone attaching to a
+   * network at home is news to the registry that lists it, where a home
+   * agency's own lookup is not.
+   */
+  atHome?: boolean;
 }
 
 /** Tells owning registries where their listed devices surfaced; never throws and never delays an answer. */

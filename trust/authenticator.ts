@@ -11,10 +11,9 @@
 import { Code, ImeifedError, unauthenticated } from "../errors/index.js";
 import { peerAddress, type CallContext, type ServerInterceptor } from "../rpc/index.js";
 import { CALLER, SCOPES, type Caller, type PrincipalKind, type Scope } from "./principal.js";
-import { TokenVerifier, DEFAULT_CLOCK_TOLERANCE_SEC } from "./token-verifier.js";
+import { DEFAULT_CLOCK_TOLERANCE_SEC } from "./token-verifier.js";
 import type { TrustStore } from "./trust-store.js";
-import { VerifiedTokenCache } from "./verified-token-cache.js";
-import { AuthFailureLimiter } from "./auth-failure-limiter.js";
+import { bearerOf, requireAccess, TokenGate } from "./token-gate.js";
 import { STREAM_EXPIRED } from "./stream-expired.js";
 
 /** What a method demands: a scope, or nothing (`public`: no token needed, but a token sent is still verified). */
@@ -51,9 +50,7 @@ export function bearerToken(ctx: Pick<CallContext, "requestMetadata">): string |
   if (values.length > 1) throw unauthenticated("TOKEN_MALFORMED", "send exactly one authorization header");
   const value = values[0];
   if (typeof value !== "string") throw unauthenticated("TOKEN_MALFORMED", "the authorization header must be text: Bearer <token>");
-  const match = /^Bearer +(\S+)\s*$/i.exec(value);
-  if (!match) throw unauthenticated("TOKEN_MALFORMED", "the authorization header must read \"Bearer <token>\"");
-  return match[1]!;
+  return bearerOf(value);
 }
 
 /** Builds the interceptor that admits only callers with a valid token and the method's scope. */
@@ -65,33 +62,11 @@ export function createAuthenticator(options: AuthenticatorOptions): ServerInterc
   }
   const now = options.now ?? Date.now;
   const tolerance = options.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC;
-  const verifier = new TokenVerifier({ ...options, now });
-  const cache = new VerifiedTokenCache({ max: options.cacheSize ?? 10_000, now });
-  const maxFailures = options.failuresPerAddressPerMinute ?? 300;
-  const failures = maxFailures > 0 ? new AuthFailureLimiter({ maxFailures, now }) : undefined;
-  let trustVersion = options.trust.version;
+  const gate = new TokenGate({ ...options, now });
 
   /** The verified caller of `token`; `peer`: the address it came from, counted against when it fails (none: the server re-checks a token itself). */
-  async function callerOf(token: string, peer: string | undefined): Promise<Caller> {
-    if (options.trust.version !== trustVersion) {
-      // Keys or scopes changed: tokens verified under the old trust file must be checked again.
-      cache.clear();
-      trustVersion = options.trust.version;
-    }
-    const cached = cache.get(token, tolerance);
-    if (cached) return cached;
-    // Only a token that needs its signature checked counts against its address.
-    const address = peer === undefined ? undefined : peerAddress(peer);
-    if (address !== undefined) failures?.check(address);
-    let caller: Caller;
-    try {
-      caller = await verifier.verify(token);
-    } catch (error) {
-      if (address !== undefined && error instanceof ImeifedError && error.code === Code.UNAUTHENTICATED) failures?.fail(address);
-      throw error;
-    }
-    cache.set(token, caller, tolerance);
-    return caller;
+  function callerOf(token: string, peer: string | undefined): Promise<Caller> {
+    return gate.callerOf(token, peer === undefined ? undefined : peerAddress(peer));
   }
 
   /** The caller of `token` if it may call `ctx.method` (a scope-guarded method) under the trust file in force; `again`: an open stream's re-check, not the caller's attempt. */
@@ -100,17 +75,7 @@ export function createAuthenticator(options: AuthenticatorOptions): ServerInterc
     if (access === undefined) {
       throw new ImeifedError(Code.PERMISSION_DENIED, "METHOD_NOT_OPEN", `${ctx.method} is not open to any partner on ${options.audience}`);
     }
-    if (!caller.scopes.has(access)) {
-      throw new ImeifedError(Code.PERMISSION_DENIED, "SCOPE_REQUIRED", `scope ${access} is required for ${ctx.method}; mint a token with scope ${access}`);
-    }
-    const kinds = options.kinds?.[ctx.method];
-    if (kinds && !kinds.includes(caller.principal.kind)) {
-      throw new ImeifedError(
-        Code.PERMISSION_DENIED,
-        "PRINCIPAL_KIND_REFUSED",
-        `${ctx.method} is for ${kinds.join(" or ")} principals; ${caller.principal.id} is a ${caller.principal.kind}`,
-      );
-    }
+    requireAccess(caller, ctx.method, access, options.kinds?.[ctx.method]);
     return caller;
   }
 

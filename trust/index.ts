@@ -15,6 +15,8 @@ export type { AuthenticatorOptions, MethodAccess } from "./authenticator.js";
 export { TokenVerifier, DELEGATING_KINDS, DEFAULT_MAX_TOKEN_LIFETIME_SEC } from "./token-verifier.js";
 export type { TokenVerifierOptions } from "./token-verifier.js";
 export { VerifiedTokenCache } from "./verified-token-cache.js";
+export { TokenGate, bearerOf, requireAccess } from "./token-gate.js";
+export type { TokenGateOptions } from "./token-gate.js";
 export { AuthFailureLimiter } from "./auth-failure-limiter.js";
 export { STREAM_EXPIRED } from "./stream-expired.js";
 export { TokenMinter, mintToken } from "./token-minter.js";

@@ -1,12 +1,13 @@
 /**
  * Who may call: principals are the parties of the federation (police forces,
- * customs, manufacturers, registries, gateways), each with the scopes it may
- * hold. A verified call carries a Caller.
+ * customs, manufacturers, registries, gateways, and the mobile networks that
+ * ask at attach, `operator`), each with the scopes it may hold. A verified
+ * call carries a Caller.
  */
 import { Code, ImeifedError } from "../errors/index.js";
 import { createContextKey, type CallContext } from "../rpc/context.js";
 
-export const PRINCIPAL_KINDS = ["police", "customs", "manufacturer", "registry", "gateway", "pilot", "admin"] as const;
+export const PRINCIPAL_KINDS = ["police", "customs", "manufacturer", "registry", "gateway", "pilot", "admin", "operator"] as const;
 export type PrincipalKind = (typeof PRINCIPAL_KINDS)[number];
 
 /** The scopes a token may carry, and the calls each admits. */
@@ -17,6 +18,9 @@ export const SCOPES = [
   "devices:watch", // WatchChanges, WatchStolen, WatchSightings
   "devices:found", // ReportFound, RecordSighting, RecordSightings
   "registry:admin", // clear any record of this registry
+  // The 3GPP scope of TS 29.511's N5g-eir_EquipmentIdentityCheck API (an NRF-issued token names it so):
+  // a network's equipment check at attach, over any front (networks/).
+  "n5g-eir-eic",
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 

@@ -11,6 +11,11 @@
  *     kind: police
  *     scopes: [devices:check, devices:report]
  *     keys: { jwksFile: keys/police-es.jwks.json }   # or { jwks: [ {kty: EC, ...} ] } or { jwksUrl: https://... }
+ *   - id: operator-hk                                # a mobile network asking at attach (networks/)
+ *     country: HK
+ *     kind: operator
+ *     scopes: [n5g-eir-eic]
+ *     keys: { jwksFile: keys/operator-hk.jwks.json }
  * ```
  */
 import { z } from "zod";

@@ -18,7 +18,9 @@
  * owning agency nothing new.
  *
  * "Foreign" means the requester's country differs from the registry's: a
- * country's own police checking their own register is not news to it.
+ * country's own police checking their own register is not news to it. A
+ * network attach is news at home too (the hit says `atHome`), and carries
+ * its operator's own repeat window.
  */
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { LRUCache } from "lru-cache";
@@ -95,7 +97,8 @@ export class RegistryTripwire implements Tripwire {
   readonly #lingerMs: number;
   readonly #now: () => number;
   readonly #onFailure: TripwireOptions["onFailure"];
-  readonly #recent: LRUCache<string, true> | undefined;
+  readonly #repeatWindowMs: number;
+  readonly #recent: LRUCache<string, true>;
   #queue: PendingSighting[] = [];
   #draining: Promise<void> | undefined;
   #closed = false;
@@ -108,9 +111,10 @@ export class RegistryTripwire implements Tripwire {
     this.#lingerMs = Math.max(0, options.lingerMs ?? 250);
     this.#now = options.now ?? Date.now;
     this.#onFailure = options.onFailure;
-    const window = options.repeatWindowMs ?? 60_000;
-    // No ttlAutopurge: entries expire when read, which is all a repeat check needs.
-    this.#recent = window > 0 ? new LRUCache({ max: 50_000, ttl: window, ttlResolution: 0, perf: { now: () => this.#now() } }) : undefined;
+    this.#repeatWindowMs = Math.max(0, options.repeatWindowMs ?? 60_000);
+    // No ttlAutopurge: entries expire when read, which is all a repeat check needs. Bounded: past
+    // 50,000 (device, registry, partner, kind) the least recent is forgotten, and may be sent again.
+    this.#recent = new LRUCache({ max: 50_000, ttlResolution: 0, perf: { now: () => this.#now() } });
   }
 
   /** Queues a sighting for every owning registry of a foreign partner's hit; returns at once and never throws. */
@@ -123,9 +127,10 @@ export class RegistryTripwire implements Tripwire {
         const finding = registryFinding.finding;
         if (!finding || !LISTED.has(finding.status)) continue;
         const country = finding.country;
-        if (country === "" || country === hit.requester.country) continue;
+        if (country === "" || (country === hit.requester.country && !hit.atHome)) continue;
         const repeatKey = `${country}|${hit.key}|${hit.requester.id}|${hit.kind}`;
-        if (this.#recent?.has(repeatKey)) {
+        const window = hit.repeatWindowMs ?? this.#repeatWindowMs;
+        if (window > 0 && this.#recent.has(repeatKey)) {
           this.stats.repeats++;
           continue;
         }
@@ -133,7 +138,7 @@ export class RegistryTripwire implements Tripwire {
           this.stats.dropped++;
           continue;
         }
-        this.#recent?.set(repeatKey, true);
+        if (window > 0) this.#recent.set(repeatKey, true, { ttl: window });
         imei ??= deviceFromKey(hit.key).imei;
         this.#queue.push({
           country,

@@ -35,6 +35,7 @@ export const DEFAULT_SCOPES_BY_KIND: Readonly<Record<PrincipalKind, readonly Sco
   gateway: ["devices:check", "devices:screen", "devices:watch", "devices:found"],
   pilot: ["devices:check"],
   admin: ["registry:admin", "devices:check", "devices:report", "devices:watch"],
+  operator: ["n5g-eir-eic"],
 };
 
 /** The default federation: five police forces and their registries, customs, a manufacturer, the gateway and an admin. */

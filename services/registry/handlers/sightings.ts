@@ -37,7 +37,7 @@ function reporterOf(rc: RegistryContext, ctx: CallContext): Reporter {
 function sightingInputOf(request: RecordSightingRequest, { requester, relay }: Reporter, now: number, field = ""): SightingInput {
   const device = requireDevice(request.imei, `${field}imei`);
   if (request.kind === SightingKind.UNSPECIFIED || SightingKind[request.kind] === undefined) {
-    throw invalidArgument(`${field}kind`, "SIGHTING_KIND_MISSING", "must be LOOKUP_HIT, SCREENING_HIT or FOUND");
+    throw invalidArgument(`${field}kind`, "SIGHTING_KIND_MISSING", "must be LOOKUP_HIT, SCREENING_HIT, FOUND or NETWORK_ATTACH");
   }
   const seenAt = request.seenAt ? timestampMs(request.seenAt) : now;
   if (seenAt > now + FUTURE_SKEW_MS) throw invalidArgument(`${field}seen_at`, "SEEN_IN_FUTURE", "lies in the future; give when the device surfaced");
