@@ -30,6 +30,8 @@ import type { FlushEvent } from "./registry-batcher.js";
 import { RegistryLink } from "./registry-link.js";
 import { createTripwire } from "./tripwire/registry-tripwire.js";
 import { decodeScreenRequest } from "./screening/screen-request-decoder.js";
+import { startS13Front, type RunningS13Server } from "../networks/s13/index.js";
+import { createLogger, type Logger } from "../observability/logger.js";
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -55,6 +57,8 @@ export interface GatewayOptions {
   onFlush?: (country: string, event: FlushEvent) => void;
   /** Told of circuit state changes (logs). */
   onCircuitState?: (country: string, state: CircuitState) => void;
+  /** Where the network fronts log (default: JSON lines on stderr). */
+  logger?: Logger;
 }
 
 /** A running gateway. */
@@ -64,6 +68,8 @@ export interface RunningGateway {
   readonly context: GatewayContext;
   /** The change follower of each registry, by country. */
   readonly followers: ReadonlyMap<string, ChangeFollower>;
+  /** The Diameter S13 front, when `networks.s13` is configured. */
+  readonly s13?: RunningS13Server;
   /** Resolves when every registry's change stream has caught up (false after `timeoutMs`). */
   ready(timeoutMs?: number): Promise<boolean>;
   /** Stops serving (in-flight calls get `graceMs` to finish), stops following, closes every channel. */
@@ -163,6 +169,20 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
     channelOptions: admission.serverOptions,
   });
   shareStreamBudget(host.server, admission.streamBudget);
+  let s13: RunningS13Server | undefined;
+  if (config.networks.s13) {
+    try {
+      s13 = await startS13Front({
+        config: config.networks.s13,
+        trust,
+        equipment: { checker, tripwire: gw.tripwire, audit, server: config.id },
+        log: options.logger ?? createLogger("gateway"),
+      });
+    } catch (error) {
+      await host.shutdown(0);
+      throw error;
+    }
+  }
   for (const follower of followers.values()) follower.start();
   let stopped: Promise<void> | undefined;
   return {
@@ -170,12 +190,14 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
     port: host.port,
     context: gw,
     followers,
+    ...(s13 ? { s13 } : {}),
     async ready(timeoutMs = 5_000) {
       const all = await Promise.all([...followers.values()].map((f) => f.waitLive(timeoutMs)));
       return all.every(Boolean);
     },
     shutdown(graceMs = 2_000) {
       stopped ??= (async () => {
+        await s13?.close(graceMs);
         await host.shutdown(graceMs);
         checker.close();
         await Promise.all([...followers.values()].map((f) => f.stop()));

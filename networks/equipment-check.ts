@@ -179,7 +179,7 @@ export class EquipmentCheck {
     const deadline = new Date(receivedAt + budgetMs);
     let timer: NodeJS.Timeout | undefined;
     const outOfTime = new Promise<undefined>((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, receivedAt + budgetMs - ANSWER_HEADROOM_MS - this.#now()));
+      timer = setTimeout(() => resolve(undefined), Math.max(0, receivedAt + budgetMs - ANSWER_HEADROOM_MS - this.#now()));
     });
     try {
       return await Promise.race([this.#options.checker.check(key, { deadline, requester, purpose: this.#options.front.purpose }), outOfTime]);

@@ -21,7 +21,7 @@ health and server reflection.
   --config FILE        the gateway config, JSON or YAML (gateway/config.ts):
                        id, listen, trustFile, key, registries[{country, address, id}],
                        deadlines, cache, breaker, batching, freshness, connections, tacFile, quotas,
-                       admission, audit
+                       admission, audit, networks (s13: the Diameter S13 EIR, networks/s13/)
   --listen HOST:PORT   overrides the config's listen address (port 0 picks a free port)
 
 Prints one JSON line when serving (with the bound address) and one when stopped.`;
@@ -43,6 +43,7 @@ export const command: Command = {
       outerInterceptors: [serverTracing()],
       clientInterceptors: [clientTracing()],
       metrics,
+      logger: observability.logger,
     });
     console.log(
       JSON.stringify({
@@ -51,6 +52,7 @@ export const command: Command = {
         id: config.id,
         address: gateway.address,
         registries: config.registries.map((r) => `${r.country}=${r.address}`),
+        ...(gateway.s13 ? { s13: gateway.s13.address } : {}),
         pid: process.pid,
       }),
     );
