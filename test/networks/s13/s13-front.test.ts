@@ -8,6 +8,7 @@ import { openAuditLog } from "../../../trust/audit/index.js";
 import { luhnCheckDigit } from "../../../device/index.js";
 import { watchForSighting } from "../../screening/support/screening-federation.js";
 import { within } from "../../support/waiting.js";
+import { dissect, wiresharkMissing } from "./support/wireshark.js";
 import { DiameterClient, MME, equipmentStatusOf, experimentalResultOf, failedAvpOf, resultCodeOf } from "./support/diameter-client.js";
 import { EIR, MME_EG, MME_ELSEWHERE, freshImei, startS13Federation, type S13Federation } from "./support/s13-federation.js";
 
@@ -324,3 +325,66 @@ describe("S13 ME-Identity-Check over real TCP against five real registries (imei
 function rowsMention(rows: unknown[], what: string): boolean {
   return JSON.stringify(rows).includes(what);
 }
+
+describe("the S13 peer's answers as Wireshark's Diameter dissector reads them", function () {
+  this.timeout(60_000);
+  let fed: S13Federation;
+
+  before(async function () {
+    const missing = wiresharkMissing();
+    if (missing) {
+      console.warn(`    skipped: ${missing}`);
+      this.skip();
+    }
+    fed = await startS13Federation({ gb: [STOLEN_GB], esTracked: [TRACKED_ES] });
+  });
+  after(async () => {
+    await fed?.stop();
+  });
+
+  it("decodes CEA, Equipment-Status 0/1/2, Experimental-Result 5422, 5005 with Failed-AVP, 3001 with the E bit and DWA from the bytes the peer wrote", async () => {
+    const mme = await DiameterClient.open(fed.s13Port);
+    const eg = await DiameterClient.open(fed.s13Port, MME_EG);
+    try {
+      const asked = [
+        mme.meIdentityCheck(STOLEN_GB, { softwareVersion: "03" }),
+        mme.meIdentityCheck(TRACKED_ES),
+        mme.meIdentityCheck(freshImei()),
+        mme.meIdentityCheck("", { terminal: null }),
+        mme.request(999, APPLICATION.s13, [avpOf(AVP.SessionId, "s;3001")]),
+        mme.request(COMMAND.deviceWatchdog, 0, []),
+      ];
+      for (const r of asked) await mme.ask(r);
+      await eg.ask(eg.meIdentityCheck(freshImei()));
+      const fields = ["diameter.cmd.code", "diameter.hopbyhopid", "diameter.flags.error", "diameter.Result-Code", "diameter.Equipment-Status", "diameter.Experimental-Result-Code", "diameter.Vendor-Id", "diameter.Auth-Application-Id", "diameter.Origin-Host", "diameter.Failed-AVP", "diameter.avp.code", "_ws.malformed", "_ws.expert.severity"];
+      const rows = dissect([...mme.received, ...eg.received], fields);
+      if (process.env.S13_DUMP) console.log(rows);
+      const [cea, black, grey, white, missing, unknown, dwa] = rows;
+      const eg5422 = rows.at(-1)!;
+      assert.equal(rows.length, mme.received.length + eg.received.length);
+      for (const row of rows) {
+        assert.equal(row["_ws.malformed"], "", `Wireshark calls a message malformed: ${JSON.stringify(row)}`);
+      }
+      assert.equal(cea!["diameter.cmd.code"], "257");
+      assert.equal(cea!["diameter.Result-Code"], "2001");
+      assert.equal(cea!["diameter.Origin-Host"], EIR.originHost);
+      assert.match(cea!["diameter.Auth-Application-Id"]!, /16777252/);
+      assert.match(cea!["diameter.Vendor-Id"]!, /10415/);
+      assert.deepEqual([black!["diameter.Result-Code"], black!["diameter.Equipment-Status"]], ["2001", "1"]);
+      assert.equal(Number(black!["diameter.hopbyhopid"]), asked[0]!.hopByHop);
+      assert.deepEqual([grey!["diameter.Result-Code"], grey!["diameter.Equipment-Status"]], ["2001", "2"]);
+      assert.deepEqual([white!["diameter.Result-Code"], white!["diameter.Equipment-Status"]], ["2001", "0"]);
+      assert.equal(missing!["diameter.Result-Code"], "5005");
+      assert.match(missing!["diameter.avp.code"]!, /279.*1401/, "Failed-AVP holds Terminal-Information");
+      assert.equal(unknown!["diameter.Result-Code"], "3001");
+      assert.equal(unknown!["diameter.flags.error"], "1");
+      assert.equal(dwa!["diameter.cmd.code"], "280");
+      assert.equal(dwa!["diameter.Result-Code"], "2001");
+      assert.equal(eg5422["diameter.Experimental-Result-Code"], "5422");
+      assert.equal(eg5422["diameter.Equipment-Status"], "");
+    } finally {
+      mme.close();
+      eg.close();
+    }
+  });
+});
