@@ -59,6 +59,8 @@ export interface GatewayMetrics {
   circuitState?(country: string, state: "closed" | "open" | "half-open"): void;
   /** `items` screened manifest items with this outcome; their rate is the screening throughput. */
   screened?(outcome: ScreeningOutcome, items: number): void;
+  /** A mobile network's equipment check answered (networks/), by status and basis. */
+  equipmentCheck?(status: string, basis: string): void;
 }
 
 /** Everything a FederationService handler factory receives. */

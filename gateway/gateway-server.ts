@@ -30,8 +30,8 @@ import type { FlushEvent } from "./registry-batcher.js";
 import { RegistryLink } from "./registry-link.js";
 import { createTripwire } from "./tripwire/registry-tripwire.js";
 import { decodeScreenRequest } from "./screening/screen-request-decoder.js";
-import { startS13Front, type RunningS13Server } from "../networks/s13/index.js";
-import { createLogger, type Logger } from "../observability/logger.js";
+import { TokenGate } from "../trust/token-gate.js";
+import { startNetworkFronts, type NetworkFronts, type NetworkFrontsOptions } from "../networks/network-fronts.js";
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -57,8 +57,10 @@ export interface GatewayOptions {
   onFlush?: (country: string, event: FlushEvent) => void;
   /** Told of circuit state changes (logs). */
   onCircuitState?: (country: string, state: CircuitState) => void;
+  /** Told of every answer a mobile network's front gives (default: policy answers logged on stderr; networks/network-fronts.ts). */
+  onNetworkAnswer?: NetworkFrontsOptions["onAnswer"];
   /** Where the network fronts log (default: JSON lines on stderr). */
-  logger?: Logger;
+  logger?: NetworkFrontsOptions["logger"];
 }
 
 /** A running gateway. */
@@ -68,8 +70,8 @@ export interface RunningGateway {
   readonly context: GatewayContext;
   /** The change follower of each registry, by country. */
   readonly followers: ReadonlyMap<string, ChangeFollower>;
-  /** The Diameter S13 front, when `networks.s13` is configured. */
-  readonly s13?: RunningS13Server;
+  /** The fronts mobile networks ask through (config `networks`), served in this process. */
+  readonly networks: NetworkFronts;
   /** Resolves when every registry's change stream has caught up (false after `timeoutMs`). */
   ready(timeoutMs?: number): Promise<boolean>;
   /** Stops serving (in-flight calls get `graceMs` to finish), stops following, closes every channel. */
@@ -148,9 +150,11 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
   }
   const service = await createFederationService(gw, options.factories ?? FEDERATION_HANDLERS);
   const admission = new Admission(config.admission);
+  // One gate for every front: a token verified on one is remembered on all, and an address's failures count once.
+  const gate = new TokenGate({ trust, audience: config.id, maxTokenLifetimeSec: config.auth.maxTokenLifetimeSec, failuresPerAddressPerMinute: config.auth.failuresPerAddressPerMinute });
   const interceptors: ServerInterceptor[] = [
     ...(options.outerInterceptors ?? []),
-    createAuthenticator({ trust, audience: config.id, scopes: FEDERATION_SCOPES, kinds: { WatchStolen: ["manufacturer"] }, maxTokenLifetimeSec: config.auth.maxTokenLifetimeSec, failuresPerAddressPerMinute: config.auth.failuresPerAddressPerMinute }),
+    createAuthenticator({ trust, audience: config.id, scopes: FEDERATION_SCOPES, kinds: { WatchStolen: ["manufacturer"] }, gate }),
     // Right after the caller is known and before any work: past its limits a call is refused at once.
     admission.interceptor(),
     ...(quota ? [createQuotaInterceptor(quota)] : []),
@@ -169,19 +173,29 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
     channelOptions: admission.serverOptions,
   });
   shareStreamBudget(host.server, admission.streamBudget);
-  let s13: RunningS13Server | undefined;
-  if (config.networks.s13) {
-    try {
-      s13 = await startS13Front({
-        config: config.networks.s13,
-        trust,
-        equipment: { checker, tripwire: gw.tripwire, audit, server: config.id },
-        log: options.logger ?? createLogger("gateway"),
-      });
-    } catch (error) {
-      await host.shutdown(0);
-      throw error;
-    }
+  let networks: NetworkFronts;
+  try {
+    networks = await startNetworkFronts({
+      config: config.networks,
+      trust,
+      logger: options.logger,
+      checker,
+      tripwire: gw.tripwire,
+      audit,
+      server: config.id,
+      gate,
+      admission,
+      quota,
+      metrics,
+      ...(options.onNetworkAnswer ? { onAnswer: options.onNetworkAnswer } : {}),
+    });
+  } catch (error) {
+    await host.shutdown(0);
+    checker.close();
+    await closeTripwire?.();
+    for (const link of links) link.close();
+    await audit?.close();
+    throw error;
   }
   for (const follower of followers.values()) follower.start();
   let stopped: Promise<void> | undefined;
@@ -190,15 +204,14 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
     port: host.port,
     context: gw,
     followers,
-    ...(s13 ? { s13 } : {}),
+    networks,
     async ready(timeoutMs = 5_000) {
       const all = await Promise.all([...followers.values()].map((f) => f.waitLive(timeoutMs)));
       return all.every(Boolean);
     },
     shutdown(graceMs = 2_000) {
       stopped ??= (async () => {
-        await s13?.close(graceMs);
-        await host.shutdown(graceMs);
+        await Promise.all([networks.close(graceMs), host.shutdown(graceMs)]);
         checker.close();
         await Promise.all([...followers.values()].map((f) => f.stop()));
         await closeTripwire?.();

@@ -177,7 +177,7 @@ export class EquipmentCheck {
   /** The checker's answer, or undefined when it has not come by the end of the budget (less the headroom). */
   async #ask(key: DeviceKey, requester: Actor, receivedAt: number, budgetMs: number): Promise<FederatedAnswer | undefined> {
     const deadline = new Date(receivedAt + budgetMs);
-    let timer: NodeJS.Timeout | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const outOfTime = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), Math.max(0, receivedAt + budgetMs - ANSWER_HEADROOM_MS - this.#now()));
     });

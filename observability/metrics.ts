@@ -42,6 +42,8 @@ export interface ImeifedMetrics {
   circuitState(country: string, state: CircuitState): void;
   /** A call refused by authentication or authorisation, by the error's stable reason. */
   authFailure(reason: string): void;
+  /** One mobile network's equipment check answered (networks/), by its status and why (`finding`, `not-listed`, `unanswered-policy`, `invalid-imei-policy`). */
+  equipmentCheck(status: string, basis: string): void;
   /** One served RPC (recorded by the server tracing interceptor). */
   rpcServer(service: string, method: string, code: number, ms: number): void;
   /** One upstream RPC (recorded by the client tracing interceptor). */
@@ -51,6 +53,7 @@ export interface ImeifedMetrics {
 /** Metric names, exported so dashboards, alerts and tests name the same series. */
 export const METRIC = {
   lookups: "imeifed.lookups",
+  equipmentChecks: "imeifed.equipment_checks",
   screeningItems: "imeifed.screening.items",
   cacheRequests: "imeifed.cache.requests",
   upstreamDuration: "imeifed.upstream.duration",
@@ -63,6 +66,8 @@ export const METRIC = {
 /** Attribute keys of the metrics above. */
 export const METRIC_ATTRIBUTE = {
   verdict: "imeifed.verdict",
+  equipmentStatus: "imeifed.equipment.status",
+  equipmentBasis: "imeifed.equipment.basis",
   screeningOutcome: "imeifed.screening.outcome",
   cacheResult: "imeifed.cache.result",
   country: "imeifed.registry.country",
@@ -118,6 +123,11 @@ function memo<K>(build: (key: K) => Attributes): (key: K) => Attributes {
 /** Instruments on `meter`; tests pass a meter of their own provider, processes use `installMetrics`. */
 export function createMetrics(meter: Meter, states: Map<string, ReportedCircuitState> = new Map()): ImeifedMetrics {
   const lookups = meter.createCounter(METRIC.lookups, { description: "Federated lookups answered, by verdict", unit: "{lookup}", valueType: ValueType.INT });
+  const equipmentChecks = meter.createCounter(METRIC.equipmentChecks, { description: "Mobile networks' equipment checks answered, by status and basis", unit: "{check}", valueType: ValueType.INT });
+  const equipmentAttributes = memo((key: string) => {
+    const [status, basis] = key.split("\u0000") as [string, string];
+    return { [METRIC_ATTRIBUTE.equipmentStatus]: status, [METRIC_ATTRIBUTE.equipmentBasis]: basis };
+  });
   const screening = meter.createCounter(METRIC.screeningItems, { description: "Manifest items screened, by outcome", unit: "{item}", valueType: ValueType.INT });
   const cache = meter.createCounter(METRIC.cacheRequests, { description: "Verdict cache look-ups, by hit or miss", unit: "{request}", valueType: ValueType.INT });
   const upstream = meter.createHistogram(METRIC.upstreamDuration, {
@@ -165,6 +175,8 @@ export function createMetrics(meter: Meter, states: Map<string, ReportedCircuitS
   return {
     lookup: (verdict) => lookups.add(1, verdictAttributes(verdictLabel(verdict))),
     screened: (outcome, items = 1) => screening.add(items, outcomeAttributes(outcome)),
+    // Both labels come from closed lists (networks/equipment-check.ts), so the series stay bounded.
+    equipmentCheck: (status, basis) => equipmentChecks.add(1, equipmentAttributes(`${status}\u0000${basis}`)),
     cacheHit: (country, count = 1) => cache.add(count, cacheAttributes(`hit\u0000${country ? countryLabel(country) : ""}`)),
     cacheMiss: (country, count = 1) => cache.add(count, cacheAttributes(`miss\u0000${country ? countryLabel(country) : ""}`)),
     upstreamLatency: (country, ms, outcome) => upstream.record(ms, upstreamAttributes(`${countryLabel(country)}\u0000${outcomeLabel(outcome.toLowerCase())}`)),
@@ -180,6 +192,7 @@ function silentMetrics(): ImeifedMetrics {
   return {
     lookup: nothing,
     screened: nothing,
+    equipmentCheck: nothing,
     cacheHit: nothing,
     cacheMiss: nothing,
     upstreamLatency: nothing,

@@ -129,13 +129,24 @@ export class ConnectionGuard {
   }
 
   #admit(socket: Socket): void {
+    this.admit(socket);
+  }
+
+  /**
+   * Counts a connection accepted by a listener this guard does not own (a
+   * front that is not grpc-js, networks/), resetting it when a cap is
+   * reached, and arms its preface deadline. Returns what ends the deadline,
+   * to call once the client has started its protocol; undefined when the
+   * connection was refused.
+   */
+  admit(socket: Socket): (() => void) | undefined {
     const address = clientAddress(socket.remoteAddress);
     const fromAddress = this.#perAddress.get(address) ?? 0;
     if (socket.remoteAddress === undefined || this.#open >= this.limits.maxTotal || fromAddress >= this.limits.maxPerAddress) {
       // A reset, not a FIN: the client learns at once, and this side keeps no TIME_WAIT for it.
       if (socket.remoteAddress === undefined) socket.destroy();
       else socket.resetAndDestroy();
-      return;
+      return undefined;
     }
     this.#open += 1;
     this.#perAddress.set(address, fromAddress + 1);
@@ -154,6 +165,7 @@ export class ConnectionGuard {
       if (left > 0) this.#perAddress.set(address, left);
       else this.#perAddress.delete(address);
     });
+    return prefaced;
   }
 
   /** Ends a session's preface deadline when its client's SETTINGS arrive (a refused socket's session has none). */

@@ -41,6 +41,8 @@ export interface AuthenticatorOptions {
   failuresPerAddressPerMinute?: number;
   /** The clock, in epoch milliseconds (default `Date.now`); tests freeze it. */
   now?: () => number;
+  /** A token gate shared with the server's other fronts (one verified-token cache, one failed-auth limit); default: its own, from the options above. */
+  gate?: TokenGate;
 }
 
 /** Extracts the bearer token from the call's metadata, or undefined when no authorization header was sent. */
@@ -62,7 +64,7 @@ export function createAuthenticator(options: AuthenticatorOptions): ServerInterc
   }
   const now = options.now ?? Date.now;
   const tolerance = options.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC;
-  const gate = new TokenGate({ ...options, now });
+  const gate = options.gate ?? new TokenGate({ ...options, now });
 
   /** The verified caller of `token`; `peer`: the address it came from, counted against when it fails (none: the server re-checks a token itself). */
   function callerOf(token: string, peer: string | undefined): Promise<Caller> {

@@ -52,7 +52,7 @@ export const command: Command = {
         id: config.id,
         address: gateway.address,
         registries: config.registries.map((r) => `${r.country}=${r.address}`),
-        ...(gateway.s13 ? { s13: gateway.s13.address } : {}),
+        ...(gateway.networks.s13 ? { s13: gateway.networks.s13.address } : {}),
         pid: process.pid,
       }),
     );

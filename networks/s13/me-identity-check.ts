@@ -46,6 +46,10 @@ export interface MeIdentityCheckOptions {
   readonly onUnknown: (principal: string) => OnUnknown;
   /** The principal of the trust file as it is now (a reload may have removed it). */
   readonly principal: (id: string) => Principal | undefined;
+  /** Counts a check of a principal in (throws RESOURCE_EXHAUSTED past its limit); returns what counts it out (trust/admission.ts's Admission fits). */
+  readonly admission: { admit(key: string, stream: boolean): () => void };
+  /** Per-principal call quotas (trust/quota.ts's QuotaLimiter fits); none: unlimited. */
+  readonly quota?: { takeCall(principalId: string): void } | undefined;
   readonly log: Logger;
 }
 
@@ -70,6 +74,17 @@ export function meIdentityCheckHandler(options: MeIdentityCheckOptions): Applica
     const span = trace.getTracer(TRACER_NAME).startSpan("S13/ME-Identity-Check", { kind: SpanKind.SERVER, attributes: { "rpc.system": "diameter", "imeifed.principal": principal.id } });
     recordDevice(read.question.imei, span);
     let timer: NodeJS.Timeout | undefined;
+    let release: (() => void) | undefined;
+    try {
+      release = options.admission.admit(principal.id, false);
+      options.quota?.takeCall(principal.id);
+    } catch (error) {
+      release?.();
+      span.end();
+      const refusal = ImeifedError.from(error);
+      log.info("ME-Identity-Check refused by admission or quota", { peer: peer.originHost, reason: refusal.reason });
+      return resultAnswer(request, identity, RESULT_CODE.TOO_BUSY, { errorMessage: refusal.message, extra: withState });
+    }
     try {
       const device = equipmentIdentityOf(read.question.imei, "IMEI");
       const outOfBudget = new Promise<"out-of-budget">((resolve) => {
@@ -91,6 +106,7 @@ export function meIdentityCheckHandler(options: MeIdentityCheckOptions): Applica
       return resultAnswer(request, identity, RESULT_CODE.UNABLE_TO_COMPLY, { errorMessage: "the federation could not answer this check; retry later", extra: withState });
     } finally {
       clearTimeout(timer);
+      release();
       span.end();
     }
   };

@@ -9,7 +9,7 @@ import type { Logger } from "../../observability/logger.js";
 import type { TrustStore } from "../../trust/trust-store.js";
 import { EquipmentCheck, type EquipmentCheckOptions } from "../equipment-check.js";
 import type { LocalIdentity } from "./answers.js";
-import { S13_FRONT, meIdentityCheckHandler } from "./me-identity-check.js";
+import { S13_FRONT, meIdentityCheckHandler, type MeIdentityCheckOptions } from "./me-identity-check.js";
 import { PeerTable } from "./peer-table.js";
 import type { S13Config } from "./s13-config.js";
 import { startS13Server, type RunningS13Server } from "./s13-server.js";
@@ -19,6 +19,9 @@ export interface S13FrontOptions {
   readonly trust: Pick<TrustStore, "principal">;
   /** The gateway's checker, tripwire, audit and id (networks/equipment-check.ts). */
   readonly equipment: Omit<EquipmentCheckOptions, "front">;
+  /** The gateway's admission and quotas, counted per operator principal as on every other front. */
+  readonly admission: MeIdentityCheckOptions["admission"];
+  readonly quota?: MeIdentityCheckOptions["quota"];
   readonly log: Logger;
 }
 
@@ -57,6 +60,8 @@ export async function startS13Front(options: S13FrontOptions): Promise<RunningS1
       policy: config,
       onUnknown: (principal) => onUnknownOf.get(principal) ?? config.onUnknown,
       principal: (id) => trust.principal(id),
+      admission: options.admission,
+      quota: options.quota,
       log,
     }),
     log,
