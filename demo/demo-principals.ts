@@ -1,6 +1,7 @@
 /**
  * Who takes part in the pilot federation: five registries, their police,
- * a customs service and a manufacturer, with the scopes each may hold.
+ * a customs service, a manufacturer and a mobile network operator, with the
+ * scopes each may hold.
  */
 import type { PrincipalKind, Scope } from "../trust/principal.js";
 import { DEMO_TACS } from "./demo-tacs.js";
@@ -43,8 +44,17 @@ export const DEMO_PRINCIPALS: readonly DemoPrincipal[] = [
   ),
   { id: "customs-gb", name: "Border Force (pilot)", country: "GB", kind: "customs", scopes: ["devices:check", "devices:screen", "devices:found"] },
   { id: "oem-demo", name: "Demo Handsets Ltd (pilot manufacturer)", country: "US", kind: "manufacturer", scopes: ["devices:watch"], tacPrefixes: OEM_TAC_PREFIXES },
+  // A 4G network asking at attach over Diameter S13 (networks/s13/): its MME is a configured peer of the gateway.
+  { id: "operator-dz", name: "4G mobile network, Algeria (pilot)", country: "DZ", kind: "operator", scopes: ["n5g-eir-eic"] },
   { id: GATEWAY_ID, name: "imeifed pilot gateway", country: "ZZ", kind: "gateway", scopes: ["devices:check", "devices:watch", "devices:found"] },
 ];
 
 /** The principal ids that get a token file (everyone but the gateway, which mints its own). */
 export const TOKEN_HOLDERS: readonly string[] = DEMO_PRINCIPALS.filter((p) => p.kind !== "gateway").map((p) => p.id);
+
+/** The pilot's S13 front: the gateway's Diameter identity, and the MME of operator-dz (MCC 603 is Algeria) as its one peer. */
+export const DEMO_S13 = {
+  originHost: "eir.imeifed.pilot",
+  originRealm: "imeifed.pilot",
+  peers: { "operator-dz": { originHost: "mme1.epc.mnc001.mcc603.3gppnetwork.org", originRealm: "epc.mnc001.mcc603.3gppnetwork.org" } },
+} as const;

@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
-import { DEMO_COUNTRIES, GATEWAY_ID, OEM_TAC_PREFIXES } from "./demo-principals.js";
+import { DEMO_COUNTRIES, DEMO_S13, GATEWAY_ID, OEM_TAC_PREFIXES } from "./demo-principals.js";
 import { DEMO_TOKEN_TTL_SEC, prepareFederation, type DemoSamples } from "./prepare-federation.js";
 import { Supervisor } from "./supervisor.js";
 
@@ -17,6 +17,8 @@ export interface DemoOptions {
   records: number;
   /** The gateway's address (default 127.0.0.1:50051). */
   gatewayListen: string;
+  /** The S13 (Diameter) front's address (default 127.0.0.1:3868). */
+  s13Listen?: string;
   /** Registry addresses: `auto` picks free ports, otherwise the first port of five in a row (default 50061). */
   registryPortBase: number | "auto";
   /** Where progress goes (stdout by default). */
@@ -37,6 +39,11 @@ export interface DemoManifest {
   tacFile: string;
   /** Process id of each pilot process, by name (registry-gb, ..., gateway). */
   processes: Record<string, number>;
+  /** The equipment-identity fronts mobile networks ask at attach. */
+  eir: {
+    /** Diameter S13 (networks/s13/): where it listens, its identity, and each operator's peer identity. */
+    s13: { address: string; originHost: string; originRealm: string; peers: Record<string, { originHost: string; originRealm: string }> };
+  };
 }
 
 export interface RunningDemo {
@@ -80,6 +87,14 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
           registries: DEMO_COUNTRIES.map((country) => ({ country, address: registries[country], id: `registry-${country.toLowerCase()}` })),
           tacFile: "tac.csv",
           audit: { sqlite: "data/gateway-audit.sqlite" },
+          networks: {
+            s13: {
+              listen: options.s13Listen ?? "127.0.0.1:3868",
+              originHost: DEMO_S13.originHost,
+              originRealm: DEMO_S13.originRealm,
+              peers: Object.entries(DEMO_S13.peers).map(([principal, peer]) => ({ ...peer, principal, from: ["127.0.0.1", "::1"] })),
+            },
+          },
         },
         null,
         2,
@@ -96,6 +111,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       registryJwks: prepared.registryJwksFile,
       tacFile: prepared.tacFile,
       processes: Object.fromEntries(supervisor.processes.map((p) => [p.name, p.serving.pid])),
+      eir: { s13: { address: String(gateway.serving.s13), originHost: DEMO_S13.originHost, originRealm: DEMO_S13.originRealm, peers: { ...DEMO_S13.peers } } },
     };
     const manifestFile = join(dir, "demo.json");
     await writeFile(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
@@ -118,6 +134,8 @@ export function nextSteps(demo: RunningDemo, dir: string): string {
     `  npx imeifed lookup ${samples.permitted[samples.permitted.length - 1]} --demo ${d} --as police-es --purpose CASE-1      # listed nowhere`,
     `  npx imeifed screen MANIFEST.csv --demo ${d} --as customs-gb --destination HK --declaration DEC-1  # a shipment (columns: device_id,declared_make,declared_model,line_reference)`,
     `  npx imeifed oem watch --demo ${d} --as oem-demo --jwks ${join(d, "registry-keys.jwks.json")} --cursor-file ${join(d, "oem.cursor")}  # the stolen-mode feed`,
+    "",
+    `  S13 (Diameter): an MME configured as ${DEMO_S13.peers["operator-dz"].originHost} may ask ${demo.manifest.eir.s13.address} (ME-Identity-Check)`,
     "",
     `Scripts: ${join(d, "demo.json")} lists the addresses, token files and sample IMEIs.`,
     "Ctrl-C stops every process.",

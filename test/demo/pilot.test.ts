@@ -8,6 +8,7 @@ import { createInterface } from "node:readline";
 import { FederationService, Verdict } from "../../gen/imeifed/v1/federation_pb.js";
 import { createClient } from "../../rpc/index.js";
 import type { DemoManifest } from "../../demo/run-demo.js";
+import { DiameterClient, equipmentStatusOf, resultCodeOf } from "../networks/s13/support/diameter-client.js";
 
 function alive(pid: number): boolean {
   try {
@@ -26,7 +27,7 @@ describe("the pilot federation (imeifed demo)", function () {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "imeifed-demo-"));
-    demo = spawn(process.execPath, ["cli/bin.js", "demo", "--dir", dir, "--records", "400", "--gateway", "127.0.0.1:0", "--registry-port-base", "auto"], {
+    demo = spawn(process.execPath, ["cli/bin.js", "demo", "--dir", dir, "--records", "400", "--gateway", "127.0.0.1:0", "--s13", "127.0.0.1:0", "--registry-port-base", "auto"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     const output: string[] = [];
@@ -72,6 +73,21 @@ describe("the pilot federation (imeifed demo)", function () {
       assert.equal(permitted.unanswered.length, 0);
     } finally {
       client.close();
+    }
+  });
+
+  it("serves S13 to operator-dz's MME as demo.json's eir.s13 names it: a sample prohibited device is BLACKLISTED, a permitted one WHITELISTED", async () => {
+    const s13 = manifest.eir.s13;
+    assert.match(s13.address, /^127\.0\.0\.1:\d+$/);
+    const peer = s13.peers["operator-dz"]!;
+    const mme = await DiameterClient.open(Number(s13.address.split(":")[1]), peer);
+    try {
+      const prohibited = await mme.ask(mme.meIdentityCheck(manifest.samples.prohibited[0]!.slice(0, 14)));
+      assert.deepEqual([resultCodeOf(prohibited), equipmentStatusOf(prohibited)], [2001, 1]);
+      const permitted = await mme.ask(mme.meIdentityCheck(manifest.samples.permitted.at(-1)!.slice(0, 14)));
+      assert.deepEqual([resultCodeOf(permitted), equipmentStatusOf(permitted)], [2001, 0]);
+    } finally {
+      mme.close();
     }
   });
 
