@@ -1,7 +1,7 @@
 /**
  * Who takes part in the pilot federation: five registries, their police,
- * a customs service, a manufacturer and a mobile network operator, with the
- * scopes each may hold.
+ * a customs service, a manufacturer and a mobile network, with the scopes
+ * each may hold.
  */
 import type { PrincipalKind, Scope } from "../trust/principal.js";
 import { DEMO_TACS } from "./demo-tacs.js";
@@ -44,6 +44,8 @@ export const DEMO_PRINCIPALS: readonly DemoPrincipal[] = [
   ),
   { id: "customs-gb", name: "Border Force (pilot)", country: "GB", kind: "customs", scopes: ["devices:check", "devices:screen", "devices:found"] },
   { id: "oem-demo", name: "Demo Handsets Ltd (pilot manufacturer)", country: "US", kind: "manufacturer", scopes: ["devices:watch"], tacPrefixes: OEM_TAC_PREFIXES },
+  // A mobile network in an export market: it asks at attach through the N5g-eir front (networks/n5g-eir).
+  { id: "operator-hk", name: "Hong Kong mobile network (pilot)", country: "HK", kind: "operator", scopes: ["n5g-eir-eic"] },
   // A 4G network asking at attach over Diameter S13 (networks/s13/): its MME is a configured peer of the gateway.
   { id: "operator-dz", name: "4G mobile network, Algeria (pilot)", country: "DZ", kind: "operator", scopes: ["n5g-eir-eic"] },
   { id: GATEWAY_ID, name: "imeifed pilot gateway", country: "ZZ", kind: "gateway", scopes: ["devices:check", "devices:watch", "devices:found"] },

@@ -17,6 +17,8 @@ export interface DemoOptions {
   records: number;
   /** The gateway's address (default 127.0.0.1:50051). */
   gatewayListen: string;
+  /** The N5g-eir front's address, where 5G cores ask (default 127.0.0.1:8090). */
+  eirListen?: string;
   /** The S13 (Diameter) front's address (default 127.0.0.1:3868). */
   s13Listen?: string;
   /** Registry addresses: `auto` picks free ports, otherwise the first port of five in a row (default 50061). */
@@ -30,6 +32,14 @@ export interface DemoOptions {
 /** What `demo.json` holds: enough for a script to drive the pilot. */
 export interface DemoManifest {
   gateway: string;
+  /**
+   * The fronts mobile networks ask through: `n5g`, the N5g-eir API root's base URL; `s13`, the Diameter
+   * S13 EIR (networks/s13/): where it listens, its identity, and each operator's peer identity.
+   */
+  eir: {
+    n5g: string;
+    s13: { address: string; originHost: string; originRealm: string; peers: Record<string, { originHost: string; originRealm: string }> };
+  };
   registries: Record<string, string>;
   tokens: Record<string, string>;
   manufacturers: Record<string, string[]>;
@@ -39,11 +49,6 @@ export interface DemoManifest {
   tacFile: string;
   /** Process id of each pilot process, by name (registry-gb, ..., gateway). */
   processes: Record<string, number>;
-  /** The equipment-identity fronts mobile networks ask at attach. */
-  eir: {
-    /** Diameter S13 (networks/s13/): where it listens, its identity, and each operator's peer identity. */
-    s13: { address: string; originHost: string; originRealm: string; peers: Record<string, { originHost: string; originRealm: string }> };
-  };
 }
 
 export interface RunningDemo {
@@ -88,6 +93,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
           tacFile: "tac.csv",
           audit: { sqlite: "data/gateway-audit.sqlite" },
           networks: {
+            n5gEir: { listen: options.eirListen ?? "127.0.0.1:8090" },
             s13: {
               listen: options.s13Listen ?? "127.0.0.1:3868",
               originHost: DEMO_S13.originHost,
@@ -103,6 +109,10 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     const gateway = await supervisor.start("gateway", ["gateway", "serve", "--config", gatewayConfig]);
     const manifest: DemoManifest = {
       gateway: gateway.serving.address,
+      eir: {
+        n5g: String(gateway.serving.n5gEir),
+        s13: { address: String(gateway.serving.s13), originHost: DEMO_S13.originHost, originRealm: DEMO_S13.originRealm, peers: { ...DEMO_S13.peers } },
+      },
       registries,
       tokens: prepared.tokens,
       manufacturers: { "oem-demo": [...OEM_TAC_PREFIXES] },
@@ -111,11 +121,10 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       registryJwks: prepared.registryJwksFile,
       tacFile: prepared.tacFile,
       processes: Object.fromEntries(supervisor.processes.map((p) => [p.name, p.serving.pid])),
-      eir: { s13: { address: String(gateway.serving.s13), originHost: DEMO_S13.originHost, originRealm: DEMO_S13.originRealm, peers: { ...DEMO_S13.peers } } },
     };
     const manifestFile = join(dir, "demo.json");
     await writeFile(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
-    say(`imeifed pilot: up in ${((Date.now() - started) / 1000).toFixed(1)} s — gateway ${manifest.gateway}, registries ${Object.entries(registries).map(([c, a]) => `${c} ${a}`).join(", ")}`);
+    say(`imeifed pilot: up in ${((Date.now() - started) / 1000).toFixed(1)} s — gateway ${manifest.gateway}, N5g-eir ${manifest.eir.n5g}, S13 ${manifest.eir.s13.address}, registries ${Object.entries(registries).map(([c, a]) => `${c} ${a}`).join(", ")}`);
     return { manifest, manifestFile, stop: () => supervisor.stopAll() };
   } catch (error) {
     await supervisor.stopAll();
@@ -133,6 +142,7 @@ export function nextSteps(demo: RunningDemo, dir: string): string {
     `  npx imeifed lookup ${samples.prohibited[0]} --demo ${d} --as police-es --purpose CASE-1      # stolen somewhere`,
     `  npx imeifed lookup ${samples.permitted[samples.permitted.length - 1]} --demo ${d} --as police-es --purpose CASE-1      # listed nowhere`,
     `  npx imeifed screen MANIFEST.csv --demo ${d} --as customs-gb --destination HK --declaration DEC-1  # a shipment (columns: device_id,declared_make,declared_model,line_reference)`,
+    `  curl --http2-prior-knowledge -H "authorization: Bearer $(cat ${join(d, "tokens", "operator-hk.jwt")})" "${demo.manifest.eir.n5g}/n5g-eir-eic/v1/equipment-status?pei=imei-${samples.prohibited[0]}"  # a 5G core in Hong Kong asks`,
     `  npx imeifed oem watch --demo ${d} --as oem-demo --jwks ${join(d, "registry-keys.jwks.json")} --cursor-file ${join(d, "oem.cursor")}  # the stolen-mode feed`,
     "",
     `  S13 (Diameter): an MME configured as ${DEMO_S13.peers["operator-dz"].originHost} may ask ${demo.manifest.eir.s13.address} (ME-Identity-Check)`,

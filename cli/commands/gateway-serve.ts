@@ -16,12 +16,15 @@ const USAGE = `usage: imeifed gateway serve --config FILE [--listen HOST:PORT]
 
 Serves FederationService (Lookup, Screen, ReportFound, WatchStolen,
 GetRegistryKeys) in front of the registries the config names, with gRPC
-health and server reflection.
+health and server reflection; with networks.n5gEir, also the 3GPP N5g-eir
+equipment check (HTTP/2 and HTTP/1.1) in the same process.
 
   --config FILE        the gateway config, JSON or YAML (gateway/config.ts):
                        id, listen, trustFile, key, registries[{country, address, id}],
                        deadlines, cache, breaker, batching, freshness, connections, tacFile, quotas,
-                       admission, audit, networks (s13: the Diameter S13 EIR, networks/s13/)
+                       admission, audit, networks (networks.n5gEir: listen, tls, budgetMs,
+                       onUnanswered, onInvalidImei, sightingWindow, operators;
+                       networks.s13: the Diameter S13 EIR, networks/s13/)
   --listen HOST:PORT   overrides the config's listen address (port 0 picks a free port)
 
 Prints one JSON line when serving (with the bound address) and one when stopped.`;
@@ -51,6 +54,7 @@ export const command: Command = {
         msg: "gateway serving",
         id: config.id,
         address: gateway.address,
+        ...(gateway.networks.n5gEir ? { n5gEir: gateway.networks.n5gEir.url } : {}),
         registries: config.registries.map((r) => `${r.country}=${r.address}`),
         ...(gateway.networks.s13 ? { s13: gateway.networks.s13.address } : {}),
         pid: process.pid,

@@ -102,7 +102,7 @@ async function operatorOf(options: EquipmentStatusHandlerOptions, request: EirRe
 function single(query: URLSearchParams, name: string, required: boolean, problems: InvalidParam[]): string | undefined {
   const values = query.getAll(name);
   if (values.length > 1) problems.push({ param: `query ${name}`, reason: `is given ${values.length} times; give it once` });
-  else if (values.length === 1 && values[0] === "") problems.push({ param: `query ${name}`, reason: "is empty" });
+  else if (values.length === 1 && values[0] === "") problems.push({ param: `query ${name}`, reason: required ? "is empty; it is required" : "is empty; leave it out or give a value" });
   else if (values.length === 0 && required) problems.push({ param: `query ${name}`, reason: "is missing; it is required" });
   return values.length === 1 && values[0] !== "" ? values[0] : undefined;
 }
@@ -146,7 +146,7 @@ export function createEquipmentStatusHandler(options: EquipmentStatusHandlerOpti
       const reading = pei === undefined ? undefined : readPei(pei);
       if (reading && !reading.ok) problems.unshift({ param: "query pei", reason: reading.reason });
       if (problems.length > 0 || !reading?.ok) {
-        const missing = problems.some((p) => p.param === "query pei" && p.reason.startsWith("is missing"));
+        const missing = problems.some((p) => p.param === "query pei" && (p.reason.startsWith("is missing") || p.reason.startsWith("is empty")));
         response = problemResponse(
           problem(400, "INVALID_ARGUMENT", `the request's query is invalid: ${problems.map((p) => `${p.param} ${p.reason}`).join("; ")}`, {
             cause: missing ? "MANDATORY_QUERY_PARAM_MISSING" : problems[0]!.param === "query pei" ? "MANDATORY_QUERY_PARAM_INCORRECT" : "OPTIONAL_QUERY_PARAM_INCORRECT",

@@ -145,9 +145,13 @@ export async function startN5gEirListener(config: N5gEirConfig, handle: Handler)
       socket.pause();
       socket.unshift(head);
       prefaced();
-      const http2Preface = head.subarray(0, PREFACE_START.length).equals(PREFACE_START);
-      (http2Preface ? h2 : h1!).emit("connection", socket);
-      socket.resume();
+      if (head.subarray(0, PREFACE_START.length).equals(PREFACE_START)) {
+        // node:http2 reads what the socket already holds itself (and then reads the socket's handle directly).
+        h2.emit("connection", socket);
+      } else {
+        h1!.emit("connection", socket);
+        socket.resume();
+      }
     };
     socket.on("data", onData);
   });

@@ -9,6 +9,7 @@ import { FederationService, Verdict } from "../../gen/imeifed/v1/federation_pb.j
 import { createClient } from "../../rpc/index.js";
 import type { DemoManifest } from "../../demo/run-demo.js";
 import { DiameterClient, equipmentStatusOf, resultCodeOf } from "../networks/s13/support/diameter-client.js";
+import { H2cEir } from "../networks/support/eir-client.js";
 
 function alive(pid: number): boolean {
   try {
@@ -27,7 +28,7 @@ describe("the pilot federation (imeifed demo)", function () {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "imeifed-demo-"));
-    demo = spawn(process.execPath, ["cli/bin.js", "demo", "--dir", dir, "--records", "400", "--gateway", "127.0.0.1:0", "--s13", "127.0.0.1:0", "--registry-port-base", "auto"], {
+    demo = spawn(process.execPath, ["cli/bin.js", "demo", "--dir", dir, "--records", "400", "--gateway", "127.0.0.1:0", "--eir", "127.0.0.1:0", "--s13", "127.0.0.1:0", "--registry-port-base", "auto"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     const output: string[] = [];
@@ -54,7 +55,7 @@ describe("the pilot federation (imeifed demo)", function () {
   it("writes demo.json with the gateway, five registries, tokens, a manufacturer and samples", () => {
     assert.match(manifest.gateway, /^127\.0\.0\.1:\d+$/);
     assert.deepEqual(Object.keys(manifest.registries).sort(), ["BR", "ES", "GB", "JP", "US"]);
-    for (const id of ["police-gb", "police-jp", "police-br", "police-es", "police-us", "customs-gb", "oem-demo"]) assert.ok(manifest.tokens[id], id);
+    for (const id of ["police-gb", "police-jp", "police-br", "police-es", "police-us", "customs-gb", "oem-demo", "operator-hk"]) assert.ok(manifest.tokens[id], id);
     assert.ok((manifest.manufacturers["oem-demo"] ?? []).length > 0);
     assert.ok(manifest.samples.prohibited.length > 0 && manifest.samples.tracked.length > 0 && manifest.samples.permitted.length > 0);
   });
@@ -88,6 +89,20 @@ describe("the pilot federation (imeifed demo)", function () {
       assert.deepEqual([resultCodeOf(permitted), equipmentStatusOf(permitted)], [2001, 0]);
     } finally {
       mme.close();
+    }
+  });
+
+  it("serves N5g-eir for operator-hk at eir.n5g over h2c prior knowledge", async () => {
+    assert.match(manifest.eir.n5g, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const token = (await readFile(manifest.tokens["operator-hk"]!, "utf8")).trim();
+    const eir = new H2cEir(manifest.eir.n5g);
+    try {
+      const ask = async (imei: string) => (await eir.get(`/n5g-eir-eic/v1/equipment-status?pei=imei-${imei}`, { authorization: `Bearer ${token}` })).json;
+      assert.deepEqual(await ask(manifest.samples.prohibited[0]!), { status: "BLACKLISTED" });
+      assert.deepEqual(await ask(manifest.samples.tracked[0]!), { status: "GREYLISTED" });
+      assert.deepEqual(await ask(manifest.samples.permitted.at(-1)!), { status: "WHITELISTED" });
+    } finally {
+      eir.close();
     }
   });
 
