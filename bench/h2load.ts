@@ -25,8 +25,10 @@ export function writeGrpcFrame(path: string, message: Uint8Array): void {
 export interface H2loadRun {
   /** `http://host:port/package.Service/Method`. */
   url: string;
-  /** The body file (writeGrpcFrame). */
-  body: string;
+  /** The body file (writeGrpcFrame) of a gRPC POST; absent: a GET with only `headers` (the N5g-eir front). */
+  body?: string;
+  /** Headers to send instead of gRPC's content-type and te (with `body` absent). */
+  headers?: string[];
   token: string;
   connections: number;
   /** Streams each connection keeps open (`-m`). */
@@ -68,12 +70,8 @@ export function startH2load(run: H2loadRun): RunningH2load {
     ...(run.warmUpSec ? ["--warm-up-time", String(run.warmUpSec)] : []),
     ...(run.rps ? ["--rps", String(run.rps)] : []),
     ...(run.logFile ? ["--log-file", run.logFile] : []),
-    "-d",
-    run.body,
-    "-H",
-    "content-type: application/grpc",
-    "-H",
-    "te: trailers",
+    ...(run.body !== undefined ? ["-d", run.body, "-H", "content-type: application/grpc", "-H", "te: trailers"] : []),
+    ...(run.headers ?? []).flatMap((h) => ["-H", h]),
     "-H",
     `authorization: Bearer ${run.token}`,
     run.url,
