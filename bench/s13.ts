@@ -74,7 +74,8 @@ export async function s13Suite(options: S13BenchOptions = {}): Promise<BenchSuit
         const result = await runH2load({ url: n5gUrl, token, connections: 1, streams: IN_FLIGHT, durationSec: seconds, warmUpSec: 1, headers: [] });
         const cpu = cpuSeconds(gateway.pid) - before;
         const rate = /finished in [^,]+, ([\d.]+) req\/s/.exec(result.output);
-        if (!rate || !/status codes: (\d+) 2xx/.test(result.output) || Number(/status codes: (\d+) 2xx/.exec(result.output)![1]) !== result.done) {
+        // Every answer must be a 200 (h2load's status counts leave out requests that straddle the warm-up's end).
+        if (!rate || !/status codes: \d+ 2xx, 0 3xx, 0 4xx, 0 5xx/.test(result.output)) {
           throw new Error(`N5g-eir answers were not all 2xx; one of them: ${await probe(n5gUrl, token)}\n${result.output}`);
         }
         return { rate: Number(rate[1]), cpuPerCheckUs: (cpu / (result.done || 1)) * 1e6 };

@@ -247,6 +247,11 @@ export class PeerConnection {
 
   private onTimer(): void {
     if (this.socket.destroyed) return;
+    if (this.state === "closing") {
+      // A refused CER's CEA or a DPA was written with end(); a peer that does not close its side is closed here.
+      this.socket.destroy();
+      return;
+    }
     if (this.state !== "open") {
       this.options.log.warn("diameter peer sent no CER in time: connection closed", { remote: this.socket.remoteAddress });
       this.socket.destroy();

@@ -46,12 +46,25 @@ export async function startS13Server(options: S13ServerOptions): Promise<Running
   let server: Server;
   if (options.tls) {
     const material = await serverTlsMaterial(options.tls);
-    server = createTlsServer({ cert: material.cert, key: material.key, ...(material.ca ? { ca: material.ca } : {}), requestCert: material.requireClientCert, rejectUnauthorized: material.requireClientCert }, accept);
+    server = createTlsServer(
+      {
+        cert: material.cert,
+        key: material.key,
+        ...(material.ca ? { ca: material.ca } : {}),
+        requestCert: material.requireClientCert,
+        rejectUnauthorized: material.requireClientCert,
+        // A handshake holds a connection slot too: it gets no longer than a CER would.
+        handshakeTimeout: options.limits.capabilitiesTimeoutMs,
+      },
+      accept,
+    );
     // A failed handshake is that client's problem; it must not reach the process.
     server.on("tlsClientError", (error) => options.log.debug("diameter TLS handshake failed", { error: error.message }));
   } else {
     server = createTcpServer(accept);
   }
+  // Counted by the listener itself, so sockets still in their TLS handshake take a slot too; `accept` checks again to log the refusal.
+  server.maxConnections = options.limits.maxConnections;
   const [host = "127.0.0.1", portText = "0"] = splitHostPort(options.listen);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -9,6 +9,10 @@ import { createTestPki, type TestPki } from "../../support/tls-fixture.js";
 import { createTestTrust, DEFAULT_TEST_PRINCIPALS, type TestTrust } from "../../support/trust-fixture.js";
 import { DiameterClient, MME, equipmentStatusOf, resultCodeOf } from "./support/diameter-client.js";
 import { EIR, freshImei } from "./support/s13-federation.js";
+import { Code, ImeifedError } from "../../../errors/index.js";
+import type { AuditLog } from "../../../trust/audit/index.js";
+import { decodeMessage, encodeMessage } from "../../../networks/s13/diameter/index.js";
+import { waitFor } from "../../support/waiting.js";
 
 const STOLEN = freshImei();
 const IMSI = "603015550001234";
@@ -122,5 +126,72 @@ describe("the S13 peer over TLS, at its connection limit, traced, and after a tr
     } finally {
       mme.close();
     }
+  });
+});
+
+describe("the S13 peer when the federation cannot answer (in-process gateway)", function () {
+  this.timeout(60_000);
+  let trust: TestTrust;
+  let gb: TestRegistry;
+  let gw: TestGateway;
+  let mme: DiameterClient;
+  // The gateway's audit log, made to fail as a real one does: full (append throws UNAVAILABLE) or stuck (append never settles).
+  let auditMode: "working" | "full" | "stuck" = "working";
+  const audit = {
+    append: () => {
+      if (auditMode === "full") throw new ImeifedError(Code.UNAVAILABLE, "AUDIT_UNAVAILABLE", "the audit backlog is full");
+      if (auditMode === "stuck") return new Promise<void>(() => {});
+    },
+    appendDurably: async () => {},
+    flush: async () => {},
+    query: async () => [],
+    close: async () => {},
+  } as unknown as AuditLog;
+
+  before(async () => {
+    trust = await createTestTrust([...DEFAULT_TEST_PRINCIPALS, { id: "operator-dz", kind: "operator", country: "DZ" }]);
+    gb = await startTestRegistry({ country: "GB", trust, seed: [{ imeis: [STOLEN] }] });
+    gw = await startTestGateway({
+      trust,
+      audit,
+      logger: createLogger("gateway", { write: () => {} }),
+      registries: [{ country: "GB", address: gb.registry.address }],
+      config: { networks: { s13: { listen: "127.0.0.1:0", ...EIR, peers: [{ ...MME, principal: "operator-dz" }], budgetMs: 300 } } },
+    });
+    mme = await DiameterClient.open(gw.gateway.networks.s13!.port);
+  });
+  after(async () => {
+    mme?.close();
+    await gw?.shutdown();
+    await gb?.cleanup();
+    await trust?.cleanup();
+  });
+
+  it("answers 5012 DIAMETER_UNABLE_TO_COMPLY when the check cannot be recorded, and when it has no verdict within the budget", async () => {
+    assert.equal(equipmentStatusOf(await mme.ask(mme.meIdentityCheck(STOLEN))), 1);
+    auditMode = "full";
+    assert.equal(resultCodeOf(await mme.ask(mme.meIdentityCheck(STOLEN))), 5012);
+    auditMode = "stuck";
+    const started = Date.now();
+    const stuck = await mme.ask(mme.meIdentityCheck(STOLEN));
+    const took = Date.now() - started;
+    assert.equal(resultCodeOf(stuck), 5012);
+    assert.ok(took >= 250 && took < 600, `answered after ${took} ms (budget 300)`);
+    auditMode = "working";
+    assert.equal(equipmentStatusOf(await mme.ask(mme.meIdentityCheck(STOLEN))), 1);
+  });
+
+  it("answers a request with the E bit set 3008 DIAMETER_INVALID_HDR_BITS, and the connection goes on", async () => {
+    const request = mme.meIdentityCheck(STOLEN);
+    const bytes = encodeMessage(request);
+    bytes[4] = bytes[4]! | 0x20;
+    const before = mme.received.length;
+    mme.write(bytes);
+    await waitFor("the 3008 answer", () => (mme.received.length > before ? true : undefined));
+    const answer = decodeMessage(mme.received[before]!);
+    assert.ok(answer.ok);
+    assert.equal(answer.value.hopByHop, request.hopByHop);
+    assert.equal(resultCodeOf(answer.value), 3008);
+    assert.equal(equipmentStatusOf(await mme.ask(mme.meIdentityCheck(STOLEN))), 1);
   });
 });
