@@ -25,9 +25,9 @@ export function writeGrpcFrame(path: string, message: Uint8Array): void {
 export interface H2loadRun {
   /** `http://host:port/package.Service/Method`. */
   url: string;
-  /** The body file (writeGrpcFrame) of a gRPC POST; absent: a GET with only `headers` (the N5g-eir front). */
+  /** The body file (writeGrpcFrame): a gRPC unary call. Absent: a plain HTTP/2 GET (an N5g-eir check). */
   body?: string;
-  /** Headers to send instead of gRPC's content-type and te (with `body` absent). */
+  /** More request headers (`name: value`). */
   headers?: string[];
   token: string;
   connections: number;
@@ -93,6 +93,16 @@ export function startH2load(run: H2loadRun): RunningH2load {
 /** Runs h2load to completion. */
 export function runH2load(run: H2loadRun): Promise<H2loadResult> {
   return startH2load(run).done;
+}
+
+/** The HTTP statuses of the requests in an h2load log file, counted. */
+export function loggedStatuses(logFile: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of readFileSync(logFile, "utf8").split("\n")) {
+    const status = line.split("\t")[1];
+    if (status !== undefined) counts.set(status, (counts.get(status) ?? 0) + 1);
+  }
+  return counts;
 }
 
 /** The latencies (ms) of the completed requests in an h2load log file. */

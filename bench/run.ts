@@ -22,6 +22,7 @@ const SUITES: Readonly<Record<string, SuiteRunner>> = {
   "registry-check": async (quick) => (await import("./registry-check.js")).registryCheckSuite(quick ? { listed: 20_000, calls: 50 } : {}),
   scale: async (quick) => (await import("./scale.js")).scaleSuite(quick ? { rows: 1_000_000, singleCalls: 500, batchCalls: 10 } : {}),
   screening: async (quick) => (await import("./screening.js")).screeningSuite(quick ? { items: 100_000, listed: 100_000 } : {}),
+  eir: async (quick) => (await import("./eir.js")).eirSuite(quick ? { durationSec: 2, rounds: 1, warmUpCalls: 10_000 } : {}),
   s13: async (quick) => (await import("./s13.js")).s13Suite(quick ? { durationSec: 2, rounds: 1, warmUpSec: 2 } : {}),
   overload: async (quick) => (await import("./overload.js")).overloadSuite(quick ? { durationSec: 3, rounds: 1, warmUpCalls: 20_000 } : {}),
 };

@@ -4,7 +4,7 @@
  * (`cause`, `invalidParams`). Each carries imeifed's stable reason in
  * `type` (`urn:imeifed:reason:<REASON>`), so a core's logs name what to fix.
  */
-import { Code, ImeifedError } from "../../errors/index.js";
+import { Code, ImeifedError, type Reason } from "../../errors/index.js";
 
 /** A query parameter at fault: `param` is "query " + its name (TS 29.571 InvalidParam). */
 export interface InvalidParam {
@@ -44,7 +44,7 @@ const TITLES: Readonly<Record<number, string>> = {
 };
 
 /** A ProblemDetails answer built from its parts. */
-export function problem(status: number, reason: string, detail: string, extra: { cause?: string; invalidParams?: readonly InvalidParam[]; headers?: Record<string, string> } = {}): Problem {
+export function problem(status: number, reason: Reason, detail: string, extra: { cause?: string; invalidParams?: readonly InvalidParam[]; headers?: Record<string, string> } = {}): Problem {
   return {
     status,
     body: {
@@ -60,7 +60,7 @@ export function problem(status: number, reason: string, detail: string, extra: {
 }
 
 /** Reasons a server that cannot serve at all gives: the core should apply its own failure action. */
-const CANNOT_SERVE = new Set(["SERVER_BUSY", "SHUTTING_DOWN", "AUDIT_UNAVAILABLE"]);
+const CANNOT_SERVE: ReadonlySet<Reason> = new Set(["SERVER_BUSY", "SHUTTING_DOWN", "AUDIT_UNAVAILABLE"]);
 
 /** The ProblemDetails answer of an error thrown while answering (never an internal message: INTERNAL reads "internal error"). */
 export function problemOf(thrown: unknown): Problem {

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import * as http2 from "node:http2";
+import * as https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ClearReason, DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
@@ -8,6 +10,7 @@ import type { RegistryTripwire } from "../../gateway/tripwire/registry-tripwire.
 import { createTestTrust, DEFAULT_TEST_PRINCIPALS, type TestTrust } from "../support/trust-fixture.js";
 import { imeiOf, startScreeningFederation, watchForSighting, type ScreeningFederation } from "../screening/support/screening-federation.js";
 import { within } from "../support/waiting.js";
+import { createTestPki } from "../support/tls-fixture.js";
 import { H2cEir, http1Get, specValidators, type EirAnswer } from "./support/eir-client.js";
 
 const PATH = "/n5g-eir-eic/v1/equipment-status";
@@ -200,6 +203,48 @@ describe("N5g-eir: 5G cores ask the federation (five registries, h2c and HTTP/1.
     // Registries see the gateway calling on the operator's behalf (the cache answers repeats, so look for any).
     const registryRows = await fed.registries.get("GB")!.registry.audit.query({ requester: "operator-hk" });
     assert.ok(registryRows.some((r) => r.purpose === "n5g-eir" && r.actor === "operator-hk"), "the registry audited the operator's check");
+  });
+
+  it("serves TLS from config, h2 and http/1.1 chosen by ALPN", async () => {
+    const pki = await createTestPki();
+    try {
+      const gateway = await fed.startGateway(
+        [...fed.registries.values()].map((r) => ({ country: r.registry.country, address: r.registry.address })),
+        { networks: { n5gEir: { listen: "127.0.0.1:0", tls: { cert: pki.server.cert, key: pki.server.key } } } },
+        { tripwire: false },
+      );
+      const tlsUrl = gateway.networks.n5gEir!.url;
+      assert.match(tlsUrl, /^https:/);
+      const ca = readFileSync(pki.ca);
+      const session = http2.connect(tlsUrl, { ca, ALPNProtocols: ["h2"] });
+      const overH2 = await new Promise<{ status: number; body: string; alpn: string | undefined }>((resolve, reject) => {
+        const stream = session.request({ ":path": `${PATH}?pei=${imeiPei(STOLEN_GB)}`, authorization: `Bearer ${operatorToken}` });
+        let status = 0;
+        let body = "";
+        stream.on("response", (h) => (status = Number(h[":status"])));
+        stream.on("data", (c: Buffer) => (body += c.toString()));
+        stream.on("end", () => resolve({ status, body, alpn: session.alpnProtocol }));
+        stream.on("error", reject);
+        stream.end();
+      });
+      session.close();
+      assert.equal(overH2.alpn, "h2");
+      assert.equal(overH2.status, 200);
+      assert.deepEqual(JSON.parse(overH2.body), { status: "BLACKLISTED" });
+      const overH1 = await new Promise<{ status: number; body: string; alpn: string | false | null }>((resolve, reject) => {
+        const req = https.get(`${tlsUrl}${PATH}?pei=${imeiPei(CLEAN)}`, { ca, agent: false, headers: { authorization: `Bearer ${operatorToken}` } }, (res) => {
+          let body = "";
+          res.on("data", (c: Buffer) => (body += c.toString()));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body, alpn: (res.socket as import("node:tls").TLSSocket).alpnProtocol }));
+        });
+        req.on("error", reject);
+      });
+      assert.equal(overH1.status, 200);
+      assert.notEqual(overH1.alpn, "h2");
+      assert.deepEqual(JSON.parse(overH1.body), { status: "WHITELISTED" });
+    } finally {
+      await pki.cleanup();
+    }
   });
 
   it("never stores, logs, traces, audits or forwards supi and gpsi", async () => {
