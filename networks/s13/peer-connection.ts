@@ -235,7 +235,12 @@ export class PeerConnection {
 
   private send(message: DiameterMessage): void {
     if (this.socket.destroyed || !this.socket.writable) return;
-    this.socket.write(encodeMessage(message));
+    // A peer that does not read its answers stops being read from until it does, so its
+    // unread answers never grow past the socket's buffer (its requests wait in the kernel).
+    if (!this.socket.write(encodeMessage(message)) && !this.socket.isPaused()) {
+      this.socket.pause();
+      this.socket.once("drain", () => this.socket.resume());
+    }
   }
 
   /** One timer per connection: the CER deadline, then the watchdog; it re-arms from the last byte heard rather than per message. */

@@ -11,7 +11,7 @@ import { DiameterClient, MME, equipmentStatusOf, resultCodeOf } from "./support/
 import { EIR, freshImei } from "./support/s13-federation.js";
 import { Code, ImeifedError } from "../../../errors/index.js";
 import type { AuditLog } from "../../../trust/audit/index.js";
-import { decodeMessage, encodeMessage } from "../../../networks/s13/diameter/index.js";
+import { COMMAND, decodeMessage, encodeMessage } from "../../../networks/s13/diameter/index.js";
 import { waitFor } from "../../support/waiting.js";
 
 const STOLEN = freshImei();
@@ -179,6 +179,25 @@ describe("the S13 peer when the federation cannot answer (in-process gateway)", 
     assert.ok(took >= 250 && took < 600, `answered after ${took} ms (budget 300)`);
     auditMode = "working";
     assert.equal(equipmentStatusOf(await mme.ask(mme.meIdentityCheck(STOLEN))), 1);
+  });
+
+  it("stops reading a peer that does not read its answers instead of buffering them, and serves the others", async () => {
+    const hog = await DiameterClient.open(gw.gateway.networks.s13!.port);
+    try {
+      hog.socket.pause();
+      const dwr = encodeMessage(hog.request(COMMAND.deviceWatchdog, 0, []));
+      const burst = Buffer.alloc(dwr.length * 400_000);
+      for (let at = 0; at < burst.length; at += dwr.length) dwr.copy(burst, at);
+      hog.socket.write(burst);
+      await sleep(1_000);
+      const unread = hog.socket.writableLength;
+      await sleep(1_500);
+      assert.ok(unread > 0, "the EIR read all 400,000 requests while their answers went unread");
+      assert.equal(hog.socket.writableLength, unread, "the EIR kept reading requests whose answers the peer does not read");
+      assert.equal(equipmentStatusOf(await mme.ask(mme.meIdentityCheck(STOLEN))), 1);
+    } finally {
+      hog.close();
+    }
   });
 
   it("answers a request with the E bit set 3008 DIAMETER_INVALID_HDR_BITS, and the connection goes on", async () => {
