@@ -23,7 +23,7 @@ import type { ServerInterceptor } from "../rpc/index.js";
 import { spawnRegistryProcess, type RegistryProcess } from "../test/support/registry-fixture.js";
 import { createTestTrust, DEFAULT_TEST_PRINCIPALS } from "../test/support/trust-fixture.js";
 import { startTestGateway } from "../test/gateway/support/test-gateway.js";
-import { ratioFigure, type BenchFigure, type BenchSuite } from "./figure.js";
+import { mean, percentile, ratioFigure, round2, type BenchFigure, type BenchSuite } from "./figure.js";
 import { H2LOAD, loggedLatenciesMs, loggedStatuses, runH2load, writeGrpcFrame, type H2loadRun } from "./h2load.js";
 
 const COUNTRIES = ["GB", "ES", "JP", "BR", "US"];
@@ -46,14 +46,7 @@ interface Measured {
   failed: number;
 }
 
-function percentile(values: number[], q: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = values.slice().sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
 
-const round2 = (x: number) => Math.round(x * 100) / 100;
-const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 
 export async function eirSuite(options: EirBenchOptions = {}): Promise<BenchSuite> {
   const durationSec = options.durationSec ?? 6;

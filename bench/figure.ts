@@ -37,3 +37,16 @@ export function ratioFigure(
   const ratio = baseline.value === 0 ? Number.NaN : value / baseline.value;
   return { name, value, unit, baseline, ratio, ...(goal ? { goal: goal.text, met: goal.met(ratio) } : {}) };
 }
+
+/** The `q` quantile (0..1) of `values` (NaN when there are none): the value below which that share of them lie. */
+export function percentile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = values.slice().sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/** Rounded to two decimals, for a table. */
+export const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+/** The mean of `values` (0 when there are none). */
+export const mean = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);

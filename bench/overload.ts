@@ -30,7 +30,7 @@ import { CALLER } from "../trust/principal.js";
 import { spawnRegistryProcess, type RegistryProcess } from "../test/support/registry-fixture.js";
 import { createTestTrust } from "../test/support/trust-fixture.js";
 import { startTestGateway } from "../test/gateway/support/test-gateway.js";
-import { ratioFigure, type BenchFigure, type BenchSuite } from "./figure.js";
+import { mean, percentile, ratioFigure, round2, type BenchFigure, type BenchSuite } from "./figure.js";
 import { H2LOAD, loggedLatenciesMs, runH2load, startH2load, writeGrpcFrame, type H2loadRun } from "./h2load.js";
 import { cpuSeconds } from "./process-cpu.js";
 
@@ -88,13 +88,7 @@ class Tally {
   }
 }
 
-function percentile(values: number[], q: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = values.slice().sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
 
-const round2 = (x: number) => Math.round(x * 100) / 100;
 
 /** One measured run: a load (and the partner beside it) while the tally counts a window inside it. */
 interface Measured {
@@ -214,7 +208,6 @@ export async function overloadSuite(options: OverloadBenchOptions = {}): Promise
   }
 }
 
-const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 
 function figuresOf(baseline: Measured[], flood: Measured[], connections: number, streams: number): BenchFigure[] {
   const inFlight = (connections * streams).toLocaleString("en");

@@ -92,13 +92,15 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
           registries: DEMO_COUNTRIES.map((country) => ({ country, address: registries[country], id: `registry-${country.toLowerCase()}` })),
           tacFile: "tac.csv",
           audit: { sqlite: "data/gateway-audit.sqlite" },
+          // The pilot's five registries share one machine's cores with the gateway: its checks get 2 s, not a core network's 500 ms.
           networks: {
-            n5gEir: { listen: options.eirListen ?? "127.0.0.1:8090" },
+            n5gEir: { listen: options.eirListen ?? "127.0.0.1:8090", budgetMs: 2_000 },
             s13: {
               listen: options.s13Listen ?? "127.0.0.1:3868",
               originHost: DEMO_S13.originHost,
               originRealm: DEMO_S13.originRealm,
               peers: Object.entries(DEMO_S13.peers).map(([principal, peer]) => ({ ...peer, principal, from: ["127.0.0.1", "::1"] })),
+              budgetMs: 2_000,
             },
           },
         },

@@ -10,6 +10,7 @@ import { createClient } from "../../rpc/index.js";
 import type { DemoManifest } from "../../demo/run-demo.js";
 import { DiameterClient, equipmentStatusOf, resultCodeOf } from "../networks/s13/support/diameter-client.js";
 import { H2cEir } from "../networks/support/eir-client.js";
+import { within } from "../support/waiting.js";
 
 function alive(pid: number): boolean {
   try {
@@ -97,10 +98,11 @@ describe("the pilot federation (imeifed demo)", function () {
     const token = (await readFile(manifest.tokens["operator-hk"]!, "utf8")).trim();
     const eir = new H2cEir(manifest.eir.n5g);
     try {
-      const ask = async (imei: string) => (await eir.get(`/n5g-eir-eic/v1/equipment-status?pei=imei-${imei}`, { authorization: `Bearer ${token}` })).json;
-      assert.deepEqual(await ask(manifest.samples.prohibited[0]!), { status: "BLACKLISTED" });
-      assert.deepEqual(await ask(manifest.samples.tracked[0]!), { status: "GREYLISTED" });
-      assert.deepEqual(await ask(manifest.samples.permitted.at(-1)!), { status: "WHITELISTED" });
+      const ask = async (imei: string) => String(((await eir.get(`/n5g-eir-eic/v1/equipment-status?pei=imei-${imei}`, { authorization: `Bearer ${token}` })).json as { status?: string }).status);
+      // A check that outlives its budget on a busy machine is answered by the unanswered policy (WHITELISTED): ask again.
+      await within(10_000, () => ask(manifest.samples.prohibited[0]!), "BLACKLISTED");
+      await within(10_000, () => ask(manifest.samples.tracked[0]!), "GREYLISTED");
+      assert.equal(await ask(manifest.samples.permitted.at(-1)!), "WHITELISTED");
     } finally {
       eir.close();
     }

@@ -2,13 +2,12 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseGatewayConfig } from "../../gateway/config.js";
-import { startGateway, type RunningGateway } from "../../gateway/gateway-server.js";
+import type { RunningGateway } from "../../gateway/gateway-server.js";
 import type { EquipmentCheckEvent } from "../../networks/index.js";
 import { spawnRegistryProcess, startTestRegistry, type RegistryProcess, type TestRegistry } from "../support/registry-fixture.js";
 import { createTestTrust, DEFAULT_TEST_PRINCIPALS, type TestTrust } from "../support/trust-fixture.js";
 import { imeiOf } from "../screening/support/screening-federation.js";
-import { H2cEir, specValidators } from "./support/eir-client.js";
+import { H2cEir, specValidators, startEirGateway } from "./support/eir-client.js";
 
 const PATH = "/n5g-eir-eic/v1/equipment-status";
 const STOLEN_GB = "35693803810017";
@@ -26,6 +25,7 @@ describe("N5g-eir with a registry hung (SIGSTOP): the operator's budget and unan
   let serial = 820_000;
   const fresh = () => `35693803${serial++}`;
   const events: EquipmentCheckEvent[] = [];
+  const counted = new Map<string, number>();
   const tokens = new Map<string, string>();
   const ask = (operator: string, body: string) => h2.get(`${PATH}?pei=imei-${imeiOf(body)}`, { authorization: `Bearer ${tokens.get(operator)}` });
 
@@ -40,24 +40,21 @@ describe("N5g-eir with a registry hung (SIGSTOP): the operator's budget and unan
       registries.push(await startTestRegistry({ country, trust, ...(country === "GB" ? { seed: [{ imeis: [imeiOf(STOLEN_GB)] }] } : {}) }));
     }
     hung = await spawnRegistryProcess({ country: "US", trust, db: { sqlite: join(dir, "us.sqlite") } });
-    gateway = await startGateway({
-      config: parseGatewayConfig({
-        id: "gateway",
-        listen: "127.0.0.1:0",
-        trustFile: trust.trustFile,
-        key: trust.privateKeyFile("gateway"),
-        registries: [...registries.map((r) => ({ country: r.registry.country, address: r.registry.address, id: r.id })), { country: "US", address: hung.address, id: "registry-us" }],
+    gateway = await startEirGateway(
+      trust,
+      [...registries.map((r) => ({ country: r.registry.country, address: r.registry.address, id: r.id })), { country: "US", address: hung.address, id: "registry-us" }],
+      {
         deadlines: { upstreamMaxMs: 2_000, marginMs: 25 },
         // The circuit stays closed, so every check really waits on the hung registry.
         breaker: { failureThreshold: 1_000, coolDownMs: 300 },
         admission: { maxInFlight: 2 },
         networks: { n5gEir: { listen: "127.0.0.1:0", budgetMs: BUDGET_MS, operators: { "operator-strict": { onUnanswered: "BLACKLISTED" } } } },
-      }),
-      trust: trust.trust,
-      tripwire: false,
-      onNetworkAnswer: (_front, event) => events.push(event),
-    });
-    assert.ok(await gateway.ready(5_000));
+      },
+      {
+        onNetworkAnswer: (_front, event) => events.push(event),
+        metrics: { equipmentCheck: (status, basis) => counted.set(`${status} ${basis}`, (counted.get(`${status} ${basis}`) ?? 0) + 1) },
+      },
+    );
     h2 = new H2cEir(gateway.networks.n5gEir!.url);
     for (const id of ["operator-hk", "operator-strict"]) tokens.set(id, await trust.token(id, { audience: "gateway", ttlSec: 600 }));
     // Warm the session and the token cache while everyone answers.
@@ -89,6 +86,7 @@ describe("N5g-eir with a registry hung (SIGSTOP): the operator's budget and unan
       // Loopback and the client's own turn of the event loop on a shared, busy machine.
       assert.ok(answer.elapsedMs < BUDGET_MS + 100, `the core waited ${Math.round(answer.elapsedMs)} ms`);
     }
+    assert.ok((counted.get("WHITELISTED unanswered-policy") ?? 0) >= 5, "the policy's answers are counted in the metrics");
   });
 
   it("lets a finding that arrived decide while a registry hangs", async () => {

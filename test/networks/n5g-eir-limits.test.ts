@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { parseGatewayConfig } from "../../gateway/config.js";
-import { startGateway, type RunningGateway } from "../../gateway/gateway-server.js";
+import type { RunningGateway } from "../../gateway/gateway-server.js";
 import { startTestRegistry, type TestRegistry } from "../support/registry-fixture.js";
 import { createTestTrust, DEFAULT_TEST_PRINCIPALS, type TestTrust } from "../support/trust-fixture.js";
 import { imeiOf } from "../screening/support/screening-federation.js";
 import { eventually } from "../support/waiting.js";
-import { H2cEir, http1Get, specValidators } from "./support/eir-client.js";
+import { H2cEir, http1Get, specValidators, startEirGateway } from "./support/eir-client.js";
 
 const PATH = "/n5g-eir-eic/v1/equipment-status";
 const LISTED = "35693803910011";
@@ -29,21 +28,11 @@ describe("N5g-eir bounds: connections, the failed-auth limiter, quotas and the r
       // GB shares nothing with networks of one country, and everything with the others.
       config: { sharing: { rules: [{ kind: "operator", country: "KP", share: "none" }] } },
     });
-    gateway = await startGateway({
-      config: parseGatewayConfig({
-        id: "gateway",
-        listen: "127.0.0.1:0",
-        trustFile: trust.trustFile,
-        key: trust.privateKeyFile("gateway"),
-        registries: [{ country: "GB", address: registry.registry.address, id: registry.id }],
-        auth: { failuresPerAddressPerMinute: 3 },
-        quotas: { default: { callsPerSecond: 10_000, devicesPerSecond: 10_000 }, limits: { "operator-small": { callsPerSecond: 1, devicesPerSecond: 1 } } },
-        networks: { n5gEir: { listen: "127.0.0.1:0", connections: { maxPerAddress: 3, prefaceTimeoutMs: 300 } } },
-      }),
-      trust: trust.trust,
-      tripwire: false,
+    gateway = await startEirGateway(trust, [{ country: "GB", address: registry.registry.address, id: registry.id }], {
+      auth: { failuresPerAddressPerMinute: 3 },
+      quotas: { default: { callsPerSecond: 10_000, devicesPerSecond: 10_000 }, limits: { "operator-small": { callsPerSecond: 1, devicesPerSecond: 1 } } },
+      networks: { n5gEir: { listen: "127.0.0.1:0", connections: { maxPerAddress: 3, prefaceTimeoutMs: 300 } } },
     });
-    await gateway.ready(5_000);
     url = gateway.networks.n5gEir!.url;
   });
   after(async () => {

@@ -72,7 +72,8 @@ describe("N5g-eir: 5G cores ask the federation (five registries, h2c and HTTP/1.
       },
       gatewayConfig: {
         audit: { sqlite: join(dir, "gateway-audit.sqlite") },
-        networks: { n5gEir: { listen: "127.0.0.1:0", operators: { "operator-gb": { onInvalidImei: "BLACKLISTED" } } } },
+        // A generous budget: these tests are about the answers, the budget suite (n5g-eir-budget.test.ts) about time.
+        networks: { n5gEir: { listen: "127.0.0.1:0", budgetMs: 2_000, operators: { "operator-gb": { onInvalidImei: "BLACKLISTED" } } } },
       },
     });
     url = fed.gateway.networks.n5gEir!.url;

@@ -1,13 +1,17 @@
 /**
  * Asks an N5g-eir front as 5G cores and tools do: over cleartext HTTP/2 with
- * prior knowledge (node:http2's client), or over HTTP/1.1 (node:http), and
- * validates ProblemDetails against the 3GPP schema file with ajv.
+ * prior knowledge (node:http2's client), or over HTTP/1.1 (node:http);
+ * validates answers against the 3GPP schema file with ajv; starts a gateway
+ * serving the front.
  */
 import { readFileSync } from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import { Ajv } from "ajv";
 import { parse } from "yaml";
+import { parseGatewayConfig, type GatewayConfigInput } from "../../../gateway/config.js";
+import { startGateway, type GatewayOptions, type RunningGateway } from "../../../gateway/gateway-server.js";
+import type { TestTrust } from "../../support/trust-fixture.js";
 
 export interface EirAnswer {
   status: number;
@@ -77,18 +81,12 @@ export function http1Get(url: string, headers: Record<string, string> = {}): Pro
   });
 }
 
-const SPEC_FILE = "/work/shared/specs/ts29511-n5g-eir.yaml";
-const LOCAL_SPEC = new URL("../../fixtures/ts29511-n5g-eir.yaml", import.meta.url);
+/** The condensed TS 29.511 OpenAPI description (common data types of TS 29.571 inlined). */
+const SPEC = new URL("../../fixtures/ts29511-n5g-eir.yaml", import.meta.url);
 
 /** Validators of the 3GPP schemas, compiled from the condensed OpenAPI file (test/fixtures/ts29511-n5g-eir.yaml). */
 export function specValidators(): { problemDetails(value: unknown): string | undefined; eirResponse(value: unknown): string | undefined } {
-  let text: string;
-  try {
-    text = readFileSync(LOCAL_SPEC, "utf8");
-  } catch {
-    text = readFileSync(SPEC_FILE, "utf8");
-  }
-  const spec = parse(text) as object;
+  const spec = parse(readFileSync(SPEC, "utf8")) as object;
   // OpenAPI 3.0 schema objects are JSON Schema with extra keywords (description) ajv may ignore.
   const ajv = new Ajv({ strict: false, allErrors: true });
   ajv.addSchema(spec, "ts29511");
@@ -96,4 +94,27 @@ export function specValidators(): { problemDetails(value: unknown): string | und
   const eir = ajv.compile({ $ref: "ts29511#/components/schemas/EirResponseData" });
   const check = (validate: typeof problem) => (value: unknown) => (validate(value) ? undefined : ajv.errorsText(validate.errors));
   return { problemDetails: check(problem), eirResponse: check(eir) };
+}
+
+/**
+ * A gateway (principal `gateway`) serving N5g-eir on a free loopback port in front of `registries`,
+ * with the trust fixture's keys; `config` adds to or overrides the config (networks.n5gEir included).
+ */
+export async function startEirGateway(
+  trust: TestTrust,
+  registries: { country: string; address: string; id: string }[],
+  config: Partial<GatewayConfigInput>,
+  options: Partial<GatewayOptions> = {},
+): Promise<RunningGateway> {
+  const gateway = await startGateway({
+    config: parseGatewayConfig({ id: "gateway", listen: "127.0.0.1:0", trustFile: trust.trustFile, key: trust.privateKeyFile("gateway"), registries, ...config }),
+    trust: trust.trust,
+    tripwire: false,
+    ...options,
+  });
+  if (!(await gateway.ready(5_000))) {
+    await gateway.shutdown(0);
+    throw new Error("the gateway did not catch up with every registry's change stream within 5 s");
+  }
+  return gateway;
 }
