@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { readFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ClearReason } from "../../../gen/imeifed/v1/device_pb.js";
 import { SightingKind } from "../../../gen/imeifed/v1/registry_pb.js";
@@ -298,7 +299,12 @@ describe("S13 ME-Identity-Check over real TCP against five real registries (imei
 
   describe("the IMSI (User-Name) is never stored, logged, audited or forwarded", () => {
     it("leaves no trace of User-Name in the gateway's logs, its audit log or any registry's audit, while the checks are audited", async () => {
-      for (const imei of [STOLEN_GB, TRACKED_ES, freshImei()]) await mme.ask(mme.meIdentityCheck(imei, { userName: IMSI }));
+      const sightingImei = freshImei();
+      await fed.registries.get("GB")!.report({ imeis: [sightingImei] });
+      const watch = watchForSighting(fed.registries.get("GB")!, "police-gb", (s) => s.deviceKey === sightingImei, 5_000);
+      for (const imei of [sightingImei, STOLEN_GB, TRACKED_ES, freshImei()]) await mme.ask(mme.meIdentityCheck(imei, { userName: IMSI }));
+      const sighting = await watch.sighting;
+      assert.ok(!JSON.stringify(sighting, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v)).includes(IMSI), "the IMSI is in the sighting");
       await sleep(300);
       const logs = fed.gateway.stdout() + fed.gateway.stderr();
       assert.ok(logs.length > 0);
@@ -317,7 +323,11 @@ describe("S13 ME-Identity-Check over real TCP against five real registries (imei
       for (const [country, registry] of fed.registries) {
         const rows = await registry.registry.audit.query({});
         assert.ok(!JSON.stringify(rows).includes(IMSI), `the IMSI is in ${country}'s audit`);
+        // Everything a registry stored (records, sightings, audit): its SQLite file and write-ahead log, byte for byte.
+        const db = registry.registry.config.db;
+        if ("sqlite" in db) for (const file of [db.sqlite, `${db.sqlite}-wal`]) if (existsSync(file)) assert.ok(!readFileSync(file).includes(IMSI), `the IMSI is in ${file}`);
       }
+      for (const file of [join(fed.dir, "us.sqlite"), join(fed.dir, "us.sqlite-wal")]) if (existsSync(file)) assert.ok(!readFileSync(file).includes(IMSI), `the IMSI is in ${file}`);
       assert.ok(rowsMention(await fed.registries.get("GB")!.registry.audit.query({}), "operator-dz"), "the registries saw the operator ask");
     });
   });
