@@ -25,7 +25,7 @@ import { luhnCheckDigit } from "../device/index.js";
 import { spawnGatewayProcess } from "../test/support/gateway-process.js";
 import { reportRequest, spawnRegistryProcess, type RegistryProcess } from "../test/support/registry-fixture.js";
 import { createTestTrust, DEFAULT_TEST_PRINCIPALS } from "../test/support/trust-fixture.js";
-import { ratioFigure, type BenchFigure, type BenchSuite } from "./figure.js";
+import { percentile, ratioFigure, type BenchFigure, type BenchSuite } from "./figure.js";
 import { H2LOAD, runH2load } from "./h2load.js";
 import { cpuSeconds } from "./process-cpu.js";
 
@@ -43,7 +43,7 @@ export interface S13BenchOptions {
   warmUpSec?: number;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: readonly number[]) => percentile(xs, 0.5);
 
 export async function s13Suite(options: S13BenchOptions = {}): Promise<BenchSuite> {
   const { durationSec = 8, rounds = 3, warmUpSec = 10 } = options;
