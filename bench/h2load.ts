@@ -27,6 +27,8 @@ export interface H2loadRun {
   url: string;
   /** The body file (writeGrpcFrame): a gRPC unary call. Absent: a plain HTTP/2 GET (an N5g-eir check). */
   body?: string;
+  /** More request headers (`name: value`). */
+  headers?: string[];
   token: string;
   connections: number;
   /** Streams each connection keeps open (`-m`). */
@@ -69,6 +71,7 @@ export function startH2load(run: H2loadRun): RunningH2load {
     ...(run.rps ? ["--rps", String(run.rps)] : []),
     ...(run.logFile ? ["--log-file", run.logFile] : []),
     ...(run.body !== undefined ? ["-d", run.body, "-H", "content-type: application/grpc", "-H", "te: trailers"] : []),
+    ...(run.headers ?? []).flatMap((h) => ["-H", h]),
     "-H",
     `authorization: Bearer ${run.token}`,
     run.url,

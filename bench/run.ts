@@ -24,6 +24,7 @@ const SUITES: Readonly<Record<string, SuiteRunner>> = {
   screening: async (quick) => (await import("./screening.js")).screeningSuite(quick ? { items: 100_000, listed: 100_000 } : {}),
   codecs: async (quick) => (await import("./codecs.js")).codecsSuite(quick ? { roundMs: 100, rounds: 3 } : {}),
   eir: async (quick) => (await import("./eir.js")).eirSuite(quick ? { durationSec: 2, rounds: 1, warmUpCalls: 10_000 } : {}),
+  s13: async (quick) => (await import("./s13.js")).s13Suite(quick ? { durationSec: 2, rounds: 1, warmUpSec: 2 } : {}),
   overload: async (quick) => (await import("./overload.js")).overloadSuite(quick ? { durationSec: 3, rounds: 1, warmUpCalls: 20_000 } : {}),
 };
 

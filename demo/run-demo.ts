@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
-import { DEMO_COUNTRIES, GATEWAY_ID, OEM_TAC_PREFIXES } from "./demo-principals.js";
+import { DEMO_COUNTRIES, DEMO_S13, GATEWAY_ID, OEM_TAC_PREFIXES } from "./demo-principals.js";
 import { DEMO_TOKEN_TTL_SEC, prepareFederation, type DemoAgency, type DemoSamples } from "./prepare-federation.js";
 import { Supervisor } from "./supervisor.js";
 import { startPilotConsole } from "../console/server/pilot-console.js";
@@ -21,6 +21,8 @@ export interface DemoOptions {
   gatewayListen: string;
   /** The N5g-eir front's address, where 5G cores ask (default 127.0.0.1:8090). */
   eirListen?: string;
+  /** The S13 (Diameter) front's address (default 127.0.0.1:3868). */
+  s13Listen?: string;
   /** Registry addresses: `auto` picks free ports, otherwise the first port of five in a row (default 50061). */
   registryPortBase: number | "auto";
   /** The pilot console's address (default 127.0.0.1:8080). */
@@ -34,8 +36,14 @@ export interface DemoOptions {
 /** What `demo.json` holds: enough for a script to drive the pilot. */
 export interface DemoManifest {
   gateway: string;
-  /** The fronts mobile networks ask through: `n5g`, the N5g-eir API root's base URL. */
-  eir: { n5g: string };
+  /**
+   * The fronts mobile networks ask through: `n5g`, the N5g-eir API root's base URL; `s13`, the Diameter
+   * S13 EIR (networks/s13/): where it listens, its identity, and each operator's peer identity.
+   */
+  eir: {
+    n5g: string;
+    s13: { address: string; originHost: string; originRealm: string; peers: Record<string, { originHost: string; originRealm: string }> };
+  };
   registries: Record<string, string>;
   tokens: Record<string, string>;
   /** Each police agency's home registry and key, by principal id (police-gb, ...). */
@@ -94,7 +102,16 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
           tacFile: "tac.csv",
           audit: { sqlite: "data/gateway-audit.sqlite" },
           // The pilot's five registries share one machine's cores with the gateway: its checks get 2 s, not a core network's 500 ms.
-          networks: { n5gEir: { listen: options.eirListen ?? "127.0.0.1:8090", budgetMs: 2_000 } },
+          networks: {
+            n5gEir: { listen: options.eirListen ?? "127.0.0.1:8090", budgetMs: 2_000 },
+            s13: {
+              listen: options.s13Listen ?? "127.0.0.1:3868",
+              originHost: DEMO_S13.originHost,
+              originRealm: DEMO_S13.originRealm,
+              peers: Object.entries(DEMO_S13.peers).map(([principal, peer]) => ({ ...peer, principal, from: ["127.0.0.1", "::1"] })),
+              budgetMs: 2_000,
+            },
+          },
         },
         null,
         2,
@@ -104,7 +121,10 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     pilotConsole = await startPilotConsole({ dir, gateway: gateway.serving.address, registries, listen: options.consoleListen ?? "127.0.0.1:8080" });
     const manifest: DemoManifest = {
       gateway: gateway.serving.address,
-      eir: { n5g: String(gateway.serving.n5gEir) },
+      eir: {
+        n5g: String(gateway.serving.n5gEir),
+        s13: { address: String(gateway.serving.s13), originHost: DEMO_S13.originHost, originRealm: DEMO_S13.originRealm, peers: { ...DEMO_S13.peers } },
+      },
       registries,
       tokens: prepared.tokens,
       agencies: { ...prepared.agencies },
@@ -123,7 +143,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       await running.close();
       await supervisor.stopAll();
     };
-    say(`imeifed pilot: up in ${((Date.now() - started) / 1000).toFixed(1)} s — gateway ${manifest.gateway}, N5g-eir ${manifest.eir.n5g}, registries ${Object.entries(registries).map(([c, a]) => `${c} ${a}`).join(", ")}`);
+    say(`imeifed pilot: up in ${((Date.now() - started) / 1000).toFixed(1)} s — gateway ${manifest.gateway}, N5g-eir ${manifest.eir.n5g}, S13 ${manifest.eir.s13.address}, registries ${Object.entries(registries).map(([c, a]) => `${c} ${a}`).join(", ")}`);
     return { manifest, manifestFile, stop };
   } catch (error) {
     await pilotConsole?.close();
@@ -148,6 +168,8 @@ export function nextSteps(demo: RunningDemo, dir: string): string {
     `  npx imeifed sightings --demo ${d} --as police-gb --follow      # where your stolen phones surface`,
     `  curl --http2-prior-knowledge -H "authorization: Bearer $(cat ${join(d, "tokens", "operator-hk.jwt")})" "${demo.manifest.eir.n5g}/n5g-eir-eic/v1/equipment-status?pei=imei-${samples.prohibited[0]}"  # a 5G core in Hong Kong asks`,
     `  npx imeifed oem watch --demo ${d} --as oem-demo --jwks ${join(d, "registry-keys.jwks.json")} --cursor-file ${join(d, "oem.cursor")}  # the stolen-mode feed`,
+    "",
+    `  S13 (Diameter): an MME configured as ${DEMO_S13.peers["operator-dz"].originHost} may ask ${demo.manifest.eir.s13.address} (ME-Identity-Check)`,
     "",
     `Scripts: ${join(d, "demo.json")} lists the addresses, token files and sample IMEIs.`,
     "Ctrl-C stops every process.",

@@ -212,6 +212,7 @@ export function parseGatewayConfig(input: unknown, baseDir = process.cwd(), sour
     networks: {
       ...config.networks,
       ...(config.networks.n5gEir?.tls ? { n5gEir: { ...config.networks.n5gEir, tls: tlsAt(config.networks.n5gEir.tls) } } : {}),
+      ...(config.networks.s13?.tls ? { s13: { ...config.networks.s13, tls: tlsAt(config.networks.s13.tls) } } : {}),
     },
   };
 }

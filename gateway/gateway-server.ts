@@ -58,6 +58,8 @@ export interface GatewayOptions {
   onCircuitState?: (country: string, state: CircuitState) => void;
   /** Told of every answer a mobile network's front gives (default: policy answers logged on stderr; networks/network-fronts.ts). */
   onNetworkAnswer?: NetworkFrontsOptions["onAnswer"];
+  /** Where the network fronts log (default: JSON lines on stderr). */
+  logger?: NetworkFrontsOptions["logger"];
 }
 
 /** A running gateway. */
@@ -174,6 +176,8 @@ export async function startGateway(configOrOptions: GatewayConfig | GatewayOptio
   try {
     networks = await startNetworkFronts({
       config: config.networks,
+      trust,
+      logger: options.logger,
       checker,
       tripwire: gw.tripwire,
       audit,

@@ -58,10 +58,17 @@ async function readPem(path: string, field: string): Promise<Buffer> {
   return pem;
 }
 
-/** Builds grpc-js server credentials (TLS, or mutual TLS with `requireClientCert`). */
-export async function serverCredentials(config: ServerTlsConfig): Promise<ServerCredentials> {
+/** A listener's PEM files, read and checked: for listeners that are not grpc-js (the Diameter S13 peer, on node:tls). */
+export async function serverTlsMaterial(config: ServerTlsConfig): Promise<{ cert: Buffer; key: Buffer; ca: Buffer | null; requireClientCert: boolean }> {
   const tls = parse(serverTlsSchema, config, "server tls");
   const [cert, key, ca] = await Promise.all([readPem(tls.cert, "cert"), readPem(tls.key, "key"), tls.ca === undefined ? null : readPem(tls.ca, "ca")]);
+  return { cert, key, ca, requireClientCert: tls.requireClientCert };
+}
+
+/** Builds grpc-js server credentials (TLS, or mutual TLS with `requireClientCert`). */
+export async function serverCredentials(config: ServerTlsConfig): Promise<ServerCredentials> {
+  const { cert, key, ca, requireClientCert } = await serverTlsMaterial(config);
+  const tls = { requireClientCert };
   try {
     return ServerCredentials.createSsl(ca, [{ cert_chain: cert, private_key: key }], tls.requireClientCert);
   } catch (error) {

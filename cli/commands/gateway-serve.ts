@@ -23,7 +23,8 @@ equipment check (HTTP/2 and HTTP/1.1) in the same process.
                        id, listen, trustFile, key, registries[{country, address, id}],
                        deadlines, cache, breaker, batching, freshness, connections, tacFile, quotas,
                        admission, audit, networks (networks.n5gEir: listen, tls, budgetMs,
-                       onUnanswered, onInvalidImei, sightingWindow, operators)
+                       onUnanswered, onInvalidImei, sightingWindow, operators;
+                       networks.s13: the Diameter S13 EIR, networks/s13/)
   --listen HOST:PORT   overrides the config's listen address (port 0 picks a free port)
 
 Prints one JSON line when serving (with the bound address) and one when stopped.`;
@@ -45,6 +46,7 @@ export const command: Command = {
       outerInterceptors: observability.rpcTracing.server,
       clientInterceptors: observability.rpcTracing.client,
       metrics,
+      logger: observability.logger,
     });
     console.log(
       JSON.stringify({
@@ -54,6 +56,7 @@ export const command: Command = {
         address: gateway.address,
         ...(gateway.networks.n5gEir ? { n5gEir: gateway.networks.n5gEir.url } : {}),
         registries: config.registries.map((r) => `${r.country}=${r.address}`),
+        ...(gateway.networks.s13 ? { s13: gateway.networks.s13.address } : {}),
         pid: process.pid,
       }),
     );

@@ -6,6 +6,7 @@ import { FederationService, Verdict } from "../../gen/imeifed/v1/federation_pb.j
 import { createClient } from "../../rpc/index.js";
 import type { DemoManifest } from "../../demo/run-demo.js";
 import { startPilot, type PilotProcess } from "../support/pilot-process.js";
+import { DiameterClient, equipmentStatusOf, resultCodeOf } from "../networks/s13/support/diameter-client.js";
 import { H2cEir } from "../networks/support/eir-client.js";
 import { within } from "../support/waiting.js";
 
@@ -63,6 +64,21 @@ describe("the pilot federation (imeifed demo)", function () {
       assert.equal(permitted.unanswered.length, 0);
     } finally {
       client.close();
+    }
+  });
+
+  it("serves S13 to operator-dz's MME as demo.json's eir.s13 names it: a sample prohibited device is BLACKLISTED, a permitted one WHITELISTED", async () => {
+    const s13 = manifest.eir.s13;
+    assert.match(s13.address, /^127\.0\.0\.1:\d+$/);
+    const peer = s13.peers["operator-dz"]!;
+    const mme = await DiameterClient.open(Number(s13.address.split(":")[1]), peer);
+    try {
+      const prohibited = await mme.ask(mme.meIdentityCheck(manifest.samples.prohibited[0]!.slice(0, 14)));
+      assert.deepEqual([resultCodeOf(prohibited), equipmentStatusOf(prohibited)], [2001, 1]);
+      const permitted = await mme.ask(mme.meIdentityCheck(manifest.samples.permitted.at(-1)!.slice(0, 14)));
+      assert.deepEqual([resultCodeOf(permitted), equipmentStatusOf(permitted)], [2001, 0]);
+    } finally {
+      mme.close();
     }
   });
 

@@ -35,7 +35,7 @@ function alive(pid: number): boolean {
 /** Starts the pilot with `records` synthetic records per registry and waits until it says what to try. */
 export async function startPilot(records: number): Promise<PilotProcess> {
   const dir = await mkdtemp(join(tmpdir(), "imeifed-demo-"));
-  const demo = spawn(process.execPath, [BIN, "demo", "--dir", dir, "--records", String(records), "--gateway", "127.0.0.1:0", "--eir", "127.0.0.1:0", "--registry-port-base", "auto", "--console", "127.0.0.1:0"], {
+  const demo = spawn(process.execPath, [BIN, "demo", "--dir", dir, "--records", String(records), "--gateway", "127.0.0.1:0", "--eir", "127.0.0.1:0", "--s13", "127.0.0.1:0", "--registry-port-base", "auto", "--console", "127.0.0.1:0"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];
