@@ -20,9 +20,9 @@ import {
   CheckDevicesStreamRequestSchema,
   CheckDevicesStreamResponseSchema,
 } from "../gen/imeifed/v1/registry_pb.js";
-import { decodeCheckDevicesResponse } from "../gateway/check-devices-decoder.js";
-import { encodeCheckDevicesRequest } from "../gateway/check-devices-request-encoder.js";
-import { decodeCheckDevicesStreamResponse, encodeCheckDevicesStreamRequest } from "../gateway/check-stream-codec.js";
+import { decodeCheckDevicesResponse } from "../gateway/upstream/check-devices-decoder.js";
+import { encodeCheckDevicesRequest } from "../gateway/upstream/check-devices-request-encoder.js";
+import { decodeCheckDevicesStreamResponse, encodeCheckDevicesStreamRequest } from "../gateway/upstream/check-stream-codec.js";
 import { readScreenRequest } from "../gateway/screening/screen-request-reader.js";
 import { requestDeserializer } from "../rpc/request-decoding.js";
 import { serializerFor } from "../rpc/service-definition.js";

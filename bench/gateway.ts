@@ -32,7 +32,7 @@ import { luhnCheckDigit, type DeviceKey } from "../device/index.js";
 import { DeviceStatus, FindingSchema, type Finding } from "../gen/imeifed/v1/device_pb.js";
 import { LookupRequestSchema, LookupResponseSchema, Verdict } from "../gen/imeifed/v1/federation_pb.js";
 import { CheckDeviceRequestSchema } from "../gen/imeifed/v1/registry_pb.js";
-import { FindingCache } from "../gateway/finding-cache.js";
+import { FindingCache } from "../gateway/cache/finding-cache.js";
 import { DEFAULT_CHANNEL_OPTIONS } from "../rpc/index.js";
 import { importCsv } from "../services/registry/import/csv-import.js";
 import { openSqliteStore } from "../services/registry/store/sqlite-store.js";

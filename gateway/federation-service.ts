@@ -14,7 +14,7 @@ import { Code, ImeifedError } from "../errors/index.js";
 import type { HandlerFor, RequestOf, ServiceImpl, WireCodecs } from "../rpc/index.js";
 import { createReportFoundHandler } from "./found/report-found-handler.js";
 import type { GatewayContext } from "./gateway-context.js";
-import { createLookupHandler } from "./lookup-handler.js";
+import { createLookupHandler } from "./lookup/lookup-handler.js";
 import { createGetRegistryKeysHandler } from "./registry-keys-handler.js";
 import { createScreenHandler } from "./screening/screen-handler.js";
 import { readScreenRequest, type ScreenRequestRead } from "./screening/screen-request-reader.js";

@@ -6,21 +6,18 @@
  * opens its own connections or reads config files.
  */
 import type { DeviceKey } from "../device/index.js";
-import type { RegistryFinding, ScreeningOutcome } from "../gen/imeifed/v1/federation_pb.js";
+import type { RegistryFinding } from "../gen/imeifed/v1/federation_pb.js";
 import type { SightingKind } from "../gen/imeifed/v1/registry_pb.js";
 import type { AuditLog } from "../trust/audit/index.js";
-import type { Actor, Scope } from "../trust/principal.js";
+import type { Actor } from "../trust/principal.js";
 import type { GatewayConfig } from "./config.js";
-import type { FederationChecker } from "./federation-checker.js";
-import type { RegistryLink } from "./registry-link.js";
+import type { FederationChecker } from "./federation/federation-checker.js";
+import type { RegistryLink } from "./upstream/registry-link.js";
 
-/**
- * Mints the gateway's own tokens for upstream calls (trust/token-minter.ts's
- * TokenMinter fits it); `act` names the real requester of a delegated call.
- */
-export interface UpstreamTokenMinter {
-  token(request: { audience: string; scopes: Scope[]; act?: Actor }): Promise<string>;
-}
+import type { GatewayMetrics } from "./gateway-metrics.js";
+import type { UpstreamTokenMinter } from "./upstream/registry-link.js";
+
+export type { GatewayMetrics, UpstreamTokenMinter };
 
 /** Make and model per TAC (device/tac-database.ts's TacDatabase fits it). */
 export interface TacLookup {
@@ -48,19 +45,6 @@ export interface TripwireHit {
 /** Tells owning registries where their listed devices surfaced; never throws and never delays an answer. */
 export interface Tripwire {
   hit(hit: TripwireHit): void;
-}
-
-/** The gateway's metric instruments (observability/metrics.ts); every method is optional so a partial API fits. */
-export interface GatewayMetrics {
-  lookup?(verdict: string): void;
-  cacheHit?(country: string, count?: number): void;
-  cacheMiss?(country: string, count?: number): void;
-  upstreamLatency?(country: string, ms: number, outcome: string): void;
-  circuitState?(country: string, state: "closed" | "open" | "half-open"): void;
-  /** `items` screened manifest items with this outcome; their rate is the screening throughput. */
-  screened?(outcome: ScreeningOutcome, items: number): void;
-  /** A mobile network's equipment check answered (networks/), by status and basis. */
-  equipmentCheck?(status: string, basis: string): void;
 }
 
 /** Everything a FederationService handler factory receives. */

@@ -8,7 +8,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { FederationService, GetRegistryKeysResponseSchema, RegistryKeysSchema, type GetRegistryKeysResponse } from "../gen/imeifed/v1/federation_pb.js";
 import type { HandlerFor } from "../rpc/index.js";
 import type { GatewayContext } from "./gateway-context.js";
-import type { RegistryLink } from "./registry-link.js";
+import type { RegistryLink } from "./upstream/registry-link.js";
 
 /** How long fetched keys are served before they are fetched again. */
 export const REGISTRY_KEYS_TTL_MS = 60_000;

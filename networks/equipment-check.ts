@@ -28,7 +28,7 @@ import { type DeviceKey, luhnCheckDigit } from "../device/index.js";
 import { Code, ImeifedError, invalidArgument } from "../errors/index.js";
 import { DeviceStatus } from "../gen/imeifed/v1/device_pb.js";
 import { SightingKind } from "../gen/imeifed/v1/registry_pb.js";
-import type { FederatedAnswer, FederationChecker } from "../gateway/federation-checker.js";
+import type { FederatedAnswer, FederationChecker } from "../gateway/federation/federation-checker.js";
 import type { Tripwire } from "../gateway/gateway-context.js";
 import type { AuditLog } from "../trust/audit/index.js";
 import { requesterOf, type Actor, type Caller } from "../trust/principal.js";

@@ -28,9 +28,9 @@ import { requesterOf } from "../../trust/principal.js";
 import { requirePurpose } from "../../trust/purpose.js";
 import type { GatewayContext } from "../gateway-context.js";
 import { callerOf } from "../../trust/principal.js";
-import { defaultCallerDeadline, upstreamDeadline } from "../upstream-deadline.js";
+import { defaultCallerDeadline, upstreamDeadline } from "../upstream/upstream-deadline.js";
 import { identityOf } from "../../device/device-identity.js";
-import { isListed } from "../verdict.js";
+import { isListed } from "../lookup/verdict.js";
 
 /** A found report's detail, trimmed (its length and characters were checked as the request entered: contract/). */
 function text(value: string, field: string, required: boolean): string {

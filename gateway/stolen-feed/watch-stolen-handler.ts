@@ -9,7 +9,7 @@ import { Code, ImeifedError } from "../../errors/index.js";
 import type { CallContext, HandlerFor } from "../../rpc/index.js";
 import { CALLER, type Actor, type Caller } from "../../trust/principal.js";
 import type { GatewayContext } from "../gateway-context.js";
-import type { RegistryLink } from "../registry-link.js";
+import type { RegistryLink } from "../upstream/registry-link.js";
 import { createLogger, type Logger } from "../../observability/logger.js";
 import { decodeFeedCursor } from "./feed-cursor.js";
 import type { ChangeSource, FollowBackoff, FollowLog } from "./registry-change-follower.js";

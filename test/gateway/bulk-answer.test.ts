@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ImeifedError } from "../../errors/index.js";
 import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
 import { CheckDevicesResponseSchema } from "../../gen/imeifed/v1/registry_pb.js";
-import { bulkAnswerOf } from "../../gateway/bulk-answer.js";
+import { bulkAnswerOf } from "../../gateway/federation/bulk-answer.js";
 
 const listed = { deviceKey: "35693803000001", status: DeviceStatus.PROHIBITED };
 const response = (init: Parameters<typeof create<typeof CheckDevicesResponseSchema>>[1]) => create(CheckDevicesResponseSchema, init);

@@ -3,7 +3,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { DeviceStatus, Reason } from "../../gen/imeifed/v1/device_pb.js";
 import { CheckDevicesResponseSchema } from "../../gen/imeifed/v1/registry_pb.js";
-import { decodeCheckDevicesResponse } from "../../gateway/check-devices-decoder.js";
+import { decodeCheckDevicesResponse } from "../../gateway/upstream/check-devices-decoder.js";
 
 const encode = (init: Parameters<typeof create<typeof CheckDevicesResponseSchema>>[1]) => Buffer.from(toBinary(CheckDevicesResponseSchema, create(CheckDevicesResponseSchema, init)));
 const same = (bytes: Buffer) => assert.deepStrictEqual(decodeCheckDevicesResponse(bytes), fromBinary(CheckDevicesResponseSchema, bytes));

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { CheckDevicesRequestSchema } from "../../gen/imeifed/v1/registry_pb.js";
-import { encodeCheckDevicesRequest } from "../../gateway/check-devices-request-encoder.js";
+import { encodeCheckDevicesRequest } from "../../gateway/upstream/check-devices-request-encoder.js";
 
 type RequestInit = MessageInitShape<typeof CheckDevicesRequestSchema>;
 

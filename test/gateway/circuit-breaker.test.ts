@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CircuitBreaker, type CircuitState } from "../../gateway/circuit-breaker.js";
+import { CircuitBreaker, type CircuitState } from "../../gateway/upstream/circuit-breaker.js";
 
 describe("gateway circuit breaker", () => {
   let now = 0;

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { requireDevice, type DeviceKey } from "../../device/index.js";
-import { CleanAnswers, selectNth } from "../../gateway/clean-answers.js";
-import { FindingCache, KeyColumn, type CacheHits, type CleanAnswersFrom } from "../../gateway/finding-cache.js";
-import { HeldDevices } from "../../gateway/held-devices.js";
+import { CleanAnswers, selectNth } from "../../gateway/cache/clean-answers.js";
+import { FindingCache, KeyColumn, type CacheHits, type CleanAnswersFrom } from "../../gateway/cache/finding-cache.js";
+import { HeldDevices } from "../../gateway/cache/held-devices.js";
 import { create } from "@bufbuild/protobuf";
 import { DeviceStatus, FindingSchema } from "../../gen/imeifed/v1/device_pb.js";
 

@@ -15,7 +15,7 @@ import { UnansweredReason, Verdict, type LookupResponse } from "../../gen/imeife
 import { RegistryService } from "../../gen/imeifed/v1/registry_pb.js";
 import { createClient, type Client } from "../../rpc/index.js";
 import { batchDigest } from "../../trust/audit/index.js";
-import type { FlushEvent } from "../../gateway/registry-batcher.js";
+import type { FlushEvent } from "../../gateway/upstream/registry-batcher.js";
 import { reportRequest, spawnRegistryProcess, startTestRegistry, type RegistryProcess, type TestRegistry } from "../support/registry-fixture.js";
 import { createTestTrust, type TestTrust } from "../support/trust-fixture.js";
 import { checkCounter, type ServedCheck } from "./support/check-counter.js";

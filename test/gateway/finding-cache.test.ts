@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { requireDevice, type DeviceKey } from "../../device/index.js";
 import { DeviceStatus, FindingSchema } from "../../gen/imeifed/v1/device_pb.js";
-import { FindingCache } from "../../gateway/finding-cache.js";
+import { FindingCache } from "../../gateway/cache/finding-cache.js";
 
 const KEY = requireDevice("490154203237518").key;
 const OTHER = requireDevice("356938035643809").key;

@@ -5,8 +5,8 @@ import type { DeviceKey } from "../../device/index.js";
 import { Code, ImeifedError } from "../../errors/index.js";
 import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
 import { DeviceCheckSchema, type DeviceCheck } from "../../gen/imeifed/v1/registry_pb.js";
-import { CircuitBreaker } from "../../gateway/circuit-breaker.js";
-import { RegistryBatcher, type BatchGroup, type FlushEvent, type RegistryBatcherOptions } from "../../gateway/registry-batcher.js";
+import { CircuitBreaker } from "../../gateway/upstream/circuit-breaker.js";
+import { RegistryBatcher, type BatchGroup, type FlushEvent, type RegistryBatcherOptions } from "../../gateway/upstream/registry-batcher.js";
 import { eventually } from "../support/waiting.js";
 
 const key = (i: number) => String(35693803000000 + i) as DeviceKey;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { defaultCallerDeadline, upstreamDeadline } from "../../gateway/upstream-deadline.js";
+import { defaultCallerDeadline, upstreamDeadline } from "../../gateway/upstream/upstream-deadline.js";
 
 describe("gateway upstream deadlines", () => {
   const now = 1_000_000;

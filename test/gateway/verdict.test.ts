@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
 import { RegistryFindingSchema, UnansweredReason, UnansweredSchema, Verdict } from "../../gen/imeifed/v1/federation_pb.js";
-import { verdictOf } from "../../gateway/verdict.js";
+import { verdictOf } from "../../gateway/lookup/verdict.js";
 
 const finding = (country: string, status: DeviceStatus, stale = false) => create(RegistryFindingSchema, { finding: { country, status }, stale });
 const unanswered = (country: string) => create(UnansweredSchema, { country, reason: UnansweredReason.UNAVAILABLE });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
 import { RegistryFindingSchema, UnansweredReason, UnansweredSchema } from "../../gen/imeifed/v1/federation_pb.js";
-import type { FederatedAnswer } from "../../gateway/federation-checker.js";
+import type { FederatedAnswer } from "../../gateway/federation/federation-checker.js";
 import type { TripwireHit } from "../../gateway/gateway-context.js";
 import type { AuditEntry } from "../../trust/audit/index.js";
 import type { Caller } from "../../trust/principal.js";

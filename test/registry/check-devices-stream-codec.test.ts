@@ -3,7 +3,7 @@ import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/p
 import fc from "fast-check";
 import { DeviceStatus, Reason } from "../../gen/imeifed/v1/device_pb.js";
 import { CheckDevicesStreamRequestSchema, CheckDevicesStreamResponseSchema } from "../../gen/imeifed/v1/registry_pb.js";
-import { decodeCheckDevicesStreamResponse, encodeCheckDevicesStreamRequest } from "../../gateway/check-stream-codec.js";
+import { decodeCheckDevicesStreamResponse, encodeCheckDevicesStreamRequest } from "../../gateway/upstream/check-stream-codec.js";
 import { encodeCheckDevicesStreamResponse } from "../../services/registry/check-devices-stream-codec.js";
 
 type RequestInit = MessageInitShape<typeof CheckDevicesStreamRequestSchema>;

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ImeifedError } from "../../errors/index.js";
 import { FederationService, ScreeningDecision, Verdict, type ScreenRequestSchema, type ScreeningSummary } from "../../gen/imeifed/v1/federation_pb.js";
-import { CHECK_STREAM_POOL_DEFAULTS } from "../../gateway/check-stream-pool.js";
+import { CHECK_STREAM_POOL_DEFAULTS } from "../../gateway/upstream/check-stream-pool.js";
 import { SCREENING_DEFAULTS } from "../../gateway/screening/manifest-screening.js";
 import { AsyncQueue } from "../../rpc/async-queue.js";
 import { createClient, type Client, type ServerInterceptor } from "../../rpc/index.js";

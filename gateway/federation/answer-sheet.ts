@@ -7,12 +7,12 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import type { DeviceKey } from "../device/index.js";
-import type { Finding } from "../gen/imeifed/v1/device_pb.js";
-import { RegistryFindingSchema, type RegistryFinding, type Unanswered } from "../gen/imeifed/v1/federation_pb.js";
+import type { DeviceKey } from "../../device/index.js";
+import type { Finding } from "../../gen/imeifed/v1/device_pb.js";
+import { RegistryFindingSchema, type RegistryFinding, type Unanswered } from "../../gen/imeifed/v1/federation_pb.js";
 import type { FederatedAnswer } from "./federated-answer.js";
-import type { CacheHits, CachedAnswer } from "./finding-cache.js";
-import { isListed } from "./verdict.js";
+import type { CacheHits, CachedAnswer } from "../cache/finding-cache.js";
+import { isListed } from "../lookup/verdict.js";
 
 /** The bulk path's answers by position (screening's `ChunkAnswers`). */
 export interface BulkAnswers {

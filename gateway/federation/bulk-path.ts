@@ -10,17 +10,17 @@
  */
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import { durationMs } from "@bufbuild/protobuf/wkt";
-import type { DeviceKey } from "../device/index.js";
-import { Code } from "../errors/index.js";
-import type { DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
+import type { DeviceKey } from "../../device/index.js";
+import { Code } from "../../errors/index.js";
+import type { DeviceCheck } from "../../gen/imeifed/v1/registry_pb.js";
 import { AnswerSheet, type BulkAnswers } from "./answer-sheet.js";
 import type { CheckOptions } from "./federated-answer.js";
-import { KeyColumn, type CleanAnswersFrom } from "./finding-cache.js";
+import { KeyColumn, type CleanAnswersFrom } from "../cache/finding-cache.js";
 import { answerOf, askTargets, deadlineFor, registryFailed, type PathContext } from "./path-context.js";
-import type { BulkOutcome } from "./registry-batcher.js";
-import type { RegistryLink } from "./registry-link.js";
-import { unansweredOf } from "./upstream-outcome.js";
-import { isListed } from "./verdict.js";
+import type { BulkOutcome } from "../upstream/registry-batcher.js";
+import type { RegistryLink } from "../upstream/registry-link.js";
+import { unansweredOf } from "../upstream/upstream-outcome.js";
+import { isListed } from "../lookup/verdict.js";
 
 /** The registries' clean answers about a chunk, one `CleanAnswersFrom` per registry, for the cache's `storeMany`. */
 class CleanAnswersGathered {

@@ -7,8 +7,8 @@
  * protobuf-es, so the results equal its own (tested).
  */
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import { CheckDevicesStreamRequestSchema, CheckDevicesStreamResponseSchema, type CheckDevicesStreamResponse } from "../gen/imeifed/v1/registry_pb.js";
-import { decodeEnvelope, encodeEnvelope } from "../rpc/wire.js";
+import { CheckDevicesStreamRequestSchema, CheckDevicesStreamResponseSchema, type CheckDevicesStreamResponse } from "../../gen/imeifed/v1/registry_pb.js";
+import { decodeEnvelope, encodeEnvelope } from "../../rpc/wire.js";
 import { checkDevicesRequestBytes } from "./check-devices-request-encoder.js";
 import { decodeCheckDevicesResponse } from "./check-devices-decoder.js";
 

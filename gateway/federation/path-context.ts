@@ -5,17 +5,17 @@
  * registry's failure answered with its held listed answers, stale.
  */
 import { durationMs } from "@bufbuild/protobuf/wkt";
-import type { DeviceKey } from "../device/index.js";
-import type { DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
-import type { Unanswered } from "../gen/imeifed/v1/federation_pb.js";
+import type { DeviceKey } from "../../device/index.js";
+import type { DeviceCheck } from "../../gen/imeifed/v1/registry_pb.js";
+import type { Unanswered } from "../../gen/imeifed/v1/federation_pb.js";
 import type { AnswerSheet } from "./answer-sheet.js";
 import { askHub } from "./hub-link.js";
 import type { CheckOptions } from "./federated-answer.js";
-import type { FindingCache, KeyColumn, RegistryAnswer } from "./finding-cache.js";
-import type { GatewayMetrics } from "./gateway-context.js";
-import type { RegistryBatcher } from "./registry-batcher.js";
-import type { RegistryLink } from "./registry-link.js";
-import { upstreamDeadline } from "./upstream-deadline.js";
+import type { FindingCache, KeyColumn, RegistryAnswer } from "../cache/finding-cache.js";
+import type { GatewayMetrics } from "../gateway-metrics.js";
+import type { RegistryBatcher } from "../upstream/registry-batcher.js";
+import type { RegistryLink } from "../upstream/registry-link.js";
+import { upstreamDeadline } from "../upstream/upstream-deadline.js";
 
 /** Whether a registry's change stream currently keeps the cache true for it. */
 export interface Freshness {

@@ -6,7 +6,7 @@
  * Every upstream call goes through `call`, the one place an outcome is
  * recorded in the breaker.
  */
-import { Code, ImeifedError } from "../errors/index.js";
+import { Code, ImeifedError } from "../../errors/index.js";
 import { outcomeOf, type UpstreamOutcome } from "./upstream-outcome.js";
 
 /** Calls this short are not held against a registry when they run out of time: the caller's deadline was too tight. */

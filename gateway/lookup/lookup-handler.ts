@@ -5,18 +5,18 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { requireDevice } from "../device/index.js";
-import { invalidArgument, quote } from "../errors/index.js";
-import { FederationService, LookupResponseSchema, UnansweredReason, UnansweredSchema, type LookupResponse } from "../gen/imeifed/v1/federation_pb.js";
-import { SightingKind } from "../gen/imeifed/v1/registry_pb.js";
-import type { CallContext, HandlerFor } from "../rpc/index.js";
-import { auditDetails } from "../trust/audit/index.js";
-import { callerOf, requesterOf } from "../trust/principal.js";
-import { requirePurpose } from "../trust/purpose.js";
-import type { GatewayContext } from "./gateway-context.js";
-import { defaultCallerDeadline } from "./upstream-deadline.js";
+import { requireDevice } from "../../device/index.js";
+import { invalidArgument, quote } from "../../errors/index.js";
+import { FederationService, LookupResponseSchema, UnansweredReason, UnansweredSchema, type LookupResponse } from "../../gen/imeifed/v1/federation_pb.js";
+import { SightingKind } from "../../gen/imeifed/v1/registry_pb.js";
+import type { CallContext, HandlerFor } from "../../rpc/index.js";
+import { auditDetails } from "../../trust/audit/index.js";
+import { callerOf, requesterOf } from "../../trust/principal.js";
+import { requirePurpose } from "../../trust/purpose.js";
+import type { GatewayContext } from "../gateway-context.js";
+import { defaultCallerDeadline } from "../upstream/upstream-deadline.js";
 import { verdictName, verdictOf } from "./verdict.js";
-import { identityOf } from "../device/device-identity.js";
+import { identityOf } from "../../device/device-identity.js";
 
 const COUNTRY = /^[A-Z]{2}$/;
 

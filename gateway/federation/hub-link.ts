@@ -5,12 +5,12 @@
  * not cached here: the hub has its own cache and change streams.
  */
 import { durationMs } from "@bufbuild/protobuf/wkt";
-import type { DeviceKey } from "../device/index.js";
+import type { DeviceKey } from "../../device/index.js";
 import type { AnswerSheet } from "./answer-sheet.js";
 import type { CheckOptions } from "./federated-answer.js";
-import type { RegistryLink } from "./registry-link.js";
-import { upstreamDeadline } from "./upstream-deadline.js";
-import { unansweredOf } from "./upstream-outcome.js";
+import type { RegistryLink } from "../upstream/registry-link.js";
+import { upstreamDeadline } from "../upstream/upstream-deadline.js";
+import { unansweredOf } from "../upstream/upstream-outcome.js";
 
 /** Asks hub `link` about `keys` into `sheet` (`marginMs`: kept back from the caller's deadline); never rejects (a failure lists the hub's countries as unanswered). */
 export async function askHub(link: RegistryLink, keys: readonly DeviceKey[], opts: CheckOptions, sheet: AnswerSheet, marginMs: number): Promise<void> {

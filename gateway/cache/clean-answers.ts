@@ -27,7 +27,7 @@
  * answer time and the registry's `cache_max_age`; expired slots are reclaimed
  * when the table is full, and when it is still full the older half goes.
  */
-import { deviceKeyHash } from "../device/index.js";
+import { deviceKeyHash } from "../../device/index.js";
 
 /** A slot holds its key plus one, so a fresh (zeroed) buffer is an empty table with nothing to fill. */
 const EMPTY = 0;

@@ -5,9 +5,9 @@
  * least recently used goes first), so a gateway serving many partners holds a
  * bounded number of streams on each registry.
  */
-import type { Client } from "../rpc/index.js";
-import type { RegistryService } from "../gen/imeifed/v1/registry_pb.js";
-import type { Actor } from "../trust/principal.js";
+import type { Client } from "../../rpc/index.js";
+import type { RegistryService } from "../../gen/imeifed/v1/registry_pb.js";
+import type { Actor } from "../../trust/principal.js";
 import { CheckStream } from "./check-stream.js";
 
 export interface CheckStreamPoolOptions {

@@ -13,7 +13,7 @@
  */
 import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { CheckDevicesRequestSchema } from "../gen/imeifed/v1/registry_pb.js";
+import { CheckDevicesRequestSchema } from "../../gen/imeifed/v1/registry_pb.js";
 
 type RequestInit = MessageInitShape<typeof CheckDevicesRequestSchema>;
 

@@ -3,8 +3,8 @@
  * every asked registry to have answered; otherwise UNKNOWN. Stale findings
  * count: a down registry's cached theft report still prohibits the device.
  */
-import { DeviceStatus } from "../gen/imeifed/v1/device_pb.js";
-import { Verdict, type RegistryFinding, type Unanswered } from "../gen/imeifed/v1/federation_pb.js";
+import { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
+import { Verdict, type RegistryFinding, type Unanswered } from "../../gen/imeifed/v1/federation_pb.js";
 
 /** Whether a registry lists the device: PROHIBITED or TRACKED (PERMITTED and UNSPECIFIED are not listings). */
 export function isListed(status: DeviceStatus): boolean {

@@ -17,14 +17,14 @@
  * stream breaks, every batch waiting on it fails with the stream's error,
  * marked `streamBroken` so the link may retry it as a unary call.
  */
-import type { DeviceKey } from "../device/index.js";
-import { Code, ImeifedError } from "../errors/index.js";
-import type { CheckDevicesStreamRequestSchema, CheckDevicesStreamResponse, DeviceCheck, RegistryService } from "../gen/imeifed/v1/registry_pb.js";
+import type { DeviceKey } from "../../device/index.js";
+import { Code, ImeifedError } from "../../errors/index.js";
+import type { CheckDevicesStreamRequestSchema, CheckDevicesStreamResponse, DeviceCheck, RegistryService } from "../../gen/imeifed/v1/registry_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { AsyncQueue } from "../rpc/async-queue.js";
-import { fromMessageError, type Client } from "../rpc/index.js";
+import { AsyncQueue } from "../../rpc/async-queue.js";
+import { fromMessageError, type Client } from "../../rpc/index.js";
 import { context, ROOT_CONTEXT } from "@opentelemetry/api";
-import { startMessageClientSpan } from "../observability/message-tracing.js";
+import { startMessageClientSpan } from "../../observability/message-tracing.js";
 
 const SERVICE = "imeifed.v1.RegistryService";
 const METHOD = "CheckDevicesStream";

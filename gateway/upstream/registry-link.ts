@@ -5,21 +5,20 @@
  * `act` claim naming the real requester.
  */
 import type { ChannelCredentials, Interceptor } from "@grpc/grpc-js";
-import { FederationService } from "../gen/imeifed/v1/federation_pb.js";
-import { RegistryService, type DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
-import type { DeviceKey } from "../device/index.js";
+import { FederationService } from "../../gen/imeifed/v1/federation_pb.js";
+import { RegistryService, type DeviceCheck } from "../../gen/imeifed/v1/registry_pb.js";
+import type { DeviceKey } from "../../device/index.js";
 import type { BatchGroup } from "./registry-batcher.js";
-import { createClient, type Client, type WireCodecs } from "../rpc/index.js";
-import type { Actor, Scope } from "../trust/principal.js";
+import { createClient, type Client, type WireCodecs } from "../../rpc/index.js";
+import type { Actor, Scope } from "../../trust/principal.js";
 import { decodeCheckDevicesResponse } from "./check-devices-decoder.js";
 import { encodeCheckDevicesRequest } from "./check-devices-request-encoder.js";
-import { bulkAnswerOf, type BulkAnswer } from "./bulk-answer.js";
+import { bulkAnswerOf, type BulkAnswer } from "../federation/bulk-answer.js";
 import { decodeCheckDevicesStreamResponse, encodeCheckDevicesStreamRequest } from "./check-stream-codec.js";
 import { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
-import type { GatewayConfig, UpstreamConfig } from "./config.js";
-import type { UpstreamTokenMinter } from "./gateway-context.js";
-import { tlsChannelOptions } from "../trust/tls.js";
-import { Code } from "../errors/index.js";
+import type { GatewayConfig, UpstreamConfig } from "../config.js";
+import { tlsChannelOptions } from "../../trust/tls.js";
+import { Code } from "../../errors/index.js";
 import { isStreamBroken } from "./check-stream.js";
 import { CheckStreamPool } from "./check-stream-pool.js";
 
@@ -30,6 +29,14 @@ const STREAM_MAX_KEYS = 256;
 const STREAMS_OFF_MS = 5 * 60_000;
 /** A batch whose stream broke is retried as a call only with at least this much of its deadline left. */
 const MIN_RETRY_BUDGET_MS = 20;
+
+/**
+ * Mints the gateway's own tokens for upstream calls (trust/token-minter.ts's
+ * TokenMinter fits it); `act` names the real requester of a delegated call.
+ */
+export interface UpstreamTokenMinter {
+  token(request: { audience: string; scopes: Scope[]; act?: Actor }): Promise<string>;
+}
 
 export interface RegistryLinkOptions {
   upstream: UpstreamConfig;

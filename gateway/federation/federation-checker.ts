@@ -4,18 +4,18 @@
  * (bulk-path.ts); a hub upstream is asked by the hub link (hub-link.ts). Here
  * they are put together over one cache and one batcher per registry link.
  */
-import type { DeviceKey } from "../device/index.js";
+import type { DeviceKey } from "../../device/index.js";
 import type { BulkAnswers } from "./answer-sheet.js";
 import { BulkPath } from "./bulk-path.js";
-import type { GatewayConfig } from "./config.js";
+import type { GatewayConfig } from "../config.js";
 import type { CheckOptions, FederatedAnswer } from "./federated-answer.js";
-import type { FindingCache } from "./finding-cache.js";
-import type { GatewayMetrics } from "./gateway-context.js";
+import type { FindingCache } from "../cache/finding-cache.js";
+import type { GatewayMetrics } from "../gateway-metrics.js";
 import { LookupPath } from "./lookup-path.js";
 import type { Freshness, PathContext } from "./path-context.js";
-import { RegistryBatcher, type FlushEvent } from "./registry-batcher.js";
-import type { RegistryLink } from "./registry-link.js";
-import { verdictOf } from "./verdict.js";
+import { RegistryBatcher, type FlushEvent } from "../upstream/registry-batcher.js";
+import type { RegistryLink } from "../upstream/registry-link.js";
+import { verdictOf } from "../lookup/verdict.js";
 
 export type { BulkAnswers } from "./answer-sheet.js";
 export type { CheckOptions, FederatedAnswer } from "./federated-answer.js";

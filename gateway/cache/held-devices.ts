@@ -2,7 +2,7 @@
  * Which devices may have an entry in the answer cache's LRU: a bit filter the
  * bulk look-up asks before the LRU (finding-cache.ts).
  */
-import { deviceKeyHash } from "../device/index.js";
+import { deviceKeyHash } from "../../device/index.js";
 
 /** The held-device filter's bits: from 4 KB, growing with the LRU to at most 256 KB. */
 const MIN_HELD_BITS = 1 << 15;

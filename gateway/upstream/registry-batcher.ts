@@ -23,11 +23,11 @@
  * more than the registries' answers), but the same call: breaker, in-flight
  * count, outcome, metrics (`#call`).
  */
-import type { DeviceKey } from "../device/index.js";
-import { Code, ImeifedError } from "../errors/index.js";
-import type { DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
-import type { Actor } from "../trust/principal.js";
-import type { BulkAnswer } from "./bulk-answer.js";
+import type { DeviceKey } from "../../device/index.js";
+import { Code, ImeifedError } from "../../errors/index.js";
+import type { DeviceCheck } from "../../gen/imeifed/v1/registry_pb.js";
+import type { Actor } from "../../trust/principal.js";
+import type { BulkAnswer } from "../federation/bulk-answer.js";
 import type { CircuitBreaker } from "./circuit-breaker.js";
 import { outcomeOf, type UpstreamOutcome } from "./upstream-outcome.js";
 

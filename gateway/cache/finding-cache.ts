@@ -26,11 +26,11 @@
  * registry, stay inside: callers hold keys and answers.
  */
 import { LRUCache } from "lru-cache";
-import type { DeviceKey } from "../device/index.js";
-import { DeviceStatus, type Finding } from "../gen/imeifed/v1/device_pb.js";
+import type { DeviceKey } from "../../device/index.js";
+import { DeviceStatus, type Finding } from "../../gen/imeifed/v1/device_pb.js";
 import { CleanAnswers } from "./clean-answers.js";
 import { HeldDevices } from "./held-devices.js";
-import { isListed } from "./verdict.js";
+import { isListed } from "../lookup/verdict.js";
 
 /** One registry's answer about one device, for one requester. */
 export interface CachedAnswer {

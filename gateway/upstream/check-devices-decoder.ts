@@ -18,9 +18,9 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import type { Duration } from "@bufbuild/protobuf/wkt";
-import type { DeviceStatus } from "../gen/imeifed/v1/device_pb.js";
-import { CheckDevicesResponseSchema, DeviceCheckSchema, type CheckDevicesResponse, type DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
-import { readUint32 } from "../rpc/wire.js";
+import type { DeviceStatus } from "../../gen/imeifed/v1/device_pb.js";
+import { CheckDevicesResponseSchema, DeviceCheckSchema, type CheckDevicesResponse, type DeviceCheck } from "../../gen/imeifed/v1/registry_pb.js";
+import { readUint32 } from "../../rpc/wire.js";
 
 /**
  * The whole response as one latin1 string, to cut device keys from: a cut of

@@ -5,15 +5,15 @@
  * as it comes. A registry that fails is listed as unanswered, with its held
  * PROHIBITED / TRACKED findings served stale; it never fails the answer.
  */
-import type { DeviceKey } from "../device/index.js";
-import { Code } from "../errors/index.js";
+import type { DeviceKey } from "../../device/index.js";
+import { Code } from "../../errors/index.js";
 import { AnswerSheet } from "./answer-sheet.js";
 import type { CheckOptions, FederatedAnswer } from "./federated-answer.js";
-import { KeyColumn } from "./finding-cache.js";
+import { KeyColumn } from "../cache/finding-cache.js";
 import { answerOf, askTargets, deadlineFor, registryFailed, type PathContext } from "./path-context.js";
-import type { RegistryLink } from "./registry-link.js";
-import { unansweredOf } from "./upstream-outcome.js";
-import { isListed } from "./verdict.js";
+import type { RegistryLink } from "../upstream/registry-link.js";
+import { unansweredOf } from "../upstream/upstream-outcome.js";
+import { isListed } from "../lookup/verdict.js";
 
 export class LookupPath {
   readonly #ctx: PathContext;

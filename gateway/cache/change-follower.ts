@@ -9,11 +9,11 @@
  * The cache may serve a registry's answers only while its follower is `live`
  * (caught up with the stream): otherwise a change could be missed.
  */
-import { Code, ImeifedError } from "../errors/index.js";
-import type { Change } from "../gen/imeifed/v1/registry_pb.js";
+import { Code, ImeifedError } from "../../errors/index.js";
+import type { Change } from "../../gen/imeifed/v1/registry_pb.js";
 import type { FindingCache } from "./finding-cache.js";
-import type { RegistryLink } from "./registry-link.js";
-import { STREAM_EXPIRED } from "../trust/stream-expired.js";
+import type { RegistryLink } from "../upstream/registry-link.js";
+import { STREAM_EXPIRED } from "../../trust/stream-expired.js";
 
 export interface ChangeFollowerOptions {
   link: RegistryLink;

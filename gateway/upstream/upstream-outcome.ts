@@ -4,8 +4,8 @@
  * when it came, or the error that fails every device of the call.
  */
 import { create } from "@bufbuild/protobuf";
-import { Code, ImeifedError } from "../errors/index.js";
-import { UnansweredReason, UnansweredSchema, type Unanswered } from "../gen/imeifed/v1/federation_pb.js";
+import { Code, ImeifedError } from "../../errors/index.js";
+import { UnansweredReason, UnansweredSchema, type Unanswered } from "../../gen/imeifed/v1/federation_pb.js";
 
 export type UpstreamOutcome<A> = { ok: true; answer: A; answeredAt: number } | { ok: false; error: ImeifedError };
 

@@ -8,8 +8,8 @@
  * read right either way.
  */
 import type { Duration } from "@bufbuild/protobuf/wkt";
-import { Code, ImeifedError } from "../errors/index.js";
-import type { CheckDevicesResponse, DeviceCheck } from "../gen/imeifed/v1/registry_pb.js";
+import { Code, ImeifedError } from "../../errors/index.js";
+import type { CheckDevicesResponse, DeviceCheck } from "../../gen/imeifed/v1/registry_pb.js";
 
 /** One check per asked device (`listedIndexes` absent), or the listed devices' checks at `listedIndexes` (ascending) with every other device PERMITTED for `unlistedCacheMaxAge`. */
 export type BulkAnswer =

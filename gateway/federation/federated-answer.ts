@@ -3,9 +3,9 @@
  * registry that lists it, the registries that did not answer and why, and how
  * much of it came from the gateway's cache.
  */
-import type { DeviceKey } from "../device/index.js";
-import type { RegistryFinding, Unanswered } from "../gen/imeifed/v1/federation_pb.js";
-import type { Actor } from "../trust/principal.js";
+import type { DeviceKey } from "../../device/index.js";
+import type { RegistryFinding, Unanswered } from "../../gen/imeifed/v1/federation_pb.js";
+import type { Actor } from "../../trust/principal.js";
 
 /** How one device is asked about: where, until when, for whom and why. */
 export interface CheckOptions {
