@@ -5,19 +5,11 @@ import { readFile } from "node:fs/promises";
 import { FederationService, Verdict } from "../../gen/imeifed/v1/federation_pb.js";
 import { createClient } from "../../rpc/index.js";
 import type { DemoManifest } from "../../demo/run-demo.js";
-import { startPilot, type PilotProcess } from "../support/pilot-process.js";
+import { alive, startPilot, type PilotProcess } from "../support/pilot-process.js";
 import { DiameterClient, equipmentStatusOf, resultCodeOf } from "../networks/s13/support/diameter-client.js";
 import { H2cEir } from "../networks/support/eir-client.js";
 import { within } from "../support/waiting.js";
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("the pilot federation (imeifed demo)", function () {
   this.timeout(120_000);

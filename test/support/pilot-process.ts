@@ -23,7 +23,8 @@ export interface PilotProcess {
   stop(): Promise<void>;
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` still runs. */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
