@@ -194,7 +194,7 @@ export const GetRegistryKeysResponseSchema: GenMessage<GetRegistryKeysResponse> 
  */
 export type ScreenRequest = Message<"imeifed.console.v1.ScreenRequest"> & {
   /**
-   * The manifest file as uploaded (CSV with a header row naming device_id).
+   * The manifest file as uploaded: CSV (comma, semicolon or tab) or .xlsx, read by manifest/.
    *
    * @generated from field: bytes manifest = 1;
    */
